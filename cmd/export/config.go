@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is export.yaml. Its keys are a contract with users' files: extend,
+// never rename.
+type Config struct {
+	Warehouse string    `yaml:"warehouse"`
+	Parquet   string    `yaml:"parquet,omitempty"`
+	Accounts  []Account `yaml:"accounts"`
+}
+
+// Account is one shop's API key at one source.
+type Account struct {
+	Name              string `yaml:"name"`
+	Source            string `yaml:"source"`
+	BaseURL           string `yaml:"base_url,omitempty"`
+	APIKeyEnv         string `yaml:"api_key_env"`
+	RequestsPerMinute int    `yaml:"requests_per_minute,omitempty"`
+}
+
+// usageError is a bad flag or config: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// loadConfig reads and checks a config file. Relative paths in it are
+// relative to the file, so a cron job finds the same warehouse whatever its
+// working directory.
+func loadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("config: %w (pass --config or create export.yaml; see `export simulate --write-config`)", err)
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt key is an error, not a silent default
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, usagef("config %s: %w", path, err)
+	}
+	if err := cfg.check(); err != nil {
+		return nil, usagef("config %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	cfg.Warehouse = resolve(dir, cfg.Warehouse)
+	if cfg.Parquet != "" {
+		cfg.Parquet = resolve(dir, cfg.Parquet)
+	}
+	return &cfg, nil
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func (c *Config) check() error {
+	var errs []error
+	if c.Warehouse == "" {
+		errs = append(errs, errors.New("warehouse: missing (the DuckDB file to write, e.g. ./warehouse.duckdb)"))
+	}
+	if len(c.Accounts) == 0 {
+		errs = append(errs, errors.New("accounts: none configured"))
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Accounts {
+		where := fmt.Sprintf("accounts[%d]", i)
+		if a.Name != "" {
+			where = fmt.Sprintf("account %q", a.Name)
+		}
+		switch {
+		case a.Name == "":
+			errs = append(errs, fmt.Errorf("%s: name is missing", where))
+		case !accountName.MatchString(a.Name):
+			errs = append(errs, fmt.Errorf("%s: name must be lower-case letters, digits, '-' or '_' (it becomes the account column and a Parquet folder)", where))
+		case seen[a.Name]:
+			errs = append(errs, fmt.Errorf("%s: name used twice", where))
+		}
+		seen[a.Name] = true
+		switch a.Source {
+		case "mgr":
+		case "repairops":
+			errs = append(errs, fmt.Errorf("%s: source repairops is not supported by this version yet", where))
+		default:
+			errs = append(errs, fmt.Errorf("%s: source %q: want mgr or repairops", where, a.Source))
+		}
+		if a.BaseURL != "" {
+			if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%s: base_url %q is not an http(s) URL", where, a.BaseURL))
+			}
+		}
+		if a.RequestsPerMinute < 0 {
+			errs = append(errs, fmt.Errorf("%s: requests_per_minute must be positive", where))
+		}
+		if a.APIKeyEnv == "" {
+			errs = append(errs, fmt.Errorf("%s: api_key_env is missing (name of the environment variable that holds the API key)", where))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// apiKey reads an account's key from its environment variable.
+func (a Account) apiKey() (string, error) {
+	k := os.Getenv(a.APIKeyEnv)
+	if k == "" {
+		return "", usagef("account %q: environment variable %s is not set or empty; set it to the shop's API key", a.Name, a.APIKeyEnv)
+	}
+	return k, nil
+}

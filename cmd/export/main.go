@@ -1,0 +1,274 @@
+// Command export copies repair-shop data from My Gadget Repairs (and, later,
+// RepairOps) into a DuckDB warehouse and a Parquet tree. It parses flags,
+// builds a config and calls one function per subcommand; the work is done in
+// extract/, transform/ and load/. This file is the one place that turns
+// errors into exit codes.
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/queries"
+	"github.com/repairshop/export/schema"
+)
+
+// Exit codes: cron users script on these.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitPartial = 3
+)
+
+const exitHelp = `EXIT CODES:
+   0  done
+   1  failure (see the message; nothing half-written is visible)
+   2  bad usage or configuration (a flag, the config file, a missing API key variable)
+   3  partial: stopped by the rate budget; committed what it fetched, the next run resumes`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "export:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, errPartial):
+		return exitPartial
+	}
+	return exitFailure
+}
+
+var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	cli.AppHelpTemplate += "\n" + exitHelp + "\n"
+	return &cli.App{
+		Name:      "export",
+		Usage:     "export repair-shop data from My Gadget Repairs into DuckDB and Parquet",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every retry and page"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "export: no command %q; see `export --help`\n", name)
+			os.Exit(exitUsage)
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "run",
+				Usage: "extract every configured account and load the warehouse (and Parquet)",
+				Flags: []cli.Flag{
+					configFlag,
+					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
+				},
+				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				Action: func(c *cli.Context) error {
+					cfg, err := configFrom(c)
+					if err != nil {
+						return err
+					}
+					_, err = runExport(c.Context, cfg, budget.Real{}, logger(c, stderr), stdout)
+					return err
+				},
+			},
+			simulateCommand(stdout),
+			{
+				Name:      "query",
+				Usage:     "run a shipped analytics query (or --sql) against the warehouse",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					configFlag,
+					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+					&cli.BoolFlag{Name: "list", Usage: "list the shipped queries"},
+					&cli.StringFlag{Name: "sql", Usage: "run this SQL instead of a shipped query"},
+					&cli.StringFlag{Name: "format", Value: "table", Usage: "table | csv | json"},
+					&cli.IntFlag{Name: "limit", Usage: "print at most this many rows (0: all)"},
+				},
+				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				Action:       func(c *cli.Context) error { return queryCommand(c, stdout) },
+			},
+			{
+				Name:  "schema",
+				Usage: "print the declared tables: columns, types, keys",
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Action: func(c *cli.Context) error {
+					return printSchema(stdout, c.Bool("json"))
+				},
+			},
+		},
+	}
+}
+
+func logger(c *cli.Context, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if c.Bool("verbose") {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// configFrom loads --config and applies flag overrides.
+func configFrom(c *cli.Context) (*Config, error) {
+	cfg, err := loadConfig(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	if v := c.String("warehouse"); v != "" {
+		cfg.Warehouse = v
+	}
+	if c.IsSet("parquet") {
+		cfg.Parquet = c.String("parquet")
+	}
+	return cfg, nil
+}
+
+func queryCommand(c *cli.Context, out io.Writer) error {
+	if c.Bool("list") {
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, q := range queries.All() {
+			fmt.Fprintf(tw, "%s\t%s\n", q.Name, q.Description)
+		}
+		return tw.Flush()
+	}
+	sqlText := c.String("sql")
+	if sqlText == "" {
+		if c.NArg() != 1 {
+			return usagef("query: name one query (see `export query --list`) or pass --sql; flags go before the name")
+		}
+		q, err := queries.Get(c.Args().First())
+		if err != nil {
+			return usageError{err}
+		}
+		sqlText = q.SQL
+	}
+	path := c.String("warehouse")
+	if path == "" {
+		cfg, err := loadConfig(c.String("config"))
+		if err != nil {
+			return err
+		}
+		path = cfg.Warehouse
+	}
+	w, err := load.OpenReadOnly(c.Context, path)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	res, err := w.Query(c.Context, sqlText)
+	if err != nil {
+		return err
+	}
+	if n := c.Int("limit"); n > 0 && len(res.Rows) > n {
+		res.Rows = res.Rows[:n]
+	}
+	return printResult(out, res, c.String("format"))
+}
+
+func printResult(out io.Writer, res load.Result, format string) error {
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(out)
+		cw.Write(res.Columns)
+		cw.WriteAll(res.Rows)
+		return cw.Error()
+	case "json":
+		objs := make([]map[string]string, len(res.Rows))
+		for i, r := range res.Rows {
+			objs[i] = map[string]string{}
+			for j, c := range res.Columns {
+				objs[i][c] = r[j]
+			}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(objs)
+	case "table":
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
+		for _, r := range res.Rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(out, "(%d rows)\n", len(res.Rows))
+		return err
+	}
+	return usagef("query: --format %q: want table, csv or json", format)
+}
+
+func printSchema(out io.Writer, asJSON bool) error {
+	type col struct {
+		Name     string   `json:"name"`
+		Type     string   `json:"type"`
+		Paths    []string `json:"json_paths,omitempty"`
+		Required bool     `json:"required"`
+		Doc      string   `json:"doc,omitempty"`
+	}
+	type table struct {
+		Name        string   `json:"name"`
+		Doc         string   `json:"doc"`
+		Key         []string `json:"primary_key"`
+		PartitionBy string   `json:"partition_by,omitempty"`
+		Columns     []col    `json:"columns"`
+	}
+	var ts []table
+	for _, t := range schema.All {
+		tt := table{Name: t.FullName(), Doc: t.Doc, Key: t.Key, PartitionBy: t.PartitionBy}
+		for _, c := range t.Columns {
+			tt.Columns = append(tt.Columns, col{Name: c.Name, Type: c.Type.DuckDBType(), Paths: c.Paths, Required: c.Required, Doc: c.Doc})
+		}
+		ts = append(ts, tt)
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ts)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s — %s\n  primary key (%s)", t.Name, t.Doc, strings.Join(t.Key, ", "))
+		if t.PartitionBy != "" {
+			fmt.Fprintf(tw, "; Parquet partitioned by year/month of %s", t.PartitionBy)
+		}
+		fmt.Fprintln(tw)
+		for _, c := range t.Columns {
+			src := strings.Join(c.Paths, " | ")
+			if src == "" {
+				src = "(exporter)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, c.Type, src)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,92 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Bucket spaces requests on one API key. It grants at most Limit requests in
+// any sliding window of Per, with a margin (Headroom) below the documented
+// limit, and after a rate-limit signal grants nothing until the cool-down has
+// passed. It is safe for concurrent use.
+//
+// A plain token bucket with burst b and rate r admits b+r requests in one
+// window, which would exceed a strict sliding-window limit; spacing requests
+// evenly (burst 1) is what keeps any window under the limit.
+type Bucket struct {
+	clock    Clock
+	interval time.Duration
+
+	mu        sync.Mutex
+	next      time.Time // earliest time the next request may start
+	coolUntil time.Time // no request before this (after a rate signal)
+	granted   int
+}
+
+// DefaultHeadroom is the fraction of the documented limit a client uses.
+const DefaultHeadroom = 0.9
+
+// NewBucket paces to headroom×limit requests per window (e.g. 27 per minute
+// for MGR's 30). headroom outside (0,1] means DefaultHeadroom.
+func NewBucket(clock Clock, limit int, per time.Duration, headroom float64) (*Bucket, error) {
+	if limit <= 0 || per <= 0 {
+		return nil, fmt.Errorf("budget: rate limit must be positive, got %d per %v", limit, per)
+	}
+	if headroom <= 0 || headroom > 1 {
+		headroom = DefaultHeadroom
+	}
+	rate := float64(limit) * headroom
+	if rate < 1 {
+		rate = 1
+	}
+	interval := time.Duration(float64(per) / rate)
+	// Guard against rounding: even spacing must never fit limit+1 requests in a window.
+	if min := per / time.Duration(limit); interval < min {
+		interval = min
+	}
+	return &Bucket{clock: clock, interval: interval}, nil
+}
+
+// Interval is the spacing between two granted requests.
+func (b *Bucket) Interval() time.Duration { return b.interval }
+
+// Wait blocks until a request may be sent, then reserves the slot.
+func (b *Bucket) Wait(ctx context.Context) error {
+	b.mu.Lock()
+	now := b.clock.Now()
+	at := b.next
+	if b.coolUntil.After(at) {
+		at = b.coolUntil
+	}
+	if at.Before(now) {
+		at = now
+	}
+	b.next = at.Add(b.interval)
+	b.granted++
+	b.mu.Unlock()
+	return b.clock.Sleep(ctx, at.Sub(now))
+}
+
+// CoolDown forbids requests for d from now (extends, never shortens, a
+// cool-down already in force). Called on any rate-limit signal.
+func (b *Bucket) CoolDown(d time.Duration) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until := b.clock.Now().Add(d)
+	if until.After(b.coolUntil) {
+		b.coolUntil = until
+	}
+	if b.next.Before(b.coolUntil) {
+		b.next = b.coolUntil
+	}
+	return b.coolUntil
+}
+
+// CoolingUntil reports the end of the current cool-down (zero if none).
+func (b *Bucket) CoolingUntil() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.coolUntil
+}

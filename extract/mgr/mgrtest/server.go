@@ -1,0 +1,402 @@
+// Package mgrtest is a My Gadget Repairs API simulator: a real HTTP server
+// with seeded shops that enforces what the vendor documents and what users
+// have observed (shared/api/mgr.md, shared/DESIGN.md §2) as strictly as the
+// real service: 30 requests per minute per key, a rate-limit error that must
+// be obeyed for a minute, and a six-hour block of the key and the IP after it
+// is ignored ten times. Tests use NewServer like httptest.NewServer;
+// `export simulate` serves it on a fixed port.
+package mgrtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/repairshop/export/extract/budget"
+)
+
+// Defaults as documented by the vendor.
+const (
+	DefaultLimit         = 30
+	DefaultWindow        = time.Minute
+	DefaultCooldown      = time.Minute
+	DefaultStrikes       = 10
+	DefaultBlockDuration = 6 * time.Hour
+	PageSize             = 50
+)
+
+// RateLimitMessage is the body of the rate-limit error. The docs give no
+// status code for it; users report 429 and others, so the status is an option.
+const RateLimitMessage = "Rate limit exceeded: you can only send 30 requests per minute. Please wait a minute before sending more requests."
+
+// BlockedMessage is the body sent while a key or IP is blocked.
+const BlockedMessage = "Your API key and IP address have been blocked for 6 hours because the rate limit error was ignored too many times."
+
+type config struct {
+	clock         budget.Clock
+	limit         int
+	window        time.Duration
+	cooldown      time.Duration
+	strikes       int
+	blockDuration time.Duration
+	rateStatus    int
+	seed          uint64
+	tickets       []int
+	addr          string
+}
+
+// Option configures a Server.
+type Option func(*config)
+
+// WithClock makes the server keep time by clk (share a budget.Fake with the
+// client under test to run minutes of pacing instantly).
+func WithClock(clk budget.Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithRateLimit sets the limit: n requests per window per key.
+func WithRateLimit(n int, window time.Duration) Option {
+	return func(c *config) { c.limit, c.window = n, window }
+}
+
+// WithPenalty sets how long a rate-limit error must be obeyed, how many
+// ignored errors block the key and IP, and for how long.
+func WithPenalty(cooldown time.Duration, strikes int, block time.Duration) Option {
+	return func(c *config) { c.cooldown, c.strikes, c.blockDuration = cooldown, strikes, block }
+}
+
+// WithRateLimitStatus sets the HTTP status of the rate-limit error (default 429).
+func WithRateLimitStatus(code int) Option { return func(c *config) { c.rateStatus = code } }
+
+// WithSeed changes the seeded data (keys included).
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithTickets sets the number of tickets per shop, in shop order.
+func WithTickets(n ...int) Option { return func(c *config) { c.tickets = n } }
+
+// WithAddr listens on addr (e.g. "127.0.0.1:8081") instead of a random loopback port.
+func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// Fault is a misbehaviour to inject into the next requests, any key.
+type Fault struct {
+	// Unauthorized answers the next N requests with 401, as the live API
+	// has done under throttling.
+	Unauthorized int
+	// ServerErrors answers the next N requests with 503.
+	ServerErrors int
+}
+
+// Request is one request as the server saw it.
+type Request struct {
+	Time   time.Time
+	Shop   string // "" for an unknown key
+	Path   string
+	Query  string
+	Status int
+	// RateLimited is set when the answer was the rate-limit error.
+	RateLimited bool
+}
+
+// Server is a running simulator.
+type Server struct {
+	// URL is the base URL, ending in /v1 like the real one.
+	URL   string
+	Shops []*Shop
+
+	cfg  config
+	http *httptest.Server
+
+	mu     sync.Mutex
+	keys   map[string]*keyState
+	ipBan  map[string]time.Time
+	faults Fault
+	log    []Request
+}
+
+type keyState struct {
+	shop         *Shop
+	window       []time.Time
+	lastRateErr  time.Time
+	strikes      int
+	blockedUntil time.Time
+}
+
+// NewServer starts a simulator on a loopback port. Like httptest.NewServer it
+// panics if it cannot listen; use Start to get the error instead.
+func NewServer(opts ...Option) *Server {
+	s, err := Start(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start starts a simulator and returns an error if it cannot listen.
+func Start(opts ...Option) (*Server, error) {
+	cfg := config{
+		clock: budget.Real{}, limit: DefaultLimit, window: DefaultWindow,
+		cooldown: DefaultCooldown, strikes: DefaultStrikes, blockDuration: DefaultBlockDuration,
+		rateStatus: http.StatusTooManyRequests, seed: 2026, addr: "127.0.0.1:0",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{cfg: cfg, Shops: newShops(cfg.seed, cfg.tickets), keys: map[string]*keyState{}, ipBan: map[string]time.Time{}}
+	for _, sh := range s.Shops {
+		s.keys[sh.Key] = &keyState{shop: sh}
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("mgrtest: listen on %s: %w", cfg.addr, err)
+	}
+	s.http = httptest.NewUnstartedServer(s)
+	s.http.Listener.Close()
+	s.http.Listener = ln
+	s.http.Start()
+	s.URL = s.http.URL + "/v1"
+	return s, nil
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.http.Close() }
+
+// Shop returns the shop with the given name, or nil.
+func (s *Server) Shop(name string) *Shop {
+	for _, sh := range s.Shops {
+		if sh.Name == name {
+			return sh
+		}
+	}
+	return nil
+}
+
+// Inject adds faults to be served to the next requests.
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.Unauthorized += f.Unauthorized
+	s.faults.ServerErrors += f.ServerErrors
+}
+
+// Log returns a copy of every request seen so far.
+func (s *Server) Log() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// RateLimitErrors counts the rate-limit errors sent to a shop's key.
+func (s *Server) RateLimitErrors(shop string) int {
+	n := 0
+	for _, r := range s.Log() {
+		if r.Shop == shop && r.RateLimited {
+			n++
+		}
+	}
+	return n
+}
+
+// Blocked reports whether a shop's key is blocked now.
+func (s *Server) Blocked(shop string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.clock.Now()
+	for _, ks := range s.keys {
+		if ks.shop.Name == shop {
+			return now.Before(ks.blockedUntil)
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	writeJSON(w, status, b)
+}
+
+// ServeHTTP applies authentication, the rate limit and faults, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status, shop, rateLimited := s.admit(r)
+	rec := Request{Time: s.cfg.clock.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, RateLimited: rateLimited}
+	if shop != nil {
+		rec.Shop = shop.Name
+	}
+	defer func() {
+		s.mu.Lock()
+		s.log = append(s.log, rec)
+		s.mu.Unlock()
+	}()
+	switch {
+	case rateLimited:
+		writeError(w, status, RateLimitMessage)
+		return
+	case status == http.StatusForbidden:
+		writeError(w, status, BlockedMessage)
+		return
+	case status == http.StatusUnauthorized:
+		writeError(w, status, "Invalid API key. Please check the API key in your shop settings > Misc.")
+		return
+	case status != 0:
+		writeError(w, status, "Service temporarily unavailable. Please try again later.")
+		return
+	}
+	rec.Status = s.route(w, r, shop)
+}
+
+// admit decides, under the lock, whether a request gets through. It returns
+// a non-zero status when it must be refused.
+func (s *Server) admit(r *http.Request) (status int, shop *Shop, rateLimited bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.clock.Now()
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if now.Before(s.ipBan[ip]) {
+		if ks := s.keys[r.Header.Get("Authorization")]; ks != nil {
+			shop = ks.shop
+		}
+		return http.StatusForbidden, shop, false
+	}
+	ks := s.keys[r.Header.Get("Authorization")]
+	if ks == nil {
+		return http.StatusUnauthorized, nil, false
+	}
+	shop = ks.shop
+	if now.Before(ks.blockedUntil) {
+		return http.StatusForbidden, shop, false
+	}
+	// Every request counts against the window, refused ones included.
+	cut := now.Add(-s.cfg.window)
+	keep := ks.window[:0]
+	for _, t := range ks.window {
+		if t.After(cut) {
+			keep = append(keep, t)
+		}
+	}
+	ks.window = append(keep, now)
+	if !ks.lastRateErr.IsZero() && now.Sub(ks.lastRateErr) < s.cfg.cooldown {
+		// The client ignored the rate-limit error.
+		ks.strikes++
+		if ks.strikes >= s.cfg.strikes {
+			ks.blockedUntil = now.Add(s.cfg.blockDuration)
+			s.ipBan[ip] = ks.blockedUntil
+			return http.StatusForbidden, shop, false
+		}
+		ks.lastRateErr = now
+		return s.cfg.rateStatus, shop, true
+	}
+	if len(ks.window) > s.cfg.limit {
+		ks.lastRateErr = now
+		return s.cfg.rateStatus, shop, true
+	}
+	if !ks.lastRateErr.IsZero() {
+		// Obeyed: a full cool-down passed since the last error.
+		ks.strikes = 0
+		ks.lastRateErr = time.Time{}
+	}
+	if s.faults.Unauthorized > 0 {
+		s.faults.Unauthorized--
+		return http.StatusUnauthorized, shop, false
+	}
+	if s.faults.ServerErrors > 0 {
+		s.faults.ServerErrors--
+		return http.StatusServiceUnavailable, shop, false
+	}
+	return 0, shop, false
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "Method not allowed.")
+		return http.StatusMethodNotAllowed
+	}
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1"), "/")
+	switch {
+	case path == "/tickets":
+		return s.listTickets(w, r, shop)
+	case strings.HasPrefix(path, "/tickets/") && strings.Count(path, "/") == 2:
+		id := strings.TrimPrefix(path, "/tickets/")
+		i, ok := shop.byID[id]
+		if !ok {
+			writeError(w, http.StatusNotFound, "Ticket not found.")
+			return http.StatusNotFound
+		}
+		writeJSON(w, http.StatusOK, shop.tickets[i].raw)
+		return http.StatusOK
+	}
+	writeError(w, http.StatusNotFound, "Resource not found. Please check the endpoint in the API Explorer.")
+	return http.StatusNotFound
+}
+
+// mgrDate is the dd-mmm-yyyy format of the createdDateFrom/To filters.
+const mgrDate = "02-Jan-2006"
+
+func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop) int {
+	q := r.URL.Query()
+	// Live behaviour: `page` beyond the first returns an empty array.
+	if p := q.Get("page"); p != "" && p != "1" && p != "0" {
+		writeJSON(w, http.StatusOK, []byte("[]"))
+		return http.StatusOK
+	}
+	limit, offset := PageSize, 0
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			writeError(w, http.StatusBadRequest, "Invalid limit. It must be a positive number.")
+			return http.StatusBadRequest
+		}
+		limit = min(limit, PageSize)
+	}
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			writeError(w, http.StatusBadRequest, "Invalid offset. It must be zero or a positive number.")
+			return http.StatusBadRequest
+		}
+	}
+	var from, to time.Time
+	if v := q.Get("createdDateFrom"); v != "" {
+		if from, err = time.ParseInLocation(mgrDate, v, shop.Zone); err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid createdDateFrom. Use dd-mmm-yyyy, e.g. 01-Jan-2026.")
+			return http.StatusBadRequest
+		}
+	}
+	if v := q.Get("createdDateTo"); v != "" {
+		if to, err = time.ParseInLocation(mgrDate, v, shop.Zone); err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid createdDateTo. Use dd-mmm-yyyy, e.g. 31-Jan-2026.")
+			return http.StatusBadRequest
+		}
+		to = to.AddDate(0, 0, 1) // inclusive of the whole day
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	n, skipped := 0, 0
+	for _, t := range shop.tickets {
+		if (!from.IsZero() && t.created.Before(from)) || (!to.IsZero() && !t.created.Before(to)) {
+			continue
+		}
+		if skipped < offset {
+			skipped++
+			continue
+		}
+		if n == limit {
+			break
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(t.raw)
+		n++
+	}
+	b.WriteByte(']')
+	writeJSON(w, http.StatusOK, []byte(b.String()))
+	return http.StatusOK
+}

@@ -1,0 +1,346 @@
+// Package load writes transformed records into the DuckDB warehouse and
+// publishes Parquet files from it.
+//
+// Rows are staged as they arrive (Arrow record → temp table, so memory stays
+// bounded), then upserted into their tables in one transaction together with
+// the run's meta rows, so a reader or a crash never sees half a run. Rows
+// whose business columns did not change keep their run_id and extracted_at:
+// re-running over the same data changes nothing.
+package load
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/transform"
+)
+
+// Warehouse is an open DuckDB file. One Warehouse uses one connection: the
+// staging tables are temporary, bound to it. Methods are safe for concurrent
+// use (calls are serialised).
+type Warehouse struct {
+	path  string
+	db    *sql.DB
+	conn  *sql.Conn
+	arrow *duckdb.Arrow
+
+	mu      sync.Mutex
+	staged  map[string]*stagedTable // by qualified table name
+	rejects int
+	drift   map[driftKey]string
+	viewSeq int
+}
+
+type stagedTable struct {
+	table *schema.Table
+	name  string // temp table name
+}
+
+type driftKey struct{ table, field string }
+
+// Open opens (creating if needed) the warehouse file and its meta tables.
+// Every connection runs in UTC so that date parts of TIMESTAMPTZ values (the
+// Parquet partitions) never depend on the machine's zone.
+func Open(ctx context.Context, path string) (*Warehouse, error) {
+	return open(ctx, path, false)
+}
+
+// OpenReadOnly opens an existing warehouse for queries; it can run beside
+// other readers and never changes the file.
+func OpenReadOnly(ctx context.Context, path string) (*Warehouse, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open warehouse: %w (run `export run` first)", err)
+	}
+	return open(ctx, path, true)
+}
+
+func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
+	dsn := path
+	if readOnly {
+		dsn += "?access_mode=read_only"
+	}
+	connector, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
+		_, err := ex.ExecContext(ctx, "SET TimeZone = 'UTC'", nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
+	}
+	db := sql.OpenDB(connector)
+	w := &Warehouse{path: path, db: db, staged: map[string]*stagedTable{}, drift: map[driftKey]string{}}
+	if w.conn, err = db.Conn(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
+	}
+	err = w.conn.Raw(func(dc any) error {
+		var err error
+		w.arrow, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		return err
+	})
+	if err == nil && !readOnly {
+		err = w.exec(ctx, metaDDL...)
+	}
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// lockHint makes DuckDB's file-lock error say what to do.
+func lockHint(err error) error {
+	if err != nil && strings.Contains(err.Error(), "lock") {
+		return fmt.Errorf("%w (another process, probably a running export, has the warehouse open; wait for it to finish)", err)
+	}
+	return err
+}
+
+// Close releases the connection and the file.
+func (w *Warehouse) Close() error {
+	var errs []error
+	if w.conn != nil {
+		errs = append(errs, w.conn.Close())
+	}
+	errs = append(errs, w.db.Close())
+	return errors.Join(errs...)
+}
+
+// DB exposes the database for read-only queries (status, query commands, tests).
+func (w *Warehouse) DB() *sql.Conn { return w.conn }
+
+func (w *Warehouse) exec(ctx context.Context, stmts ...string) error {
+	for _, s := range stmts {
+		if _, err := w.conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(s), err)
+		}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+var metaDDL = []string{
+	`CREATE SCHEMA IF NOT EXISTS meta`,
+	`CREATE TABLE IF NOT EXISTS meta.runs (
+		run_id VARCHAR PRIMARY KEY,
+		started_at TIMESTAMPTZ NOT NULL,
+		finished_at TIMESTAMPTZ,
+		status VARCHAR NOT NULL, -- running | ok | partial | failed
+		requests BIGINT,
+		rows_inserted BIGINT,
+		rows_updated BIGINT,
+		rows_unchanged BIGINT,
+		rows_rejected BIGINT,
+		error VARCHAR
+	)`,
+	`CREATE TABLE IF NOT EXISTS meta.run_tables (
+		run_id VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		table_name VARCHAR NOT NULL,
+		rows_received BIGINT NOT NULL,
+		rows_inserted BIGINT NOT NULL,
+		rows_updated BIGINT NOT NULL,
+		rows_unchanged BIGINT NOT NULL,
+		rows_rejected BIGINT NOT NULL,
+		PRIMARY KEY (run_id, account, table_name)
+	)`,
+	`CREATE TABLE IF NOT EXISTS meta.run_accounts (
+		run_id VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		source VARCHAR NOT NULL,
+		requests BIGINT NOT NULL,
+		status VARCHAR NOT NULL,
+		error VARCHAR,
+		PRIMARY KEY (run_id, account)
+	)`,
+	`CREATE TABLE IF NOT EXISTS meta.rejects (
+		run_id VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		table_name VARCHAR NOT NULL,
+		record_key VARCHAR,
+		reason VARCHAR NOT NULL,
+		raw JSON,
+		rejected_at TIMESTAMPTZ NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS meta.schema_drift (
+		table_name VARCHAR NOT NULL,
+		field VARCHAR NOT NULL,
+		first_run_id VARCHAR NOT NULL,
+		first_seen_at TIMESTAMPTZ NOT NULL,
+		example VARCHAR,
+		PRIMARY KEY (table_name, field)
+	)`,
+	// Partitions whose Parquet files must be (re)written: filled in the same
+	// transaction as the rows, emptied as each partition is published, so a
+	// crash between commit and publish is repaired by the next run.
+	`CREATE TABLE IF NOT EXISTS meta.publish_queue (
+		table_name VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		year INTEGER NOT NULL,
+		month INTEGER NOT NULL,
+		run_id VARCHAR NOT NULL,
+		PRIMARY KEY (table_name, account, year, month)
+	)`,
+}
+
+// Quote quotes an identifier for DuckDB.
+func Quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+
+// TableDDL is the CREATE TABLE statement of a declared table.
+func TableDDL(t *schema.Table) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", Quote(t.Source), Quote(t.Name))
+	for _, c := range t.Columns {
+		fmt.Fprintf(&b, "\t%s %s", Quote(c.Name), c.Type.DuckDBType())
+		if t.IsKey(c.Name) {
+			b.WriteString(" NOT NULL")
+		}
+		b.WriteString(",\n")
+	}
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = Quote(k)
+	}
+	fmt.Fprintf(&b, "\tPRIMARY KEY (%s)\n)", strings.Join(keys, ", "))
+	return b.String()
+}
+
+// Ensure creates the schemas and tables of the declarations, and adds
+// columns declared since a table was created (declarations only ever add).
+func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range tables {
+		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
+			return fmt.Errorf("create %s: %w", t.FullName(), err)
+		}
+		have := map[string]bool{}
+		rows, err := w.conn.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+			}
+			have[n] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+		}
+		for _, c := range t.Columns {
+			if !have[c.Name] {
+				stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
+				if err := w.exec(ctx, stmt); err != nil {
+					return fmt.Errorf("add column %s.%s: %w", t.FullName(), c.Name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Stage appends a transformed batch to the run's staging area. Nothing is
+// visible in the warehouse tables until Commit.
+func (w *Warehouse) Stage(ctx context.Context, account string, b *transform.Batch) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := b.Table
+	st, ok := w.staged[t.FullName()]
+	if !ok {
+		st = &stagedTable{table: t, name: "stage_" + t.Source + "_" + t.Name}
+		stmt := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s.%s LIMIT 0", Quote(st.name), Quote(t.Source), Quote(t.Name))
+		if err := w.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("stage %s: %w", t.FullName(), err)
+		}
+		w.staged[t.FullName()] = st
+	}
+	if b.Record != nil && b.Record.NumRows() > 0 {
+		if err := w.appendRecord(ctx, st, b.Record); err != nil {
+			return fmt.Errorf("stage %s: %w", t.FullName(), err)
+		}
+	}
+	for _, r := range b.Rejects {
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
+			return fmt.Errorf("stage reject for %s: %w", t.FullName(), err)
+		}
+		w.rejects++
+	}
+	for field, example := range b.Drift {
+		k := driftKey{t.FullName(), field}
+		if _, ok := w.drift[k]; !ok {
+			w.drift[k] = example
+		}
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// appendRecord copies an Arrow record into a staging table through a
+// one-shot view (an Arrow stream can be scanned once only).
+func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch) error {
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	w.viewSeq++
+	view := fmt.Sprintf("arrow_in_%d", w.viewSeq)
+	release, err := w.arrow.RegisterView(rdr, view)
+	if err != nil {
+		return fmt.Errorf("register Arrow view: %w", err)
+	}
+	defer release()
+	cols := make([]string, len(st.table.Columns))
+	for i, c := range st.table.Columns {
+		cols[i] = Quote(c.Name)
+	}
+	list := strings.Join(cols, ", ")
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n != rec.NumRows() {
+			err = fmt.Errorf("staged %d of %d rows", n, rec.NumRows())
+		}
+	}
+	if derr := w.exec(ctx, "DROP VIEW IF EXISTS "+Quote(view)); err == nil {
+		err = derr
+	}
+	return err
+}
+
+// stagedNames lists the staged tables, sorted.
+func (w *Warehouse) stagedNames() []string {
+	names := make([]string, 0, len(w.staged))
+	for n := range w.staged {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

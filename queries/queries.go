@@ -1,0 +1,54 @@
+// Package queries ships the analytics SQL that `export query NAME` runs.
+// Each query is a .sql file in this folder, embedded into the binary; its
+// first comment lines are its description.
+package queries
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Query is one shipped query.
+type Query struct {
+	Name        string // file name without .sql
+	Description string
+	SQL         string
+}
+
+// All returns the shipped queries sorted by name.
+func All() []Query {
+	ents, _ := fs.ReadDir(files, ".") // embedded: cannot fail
+	var qs []Query
+	for _, e := range ents {
+		q, err := Get(strings.TrimSuffix(e.Name(), ".sql"))
+		if err == nil {
+			qs = append(qs, q)
+		}
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].Name < qs[j].Name })
+	return qs
+}
+
+// Get returns the named query.
+func Get(name string) (Query, error) {
+	b, err := files.ReadFile(name + ".sql")
+	if err != nil {
+		return Query{}, fmt.Errorf("no query named %q (see `export query --list`)", name)
+	}
+	q := Query{Name: name, SQL: string(b)}
+	var desc []string
+	for _, line := range strings.Split(q.SQL, "\n") {
+		if !strings.HasPrefix(line, "--") {
+			break
+		}
+		desc = append(desc, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+	}
+	q.Description = strings.Join(desc, " ")
+	return q, nil
+}

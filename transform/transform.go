@@ -1,0 +1,321 @@
+// Package transform turns raw API pages into typed Arrow records by the
+// declarations in schema/. It is pure: bytes in, records out, no I/O.
+//
+// A record that does not fit its declaration (an unparseable date, a money
+// value that is not a plain decimal, a missing key) is not dropped and does
+// not fail the page: it comes back as a Reject with a reason naming the
+// column and the value, and the rest of the page loads. Fields the
+// declaration does not name are kept in the row's _extra JSON column.
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/repairshop/export/schema"
+)
+
+// Meta is what every row of a page gets besides the API's fields.
+type Meta struct {
+	Account     string
+	RunID       string
+	ExtractedAt time.Time
+}
+
+// Reject is a record that could not be loaded, with why.
+type Reject struct {
+	Table  string          // qualified table name
+	Key    string          // the record's id, when it has one
+	Raw    json.RawMessage // the record exactly as received
+	Reason string          // names the column and the offending value
+}
+
+// Batch is one page transformed.
+type Batch struct {
+	Table   *schema.Table
+	Record  arrow.RecordBatch // the rows that fit; zero rows is valid
+	Rejects []Reject
+	// Drift maps each undeclared field path seen to an example value
+	// (secrets redacted).
+	Drift map[string]string
+}
+
+// Release frees the record's memory.
+func (b *Batch) Release() {
+	if b.Record != nil {
+		b.Record.Release()
+	}
+}
+
+// ArrowType is the Arrow type of a declared column type.
+func ArrowType(t schema.Type) arrow.DataType {
+	switch t {
+	case schema.String, schema.JSON:
+		return arrow.BinaryTypes.String
+	case schema.Int:
+		return arrow.PrimitiveTypes.Int64
+	case schema.Money:
+		return &arrow.Decimal128Type{Precision: schema.MoneyPrecision, Scale: schema.MoneyScale}
+	case schema.Timestamp:
+		// A zone-aware Arrow timestamp is what DuckDB and Parquet readers
+		// take as an instant (TIMESTAMPTZ / isAdjustedToUTC).
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	case schema.Date:
+		return arrow.FixedWidthTypes.Date32
+	case schema.Bool:
+		return arrow.FixedWidthTypes.Boolean
+	}
+	panic(fmt.Sprintf("transform: no Arrow type for %v", t))
+}
+
+// ArrowSchema is the Arrow schema of a declared table.
+func ArrowSchema(t *schema.Table) *arrow.Schema {
+	fields := make([]arrow.Field, len(t.Columns))
+	for i, c := range t.Columns {
+		fields[i] = arrow.Field{Name: c.Name, Type: ArrowType(c.Type), Nullable: !t.IsKey(c.Name)}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// Page transforms a JSON array of records (a list page, or a one-record
+// array for a detail response) into a Batch. It fails only when the bytes
+// are not a JSON array at all; record-level problems become Rejects.
+func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Batch, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(records, &raws); err != nil {
+		return nil, fmt.Errorf("transform %s: page is not a JSON array: %w", t.FullName(), err)
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	b := &Batch{Table: t, Drift: map[string]string{}}
+	rb := array.NewRecordBuilder(mem, ArrowSchema(t))
+	defer rb.Release()
+	row := make([]any, len(t.Columns))
+	for _, raw := range raws {
+		obj, err := decodeObject(raw)
+		if err != nil {
+			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: raw, Reason: err.Error()})
+			continue
+		}
+		if err := fillRow(t, obj, meta, row, b.Drift); err != nil {
+			key, _ := parseString(obj["id"])
+			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: raw, Reason: err.Error()})
+			continue
+		}
+		appendRow(rb, row)
+	}
+	b.Record = rb.NewRecordBatch()
+	return b, nil
+}
+
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber() // numbers stay literal text: money never passes through float64
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("record is not valid JSON: %w", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("record is %s, not an object", describe(v))
+	}
+	return obj, nil
+}
+
+// lookup follows a dotted path through nested objects. A missing key, a
+// null, or an empty object on the way all mean "absent".
+func lookup(obj map[string]any, path string) (any, bool) {
+	var cur any = obj
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}
+
+// fillRow converts one record into typed values in row (nil for NULL), or
+// says which column failed and why.
+func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, drift map[string]string) error {
+	used := map[string]bool{}
+	for i, c := range t.Columns {
+		row[i] = nil
+		if c.System {
+			continue
+		}
+		var v any
+		found := false
+		for _, p := range c.Paths {
+			if v, found = lookup(obj, p); found {
+				used[p] = true
+				break
+			}
+		}
+		if !found {
+			if c.Required {
+				return fmt.Errorf("column %s: required field %s is missing", c.Name, c.Paths[0])
+			}
+			continue
+		}
+		val, err := convert(c.Type, v)
+		if errors.Is(err, errNull) {
+			if c.Required {
+				return fmt.Errorf("column %s: required field %s is empty", c.Name, c.Paths[0])
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		row[i] = val
+	}
+	row[t.ColumnIndex(schema.ColAccount)] = meta.Account
+	row[t.ColumnIndex(schema.ColExtractedAt)] = meta.ExtractedAt.UTC()
+	row[t.ColumnIndex(schema.ColRunID)] = meta.RunID
+	if extra := remainder(obj, "", declaredPaths(t), used, drift); len(extra) > 0 {
+		js, err := json.Marshal(extra)
+		if err != nil {
+			return fmt.Errorf("column %s: %w", schema.ColExtra, err)
+		}
+		row[t.ColumnIndex(schema.ColExtra)] = string(js)
+	}
+	return nil
+}
+
+func convert(t schema.Type, v any) (any, error) {
+	switch t {
+	case schema.String:
+		return parseString(v)
+	case schema.Int:
+		return parseInt(v)
+	case schema.Money:
+		return parseMoney(v)
+	case schema.Timestamp:
+		return parseTimestamp(v)
+	case schema.Date:
+		return parseDate(v)
+	case schema.Bool:
+		return parseBool(v)
+	case schema.JSON:
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	return nil, fmt.Errorf("no conversion for %v", t)
+}
+
+// declaredPaths is every JSON path a table reads and every object on the
+// way to one ("status" for "status.label").
+func declaredPaths(t *schema.Table) map[string]bool {
+	paths := map[string]bool{}
+	for _, c := range t.Columns {
+		for _, p := range c.Paths {
+			paths[p] = true
+			for i := strings.LastIndexByte(p, '.'); i > 0; i = strings.LastIndexByte(p[:i], '.') {
+				paths[p[:i]] = true
+			}
+		}
+	}
+	return paths
+}
+
+// remainder is the part of obj no column consumed: undeclared fields, and
+// alternative spellings that were present but not used. Nulls and empty
+// objects at declared paths carry no information and are not kept.
+func remainder(obj map[string]any, prefix string, declared, used map[string]bool, drift map[string]string) map[string]any {
+	var out map[string]any
+	for k, v := range obj {
+		p := prefix + k
+		if used[p] {
+			continue
+		}
+		switch m, isObj := v.(map[string]any); {
+		case declared[p] && isObj:
+			v = remainder(m, p+".", declared, used, drift)
+			if len(v.(map[string]any)) == 0 {
+				continue
+			}
+		case declared[p] && v == nil:
+			continue
+		default:
+			// Undeclared, or a declared spelling not used because another
+			// won (it may differ), or a scalar where an object was declared.
+			notedrift(drift, p, v)
+		}
+		if out == nil {
+			out = map[string]any{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+var secretName = regexp.MustCompile(`(?i)key|token|secret|passw|pass_?code|auth|pin\b`)
+
+// notedrift records an example for an undeclared field, once per batch.
+func notedrift(drift map[string]string, path string, v any) {
+	if _, ok := drift[path]; ok {
+		return
+	}
+	if secretName.MatchString(path) {
+		drift[path] = "[redacted]"
+		return
+	}
+	b, _ := json.Marshal(v)
+	s := string(b)
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	drift[path] = s
+}
+
+// DriftPaths returns the drift paths in a stable order.
+func (b *Batch) DriftPaths() []string {
+	ps := make([]string, 0, len(b.Drift))
+	for p := range b.Drift {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+func appendRow(rb *array.RecordBuilder, row []any) {
+	for i, v := range row {
+		fb := rb.Field(i)
+		if v == nil {
+			fb.AppendNull()
+			continue
+		}
+		switch b := fb.(type) {
+		case *array.StringBuilder:
+			b.Append(v.(string))
+		case *array.Int64Builder:
+			b.Append(v.(int64))
+		case *array.Decimal128Builder:
+			b.Append(decimal128.FromI64(v.(int64)))
+		case *array.TimestampBuilder:
+			b.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
+		case *array.Date32Builder:
+			b.Append(arrow.Date32FromTime(v.(time.Time)))
+		case *array.BooleanBuilder:
+			b.Append(v.(bool))
+		default:
+			panic(fmt.Sprintf("transform: no builder for %T", fb))
+		}
+	}
+}

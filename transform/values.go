@@ -1,0 +1,198 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/repairshop/export/schema"
+)
+
+// errNull signals a value that is present but means "no value" (an empty
+// string or a zero date where a date is expected); the column gets NULL.
+var errNull = fmt.Errorf("null")
+
+// decimalLiteral is a plain decimal number, optionally with an exponent.
+// Thousands separators and currency signs are not guessed at.
+var decimalLiteral = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
+
+var moneyScale = big.NewInt(100) // 10^schema.MoneyScale
+var moneyMax = new(big.Int).Exp(big.NewInt(10), big.NewInt(schema.MoneyPrecision), nil)
+
+// parseMoney returns the value in cents (10^-MoneyScale units) read from a
+// JSON number or numeric string, exactly: no float64 on the way.
+func parseMoney(v any) (int64, error) {
+	var s string
+	switch x := v.(type) {
+	case json.Number:
+		s = string(x)
+	case string:
+		s = strings.TrimSpace(x)
+		if s == "" {
+			return 0, errNull
+		}
+	default:
+		return 0, fmt.Errorf("want a number, got %s", describe(v))
+	}
+	if !decimalLiteral.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a plain decimal number", s)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return 0, fmt.Errorf("%q is not a decimal number", s)
+	}
+	r.Mul(r, new(big.Rat).SetInt(moneyScale))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("%q has more than %d decimal places", s, schema.MoneyScale)
+	}
+	n := r.Num()
+	if new(big.Int).Abs(n).Cmp(moneyMax) >= 0 {
+		return 0, fmt.Errorf("%q does not fit DECIMAL(%d,%d)", s, schema.MoneyPrecision, schema.MoneyScale)
+	}
+	return n.Int64(), nil
+}
+
+// timeLayouts are the instant formats the sources use, most specific first.
+// Layouts without a zone are read as UTC.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999-0700", // MGR: numeric offset without a colon
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999-0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02",
+	"02-Jan-2006 15:04:05",
+	"02-Jan-2006",
+}
+
+// parseTimestamp reads an instant and returns it in UTC.
+func parseTimestamp(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" || strings.HasPrefix(s, "0000-00-00") {
+			return time.Time{}, errNull
+		}
+		for _, l := range timeLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("%q is not a recognised date-time", s)
+	case json.Number:
+		// Unix time: seconds, or milliseconds when too large for seconds.
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s is not a Unix time", x)
+		}
+		if n > 1e11 || n < -1e11 {
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("want a date-time, got %s", describe(v))
+}
+
+// parseDate reads a calendar day. An instant gives its day in its own offset:
+// the day the source meant.
+func parseDate(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("want a date, got %s", describe(v))
+	}
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasPrefix(s, "0000-00-00") {
+		return time.Time{}, errNull
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a recognised date", s)
+}
+
+func parseInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n, nil
+		}
+		// An integral value written with a fraction, e.g. 3.0.
+		if r, ok := new(big.Rat).SetString(string(x)); ok && r.IsInt() && r.Num().IsInt64() {
+			return r.Num().Int64(), nil
+		}
+		return 0, fmt.Errorf("%s is not a whole number", x)
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, errNull
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number", s)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("want a whole number, got %s", describe(v))
+}
+
+func parseBool(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case json.Number:
+		switch x {
+		case "0":
+			return false, nil
+		case "1":
+			return true, nil
+		}
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes", "1", "y":
+			return true, nil
+		case "false", "no", "0", "n":
+			return false, nil
+		case "":
+			return false, errNull
+		}
+	}
+	return false, fmt.Errorf("want true or false, got %s", describe(v))
+}
+
+// parseString accepts any scalar: ids arrive as numbers or strings.
+func parseString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return string(x), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	}
+	return "", fmt.Errorf("want text, got %s", describe(v))
+}
+
+// describe names a JSON value for a reject reason, with a short sample.
+func describe(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case json.Number:
+		return "number " + string(x)
+	case string:
+		return strconv.Quote(x)
+	}
+	return fmt.Sprintf("%T", v)
+}
