@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -41,9 +42,9 @@ func NewBucket(clock Clock, limit int, per time.Duration, headroom float64) (*Bu
 	if rate < 1 {
 		rate = 1
 	}
-	interval := time.Duration(float64(per) / rate)
-	// Guard against rounding: even spacing must never fit limit+1 requests in a window.
-	if min := per / time.Duration(limit); interval < min {
+	// Round up: a truncated interval would fit limit+1 requests in a window.
+	interval := time.Duration(math.Ceil(float64(per) / rate))
+	if min := ceilDiv(per, time.Duration(limit)); interval < min {
 		interval = min
 	}
 	return &Bucket{clock: clock, interval: interval}, nil
@@ -90,3 +91,5 @@ func (b *Bucket) CoolingUntil() time.Time {
 	defer b.mu.Unlock()
 	return b.coolUntil
 }
+
+func ceilDiv(a, b time.Duration) time.Duration { return (a + b - 1) / b }

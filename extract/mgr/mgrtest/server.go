@@ -88,6 +88,12 @@ type Fault struct {
 	Unauthorized int
 	// ServerErrors answers the next N requests with 503.
 	ServerErrors int
+	// OffsetDrift shifts the listing by one record on each of the next N
+	// list pages with offset > 0, as when a record is inserted at the head
+	// while a client pages: every later page starts one record earlier and
+	// repeats the previous page's last record. A request at offset 0 starts
+	// a fresh listing.
+	OffsetDrift int
 }
 
 // Request is one request as the server saw it.
@@ -114,6 +120,7 @@ type Server struct {
 	keys   map[string]*keyState
 	ipBan  map[string]time.Time
 	faults Fault
+	shift  map[string]int // current offset drift per shop
 	log    []Request
 }
 
@@ -145,7 +152,7 @@ func Start(opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{cfg: cfg, Shops: newShops(cfg.seed, cfg.tickets), keys: map[string]*keyState{}, ipBan: map[string]time.Time{}}
+	s := &Server{cfg: cfg, Shops: newShops(cfg.seed, cfg.tickets), keys: map[string]*keyState{}, ipBan: map[string]time.Time{}, shift: map[string]int{}}
 	for _, sh := range s.Shops {
 		s.keys[sh.Key] = &keyState{shop: sh}
 	}
@@ -180,6 +187,7 @@ func (s *Server) Inject(f Fault) {
 	defer s.mu.Unlock()
 	s.faults.Unauthorized += f.Unauthorized
 	s.faults.ServerErrors += f.ServerErrors
+	s.faults.OffsetDrift += f.OffsetDrift
 }
 
 // Log returns a copy of every request seen so far.
@@ -362,6 +370,15 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop)
 			return http.StatusBadRequest
 		}
 	}
+	s.mu.Lock()
+	if offset == 0 {
+		s.shift[shop.Name] = 0
+	} else if s.faults.OffsetDrift > 0 {
+		s.faults.OffsetDrift--
+		s.shift[shop.Name]++
+	}
+	offset = max(offset-s.shift[shop.Name], 0)
+	s.mu.Unlock()
 	var from, to time.Time
 	if v := q.Get("createdDateFrom"); v != "" {
 		if from, err = time.ParseInLocation(mgrDate, v, shop.Zone); err != nil {

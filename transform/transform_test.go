@@ -1,0 +1,257 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/repairshop/export/schema"
+)
+
+var meta = Meta{Account: "north", RunID: "r1", ExtractedAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+
+func TestParseMoney(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want int64
+		err  string
+	}{
+		{"number literal is exact", json.Number("259.99"), 25999, ""},
+		{"numeric string", "259.99", 25999, ""},
+		{"integer", json.Number("12"), 1200, ""},
+		{"one decimal", "0.5", 50, ""},
+		{"negative", json.Number("-3.10"), -310, ""},
+		{"trailing zeros beyond scale are exact", "1.2500", 125, ""},
+		{"exponent", json.Number("2.5e2"), 25000, ""},
+		{"value float64 would round", json.Number("0.29"), 29, ""},
+		{"large exact", json.Number("9999999999999999.99"), 999999999999999999, ""},
+		{"thousands separator is rejected, not guessed", "1,234.50", 0, "not a plain decimal"},
+		{"currency sign is rejected", "$12.00", 0, "not a plain decimal"},
+		{"sub-cent value is rejected", json.Number("10.125"), 0, "more than 2 decimal places"},
+		{"too large", json.Number("10000000000000000"), 0, "does not fit"},
+		{"object", map[string]any{}, 0, "want a number"},
+		{"empty string is null", "", 0, "null"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseMoney(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("parseMoney(%v) = %d, %v; want error containing %q", tt.in, got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("parseMoney(%v) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTimestamp(t *testing.T) {
+	utc := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	tests := []struct {
+		name string
+		in   any
+		want time.Time
+		err  bool
+	}{
+		{"MGR offset without colon", "2026-07-16T10:00:00-0600", utc("2026-07-16T16:00:00Z"), false},
+		{"offset crossing midnight", "2026-12-31T22:30:00-0600", utc("2027-01-01T04:30:00Z"), false},
+		{"RFC 3339 with colon", "2026-07-16T10:00:00+02:00", utc("2026-07-16T08:00:00Z"), false},
+		{"Z with fraction", "2026-07-16T10:00:00.123Z", utc("2026-07-16T10:00:00Z").Add(123 * time.Millisecond), false},
+		{"space separated, no zone, is UTC", "2026-07-16 10:00:00", utc("2026-07-16T10:00:00Z"), false},
+		{"date only", "2026-07-16", utc("2026-07-16T00:00:00Z"), false},
+		{"unix seconds", json.Number("1784196000"), time.Unix(1784196000, 0).UTC(), false},
+		{"garbage", "yesterday", time.Time{}, true},
+		{"object", map[string]any{}, time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseTimestamp(tt.in)
+			if tt.err {
+				if err == nil {
+					t.Fatalf("parseTimestamp(%v) = %v, want error", tt.in, got)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Fatalf("parseTimestamp(%v) = %v, %v; want %v in UTC", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	for _, null := range []string{"", "0000-00-00 00:00:00"} {
+		if _, err := parseTimestamp(null); err != errNull {
+			t.Errorf("parseTimestamp(%q) = %v, want NULL", null, err)
+		}
+	}
+}
+
+func TestParseScalars(t *testing.T) {
+	if s, err := parseString(json.Number("100123")); err != nil || s != "100123" {
+		t.Errorf("numeric id = %q, %v; want the literal", s, err)
+	}
+	if _, err := parseString(map[string]any{}); err == nil {
+		t.Error("object as text: want error")
+	}
+	if n, err := parseInt(json.Number("3.0")); err != nil || n != 3 {
+		t.Errorf("3.0 as int = %d, %v", n, err)
+	}
+	if _, err := parseInt(json.Number("3.5")); err == nil {
+		t.Error("3.5 as int: want error")
+	}
+	for in, want := range map[any]bool{true: true, "yes": true, json.Number("0"): false, "false": false} {
+		if got, err := parseBool(in); err != nil || got != want {
+			t.Errorf("parseBool(%v) = %v, %v", in, got, err)
+		}
+	}
+	if d, err := parseDate("2026-07-16T23:30:00-0600"); err != nil || d.Format("2006-01-02") != "2026-07-16" {
+		t.Errorf("date of an instant = %v, %v; want the source's own day", d, err)
+	}
+}
+
+// row reads one row of a record as name → Go value, for assertions.
+func row(t *testing.T, rec arrow.RecordBatch, i int) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for c, f := range rec.Schema().Fields() {
+		col := rec.Column(c)
+		if col.IsNull(i) {
+			out[f.Name] = nil
+			continue
+		}
+		switch a := col.(type) {
+		case *array.String:
+			out[f.Name] = a.Value(i)
+		case *array.Decimal128:
+			out[f.Name] = a.Value(i).ToString(2)
+		case *array.Timestamp:
+			out[f.Name] = a.Value(i).ToTime(arrow.Microsecond).UTC()
+		default:
+			out[f.Name] = a.ValueStr(i)
+		}
+	}
+	return out
+}
+
+func TestPageTickets(t *testing.T) {
+	page := `[
+	 {"id": 100123, "ticket_ref": "N-00001", "description": "iPhone 13 - Cracked screen",
+	  "created_date": "2026-07-16T10:00:00-0600", "last_updated": "2026-07-17T09:00:00-0600",
+	  "status": {"id": 101, "label": "In Progress", "color": "#f80"},
+	  "issue_type": {"id": 200, "label": "Cracked screen"},
+	  "technician": {"id": 11, "first_name": "Dana", "last_name": "Whitfield", "email": "dana@x"},
+	  "invoice": {}, "source": "web", "api_token": "s3cret"},
+	 {"id": "100124", "created_date": "2026-07-16T11:00:00-0600", "technician": null, "invoice": {"id": "inv-1", "number": "INV-1", "last_payment_date": ""}},
+	 {"id": 100125, "created_date": "not a date"},
+	 {"id": 100126},
+	 {"ticket_ref": "no id", "created_date": "2026-07-16T11:00:00-0600"},
+	 "not an object"
+	]`
+	b, err := Page(schema.MGRTickets, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if got := b.Record.NumRows(); got != 2 {
+		t.Fatalf("rows = %d, want 2 (4 rejects)", got)
+	}
+	r0 := row(t, b.Record, 0)
+	want := map[string]any{
+		"account": "north", "id": "100123", "ticket_ref": "N-00001", "status_label": "In Progress", "status_id": "101",
+		"technician_first_name": "Dana", "invoice_id": nil, "invoice_number": nil, "run_id": "r1",
+		"created_date": time.Date(2026, 7, 16, 16, 0, 0, 0, time.UTC),
+	}
+	for k, v := range want {
+		if r0[k] != v {
+			t.Errorf("row 0 %s = %#v, want %#v", k, r0[k], v)
+		}
+	}
+	var extra map[string]any
+	if err := json.Unmarshal([]byte(r0["_extra"].(string)), &extra); err != nil {
+		t.Fatalf("_extra %q: %v", r0["_extra"], err)
+	}
+	if extra["source"] != "web" || extra["status"].(map[string]any)["color"] != "#f80" || extra["api_token"] != "s3cret" {
+		t.Errorf("_extra = %v; want source, status.color and api_token kept", extra)
+	}
+	if _, ok := extra["invoice"]; ok {
+		t.Errorf("_extra keeps the empty invoice object: %v", extra)
+	}
+	r1 := row(t, b.Record, 1)
+	if r1["id"] != "100124" || r1["technician_first_name"] != nil || r1["invoice_id"] != "inv-1" || r1["invoice_last_payment_date"] != nil || r1["_extra"] != nil {
+		t.Errorf("row 1 = %v; want string id kept, null technician, empty date as NULL, no _extra", r1)
+	}
+	reasons := map[string]string{}
+	for _, rj := range b.Rejects {
+		reasons[rj.Key] = rj.Reason
+		if len(rj.Raw) == 0 || rj.Table != "mgr.tickets" {
+			t.Errorf("reject %+v: want raw record and table", rj)
+		}
+	}
+	if len(b.Rejects) != 4 {
+		t.Fatalf("rejects = %v, want 4", reasons)
+	}
+	for key, want := range map[string]string{
+		"100125": `column created_date: "not a date" is not a recognised date-time`,
+		"100126": "column created_date: required field created_date is missing",
+		"":       "not an object",
+	} {
+		if !strings.Contains(reasons[key], want) {
+			t.Errorf("reject %q reason = %q, want it to contain %q", key, reasons[key], want)
+		}
+	}
+	if b.Drift["source"] != `"web"` || b.Drift["status.color"] != `"#f80"` || b.Drift["api_token"] != "[redacted]" {
+		t.Errorf("drift = %v; want source, status.color and a redacted api_token", b.Drift)
+	}
+}
+
+func TestPageNotArray(t *testing.T) {
+	for _, body := range []string{`{"error":"x"}`, `<html>`, `[{"id":1}`} {
+		if _, err := Page(schema.MGRTickets, []byte(body), meta, nil); err == nil {
+			t.Errorf("Page(%q): want error", body)
+		}
+	}
+}
+
+func TestAlternativeSpellingWinsOnlyWhenFirstIsAbsent(t *testing.T) {
+	b, err := Page(schema.MGRTickets, []byte(`[{"id":1,"createdDate":"2026-01-02T03:04:05Z","ticketRef":"A","ticket_ref":"B"}]`), meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	r := row(t, b.Record, 0)
+	if r["ticket_ref"] != "B" || r["created_date"] != time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) {
+		t.Fatalf("row = %v", r)
+	}
+	if !strings.Contains(r["_extra"].(string), `"ticketRef":"A"`) {
+		t.Errorf("_extra = %v; the unused spelling must be kept", r["_extra"])
+	}
+}
+
+func FuzzParseMoney(f *testing.F) {
+	for _, s := range []string{"259.99", "1,234.50", "-0.01", "1e2", "", "9999999999999999.99", ".5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cents, err := parseMoney(s)
+		if err != nil {
+			return // any error is fine; a panic or a wrong value is not
+		}
+		// Round trip: the value printed back with two decimals parses to itself.
+		sign, abs := "", cents
+		if cents < 0 {
+			sign, abs = "-", -cents
+		}
+		back := fmt.Sprintf("%s%d.%02d", sign, abs/100, abs%100)
+		if again, err := parseMoney(back); err != nil || again != cents {
+			t.Fatalf("parseMoney(%q) = %d; printed back as %q it parses to %d, %v", s, cents, back, again, err)
+		}
+	})
+}
