@@ -103,13 +103,14 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 	rb := array.NewRecordBuilder(mem, ArrowSchema(t))
 	defer rb.Release()
 	row := make([]any, len(t.Columns))
+	declared := declaredPaths(t)
 	for _, raw := range raws {
 		obj, err := decodeObject(raw)
 		if err != nil {
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: raw, Reason: err.Error()})
 			continue
 		}
-		if err := fillRow(t, obj, meta, row, b.Drift); err != nil {
+		if err := fillRow(t, obj, meta, row, declared, b.Drift); err != nil {
 			key, _ := parseString(obj["id"])
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: raw, Reason: err.Error()})
 			continue
@@ -152,7 +153,7 @@ func lookup(obj map[string]any, path string) (any, bool) {
 
 // fillRow converts one record into typed values in row (nil for NULL), or
 // says which column failed and why.
-func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, drift map[string]string) error {
+func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared map[string]bool, drift map[string]string) error {
 	used := map[string]bool{}
 	for i, c := range t.Columns {
 		row[i] = nil
@@ -188,7 +189,7 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, drift ma
 	row[t.ColumnIndex(schema.ColAccount)] = meta.Account
 	row[t.ColumnIndex(schema.ColExtractedAt)] = meta.ExtractedAt.UTC()
 	row[t.ColumnIndex(schema.ColRunID)] = meta.RunID
-	if extra := remainder(obj, "", declaredPaths(t), used, drift); len(extra) > 0 {
+	if extra := remainder(obj, "", declared, used, drift); len(extra) > 0 {
 		js, err := json.Marshal(extra)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", schema.ColExtra, err)

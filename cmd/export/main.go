@@ -67,12 +67,12 @@ func exitCode(err error) int {
 var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	cli.AppHelpTemplate += "\n" + exitHelp + "\n"
 	return &cli.App{
-		Name:      "export",
-		Usage:     "export repair-shop data from My Gadget Repairs into DuckDB and Parquet",
-		Writer:    stdout,
-		ErrWriter: stderr,
+		Name:                  "export",
+		Usage:                 "export repair-shop data from My Gadget Repairs into DuckDB and Parquet",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
+		Writer:                stdout,
+		ErrWriter:             stderr,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every retry and page"},
 		},

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/queries"
+)
+
+// runCLI runs the command line in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := newApp(&out, &errOut).RunContext(context.Background(), append([]string{"export"}, args...))
+	if err != nil {
+		fmt.Fprintln(&errOut, "export:", err)
+	}
+	return exitCode(err), out.String(), errOut.String()
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "export.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	good := "warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: http://127.0.0.1:1/v1\n    api_key_env: TEST_UNSET_KEY_VAR\n"
+	tests := []struct {
+		name, config, want string
+	}{
+		{"missing env var names it", good, "TEST_UNSET_KEY_VAR is not set"},
+		{"unknown key is an error", good + "    requests_per_minit: 30\n", "requests_per_minit"},
+		{"bad source", strings.Replace(good, "source: mgr", "source: mgx", 1), `source "mgx"`},
+		{"no warehouse", strings.Replace(good, "warehouse: ./w.duckdb", "", 1), "warehouse: missing"},
+		{"bad account name", strings.Replace(good, "name: north", "name: North Shop", 1), "lower-case"},
+		{"bad URL", strings.Replace(good, "http://127.0.0.1:1/v1", "ftp://x", 1), "not an http(s) URL"},
+		{"not YAML", "warehouse: [", "config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeConfig(t, t.TempDir(), tt.config)
+			code, _, stderr := runCLI(t, "run", "--config", p)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+	code, _, stderr := runCLI(t, "run", "--config", filepath.Join(dir, "nope.yaml"))
+	if code != exitUsage || !strings.Contains(stderr, "nope.yaml") {
+		t.Fatalf("unreadable config: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "run", "--no-such-flag"); code != exitUsage {
+		t.Fatalf("bad flag: exit %d, want 2", code)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for err, want := range map[error]int{
+		nil:                                  exitOK,
+		usagef("x"):                          exitUsage,
+		fmt.Errorf("a: %w", errPartial):      exitPartial,
+		errors.New("boom"):                   exitFailure,
+		fmt.Errorf("w: %w", usageError{nil}): exitUsage,
+	} {
+		if got := exitCode(err); got != want {
+			t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
+		}
+	}
+	st, err := runStatus([]load.AccountResult{{Status: load.StatusOK}, {Status: load.StatusPartial, Error: "north: budget"}}, nil)
+	if st != load.StatusPartial || exitCode(err) != exitPartial {
+		t.Errorf("one partial account: %s, exit %d", st, exitCode(err))
+	}
+	st, err = runStatus([]load.AccountResult{{Status: load.StatusFailed, Error: "x"}, {Status: load.StatusPartial, Error: "y"}}, nil)
+	if st != load.StatusFailed || exitCode(err) != exitFailure {
+		t.Errorf("failed + partial: %s, exit %d", st, exitCode(err))
+	}
+}
+
+func TestRunTwiceAgainstSimulator(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(520, 230))
+	defer srv.Close()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\naccounts:\n")
+	for _, sh := range srv.Shops {
+		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
+		t.Setenv(env, sh.Key)
+		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n", sh.Name, srv.URL, env)
+	}
+	cfg := writeConfig(t, dir, b.String())
+
+	code, out1, err1 := runCLI(t, "run", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out1, err1)
+	}
+	snapshot := func() string {
+		_, out, stderr := runCLI(t, "query", "--config", cfg, "--format", "csv", "--sql",
+			`SELECT account, count(*), count(DISTINCT id), md5(string_agg(concat_ws('|', id, ticket_ref, created_date, last_updated, status_label, technician_email, invoice_id, _extra, run_id), ';' ORDER BY id)) FROM mgr.tickets GROUP BY account ORDER BY account`)
+		if stderr != "" {
+			t.Fatal(stderr)
+		}
+		return out
+	}
+	first := snapshot()
+	for _, sh := range srv.Shops {
+		if want := fmt.Sprintf("%s,%d,%d,", sh.Name, sh.Tickets(), sh.Tickets()); !strings.Contains(first, want) {
+			t.Fatalf("table = %s, want %s… (every ticket exactly once)", first, want)
+		}
+	}
+	code, out2, err2 := runCLI(t, "run", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out2, err2)
+	}
+	if second := snapshot(); second != first {
+		t.Fatalf("second run changed the table:\n%s\n%s", first, second)
+	}
+	if !strings.Contains(out2, "parquet: 0 partition(s)") {
+		t.Errorf("second run over the same data republished Parquet:\n%s", out2)
+	}
+	_, runs, _ := runCLI(t, "query", "--config", cfg, "--format", "csv", "--sql", "SELECT status, rows_inserted, rows_updated, rows_unchanged, requests > 0 FROM meta.runs ORDER BY started_at")
+	if want := "status,rows_inserted,rows_updated,rows_unchanged,(requests > 0)\nok,750,0,0,true\nok,0,0,750,true\n"; runs != want {
+		t.Errorf("meta.runs:\n%s\nwant:\n%s", runs, want)
+	}
+	// Every shipped query runs against a real warehouse.
+	for _, q := range queries.All() {
+		if code, out, stderr := runCLI(t, "query", "--config", cfg, q.Name); code != exitOK || !strings.Contains(out, "rows)") {
+			t.Errorf("query %s: exit %d\n%s%s", q.Name, code, out, stderr)
+		}
+	}
+	// The keys appear nowhere: output, logs, the warehouse, the Parquet files.
+	var files []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !strings.HasSuffix(p, "export.yaml") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 3 {
+		t.Fatalf("only %v written", files)
+	}
+	for _, sh := range srv.Shops {
+		for name, text := range map[string]string{"stdout": out1 + out2, "stderr": err1 + err2} {
+			if strings.Contains(text, sh.Key) {
+				t.Errorf("%s shows the key of %s", name, sh.Name)
+			}
+		}
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			if bytes.Contains(data, []byte(sh.Key)) {
+				t.Errorf("%s contains the key of %s", f, sh.Name)
+			}
+		}
+	}
+}

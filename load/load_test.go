@@ -1,0 +1,211 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/transform"
+)
+
+var ctx = context.Background()
+
+func openTemp(t *testing.T) (*Warehouse, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	w, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if err := w.Ensure(ctx, schema.All...); err != nil {
+		t.Fatal(err)
+	}
+	return w, path
+}
+
+func ticketJSON(id int, created, status string) string {
+	return fmt.Sprintf(`{"id":%d,"ticket_ref":"N-%05d","created_date":%q,"status":{"id":1,"label":%q},"invoice":{},"source":"web"}`, id, id, created, status)
+}
+
+// loadRun stages the pages as one run for account north and commits it.
+func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary {
+	t.Helper()
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	if err := w.BeginRun(ctx, runID, at); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		b, err := transform.Page(schema.MGRTickets, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Stage(ctx, "north", b); err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+	}
+	sum, err := w.Commit(ctx, runID, at.Add(time.Minute), StatusOK, []AccountResult{{Account: "north", Source: "mgr", Requests: int64(len(pages)), Status: StatusOK}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func one(t *testing.T, w *Warehouse, q string, args ...any) string {
+	t.Helper()
+	res, err := w.Query(ctx, q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		t.Fatalf("%s: %v, want one value", q, res.Rows)
+	}
+	return res.Rows[0][0]
+}
+
+func TestUpsertIsIdempotent(t *testing.T) {
+	w, _ := openTemp(t)
+	page1 := "[" + ticketJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + ticketJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
+	page2 := "[" + ticketJSON(3, "2026-08-02T10:00:00-0600", "Done") + `,{"id":4,"created_date":"bad"}]`
+	s1 := loadRun(t, w, "r1", page1, page2)
+	if got := s1.Totals(); got.Inserted != 3 || got.Rejected != 1 || got.Received != 3 {
+		t.Fatalf("first run: %+v, want 3 inserted, 1 rejected", got)
+	}
+	before := one(t, w, `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`)
+
+	s2 := loadRun(t, w, "r2", page1, page2)
+	if got := s2.Totals(); got.Inserted != 0 || got.Updated != 0 || got.Unchanged != 3 {
+		t.Fatalf("same data again: %+v, want all 3 unchanged", got)
+	}
+	if after := one(t, w, `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`); after != before {
+		t.Fatalf("re-run changed stored rows:\n%s\n%s", before, after)
+	}
+	if n := one(t, w, `SELECT count(*) FROM mgr.tickets`); n != "3" {
+		t.Fatalf("rows = %s, want 3", n)
+	}
+
+	// A changed record is updated, and only it gets the new run id.
+	s3 := loadRun(t, w, "r3", "["+ticketJSON(2, "2026-08-01T10:00:00-0600", "Repaired")+"]")
+	if got := s3.Totals(); got.Updated != 1 || got.Inserted != 0 {
+		t.Fatalf("changed record: %+v, want 1 updated", got)
+	}
+	if got := one(t, w, `SELECT string_agg(id || ':' || run_id || ':' || status_label, ',' ORDER BY id) FROM mgr.tickets`); got != "1:r1:New,2:r3:Repaired,3:r1:Done" {
+		t.Fatalf("rows = %s", got)
+	}
+	// The run log and the reject.
+	if got := one(t, w, `SELECT string_agg(run_id || '=' || status || '/' || rows_inserted || '/' || rows_unchanged || '/' || requests, ',' ORDER BY run_id) FROM meta.runs`); got != "r1=ok/3/0/2,r2=ok/0/3/2,r3=ok/0/0/1" {
+		t.Fatalf("meta.runs = %s", got)
+	}
+	if got := one(t, w, `SELECT reason FROM meta.rejects WHERE run_id = 'r1'`); !strings.Contains(got, `column created_date: "bad"`) {
+		t.Fatalf("reject reason = %q", got)
+	}
+	if got := one(t, w, `SELECT first_run_id || ' ' || example FROM meta.schema_drift WHERE table_name = 'mgr.tickets' AND field = 'source'`); got != `r1 "web"` {
+		t.Fatalf("drift = %q", got)
+	}
+}
+
+func TestTimestampsLandAsUTCInstants(t *testing.T) {
+	w, _ := openTemp(t)
+	loadRun(t, w, "r1", "["+ticketJSON(1, "2026-07-16T10:00:00-0600", "New")+","+ticketJSON(2, "2026-12-31T22:30:00-0600", "New")+"]")
+	if got := one(t, w, `SELECT string_agg(epoch(created_date)::BIGINT::VARCHAR, ',' ORDER BY id) FROM mgr.tickets`); got != fmt.Sprintf("%d,%d", time.Date(2026, 7, 16, 16, 0, 0, 0, time.UTC).Unix(), time.Date(2027, 1, 1, 4, 30, 0, 0, time.UTC).Unix()) {
+		t.Fatalf("epochs = %s", got)
+	}
+	if got := one(t, w, `SELECT typeof(created_date) FROM mgr.tickets LIMIT 1`); got != "TIMESTAMP WITH TIME ZONE" {
+		t.Fatalf("type = %s", got)
+	}
+	// The year-end ticket belongs to January 2027 in UTC, whatever the machine's zone.
+	if got := one(t, w, `SELECT year(created_date) || '-' || month(created_date) FROM mgr.tickets WHERE id = '2'`); got != "2027-1" {
+		t.Fatalf("partition of 2026-12-31T22:30-0600 = %s, want 2027-1", got)
+	}
+}
+
+func TestMoneyIsExact(t *testing.T) {
+	tbl := schema.New(schema.Table{Source: "testsrc", Name: "prices", Key: []string{"id"}, Columns: []schema.Column{
+		schema.Col(schema.String, "id"), schema.Col(schema.Money, "price"),
+	}})
+	w, _ := openTemp(t)
+	if err := w.Ensure(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	w.BeginRun(ctx, "r1", time.Now())
+	b, err := transform.Page(tbl, []byte(`[{"id":"a","price":259.99},{"id":"b","price":"0.29"},{"id":"c","price":9999999999999999.99},{"id":"d","price":-0.01}]`), transform.Meta{Account: "x", RunID: "r1", ExtractedAt: time.Now()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stage(ctx, "x", b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx, "r1", time.Now(), StatusOK, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, w, `SELECT string_agg(price::VARCHAR, ' ' ORDER BY id) || ' ' || typeof(any_value(price)) || ' ' || (sum(price) FILTER (WHERE id IN ('a','b')))::VARCHAR FROM testsrc.prices`); got != "259.99 0.29 9999999999999999.99 -0.01 DECIMAL(18,2) 260.28" {
+		t.Fatalf("prices = %s", got)
+	}
+}
+
+func TestParquetMatchesTheTable(t *testing.T) {
+	w, dir := openTemp(t)
+	root := filepath.Join(filepath.Dir(dir), "parquet")
+	var recs []string
+	for i := 0; i < 300; i++ {
+		recs = append(recs, ticketJSON(i, time.Date(2026, time.Month(1+i%6), 1+i%27, 10, 0, 0, 0, time.FixedZone("", -6*3600)).Format("2006-01-02T15:04:05-0700"), "New"))
+	}
+	loadRun(t, w, "r1", "["+strings.Join(recs, ",")+"]")
+	pub, err := w.Publish(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pub) != 6 {
+		t.Fatalf("published %d partitions, want 6 months", len(pub))
+	}
+	glob := filepath.Join(root, "mgr", "tickets", "**", "*.parquet")
+	compare := func() {
+		t.Helper()
+		cols := columnList(schema.MGRTickets, "")
+		pq := fmt.Sprintf("SELECT %s FROM read_parquet('%s', hive_partitioning = true)", cols, glob)
+		tb := fmt.Sprintf("SELECT %s FROM mgr.tickets", cols)
+		q := fmt.Sprintf(`SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s))`, pq, tb, tb, pq)
+		if n := one(t, w, q); n != "0" {
+			t.Fatalf("%s rows differ between Parquet and the table", n)
+		}
+	}
+	compare()
+	if got := one(t, w, fmt.Sprintf(`SELECT string_agg(DISTINCT typeof(created_date)) FROM read_parquet('%s')`, glob)); got != "TIMESTAMP WITH TIME ZONE" {
+		t.Fatalf("created_date in Parquet is %s", got)
+	}
+	// Same data again: nothing to republish, nothing duplicated.
+	loadRun(t, w, "r2", "["+strings.Join(recs, ",")+"]")
+	if pub, err := w.Publish(ctx, root); err != nil || len(pub) != 0 {
+		t.Fatalf("unchanged run republished %d partitions (%v)", len(pub), err)
+	}
+	// Moving a ticket to another month rewrites both partitions.
+	loadRun(t, w, "r3", "["+ticketJSON(0, "2026-03-15T10:00:00-0600", "Moved")+"]")
+	if pub, err := w.Publish(ctx, root); err != nil || len(pub) != 2 {
+		t.Fatalf("moved ticket republished %d partitions (%v), want 2", len(pub), err)
+	}
+	compare()
+	files, _ := filepath.Glob(filepath.Join(root, "mgr", "tickets", "account=north", "year=2026", "month=*", "*"))
+	if len(files) != 6 {
+		t.Fatalf("files = %v, want one data.parquet per month and no temporary files", files)
+	}
+}
+
+func TestPublishQueueSurvivesACrashBeforePublish(t *testing.T) {
+	w, path := openTemp(t)
+	loadRun(t, w, "r1", "["+ticketJSON(1, "2026-07-16T10:00:00-0600", "New")+"]")
+	w.Close() // "crash": committed, never published
+	w2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	pub, err := w2.Publish(ctx, filepath.Join(t.TempDir(), "pq"))
+	if err != nil || len(pub) != 1 || pub[0].Rows != 1 {
+		t.Fatalf("publish after restart = %+v, %v; want the pending partition", pub, err)
+	}
+}
