@@ -36,7 +36,8 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 			defer srv.Close()
 			fmt.Fprintf(stdout, "My Gadget Repairs simulator at %s (%d requests/min per key)\n", srv.URL, c.Int("rate"))
 			for _, sh := range srv.Shops {
-				fmt.Fprintf(stdout, "  shop %-6s key env %s (%d tickets)\n", sh.Name, keyEnv(sh.Name), sh.Tickets())
+				// Simulator keys are not secrets; printing them is the point.
+				fmt.Fprintf(stdout, "  shop %-6s key %s (as %s; %d tickets)\n", sh.Name, sh.Key, keyEnv(sh.Name), sh.Tickets())
 			}
 			if p := c.String("env-file"); p != "" {
 				var b strings.Builder

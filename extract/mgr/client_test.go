@@ -227,6 +227,19 @@ func TestServerErrorsRetriedWithBound(t *testing.T) {
 	}
 }
 
+func TestTimeoutsRetried(t *testing.T) {
+	srv, c, _ := setup(t, nil, mgr.WithRequestTimeout(100*time.Millisecond))
+	srv.Inject(mgrtest.Fault{Stall: 2, StallFor: 2 * time.Second})
+	ids, err := listAll(t, c, nil)
+	if err != nil {
+		t.Fatalf("two stalled requests: %v", err)
+	}
+	assertExactlyOnce(t, ids, srv.Shops[0].TicketIDs())
+	if got, answered := c.Requests(), len(srv.Log()); got != int64(answered)+2 {
+		t.Errorf("client sent %d requests, server answered %d; want 2 timed out and retried", got, answered)
+	}
+}
+
 func TestErrorsNeverShowTheKey(t *testing.T) {
 	srv, c, _ := setup(t, nil)
 	srv.Inject(mgrtest.Fault{ServerErrors: 100})

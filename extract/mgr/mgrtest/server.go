@@ -94,6 +94,10 @@ type Fault struct {
 	// repeats the previous page's last record. A request at offset 0 starts
 	// a fresh listing.
 	OffsetDrift int
+	// Stall holds the next N requests for StallFor before answering, to
+	// exercise client timeouts.
+	Stall    int
+	StallFor time.Duration
 }
 
 // Request is one request as the server saw it.
@@ -188,6 +192,10 @@ func (s *Server) Inject(f Fault) {
 	s.faults.Unauthorized += f.Unauthorized
 	s.faults.ServerErrors += f.ServerErrors
 	s.faults.OffsetDrift += f.OffsetDrift
+	s.faults.Stall += f.Stall
+	if f.StallFor > 0 {
+		s.faults.StallFor = f.StallFor
+	}
 }
 
 // Log returns a copy of every request seen so far.
@@ -234,6 +242,20 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // ServeHTTP applies authentication, the rate limit and faults, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var stall time.Duration
+	if s.faults.Stall > 0 {
+		s.faults.Stall--
+		stall = s.faults.StallFor
+	}
+	s.mu.Unlock()
+	if stall > 0 {
+		select { // real time: a timeout is about the client's real clock
+		case <-time.After(stall):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	status, shop, rateLimited := s.admit(r)
 	rec := Request{Time: s.cfg.clock.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, RateLimited: rateLimited}
 	if shop != nil {
