@@ -162,7 +162,6 @@ func (w *Warehouse) Commit(ctx context.Context, runID string, finished time.Time
 			return sum, fmt.Errorf("commit run %s: schema drift: %w", runID, err)
 		}
 	}
-	var total TableStats
 	for _, s := range stats {
 		sum.Tables = append(sum.Tables, *s)
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -171,7 +170,7 @@ func (w *Warehouse) Commit(ctx context.Context, runID string, finished time.Time
 		}
 	}
 	sortStats(sum.Tables)
-	total = sum.Totals()
+	total := sum.Totals()
 	var requests int64
 	for _, a := range accounts {
 		requests += a.Requests
@@ -263,7 +262,6 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.conn.ExecContext(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
 	w.drift = map[driftKey]string{}
-	w.rejects = 0
 }
 
 func sortStats(s []TableStats) {

@@ -38,7 +38,6 @@ type Warehouse struct {
 
 	mu      sync.Mutex
 	staged  map[string]*stagedTable // by qualified table name
-	rejects int
 	drift   map[driftKey]string
 	viewSeq int
 }
@@ -116,9 +115,6 @@ func (w *Warehouse) Close() error {
 	errs = append(errs, w.db.Close())
 	return errors.Join(errs...)
 }
-
-// DB exposes the database for read-only queries (status, query commands, tests).
-func (w *Warehouse) DB() *sql.Conn { return w.conn }
 
 func (w *Warehouse) exec(ctx context.Context, stmts ...string) error {
 	for _, s := range stmts {
@@ -284,7 +280,6 @@ func (w *Warehouse) Stage(ctx context.Context, account string, b *transform.Batc
 		if _, err := w.conn.ExecContext(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
 			return fmt.Errorf("stage reject for %s: %w", t.FullName(), err)
 		}
-		w.rejects++
 	}
 	for field, example := range b.Drift {
 		k := driftKey{t.FullName(), field}
