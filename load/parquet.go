@@ -116,13 +116,9 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 			cols = append(cols, Quote(c.Name))
 		}
 	}
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = Quote(k)
-	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", PartitionFile, os.Getpid()))
 	copySQL := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
-		strings.Join(cols, ", "), target, where, strings.Join(keys, ", "), sqlString(tmp))
+		strings.Join(cols, ", "), target, where, quoteList(t.Key), sqlString(tmp))
 	if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
 		os.Remove(tmp)
 		return p, fmt.Errorf("write: %w", err)

@@ -194,16 +194,12 @@ func (w *Warehouse) Commit(ctx context.Context, runID string, finished time.Time
 func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string, get func(a, t string) *TableStats) error {
 	t := st.table
 	target := Quote(t.Source) + "." + Quote(t.Name)
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = Quote(k)
-	}
 	// Last staged version of each key wins; classify against the stored row.
 	classify := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
 		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
 		FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) s
 		LEFT JOIN %s t ON %s`,
-		Quote(schema.ColAccount), sameRow(t), Quote(st.name), strings.Join(keys, ", "), target, keyJoin(t, "s", "t"))
+		Quote(schema.ColAccount), sameRow(t), Quote(st.name), quoteList(t.Key), target, keyJoin(t, "s", "t"))
 	if _, err := tx.ExecContext(ctx, classify); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}

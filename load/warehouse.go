@@ -200,6 +200,15 @@ var metaDDL = []string{
 // Quote quotes an identifier for DuckDB.
 func Quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
 
+// quoteList quotes identifiers and joins them with commas.
+func quoteList(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = Quote(id)
+	}
+	return strings.Join(q, ", ")
+}
+
 // TableDDL is the CREATE TABLE statement of a declared table.
 func TableDDL(t *schema.Table) string {
 	var b strings.Builder
@@ -211,11 +220,7 @@ func TableDDL(t *schema.Table) string {
 		}
 		b.WriteString(",\n")
 	}
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = Quote(k)
-	}
-	fmt.Fprintf(&b, "\tPRIMARY KEY (%s)\n)", strings.Join(keys, ", "))
+	fmt.Fprintf(&b, "\tPRIMARY KEY (%s)\n)", quoteList(t.Key))
 	return b.String()
 }
 
