@@ -68,6 +68,9 @@ func one(t *testing.T, w *Warehouse, q string, args ...any) string {
 	return res.Rows[0][0]
 }
 
+// snapshotSQL renders every stored ticket, bookkeeping columns included.
+const snapshotSQL = `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`
+
 func TestUpsertIsIdempotent(t *testing.T) {
 	w, _ := openTemp(t)
 	page1 := "[" + ticketJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + ticketJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
@@ -76,13 +79,13 @@ func TestUpsertIsIdempotent(t *testing.T) {
 	if got := s1.Totals(); got.Inserted != 3 || got.Rejected != 1 || got.Received != 3 {
 		t.Fatalf("first run: %+v, want 3 inserted, 1 rejected", got)
 	}
-	before := one(t, w, `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`)
+	before := one(t, w, snapshotSQL)
 
 	s2 := loadRun(t, w, "r2", page1, page2)
 	if got := s2.Totals(); got.Inserted != 0 || got.Updated != 0 || got.Unchanged != 3 {
 		t.Fatalf("same data again: %+v, want all 3 unchanged", got)
 	}
-	if after := one(t, w, `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`); after != before {
+	if after := one(t, w, snapshotSQL); after != before {
 		t.Fatalf("re-run changed stored rows:\n%s\n%s", before, after)
 	}
 	if n := one(t, w, `SELECT count(*) FROM mgr.tickets`); n != "3" {
