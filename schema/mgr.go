@@ -37,8 +37,8 @@ var MGRTickets = New(Table{
 	PartitionBy: "created_date",
 })
 
-// All lists every declared table in load order.
-var All = []*Table{MGRTickets}
+// All lists every declared table, children after their parent.
+var All = Flatten(MGRTickets, MGRTicketInvoices)
 
 // Lookup finds a declared table by its qualified name ("mgr.tickets").
 func Lookup(fullName string) *Table {
@@ -49,3 +49,51 @@ func Lookup(fullName string) *Table {
 	}
 	return nil
 }
+
+// MGRTicketInvoices is mgr.ticket_invoices, from GET /ticketInvoices (the
+// list) and GET /ticketInvoices/{id} (the detail, which alone carries the
+// line items and payments). Money arrives as numbers or numeric strings.
+var MGRTicketInvoices = New(Table{
+	Source:   "mgr",
+	Name:     "ticket_invoices",
+	Resource: "ticketInvoices",
+	Doc:      "Invoices raised for repair tickets.",
+	Key:      []string{"id"},
+	Columns: []Column{
+		Col(String, "id"),
+		Col(String, "invoice_number", "number", "invoiceNumber"),
+		Col(String, "ticket.id", "ticket_id"),
+		Col(String, "ticket.ticket_ref"),
+		Col(String, "customer.id", "customer_id"),
+		Col(String, "customer.name"),
+		Col(String, "status", "status.label"),
+		Req(Col(Timestamp, "created_date", "createdDate", "invoice_date")),
+		Col(Timestamp, "due_date", "dueDate"),
+		Col(Money, "amount_subtotal", "subtotal"),
+		Col(Money, "amount_tax", "tax", "tax_total"),
+		Col(Money, "amount_total", "total"),
+		Col(Money, "amount_paid", "paid"),
+		Col(Money, "amount_due", "due", "balance"),
+		Col(Timestamp, "last_payment_date", "lastPaymentDate"),
+	},
+	PartitionBy: "created_date",
+	Children: []*Table{
+		Nested("ticket_invoice_lines", "ticket_invoice_id", []string{"line_items", "lines", "items"},
+			"Line items of a ticket invoice (detail endpoint only).",
+			Col(String, "id"),
+			Col(String, "name", "description"),
+			Col(String, "product.id", "product_id"),
+			Col(Int, "quantity", "qty"),
+			Col(Money, "price", "unit_price"),
+			Col(Money, "tax", "tax_amount"),
+			Col(Money, "total", "line_total"),
+		),
+		Nested("ticket_invoice_payments", "ticket_invoice_id", []string{"payments"},
+			"Payments taken against a ticket invoice (detail endpoint only).",
+			Col(String, "id"),
+			Col(Money, "amount"),
+			Col(String, "method", "payment_method.name", "payment_method"),
+			Col(Timestamp, "date", "payment_date", "created_date"),
+		),
+	},
+})

@@ -92,7 +92,12 @@ type Column struct {
 	Required bool
 	// System columns are added by the exporter, not read from the API.
 	System bool
-	Doc    string
+	// Parent names the parent-table column a child-table column copies (the
+	// parent's id, its partition date); empty elsewhere.
+	Parent string
+	// Nullable is false for key columns (NOT NULL in DuckDB and Parquet).
+	Nullable bool
+	Doc      string
 }
 
 // Table is one declared table.
@@ -107,8 +112,21 @@ type Table struct {
 	// Key is the primary key, account first.
 	Key []string
 	// PartitionBy names the business-date column that partitions the Parquet
-	// files by year and month; empty for reference tables.
+	// files by year and month; empty for reference tables. A child table
+	// inherits its parent's, copied into a column of the same name.
 	PartitionBy string
+
+	// Children are the tables of the nested arrays of this table's records
+	// (an invoice's line_items[] → <table>_lines), declared with Nested.
+	Children []*Table
+
+	// Set on a child table only.
+	Parent *Table
+	// ArrayPaths are the JSON paths of the array in the parent record, the
+	// documented spelling first; the first present wins.
+	ArrayPaths []string
+	// ParentKey is the column holding the parent's id.
+	ParentKey string
 }
 
 // Names of the system columns every table carries.
@@ -117,6 +135,9 @@ const (
 	ColExtractedAt = "extracted_at"
 	ColRunID       = "run_id"
 	ColExtra       = "_extra"
+	// ColLineNo is a child row's 1-based position in its parent's array,
+	// the last part of a child table's key.
+	ColLineNo = "line_no"
 )
 
 // Col declares a column read from path, named after the path with nested
@@ -137,7 +158,53 @@ func Req(c Column) Column {
 // declaration. It panics on a malformed declaration, which is a programming
 // error caught by the package tests.
 func New(t Table) *Table {
+	if t.Parent != nil || t.ParentKey != "" {
+		panic(fmt.Sprintf("schema: %s.%s: a child table is declared with Nested inside its parent", t.Source, t.Name))
+	}
+	tb := build(t, nil)
+	children := tb.Children
+	tb.Children = nil
+	for _, c := range children {
+		c.Source, c.Resource = tb.Source, tb.Resource
+		tb.Children = append(tb.Children, build(*c, tb))
+	}
+	return tb
+}
+
+// Nested declares a child table for the array at arrayPath (alternative
+// spellings after it) of its parent's records, for Table.Children. New
+// completes it: its key is (account, parentKey, line_no), parentKey copies
+// the parent's id and the parent's partition date is copied too, so a
+// child's Parquet files are partitioned like its parent's.
+func Nested(name, parentKey string, arrayPaths []string, doc string, cols ...Column) *Table {
+	return &Table{Name: name, ParentKey: parentKey, ArrayPaths: arrayPaths, Doc: doc, Columns: cols}
+}
+
+func build(t Table, parent *Table) *Table {
 	cols := []Column{{Name: ColAccount, Type: String, Required: true, System: true, Doc: "configured account (shop) the row was exported from"}}
+	if parent != nil {
+		if len(parent.Key) != 2 {
+			panic(fmt.Sprintf("schema: %s: a parent of child table %s needs a one-column id", parent.FullName(), t.Name))
+		}
+		if len(t.ArrayPaths) == 0 || t.ParentKey == "" {
+			panic(fmt.Sprintf("schema: child table %s.%s: array path and parent key are required", t.Source, t.Name))
+		}
+		if len(t.Children) > 0 {
+			panic(fmt.Sprintf("schema: child table %s.%s: only one level of nesting is supported", t.Source, t.Name))
+		}
+		t.Parent = parent
+		pid := parent.Columns[parent.ColumnIndex(parent.Key[1])]
+		cols = append(cols,
+			Column{Name: t.ParentKey, Type: pid.Type, System: true, Parent: pid.Name, Doc: "id of the " + parent.FullName() + " row this line belongs to"},
+			Column{Name: ColLineNo, Type: Int, System: true, Doc: "1-based position in the parent's " + t.ArrayPaths[0] + " array"},
+		)
+		if parent.PartitionBy != "" {
+			pc := parent.Columns[parent.ColumnIndex(parent.PartitionBy)]
+			cols = append(cols, Column{Name: pc.Name, Type: pc.Type, System: true, Parent: pc.Name, Doc: "the parent's " + pc.Name + " (partitions the Parquet files)"})
+			t.PartitionBy = pc.Name
+		}
+		t.Key = []string{t.ParentKey, ColLineNo}
+	}
 	cols = append(cols, t.Columns...)
 	cols = append(cols,
 		Column{Name: ColExtractedAt, Type: Timestamp, System: true, Doc: "when the exporter fetched the row"},
@@ -150,11 +217,27 @@ func New(t Table) *Table {
 		panic(err)
 	}
 	// Key columns are required: a row without its key cannot be upserted.
-	for _, k := range t.Key {
-		i := t.ColumnIndex(k)
-		t.Columns[i].Required = true
+	for i, c := range t.Columns {
+		if t.IsKey(c.Name) {
+			t.Columns[i].Required = true
+		} else {
+			t.Columns[i].Nullable = true
+		}
 	}
 	return &t
+}
+
+// IsChild reports whether t is the table of a parent's nested array.
+func (t *Table) IsChild() bool { return t.Parent != nil }
+
+// Flatten lists tables followed each by its children.
+func Flatten(tables ...*Table) []*Table {
+	var out []*Table
+	for _, t := range tables {
+		out = append(out, t)
+		out = append(out, t.Children...)
+	}
+	return out
 }
 
 func (t *Table) validate() error {

@@ -88,3 +88,48 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		}
 	}
 }
+
+func TestNestedTables(t *testing.T) {
+	inv := MGRTicketInvoices
+	if len(inv.Children) != 2 {
+		t.Fatalf("children = %d", len(inv.Children))
+	}
+	lines := inv.Children[0]
+	if lines.FullName() != "mgr.ticket_invoice_lines" || lines.Parent != inv || !lines.IsChild() || inv.IsChild() {
+		t.Fatalf("child %s: parent %v", lines.FullName(), lines.Parent)
+	}
+	if strings.Join(lines.Key, ",") != "account,ticket_invoice_id,line_no" {
+		t.Errorf("child key = %v", lines.Key)
+	}
+	if lines.PartitionBy != "created_date" {
+		t.Errorf("child partition = %q, want the parent's created_date", lines.PartitionBy)
+	}
+	c := lines.Columns[lines.ColumnIndex("created_date")]
+	if c.Parent != "created_date" || c.Type != Timestamp || !c.System {
+		t.Errorf("inherited partition column = %+v", c)
+	}
+	if c := lines.Columns[lines.ColumnIndex("ticket_invoice_id")]; c.Parent != "id" || !c.Required || c.Nullable {
+		t.Errorf("parent key column = %+v", c)
+	}
+	if c := lines.Columns[lines.ColumnIndex("price")]; c.Type != Money || !c.Nullable {
+		t.Errorf("price = %+v", c)
+	}
+	if Lookup("mgr.ticket_invoice_payments") != inv.Children[1] {
+		t.Error("Lookup does not find a child table")
+	}
+	for name, parent := range map[string]Table{
+		"no array path":  {Source: "s", Name: "p", Key: []string{"id"}, Columns: []Column{Col(String, "id")}, Children: []*Table{Nested("c", "p_id", nil, "")}},
+		"composite key":  {Source: "s", Name: "p", Key: []string{"id", "n"}, Columns: []Column{Col(String, "id"), Col(Int, "n")}, Children: []*Table{Nested("c", "p_id", []string{"xs"}, "")}},
+		"two levels":     {Source: "s", Name: "p", Key: []string{"id"}, Columns: []Column{Col(String, "id")}, Children: []*Table{{Name: "c", ParentKey: "p_id", ArrayPaths: []string{"xs"}, Children: []*Table{Nested("g", "c_id", []string{"ys"}, "")}}}},
+		"child declared": {Source: "s", Name: "c", ParentKey: "p_id", Key: []string{"id"}, Columns: []Column{Col(String, "id")}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: New did not panic", name)
+				}
+			}()
+			New(parent)
+		}()
+	}
+}

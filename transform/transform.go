@@ -49,12 +49,23 @@ type Batch struct {
 	// Drift maps each undeclared field path seen to an example value
 	// (secrets redacted).
 	Drift map[string]string
+	// Children holds one batch per child table of Table, in declaration
+	// order (top-level batches only).
+	Children []*Batch
+	// Parents, in a child batch, are the ids of the parent records that
+	// carried the array: their stored lines are replaced by these rows
+	// (none left for an empty array). A parent whose record did not carry
+	// the array at all (a list page without lines) keeps its stored lines.
+	Parents []string
 }
 
-// Release frees the record's memory.
+// Release frees the records' memory.
 func (b *Batch) Release() {
 	if b.Record != nil {
 		b.Record.Release()
+	}
+	for _, c := range b.Children {
+		c.Release()
 	}
 }
 
@@ -99,26 +110,123 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
+	if t.IsChild() {
+		return nil, fmt.Errorf("transform %s: a child table is filled from its parent's pages", t.FullName())
+	}
 	b := &Batch{Table: t, Drift: map[string]string{}}
 	rb := array.NewRecordBuilder(mem, ArrowSchema(t))
 	defer rb.Release()
 	row := make([]any, len(t.Columns))
 	declared := declaredPaths(t)
+	kids := make([]*childBuilder, len(t.Children))
+	for i, ct := range t.Children {
+		kids[i] = &childBuilder{batch: &Batch{Table: ct, Drift: map[string]string{}}, rb: array.NewRecordBuilder(mem, ArrowSchema(ct)), declared: declaredPaths(ct)}
+		defer kids[i].rb.Release()
+	}
 	for _, raw := range raws {
 		obj, err := decodeObject(raw)
 		if err != nil {
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: raw, Reason: err.Error()})
 			continue
 		}
-		if err := fillRow(t, obj, meta, row, declared, b.Drift); err != nil {
+		err = fillRow(t, obj, meta, row, declared, b.Drift)
+		for _, k := range kids {
+			if err == nil {
+				err = k.collect(t, obj, row, meta)
+			}
+		}
+		if err != nil {
 			key, _ := parseString(obj["id"])
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: raw, Reason: err.Error()})
+			for _, k := range kids {
+				k.pending, k.pendingParent = k.pending[:0], nil
+			}
 			continue
 		}
 		appendRow(rb, row)
+		for _, k := range kids {
+			k.flush()
+		}
 	}
 	b.Record = rb.NewRecordBatch()
+	for _, k := range kids {
+		k.batch.Record = k.rb.NewRecordBatch()
+		b.Children = append(b.Children, k.batch)
+	}
 	return b, nil
+}
+
+// childBuilder gathers one child table's rows for the record being
+// transformed; they are appended only if the whole record is accepted, so a
+// document is loaded with all its lines or rejected with all of them.
+type childBuilder struct {
+	batch         *Batch
+	rb            *array.RecordBuilder
+	declared      map[string]bool
+	pending       [][]any
+	pendingParent *string
+}
+
+// collect reads the child array of the parent record obj, whose typed row is
+// parentRow.
+func (k *childBuilder) collect(parent *schema.Table, obj map[string]any, parentRow []any, meta Meta) error {
+	ct := k.batch.Table
+	v, path, found := arrayValue(obj, ct.ArrayPaths)
+	if !found {
+		return nil // not carried: the stored lines stay
+	}
+	items, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("%s: field %s is %s, want an array", ct.Name, path, describe(v))
+	}
+	for i, it := range items {
+		elem, ok := it.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s line %d: %s[%d] is %s, not an object", ct.Name, i+1, path, i, describe(it))
+		}
+		row := make([]any, len(ct.Columns))
+		if err := fillRow(ct, elem, meta, row, k.declared, k.batch.Drift); err != nil {
+			return fmt.Errorf("%s line %d: %w", ct.Name, i+1, err)
+		}
+		for j, c := range ct.Columns {
+			switch {
+			case c.Name == schema.ColLineNo:
+				row[j] = int64(i + 1)
+			case c.Parent != "":
+				row[j] = parentRow[parent.ColumnIndex(c.Parent)]
+			}
+		}
+		k.pending = append(k.pending, row)
+	}
+	id := fmt.Sprint(parentRow[parent.ColumnIndex(parent.Key[1])])
+	k.pendingParent = &id
+	return nil
+}
+
+func (k *childBuilder) flush() {
+	for _, r := range k.pending {
+		appendRow(k.rb, r)
+	}
+	if k.pendingParent != nil {
+		k.batch.Parents = append(k.batch.Parents, *k.pendingParent)
+	}
+	k.pending, k.pendingParent = k.pending[:0], nil
+}
+
+// arrayValue finds a child array by its spellings. Absent, null and {} mean
+// "not carried" (an empty object is how some APIs send nothing).
+func arrayValue(obj map[string]any, paths []string) (any, string, bool) {
+	for _, p := range paths {
+		v, ok := lookup(obj, p)
+		if !ok {
+			continue
+		}
+		if m, isObj := v.(map[string]any); isObj && len(m) == 0 {
+			continue
+		}
+		return v, p, true
+	}
+	return nil, "", false
 }
 
 func decodeObject(raw json.RawMessage) (map[string]any, error) {
@@ -164,6 +272,13 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 		found := false
 		for _, p := range c.Paths {
 			if v, found = lookup(obj, p); found {
+				if _, isObj := v.(map[string]any); isObj && c.Type != schema.JSON {
+					// An object where a value is declared: {} for "none",
+					// or a shape we do not know. NULL here, and the object
+					// stays in _extra; another spelling may still match.
+					found = false
+					continue
+				}
 				used[p] = true
 				break
 			}
@@ -185,6 +300,11 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 			return fmt.Errorf("column %s: %w", c.Name, err)
 		}
 		row[i] = val
+	}
+	for _, ct := range t.Children {
+		if _, p, ok := arrayValue(obj, ct.ArrayPaths); ok {
+			used[p] = true // its content goes to the child table
+		}
 	}
 	row[t.ColumnIndex(schema.ColAccount)] = meta.Account
 	row[t.ColumnIndex(schema.ColExtractedAt)] = meta.ExtractedAt.UTC()
@@ -224,8 +344,15 @@ func convert(t schema.Type, v any) (any, error) {
 // way to one ("status" for "status.label").
 func declaredPaths(t *schema.Table) map[string]bool {
 	paths := map[string]bool{}
+	all := [][]string{}
 	for _, c := range t.Columns {
-		for _, p := range c.Paths {
+		all = append(all, c.Paths)
+	}
+	for _, ct := range t.Children {
+		all = append(all, ct.ArrayPaths)
+	}
+	for _, ps := range all {
+		for _, p := range ps {
 			paths[p] = true
 			for i := strings.LastIndexByte(p, '.'); i > 0; i = strings.LastIndexByte(p[:i], '.') {
 				paths[p[:i]] = true

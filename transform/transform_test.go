@@ -255,3 +255,70 @@ func FuzzParseMoney(f *testing.F) {
 		}
 	})
 }
+
+func TestPageChildTables(t *testing.T) {
+	page := `[
+	 {"id": 7, "created_date": "2026-03-01T09:00:00-0600", "amount_total": "259.99",
+	  "line_items": [{"id": 1, "name": "Screen", "quantity": 1, "price": "249.99", "total": 249.99, "warranty_days": 90},
+	                 {"id": 2, "name": "Labour", "quantity": "1.0", "price": 10, "total": "10.00"}],
+	  "payments": []},
+	 {"id": 8, "created_date": "2026-03-02T09:00:00Z", "amount_total": 10},
+	 {"id": 9, "created_date": "2026-03-03T09:00:00Z", "lines": [{"name": "Battery", "price": "45.5", "total": "45.50"}], "payments": {}},
+	 {"id": 10, "created_date": "2026-03-04T09:00:00Z", "line_items": [{"name": "ok", "price": "1.00"}, {"name": "bad", "price": "1,234.50"}],
+	  "payments": [{"id": "p1", "amount": "1.00"}]},
+	 {"id": 11, "created_date": "2026-03-05T09:00:00Z", "payments": ["cash"]}
+	]`
+	b, err := Page(schema.MGRTicketInvoices, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if b.Record.NumRows() != 3 || len(b.Rejects) != 2 {
+		t.Fatalf("invoices = %d rows, %d rejects (%v); want 3 and 2", b.Record.NumRows(), len(b.Rejects), b.Rejects)
+	}
+	for _, rj := range b.Rejects {
+		want := map[string]string{
+			"10": `ticket_invoice_lines line 2: column price: "1,234.50" is not a plain decimal`,
+			"11": `ticket_invoice_payments line 1: payments[0] is "cash", not an object`,
+		}[rj.Key]
+		if want == "" || !strings.Contains(rj.Reason, want) {
+			t.Errorf("reject %s: %q, want it to contain %q", rj.Key, rj.Reason, want)
+		}
+	}
+	if x := row(t, b.Record, 0)["_extra"]; x != nil {
+		t.Errorf("invoice 7 _extra = %v; the arrays belong to the child tables", x)
+	}
+	if len(b.Children) != 2 {
+		t.Fatalf("children = %d, want lines and payments", len(b.Children))
+	}
+	lines, pays := b.Children[0], b.Children[1]
+	if lines.Table.Name != "ticket_invoice_lines" || pays.Table.Name != "ticket_invoice_payments" {
+		t.Fatalf("children = %s, %s", lines.Table.Name, pays.Table.Name)
+	}
+	// Invoice 8 has no arrays (a list record): its stored lines must stay.
+	if fmt.Sprint(lines.Parents) != "[7 9]" || fmt.Sprint(pays.Parents) != "[7]" {
+		t.Errorf("parents replaced: lines %v, payments %v; want [7 9] and [7]", lines.Parents, pays.Parents)
+	}
+	if pays.Record.NumRows() != 0 {
+		t.Errorf("payments = %d rows, want 0 (invoice 7 has none, invoice 10 is rejected whole)", pays.Record.NumRows())
+	}
+	if lines.Record.NumRows() != 3 {
+		t.Fatalf("lines = %d rows, want 3", lines.Record.NumRows())
+	}
+	for i, want := range []map[string]any{
+		{"ticket_invoice_id": "7", "line_no": "1", "id": "1", "price": "249.99", "total": "249.99", "quantity": "1",
+			"created_date": time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC), "_extra": `{"warranty_days":90}`, "account": "north"},
+		{"ticket_invoice_id": "7", "line_no": "2", "quantity": "1", "price": "10.00", "total": "10.00", "_extra": nil},
+		{"ticket_invoice_id": "9", "line_no": "1", "id": nil, "name": "Battery", "price": "45.50"},
+	} {
+		got := row(t, lines.Record, i)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("line %d %s = %#v, want %#v", i, k, got[k], v)
+			}
+		}
+	}
+	if lines.Drift["warranty_days"] != "90" {
+		t.Errorf("line drift = %v; want warranty_days recorded for the child table", lines.Drift)
+	}
+}

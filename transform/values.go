@@ -134,7 +134,7 @@ func parseInt(v any) (int64, error) {
 		if s == "" {
 			return 0, errNull
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
+		n, err := parseInt(json.Number(s))
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a whole number", s)
 		}
