@@ -36,7 +36,7 @@ func ticketJSON(id int, created, status string) string {
 func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary {
 	t.Helper()
 	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
-	if err := w.BeginRun(ctx, runID, at); err != nil {
+	if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range pages {
@@ -49,7 +49,7 @@ func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary 
 		}
 		b.Release()
 	}
-	sum, err := w.Commit(ctx, runID, at.Add(time.Minute), StatusOK, []AccountResult{{Account: "north", Source: "mgr", Requests: int64(len(pages)), Status: StatusOK}}, "")
+	sum, err := w.Finish(ctx, runID, at.Add(time.Minute), StatusOK, []AccountResult{{Account: "north", Source: "mgr", Requests: int64(len(pages)), Status: StatusOK}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestMoneyIsExact(t *testing.T) {
 	if err := w.Ensure(ctx, tbl); err != nil {
 		t.Fatal(err)
 	}
-	w.BeginRun(ctx, "r1", time.Now())
+	w.BeginRun(ctx, "r1", KindExport, time.Now())
 	b, err := transform.Page(tbl, []byte(`[{"id":"a","price":259.99},{"id":"b","price":"0.29"},{"id":"c","price":9999999999999999.99},{"id":"d","price":-0.01}]`), transform.Meta{Account: "x", RunID: "r1", ExtractedAt: time.Now()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestMoneyIsExact(t *testing.T) {
 	if err := w.Stage(ctx, "x", b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Commit(ctx, "r1", time.Now(), StatusOK, nil, ""); err != nil {
+	if _, err := w.Finish(ctx, "r1", time.Now(), StatusOK, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := one(t, w, `SELECT string_agg(price::VARCHAR, ' ' ORDER BY id) || ' ' || typeof(any_value(price)) || ' ' || (sum(price) FILTER (WHERE id IN ('a','b')))::VARCHAR FROM testsrc.prices`); got != "259.99 0.29 9999999999999999.99 -0.01 DECIMAL(18,2) 260.28" {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/repairshop/export/schema"
 )
@@ -16,6 +17,11 @@ import (
 // Publishing replaces it by rename, so a reader sees the old file or the new
 // one, never a partial or a duplicate.
 const PartitionFile = "data.parquet"
+
+// RowGroupRows bounds a Parquet row group. At our widest rows (a few hundred
+// bytes with _extra) 122,880 rows stay far below 128 MB, so readers can
+// stream a file a row group at a time; it is also DuckDB's own default.
+const RowGroupRows = 122880
 
 // Published is one partition written by Publish.
 type Published struct {
@@ -64,22 +70,65 @@ func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, erro
 		return nil, fmt.Errorf("publish Parquet: read queue: %w", err)
 	}
 	var done []Published
-	for _, q := range todo {
-		t := schema.Lookup(q.table)
-		if t == nil {
-			return done, fmt.Errorf("publish Parquet: queued table %s is not declared", q.table)
+	for len(todo) > 0 {
+		n := 1
+		for n < len(todo) && todo[n].table == todo[0].table {
+			n++
 		}
+		batch := todo[:n]
+		todo = todo[n:]
+		t := schema.Lookup(batch[0].table)
+		if t == nil {
+			return done, fmt.Errorf("publish Parquet: queued table %s is not declared", batch[0].table)
+		}
+		pub, err := w.publishTable(ctx, root, t, batch)
+		done = append(done, pub...)
+		if err != nil {
+			return done, err
+		}
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].Dir < done[j].Dir })
+	return done, nil
+}
+
+// publishTable writes a table's queued partitions, then its manifest, and
+// only then takes them off the queue: a crash anywhere in between makes
+// the next run write them (and the manifest) again.
+func (w *Warehouse) publishTable(ctx context.Context, root string, t *schema.Table, batch []queued) ([]Published, error) {
+	var done []Published
+	for _, q := range batch {
 		p, err := w.publishPartition(ctx, root, t, q)
 		if err != nil {
 			return done, fmt.Errorf("publish Parquet %s account=%s %d-%02d: %w", q.table, q.account, q.year, q.month, err)
 		}
-		if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ? AND account = ? AND year = ? AND month = ?`, q.table, q.account, q.year, q.month); err != nil {
-			return done, fmt.Errorf("publish Parquet: dequeue %s: %w", q.table, err)
-		}
 		done = append(done, p)
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i].Dir < done[j].Dir })
+	if err := w.writeManifest(ctx, root, t); err != nil {
+		return done, fmt.Errorf("publish Parquet %s: manifest: %w", t.FullName(), err)
+	}
+	err := w.inTx(ctx, func() error {
+		for _, q := range batch {
+			if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ? AND account = ? AND year = ? AND month = ?`, q.table, q.account, q.year, q.month); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return done, fmt.Errorf("publish Parquet %s: dequeue: %w", t.FullName(), err)
+	}
 	return done, nil
+}
+
+// MarkPublished records that a run's Parquet publishing completed (every
+// queued partition, its own and older ones, is in place).
+func (w *Warehouse) MarkPublished(ctx context.Context, runID string, at time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET published_at = ? WHERE run_id = ?`, at.UTC(), runID); err != nil {
+		return fmt.Errorf("mark run %s published: %w", runID, err)
+	}
+	return nil
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -98,6 +147,7 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 	}
 	final := filepath.Join(dir, PartitionFile)
 	if p.Rows == 0 {
+		removeStaleTemps(dir, PartitionFile)
 		// Every row moved out of this partition: remove it.
 		if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return p, err
@@ -107,6 +157,7 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return p, err
 	}
+	removeStaleTemps(dir, PartitionFile)
 	// The account is in the path (Hive partitioning), not in the file, as
 	// Spark and DuckDB's own PARTITION_BY write it. The temporary name does
 	// not end in .parquet, so globbing readers never pick it up.
@@ -117,8 +168,8 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 		}
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", PartitionFile, os.Getpid()))
-	copySQL := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd)",
-		strings.Join(cols, ", "), target, where, quoteList(t.Key), sqlString(tmp))
+	copySQL := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)",
+		strings.Join(cols, ", "), target, where, quoteList(t.Key), sqlString(tmp), RowGroupRows)
 	if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
 		os.Remove(tmp)
 		return p, fmt.Errorf("write: %w", err)
@@ -127,11 +178,22 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 		os.Remove(tmp)
 		return p, err
 	}
+	w.at(HookBeforeRename)
 	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		return p, err
 	}
+	w.at(HookAfterRename)
 	return p, syncFile(dir)
+}
+
+// removeStaleTemps deletes temporary files a killed publisher left beside
+// name in dir. The caller holds the warehouse lock: no live writer owns them.
+func removeStaleTemps(dir, name string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.tmp"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }
 
 // syncFile flushes a file or directory to disk, so that a rename is never

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -18,6 +17,15 @@ const (
 	StatusOK      = "ok"
 	StatusPartial = "partial"
 	StatusFailed  = "failed"
+	// StatusInterrupted marks a run whose process died (kill -9, power
+	// loss): what it checkpointed is kept, the rest is redone by the next run.
+	StatusInterrupted = "interrupted"
+)
+
+// Run kinds in meta.runs.
+const (
+	KindExport  = "export"
+	KindRebuild = "rebuild"
 )
 
 // AccountResult is what one account's extraction did in a run.
@@ -32,7 +40,9 @@ type AccountResult struct {
 type TableStats struct {
 	Account, Table                         string
 	Received, Inserted, Updated, Unchanged int64
-	Rejected                               int64
+	// Deleted counts child rows gone from a re-fetched parent's array.
+	Deleted  int64
+	Rejected int64
 }
 
 // Summary is a committed run.
@@ -50,24 +60,246 @@ func (s Summary) Totals() (t TableStats) {
 		t.Inserted += x.Inserted
 		t.Updated += x.Updated
 		t.Unchanged += x.Unchanged
+		t.Deleted += x.Deleted
 		t.Rejected += x.Rejected
 	}
 	return t
 }
 
-// BeginRun records a run as running and prepares its staging area. A run
-// still "running" in meta.runs after the process is gone was interrupted.
-func (w *Warehouse) BeginRun(ctx context.Context, runID string, started time.Time) error {
+// Hook points, for crash tests: a hook that kills the process there shows
+// what a crash at that point leaves behind.
+const (
+	HookBeforeCommit   = "checkpoint:before-commit" // inside the transaction, all written
+	HookAfterCommit    = "checkpoint:after-commit"  // committed, not yet published
+	HookBeforeRename   = "publish:before-rename"    // a Parquet file written aside
+	HookAfterRename    = "publish:after-rename"     // a partition in place, queue not yet updated
+	HookBeforeManifest = "publish:before-manifest"  // partitions in place, manifest written aside
+)
+
+// SetHook installs a function called at the Hook* points (nil: none).
+func (w *Warehouse) SetHook(h func(point string)) { w.hook = h }
+
+func (w *Warehouse) at(point string) {
+	if w.hook != nil {
+		w.hook(point)
+	}
+}
+
+// BeginRun records a run as running. The caller holds the warehouse lock,
+// so a run still "running" in meta.runs belongs to a process that died: it
+// is marked interrupted.
+func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE stage_rejects (account VARCHAR, table_name VARCHAR, record_key VARCHAR, reason VARCHAR, raw VARCHAR)`)
+	w.stats = map[[2]string]*TableStats{}
+	w.cursors = map[[2]string]string{}
+	w.archived = map[string]archiveMark{}
+	_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
 	if err == nil {
-		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, started_at, status) VALUES (?, ?, ?)`, runID, started.UTC(), StatusRunning)
+		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
 	}
 	if err != nil {
 		return fmt.Errorf("begin run %s: %w", runID, err)
 	}
 	return nil
+}
+
+// SetCursor records an account's incremental position in a resource. It
+// is written in the same transaction as the rows staged so far, at the
+// next Checkpoint: stage a page, then set the cursor that follows it.
+func (w *Warehouse) SetCursor(account, resource, value string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cursors[[2]string{account, resource}] = value
+}
+
+// Cursor returns the committed cursor of an account's resource.
+func (w *Warehouse) Cursor(ctx context.Context, account, resource string) (string, bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var v string
+	err := w.conn.QueryRowContext(ctx, `SELECT value FROM meta.cursors WHERE account = ? AND resource = ?`, account, resource).Scan(&v)
+	if errors.Is(err, errNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read cursor %s/%s: %w", account, resource, err)
+	}
+	return v, true, nil
+}
+
+// archiveMark is how much of one raw archive file a run has committed.
+type archiveMark struct {
+	runID, account string
+	pages          int
+}
+
+// MarkArchived records that the first pages pages of a raw archive file are
+// staged; committed with them at the next Checkpoint, it tells a rebuild
+// which archived pages the warehouse really holds.
+func (w *Warehouse) MarkArchived(runID, account, file string, pages int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.archived[file] = archiveMark{runID, account, pages}
+}
+
+// Checkpoint commits everything staged since the last checkpoint, in one
+// transaction: rows (upserted, children replaced), rejects, schema drift,
+// cursors, archive marks and the run's running totals. A crash before it
+// loses only the staged pages, which the next run fetches again from the
+// committed cursors.
+func (w *Warehouse) Checkpoint(ctx context.Context, runID string, at time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.commitStaged(ctx, func() error { return w.checkpoint(ctx, runID, at, nil) })
+}
+
+// commitStaged runs fn (which writes the staged state) in a transaction,
+// then empties the staging area.
+func (w *Warehouse) commitStaged(ctx context.Context, fn func() error) error {
+	err := w.inTx(ctx, func() error {
+		if err := fn(); err != nil {
+			return err
+		}
+		w.at(HookBeforeCommit)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.resetStage(ctx)
+	w.at(HookAfterCommit)
+	return nil
+}
+
+// Finish commits what is staged and closes the run with its final status.
+func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time, status string, accounts []AccountResult, runErr string) (Summary, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sum := Summary{RunID: runID, Status: status, Accounts: accounts}
+	err := w.commitStaged(ctx, func() error {
+		if err := w.checkpoint(ctx, runID, finished, accounts); err != nil {
+			return err
+		}
+		_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET finished_at = ?, status = ?, error = ? WHERE run_id = ?`,
+			finished.UTC(), status, nullable(runErr), runID)
+		return err
+	})
+	if err != nil {
+		return sum, fmt.Errorf("finish run %s: %w", runID, err)
+	}
+	for _, s := range w.stats {
+		sum.Tables = append(sum.Tables, *s)
+	}
+	sortStats(sum.Tables)
+	return sum, nil
+}
+
+// inTx runs fn in a transaction on the warehouse connection. It is plain
+// SQL BEGIN/COMMIT, not database/sql's Tx, because staging (Arrow views,
+// temporary tables) must be able to run on the same connection inside it.
+func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(); err != nil {
+		// Roll back on a fresh context: ctx may be what was cancelled.
+		if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (w *Warehouse) statsFor(account, table string) *TableStats {
+	k := [2]string{account, table}
+	if w.stats[k] == nil {
+		w.stats[k] = &TableStats{Account: account, Table: table}
+	}
+	return w.stats[k]
+}
+
+// checkpoint writes the staged state; the caller holds a transaction.
+func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, accounts []AccountResult) error {
+	for _, name := range w.stagedNames() {
+		st := w.staged[name]
+		if err := w.upsertTable(ctx, st, runID); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := w.commitRejects(ctx, runID, at); err != nil {
+		return err
+	}
+	for k, ex := range w.drift {
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.schema_drift VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, k.table, k.field, runID, at.UTC(), ex); err != nil {
+			return fmt.Errorf("schema drift: %w", err)
+		}
+	}
+	for k, v := range w.cursors {
+		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.cursors VALUES (?, ?, ?, ?, ?)`, k[0], k[1], v, runID, at.UTC()); err != nil {
+			return fmt.Errorf("cursor %s/%s: %w", k[0], k[1], err)
+		}
+	}
+	for file, m := range w.archived {
+		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.raw_archive VALUES (?, ?, ?, ?)`, file, m.runID, m.account, m.pages); err != nil {
+			return fmt.Errorf("archive mark %s: %w", file, err)
+		}
+	}
+	var total TableStats
+	for _, s := range w.stats {
+		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			runID, s.Account, s.Table, s.Received, s.Inserted, s.Updated, s.Unchanged, s.Rejected, s.Deleted); err != nil {
+			return fmt.Errorf("table stats: %w", err)
+		}
+		total.Inserted += s.Inserted
+		total.Updated += s.Updated
+		total.Unchanged += s.Unchanged
+		total.Deleted += s.Deleted
+		total.Rejected += s.Rejected
+	}
+	var requests any // NULL until the accounts report
+	if accounts != nil {
+		var n int64
+		for _, a := range accounts {
+			n += a.Requests
+			if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_accounts VALUES (?, ?, ?, ?, ?, ?)`,
+				runID, a.Account, a.Source, a.Requests, a.Status, nullable(a.Error)); err != nil {
+				return fmt.Errorf("account stats: %w", err)
+			}
+		}
+		requests = n
+	}
+	if _, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET checkpointed_at = ?, requests = coalesce(?, requests), rows_inserted = ?, rows_updated = ?, rows_unchanged = ?, rows_deleted = ?, rows_rejected = ? WHERE run_id = ?`,
+		at.UTC(), requests, total.Inserted, total.Updated, total.Unchanged, total.Deleted, total.Rejected, runID); err != nil {
+		return fmt.Errorf("run row: %w", err)
+	}
+	return nil
+}
+
+// commitRejects moves the staged rejects into meta.rejects and counts them.
+func (w *Warehouse) commitRejects(ctx context.Context, runID string, at time.Time) error {
+	if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.rejects SELECT ?, account, table_name, record_key, reason, raw, ?, NULL FROM stage_rejects`, runID, at.UTC()); err != nil {
+		return fmt.Errorf("rejects: %w", err)
+	}
+	rows, err := w.conn.QueryContext(ctx, `SELECT account, table_name, count(*) FROM stage_rejects GROUP BY ALL`)
+	if err != nil {
+		return fmt.Errorf("count rejects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, t string
+		var n int64
+		if err := rows.Scan(&a, &t, &n); err != nil {
+			return fmt.Errorf("count rejects: %w", err)
+		}
+		w.statsFor(a, t).Rejected += n
+	}
+	return rows.Err()
 }
 
 // sameRow is the condition "staged row s equals stored row t" over the
@@ -110,100 +342,44 @@ func partitionExpr(t *schema.Table, alias string) string {
 	return fmt.Sprintf("year(%s), month(%s)", c, c)
 }
 
-// Commit upserts everything staged in this run, records rejects, schema
-// drift, per-table and per-account stats and the run's final status, all in
-// one transaction. Staged rows that equal their stored row are left alone.
-func (w *Warehouse) Commit(ctx context.Context, runID string, finished time.Time, status string, accounts []AccountResult, runErr string) (Summary, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sum := Summary{RunID: runID, Status: status, Accounts: accounts}
-	tx, err := w.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return sum, fmt.Errorf("commit run %s: begin: %w", runID, err)
+func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name) }
+
+// deltaSQL builds stage_delta: each staged row with its operation against
+// the stored table (insert, update, same), and for a child table also the
+// stored lines of re-fetched parents that are gone (delete).
+func deltaSQL(st *stagedTable) string {
+	t := st.table
+	if !t.IsChild() {
+		// The last staged version of each key wins.
+		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
+			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
+			FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) s
+			LEFT JOIN %s t ON %s`,
+			Quote(schema.ColAccount), sameRow(t), Quote(st.name), quoteList(t.Key), target(t), keyJoin(t, "s", "t"))
 	}
-	defer tx.Rollback() // no-op after Commit
-	stats := map[[2]string]*TableStats{}
-	get := func(account, table string) *TableStats {
-		k := [2]string{account, table}
-		if stats[k] == nil {
-			stats[k] = &TableStats{Account: account, Table: table}
-		}
-		return stats[k]
-	}
-	for _, name := range w.stagedNames() {
-		st := w.staged[name]
-		if err := upsertTable(ctx, tx, st, runID, get); err != nil {
-			return sum, fmt.Errorf("commit run %s: %s: %w", runID, name, err)
-		}
-	}
-	// Rejects.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO meta.rejects SELECT ?, account, table_name, record_key, reason, raw, ? FROM stage_rejects`, runID, finished.UTC()); err != nil {
-		return sum, fmt.Errorf("commit run %s: rejects: %w", runID, err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT account, table_name, count(*) FROM stage_rejects GROUP BY ALL`)
-	if err != nil {
-		return sum, fmt.Errorf("commit run %s: count rejects: %w", runID, err)
-	}
-	for rows.Next() {
-		var a, t string
-		var n int64
-		if err := rows.Scan(&a, &t, &n); err != nil {
-			rows.Close()
-			return sum, fmt.Errorf("commit run %s: count rejects: %w", runID, err)
-		}
-		get(a, t).Rejected += n
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return sum, fmt.Errorf("commit run %s: count rejects: %w", runID, err)
-	}
-	// Drift: first sighting only.
-	for k, ex := range w.drift {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta.schema_drift VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, k.table, k.field, runID, finished.UTC(), ex); err != nil {
-			return sum, fmt.Errorf("commit run %s: schema drift: %w", runID, err)
-		}
-	}
-	for _, s := range stats {
-		sum.Tables = append(sum.Tables, *s)
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			runID, s.Account, s.Table, s.Received, s.Inserted, s.Updated, s.Unchanged, s.Rejected); err != nil {
-			return sum, fmt.Errorf("commit run %s: table stats: %w", runID, err)
-		}
-	}
-	sortStats(sum.Tables)
-	total := sum.Totals()
-	var requests int64
-	for _, a := range accounts {
-		requests += a.Requests
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_accounts VALUES (?, ?, ?, ?, ?, ?)`,
-			runID, a.Account, a.Source, a.Requests, a.Status, nullable(a.Error)); err != nil {
-			return sum, fmt.Errorf("commit run %s: account stats: %w", runID, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE meta.runs SET finished_at = ?, status = ?, requests = ?, rows_inserted = ?, rows_updated = ?, rows_unchanged = ?, rows_rejected = ?, error = ? WHERE run_id = ?`,
-		finished.UTC(), status, requests, total.Inserted, total.Updated, total.Unchanged, total.Rejected, nullable(runErr), runID); err != nil {
-		return sum, fmt.Errorf("commit run %s: run row: %w", runID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return sum, fmt.Errorf("commit run %s: %w", runID, err)
-	}
-	w.resetStage(ctx)
-	return sum, nil
+	// A parent staged twice in one checkpoint: its last array wins whole.
+	pk := Quote(t.ParentKey)
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
+		WITH latest AS (SELECT account, parent_id, max(_batch) AS _batch FROM %s GROUP BY ALL),
+		s AS (SELECT c.* FROM %s c JOIN latest l ON c.account = l.account AND c.%s = l.parent_id AND c._batch = l._batch)
+		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
+		FROM s LEFT JOIN %s t ON %s
+		UNION ALL BY NAME
+		SELECT t.*, NULL::BIGINT AS _batch, 'delete' AS _op
+		FROM %s t JOIN latest l ON t.account = l.account AND t.%s = l.parent_id
+		WHERE NOT EXISTS (SELECT 1 FROM s WHERE %s)`,
+		Quote(st.parents), Quote(st.name), pk,
+		Quote(schema.ColAccount), sameRow(t), target(t), keyJoin(t, "s", "t"),
+		target(t), pk, keyJoin(t, "s", "t"))
 }
 
 // upsertTable moves one staged table into its warehouse table.
-func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string, get func(a, t string) *TableStats) error {
+func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID string) error {
 	t := st.table
-	target := Quote(t.Source) + "." + Quote(t.Name)
-	// Last staged version of each key wins; classify against the stored row.
-	classify := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
-		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
-		FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) s
-		LEFT JOIN %s t ON %s`,
-		Quote(schema.ColAccount), sameRow(t), Quote(st.name), quoteList(t.Key), target, keyJoin(t, "s", "t"))
-	if _, err := tx.ExecContext(ctx, classify); err != nil {
+	if _, err := w.conn.ExecContext(ctx, deltaSQL(st)); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT account, _op, count(*) FROM stage_delta GROUP BY ALL
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, _op, count(*) FROM stage_delta GROUP BY ALL
 		UNION ALL SELECT account, 'received', count(*) FROM %s GROUP BY ALL`, Quote(st.name)))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
@@ -215,7 +391,7 @@ func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string,
 			rows.Close()
 			return err
 		}
-		s := get(a, t.FullName())
+		s := w.statsFor(a, t.FullName())
 		switch op {
 		case "insert":
 			s.Inserted += n
@@ -223,6 +399,8 @@ func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string,
 			s.Updated += n
 		case "same":
 			s.Unchanged += n
+		case "delete":
+			s.Deleted += n
 		case "received":
 			s.Received += n
 		}
@@ -238,14 +416,29 @@ func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string,
 			SELECT t.account, %s FROM %s t JOIN stage_delta d ON %s WHERE d._op = 'update'
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
-		t.FullName(), partitionExpr(t, "d"), partitionExpr(t, "t"), target, keyJoin(t, "t", "d"))
-	if _, err := tx.ExecContext(ctx, queue, runID); err != nil {
+		t.FullName(), partitionExpr(t, "d"), partitionExpr(t, "t"), target(t), keyJoin(t, "t", "d"))
+	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
+	if t.IsChild() {
+		del := fmt.Sprintf(`DELETE FROM %s t USING stage_delta d WHERE d._op = 'delete' AND %s`, target(t), keyJoin(t, "t", "d"))
+		if _, err := w.conn.ExecContext(ctx, del); err != nil {
+			return fmt.Errorf("delete lines gone from their parent: %w", err)
+		}
+	}
 	cols := columnList(t, "")
-	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM stage_delta WHERE _op <> 'same'`, target, cols, cols)
-	if _, err := tx.ExecContext(ctx, upsert); err != nil {
+	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM stage_delta WHERE _op IN ('insert', 'update')`, target(t), cols, cols)
+	if _, err := w.conn.ExecContext(ctx, upsert); err != nil {
 		return fmt.Errorf("upsert: %w", err)
+	}
+	if !t.IsChild() {
+		// A record loaded now resolves its earlier rejects.
+		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
+			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
+			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM stage_delta)`, Quote(t.Key[1]))
+		if _, err := w.conn.ExecContext(ctx, resolve, runID, t.FullName(), runID); err != nil {
+			return fmt.Errorf("resolve rejects: %w", err)
+		}
 	}
 	return nil
 }
@@ -253,11 +446,16 @@ func upsertTable(ctx context.Context, tx *sql.Tx, st *stagedTable, runID string,
 func (w *Warehouse) resetStage(ctx context.Context) {
 	for _, st := range w.staged {
 		w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.name))
+		if st.parents != "" {
+			w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.parents))
+		}
 	}
 	w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS stage_delta")
 	w.conn.ExecContext(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
 	w.drift = map[driftKey]string{}
+	w.cursors = map[[2]string]string{}
+	w.archived = map[string]archiveMark{}
 }
 
 func sortStats(s []TableStats) {

@@ -36,16 +36,25 @@ type Warehouse struct {
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
 
-	mu      sync.Mutex
-	staged  map[string]*stagedTable // by qualified table name
-	drift   map[driftKey]string
-	viewSeq int
+	mu       sync.Mutex
+	staged   map[string]*stagedTable // by qualified table name
+	drift    map[driftKey]string
+	cursors  map[[2]string]string // (account, resource) → value, pending
+	archived map[string]archiveMark
+	stats    map[[2]string]*TableStats // this run's, cumulative
+	viewSeq  int
+	hook     func(point string)
 }
 
 type stagedTable struct {
 	table *schema.Table
-	name  string // temp table name
+	name  string // temp table name: the table's columns and _batch
+	// parents, for a child table, is the temp table of parent ids whose
+	// arrays were carried (account, parent_id, _batch).
+	parents string
 }
+
+var errNoRows = sql.ErrNoRows
 
 type driftKey struct{ table, field string }
 
@@ -78,7 +87,8 @@ func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
 		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
 	}
 	db := sql.OpenDB(connector)
-	w := &Warehouse{path: path, db: db, staged: map[string]*stagedTable{}, drift: map[driftKey]string{}}
+	w := &Warehouse{path: path, db: db, staged: map[string]*stagedTable{}, drift: map[driftKey]string{},
+		cursors: map[[2]string]string{}, archived: map[string]archiveMark{}, stats: map[[2]string]*TableStats{}}
 	if w.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
@@ -90,6 +100,9 @@ func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
 	})
 	if err == nil && !readOnly {
 		err = w.exec(ctx, metaDDL...)
+	}
+	if err == nil && !readOnly {
+		err = w.exec(ctx, `CREATE TEMP TABLE stage_rejects (account VARCHAR, table_name VARCHAR, record_key VARCHAR, reason VARCHAR, raw VARCHAR)`)
 	}
 	if err != nil {
 		w.Close()
@@ -139,7 +152,7 @@ var metaDDL = []string{
 		run_id VARCHAR PRIMARY KEY,
 		started_at TIMESTAMPTZ NOT NULL,
 		finished_at TIMESTAMPTZ,
-		status VARCHAR NOT NULL, -- running | ok | partial | failed
+		status VARCHAR NOT NULL, -- running | ok | partial | failed | interrupted
 		requests BIGINT,
 		rows_inserted BIGINT,
 		rows_updated BIGINT,
@@ -195,6 +208,31 @@ var metaDDL = []string{
 		run_id VARCHAR NOT NULL,
 		PRIMARY KEY (table_name, account, year, month)
 	)`,
+	// Incremental positions, written in the same transaction as the rows
+	// they cover: a crash can never leave a cursor ahead of its data.
+	`CREATE TABLE IF NOT EXISTS meta.cursors (
+		account VARCHAR NOT NULL,
+		resource VARCHAR NOT NULL,
+		value VARCHAR NOT NULL,
+		run_id VARCHAR NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL,
+		PRIMARY KEY (account, resource)
+	)`,
+	// How many pages of each raw archive file are committed here; rebuild
+	// replays exactly those.
+	`CREATE TABLE IF NOT EXISTS meta.raw_archive (
+		file VARCHAR PRIMARY KEY,
+		run_id VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		pages_committed BIGINT NOT NULL
+	)`,
+	// Columns added after the first release (warehouses only ever gain columns).
+	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'export'`,
+	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS checkpointed_at TIMESTAMPTZ`,
+	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS rows_deleted BIGINT`,
+	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS published_at TIMESTAMPTZ`,
+	`ALTER TABLE meta.run_tables ADD COLUMN IF NOT EXISTS rows_deleted BIGINT DEFAULT 0`,
+	`ALTER TABLE meta.rejects ADD COLUMN IF NOT EXISTS resolved_run_id VARCHAR`,
 }
 
 // Quote quotes an identifier for DuckDB.
@@ -261,29 +299,59 @@ func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 	return nil
 }
 
-// Stage appends a transformed batch to the run's staging area. Nothing is
-// visible in the warehouse tables until Commit.
+// Stage appends a transformed batch (and its child batches) to the run's
+// staging area. Nothing is visible in the warehouse tables until the next
+// Checkpoint or Finish.
 func (w *Warehouse) Stage(ctx context.Context, account string, b *transform.Batch) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.viewSeq++
+	batch := w.viewSeq
+	if err := w.stageOne(ctx, account, b, batch); err != nil {
+		return err
+	}
+	for _, c := range b.Children {
+		if err := w.stageOne(ctx, account, c, batch); err != nil {
+			return err
+		}
+	}
+	for _, r := range b.Rejects {
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
+			return fmt.Errorf("stage reject for %s: %w", b.Table.FullName(), err)
+		}
+	}
+	return nil
+}
+
+func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.Batch, batch int) error {
 	t := b.Table
 	st, ok := w.staged[t.FullName()]
 	if !ok {
 		st = &stagedTable{table: t, name: "stage_" + t.Source + "_" + t.Name}
-		stmt := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s.%s LIMIT 0", Quote(st.name), Quote(t.Source), Quote(t.Name))
-		if err := w.exec(ctx, stmt); err != nil {
+		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch FROM %s LIMIT 0", Quote(st.name), target(t))}
+		if t.IsChild() {
+			st.parents = st.name + "__parents"
+			stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, parent_id VARCHAR, _batch BIGINT)", Quote(st.parents)))
+		}
+		if err := w.exec(ctx, stmts...); err != nil {
 			return fmt.Errorf("stage %s: %w", t.FullName(), err)
 		}
 		w.staged[t.FullName()] = st
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
-		if err := w.appendRecord(ctx, st, b.Record); err != nil {
+		if err := w.appendRecord(ctx, st, b.Record, batch); err != nil {
 			return fmt.Errorf("stage %s: %w", t.FullName(), err)
 		}
 	}
-	for _, r := range b.Rejects {
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
-			return fmt.Errorf("stage reject for %s: %w", t.FullName(), err)
+	if len(b.Parents) > 0 {
+		vals := make([]string, len(b.Parents))
+		args := make([]any, 0, 2*len(b.Parents))
+		for i, p := range b.Parents {
+			vals[i] = fmt.Sprintf("(?, ?, %d)", batch)
+			args = append(args, account, p)
+		}
+		if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+strings.Join(vals, ", "), args...); err != nil {
+			return fmt.Errorf("stage %s parents: %w", t.FullName(), err)
 		}
 	}
 	for field, example := range b.Drift {
@@ -304,25 +372,20 @@ func nullable(s string) any {
 
 // appendRecord copies an Arrow record into a staging table through a
 // one-shot view (an Arrow stream can be scanned once only).
-func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch) error {
+func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch, batch int) error {
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		return err
 	}
 	defer rdr.Release()
-	w.viewSeq++
-	view := fmt.Sprintf("arrow_in_%d", w.viewSeq)
+	view := fmt.Sprintf("arrow_in_%d", batch)
 	release, err := w.arrow.RegisterView(rdr, view)
 	if err != nil {
 		return fmt.Errorf("register Arrow view: %w", err)
 	}
 	defer release()
-	cols := make([]string, len(st.table.Columns))
-	for i, c := range st.table.Columns {
-		cols[i] = Quote(c.Name)
-	}
-	list := strings.Join(cols, ", ")
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
+	list := columnList(st.table, "")
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, _batch) SELECT %s, %d FROM %s", Quote(st.name), list, list, batch, Quote(view)))
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != rec.NumRows() {

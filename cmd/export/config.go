@@ -15,9 +15,12 @@ import (
 // Config is export.yaml. Its keys are a contract with users' files: extend,
 // never rename.
 type Config struct {
-	Warehouse string    `yaml:"warehouse"`
-	Parquet   string    `yaml:"parquet,omitempty"`
-	Accounts  []Account `yaml:"accounts"`
+	Warehouse string `yaml:"warehouse"`
+	Parquet   string `yaml:"parquet,omitempty"`
+	// Raw is the raw archive directory (every response body a run used,
+	// for `export rebuild`); default: "raw" beside the warehouse file.
+	Raw      string    `yaml:"raw,omitempty"`
+	Accounts []Account `yaml:"accounts"`
 }
 
 // Account is one shop's API key at one source.
@@ -61,7 +64,19 @@ func loadConfig(path string) (*Config, error) {
 	if cfg.Parquet != "" {
 		cfg.Parquet = resolve(dir, cfg.Parquet)
 	}
+	if cfg.Raw != "" {
+		cfg.Raw = resolve(dir, cfg.Raw)
+	}
 	return &cfg, nil
+}
+
+// rawDir is the raw archive directory: configured, or "raw" beside the
+// warehouse file.
+func (c *Config) rawDir() string {
+	if c.Raw != "" {
+		return c.Raw
+	}
+	return filepath.Join(filepath.Dir(c.Warehouse), "raw")
 }
 
 func resolve(dir, p string) string {

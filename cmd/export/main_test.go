@@ -166,3 +166,20 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeOffset(t *testing.T) {
+	for _, tt := range []struct {
+		cursor string
+		want   int
+	}{
+		{"", 0},
+		{listCursor{Pass: "complete", RunID: "r"}.String(), 0},
+		{listCursor{Pass: "in_progress", Next: 500, RunID: "r"}.String(), 450},
+		{listCursor{Pass: "in_progress", Next: 50, RunID: "r"}.String(), 0},
+		{"not json", 0},
+	} {
+		if got := resumeOffset(tt.cursor); got != tt.want {
+			t.Errorf("resumeOffset(%s) = %d, want %d", tt.cursor, got, tt.want)
+		}
+	}
+}

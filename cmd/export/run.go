@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/repairshop/export/extract/archive"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/load"
@@ -18,8 +20,13 @@ import (
 	"github.com/repairshop/export/transform"
 )
 
-// errPartial marks a run stopped by a rate budget: exit code 3.
-var errPartial = errors.New("partial run: stopped by the rate budget; the next run resumes")
+var (
+	// errPartial marks a run stopped by a rate budget: exit code 3.
+	errPartial = errors.New("partial run: stopped by the rate budget; the next run resumes")
+	// errRejected marks a run that loaded everything it could but
+	// quarantined some records: exit code 4.
+	errRejected = errors.New("records rejected")
+)
 
 // mgrResources maps each MGR list resource to its table.
 var mgrResources = []struct {
@@ -29,11 +36,55 @@ var mgrResources = []struct {
 	{mgr.Tickets, schema.MGRTickets},
 }
 
+// Checkpoints: staged pages are committed (rows, cursors, archive marks in
+// one transaction) every checkpointPages pages or checkpointEvery, whichever
+// comes first, so a crash loses at most that much fetching. At MGR's 30
+// requests a minute, 20 pages are 40 s of budget.
+var (
+	checkpointPages = 20
+	checkpointEvery = 30 * time.Second
+)
+
+// hookArchived is the crash point after a page is archived and before it
+// is staged.
+const hookArchived = "page:archived"
+
 type page struct {
-	account string
-	table   *schema.Table
-	records []byte
-	fetched time.Time
+	account  string
+	source   string
+	table    *schema.Table
+	resource string
+	kind     string // archive.KindList or KindDetail
+	params   map[string][]string
+	body     []byte // as received, for the archive
+	dropped  []int
+	records  []byte // what the run uses
+	fetched  time.Time
+	cursor   string // the resource's cursor once this page is committed
+}
+
+// listCursor is the committed position of an account's listing of a
+// resource. MGR lists have no "changed since" filter, so each run re-lists;
+// a listing cut short (crash, budget) resumes where it stopped.
+type listCursor struct {
+	Pass  string `json:"pass"` // "in_progress" | "complete"
+	Next  int    `json:"next_offset,omitempty"`
+	RunID string `json:"run_id"`
+}
+
+func (c listCursor) String() string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// resumeOffset is where a listing starts: one page before the committed
+// position of an unfinished pass (records may have shifted by a few), or 0.
+func resumeOffset(value string) int {
+	var c listCursor
+	if value == "" || json.Unmarshal([]byte(value), &c) != nil || c.Pass != "in_progress" {
+		return 0
+	}
+	return max(c.Next-mgr.PageSize, 0)
 }
 
 func newRunID(now time.Time) string {
@@ -42,9 +93,14 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
+// hooks lets a crash test stop the process at named points (see
+// load.Hook*); nil in production.
+var hooks func(point string)
+
 // runExport extracts every account concurrently (each paced on its own
-// key), transforms and stages pages as they arrive, then commits the run and
-// publishes Parquet. The returned error carries the exit code.
+// key), archives, transforms and stages pages as they arrive, checkpoints
+// them with their cursors, then closes the run and publishes Parquet. The
+// returned error carries the exit code.
 func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
 	keys := make([]string, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
@@ -54,20 +110,40 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		}
 		keys[i] = k
 	}
+	started := clock.Now()
+	lock, err := load.AcquireLock(cfg.Warehouse, "export run", started)
+	if err != nil {
+		return load.Summary{}, err
+	}
+	defer lock.Release()
 	w, err := load.Open(ctx, cfg.Warehouse)
 	if err != nil {
 		return load.Summary{}, err
 	}
 	defer w.Close()
+	w.SetHook(hooks)
 	if err := w.Ensure(ctx, schema.All...); err != nil {
 		return load.Summary{}, err
 	}
-	started := clock.Now()
 	runID := newRunID(started)
-	if err := w.BeginRun(ctx, runID, started); err != nil {
+	if err := w.BeginRun(ctx, runID, load.KindExport, started); err != nil {
 		return load.Summary{}, err
 	}
 	log.Info("run started", "run", runID, "accounts", len(cfg.Accounts), "warehouse", cfg.Warehouse)
+
+	starts := map[[2]string]int{}
+	for _, a := range cfg.Accounts {
+		for _, r := range mgrResources {
+			v, _, err := w.Cursor(ctx, a.Name, r.res.Name)
+			if err != nil {
+				return load.Summary{}, err
+			}
+			if off := resumeOffset(v); off > 0 {
+				starts[[2]string{a.Name, r.res.Name}] = off
+				log.Info("resuming an unfinished listing", "account", a.Name, "resource", r.res.Name, "offset", off)
+			}
+		}
+	}
 
 	pages := make(chan page, 8)
 	results := make([]load.AccountResult, len(cfg.Accounts))
@@ -79,51 +155,132 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = extractAccount(xctx, a, keys[i], clock, log, pages)
+			results[i] = extractAccount(xctx, a, keys[i], runID, starts, clock, log, pages)
 		}()
 	}
 	go func() { wg.Wait(); close(pages) }()
 
+	// Database work finishes even when ctx is cancelled (SIGTERM): what was
+	// fetched is committed and the run row closed.
+	dbctx := context.WithoutCancel(ctx)
+	ld := &loader{w: w, runID: runID, raw: cfg.rawDir(), clock: clock, writers: map[string]*archive.Writer{}, last: clock.Now()}
 	var loadErr error
 	for p := range pages {
 		if loadErr != nil {
 			continue // drain so extractors can finish
 		}
-		b, err := transform.Page(p.table, p.records, transform.Meta{Account: p.account, RunID: runID, ExtractedAt: p.fetched}, nil)
-		if err == nil {
-			err = w.Stage(ctx, p.account, b)
-			b.Release()
-		}
-		if err != nil {
+		if err := ld.load(dbctx, p); err != nil {
 			loadErr = fmt.Errorf("account %s: %w", p.account, err)
 			cancel()
 		}
 	}
+	if err := ld.close(); err != nil && loadErr == nil {
+		loadErr = err
+	}
 
 	status, runErr := runStatus(results, loadErr)
+	if ctx.Err() != nil && runErr == nil {
+		status, runErr = load.StatusFailed, fmt.Errorf("interrupted: %w; what was fetched is committed, the next run resumes", context.Cause(ctx))
+	}
 	errText := ""
 	if runErr != nil {
 		errText = runErr.Error()
 	}
-	sum, err := w.Commit(ctx, runID, clock.Now(), status, results, errText)
+	sum, err := w.Finish(dbctx, runID, clock.Now(), status, results, errText)
 	if err != nil {
 		return sum, errors.Join(err, runErr)
 	}
 	printSummary(out, sum, clock.Now().Sub(started))
 	if cfg.Parquet != "" {
-		pub, err := w.Publish(ctx, cfg.Parquet)
+		pub, err := w.Publish(dbctx, cfg.Parquet)
 		if err != nil {
 			return sum, errors.Join(fmt.Errorf("rows are committed, Parquet is not up to date (the next run retries): %w", err), runErr)
 		}
 		fmt.Fprintf(out, "parquet: %d partition(s) published under %s\n", len(pub), cfg.Parquet)
+		if err := w.MarkPublished(dbctx, runID, clock.Now()); err != nil {
+			return sum, errors.Join(err, runErr)
+		}
 	}
-	if sum.Totals().Rejected > 0 {
-		fmt.Fprintf(out, "%d record(s) rejected: see meta.rejects (`export query rejects`)\n", sum.Totals().Rejected)
+	if n := sum.Totals().Rejected; n > 0 {
+		fmt.Fprintf(out, "%d record(s) rejected: see `export status` or meta.rejects\n", n)
+		if runErr == nil {
+			runErr = fmt.Errorf("%w: %d record(s) quarantined in meta.rejects; everything else is loaded", errRejected, n)
+		}
 	}
 	return sum, runErr
 }
 
-func extractAccount(ctx context.Context, a Account, key string, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
+// loader archives, transforms and stages pages, and checkpoints them.
+type loader struct {
+	w       *load.Warehouse
+	runID   string
+	raw     string
+	clock   budget.Clock
+	writers map[string]*archive.Writer // by account
+	pending int
+	last    time.Time
+}
+
+func (l *loader) load(ctx context.Context, p page) error {
+	aw := l.writers[p.account]
+	if aw == nil {
+		var err error
+		if aw, err = archive.Create(l.raw, p.source, p.account, l.runID); err != nil {
+			return err
+		}
+		l.writers[p.account] = aw
+	}
+	seq, err := aw.Append(archive.Entry{Resource: p.resource, Kind: p.kind, Params: p.params, FetchedAt: p.fetched, Dropped: p.dropped, Body: p.body})
+	if err != nil {
+		return err
+	}
+	if hooks != nil {
+		hooks(hookArchived)
+	}
+	b, err := transform.Page(p.table, p.records, transform.Meta{Account: p.account, RunID: l.runID, ExtractedAt: p.fetched}, nil)
+	if err != nil {
+		return err
+	}
+	err = l.w.Stage(ctx, p.account, b)
+	b.Release()
+	if err != nil {
+		return err
+	}
+	if p.cursor != "" {
+		l.w.SetCursor(p.account, p.resource, p.cursor)
+	}
+	l.w.MarkArchived(l.runID, p.account, aw.Rel(), seq)
+	if l.pending++; l.pending >= checkpointPages || l.clock.Now().Sub(l.last) >= checkpointEvery {
+		return l.checkpoint(ctx)
+	}
+	return nil
+}
+
+// checkpoint makes the archived pages durable, then commits what they
+// staged: the warehouse never counts a page the archive could lose.
+func (l *loader) checkpoint(ctx context.Context) error {
+	for _, aw := range l.writers {
+		if err := aw.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := l.w.Checkpoint(ctx, l.runID, l.clock.Now()); err != nil {
+		return err
+	}
+	l.pending, l.last = 0, l.clock.Now()
+	return nil
+}
+
+// close syncs and closes the archive files (Finish commits the rest).
+func (l *loader) close() error {
+	var errs []error
+	for _, aw := range l.writers {
+		errs = append(errs, aw.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func extractAccount(ctx context.Context, a Account, key, runID string, starts map[[2]string]int, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
 	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log.With("account", a.Name))}
 	if a.BaseURL != "" {
@@ -140,10 +297,15 @@ func extractAccount(ctx context.Context, a Account, key string, clock budget.Clo
 	defer func() { res.Requests = c.Requests() }()
 	for _, r := range mgrResources {
 		n := 0
-		err := c.List(ctx, r.res, func(p mgr.Page) error {
+		err := c.ListFrom(ctx, r.res, starts[[2]string{a.Name, r.res.Name}], func(p mgr.Page) error {
 			n += p.Count
+			cur := listCursor{Pass: "in_progress", Next: p.Next, RunID: runID}
+			if p.Last {
+				cur = listCursor{Pass: "complete", RunID: runID}
+			}
 			select {
-			case pages <- page{account: a.Name, table: r.table, records: p.Records, fetched: p.FetchedAt}:
+			case pages <- page{account: a.Name, source: a.Source, table: r.table, resource: r.res.Name, kind: archive.KindList,
+				params: p.Params, body: p.Body, dropped: p.Dropped, records: p.Records, fetched: p.FetchedAt, cursor: cur.String()}:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -187,9 +349,9 @@ func runStatus(results []load.AccountResult, loadErr error) (string, error) {
 
 func printSummary(out io.Writer, s load.Summary, took time.Duration) {
 	fmt.Fprintf(out, "run %s: %s in %s\n", s.RunID, s.Status, took.Round(time.Millisecond))
-	fmt.Fprintf(out, "%-10s %-26s %9s %9s %9s %9s %9s\n", "account", "table", "received", "inserted", "updated", "unchanged", "rejected")
+	fmt.Fprintf(out, "%-10s %-30s %9s %9s %9s %9s %9s %9s\n", "account", "table", "received", "inserted", "updated", "unchanged", "deleted", "rejected")
 	for _, t := range s.Tables {
-		fmt.Fprintf(out, "%-10s %-26s %9d %9d %9d %9d %9d\n", t.Account, t.Table, t.Received, t.Inserted, t.Updated, t.Unchanged, t.Rejected)
+		fmt.Fprintf(out, "%-10s %-30s %9d %9d %9d %9d %9d %9d\n", t.Account, t.Table, t.Received, t.Inserted, t.Updated, t.Unchanged, t.Deleted, t.Rejected)
 	}
 	for _, a := range s.Accounts {
 		fmt.Fprintf(out, "account %s (%s): %s, %d request(s)\n", a.Account, a.Source, a.Status, a.Requests)

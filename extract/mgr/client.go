@@ -147,9 +147,15 @@ const maxEmptyPages = 3
 // listing, because the API's ordering is loose; records without an id are
 // passed on (transform quarantines them) rather than dropped.
 func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) error {
+	return c.ListFrom(ctx, res, 0, fn)
+}
+
+// ListFrom is List starting at an offset, to resume an interrupted listing
+// (start a page before where it stopped: records may have shifted).
+func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
 	seen := map[string]struct{}{}
 	stale := 0
-	for offset := 0; ; {
+	for offset := max(start, 0); ; {
 		params := url.Values{}
 		for k, v := range res.Params {
 			params[k] = append([]string(nil), v...)
@@ -167,11 +173,12 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 		}
 		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.clock.Now()}
 		fresh := make([]json.RawMessage, 0, len(items))
-		for _, it := range items {
+		for i, it := range items {
 			id, ok := recordID(it)
 			if ok {
 				if _, dup := seen[id]; dup {
 					page.Dupes++
+					page.Dropped = append(page.Dropped, i)
 					continue
 				}
 				seen[id] = struct{}{}
@@ -180,10 +187,11 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 		}
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
+		page.Next, page.Last = offset+len(items), len(items) < PageSize
 		if err := fn(page); err != nil {
 			return err
 		}
-		if len(items) < PageSize {
+		if page.Last {
 			return nil
 		}
 		if len(fresh) == 0 {

@@ -14,10 +14,17 @@ type Page struct {
 	Body     []byte     // the response body exactly as received, for the raw archive
 	// Records is a JSON array of the records on this page not already seen
 	// earlier in the same listing (the API's loose ordering repeats some).
-	Records   json.RawMessage
-	Count     int // records in Records
-	Dupes     int // records on the page dropped as already seen
+	Records json.RawMessage
+	Count   int // records in Records
+	Dupes   int // records on the page dropped as already seen
+	// Dropped are the positions in Body's array of the records left out of
+	// Records as already seen, so that the archived body replays exactly.
+	Dropped   []int
 	FetchedAt time.Time
+	// Next is the offset the following page starts at, and Last is set on
+	// the listing's final page: together, where a resumed listing goes on.
+	Next int
+	Last bool
 }
 
 // APIError is a response other than 200/201. MGR's error body is

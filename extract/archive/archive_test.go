@@ -1,0 +1,103 @@
+package archive
+
+import (
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRoundTripAndTruncation(t *testing.T) {
+	root := t.TempDir()
+	w, err := Create(root, "mgr", "north", "20261125T020000Z-aaaaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.FixedZone("", -6*3600))
+	pages := []Entry{
+		{Resource: "tickets", Kind: KindList, Params: url.Values{"offset": {"0"}}, FetchedAt: at, Body: []byte(`[{"id":1},{"id":2}]`)},
+		{Resource: "tickets", Kind: KindList, Params: url.Values{"offset": {"2"}}, FetchedAt: at, Dropped: []int{0}, Body: []byte(`[{"id":2},{"id":3,"price":259.99}]`)},
+		{Resource: "ticketInvoices", Kind: KindDetail, FetchedAt: at, Body: []byte(`{"id":9,"payments":[]}`)},
+	}
+	for i, p := range pages {
+		if seq, err := w.Append(p); err != nil || seq != i+1 {
+			t.Fatalf("append %d: seq %d, %v", i, seq, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Rel() != filepath.Join("mgr", "north", "20261125T020000Z-aaaaaa.jsonl.zst") || w.Pages() != 3 {
+		t.Fatalf("rel %s, pages %d", w.Rel(), w.Pages())
+	}
+	var got []string
+	read := func(limit int) error {
+		got = nil
+		return Read(root, w.Rel(), limit, func(e Entry) error {
+			recs, err := e.Records()
+			if err != nil {
+				return err
+			}
+			if e.Account != "north" || e.RunID != "20261125T020000Z-aaaaaa" || !e.FetchedAt.Equal(at) || e.FetchedAt.Location() != time.UTC {
+				t.Errorf("entry %d meta = %+v", e.Seq, e)
+			}
+			got = append(got, string(recs))
+			return nil
+		})
+	}
+	if err := read(-1); err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"id":1},{"id":2}] [{"id":3,"price":259.99}] [{"id":9,"payments":[]}]`
+	if strings.Join(got, " ") != want {
+		t.Fatalf("records = %s, want %s", strings.Join(got, " "), want)
+	}
+	if err := read(2); err != nil || len(got) != 2 {
+		t.Fatalf("limit 2: %d pages, %v", len(got), err)
+	}
+	// A crash while writing the last page: the whole pages still read.
+	path := filepath.Join(root, w.Rel())
+	info, _ := os.Stat(path)
+	if err := os.Truncate(path, info.Size()-5); err != nil {
+		t.Fatal(err)
+	}
+	if err := read(-1); !errors.Is(err, ErrTruncated) || len(got) != 2 {
+		t.Fatalf("truncated file: %d pages, %v; want 2 and ErrTruncated", len(got), err)
+	}
+}
+
+func TestListOrdersByRun(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []struct{ src, acct, run string }{
+		{"mgr", "south", "20261126T020000Z-bbbbbb"},
+		{"mgr", "north", "20261126T020000Z-bbbbbb"},
+		{"mgr", "north", "20261125T020000Z-aaaaaa"},
+	} {
+		w, err := Create(root, f.src, f.acct, f.run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	os.WriteFile(filepath.Join(root, "mgr", "north", "notes.txt"), []byte("x"), 0o644)
+	files, err := List(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Account+"@"+f.RunID[:8])
+	}
+	if strings.Join(got, " ") != "north@20261125 north@20261126 south@20261126" {
+		t.Fatalf("order = %v", got)
+	}
+	if files, err := List(filepath.Join(root, "missing")); err != nil || len(files) != 0 {
+		t.Fatalf("missing root: %v, %v", files, err)
+	}
+	if _, err := Create(root, "mgr", "north", "20261125T020000Z-aaaaaa"); err == nil {
+		t.Fatal("Create overwrote an existing archive file")
+	}
+}
