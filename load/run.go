@@ -199,6 +199,10 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 // SQL BEGIN/COMMIT, not database/sql's Tx, because staging (Arrow views,
 // temporary tables) must be able to run on the same connection inside it.
 func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
+	if w.outer {
+		// Inside a rebuild's transaction: EndRebuild commits.
+		return fn()
+	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -465,4 +469,115 @@ func sortStats(s []TableStats) {
 		}
 		return s[i].Table < s[j].Table
 	})
+}
+
+// BeginRebuild starts a rebuild run: one transaction, held until
+// EndRebuild, in which the given tables (children included) start empty for
+// the given accounts and are refilled by Stage and Checkpoint from the raw
+// archive. Readers see the old tables until the new ones are complete; a
+// failed rebuild leaves them as they were.
+func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time.Time, tables []*schema.Table, accounts []string) error {
+	if err := w.BeginRun(ctx, runID, KindRebuild, started); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin rebuild: %w", err)
+	}
+	w.outer = true
+	list := make([]string, len(accounts))
+	for i, a := range accounts {
+		list[i] = sqlString(a)
+	}
+	in := "(" + strings.Join(list, ", ") + ")"
+	if len(accounts) == 0 {
+		in = "(NULL)"
+	}
+	for _, t := range schema.Flatten(tables...) {
+		// Every partition the table has now is rewritten (or removed).
+		queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+			SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
+			ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), target(t), in)
+		if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+			return w.abortRebuild(ctx, fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err))
+		}
+		if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE account IN %s`, target(t), in)); err != nil {
+			return w.abortRebuild(ctx, fmt.Errorf("rebuild %s: empty: %w", t.FullName(), err))
+		}
+	}
+	return nil
+}
+
+func (w *Warehouse) abortRebuild(ctx context.Context, err error) error {
+	w.outer = false
+	if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+	}
+	return err
+}
+
+// EndRebuild commits the rebuild's transaction, or rolls it back (the
+// tables stay as they were) when commit is false. Call it after Finish.
+func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.outer {
+		return errors.New("end rebuild: no rebuild in progress")
+	}
+	if !commit {
+		w.resetStage(ctx)
+		return w.abortRebuild(ctx, nil)
+	}
+	w.outer = false
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return w.abortRebuild(ctx, fmt.Errorf("commit rebuild: %w", err))
+	}
+	return nil
+}
+
+// ArchiveMarks returns how many pages of each raw archive file the
+// warehouse has committed (by path relative to the archive root).
+func (w *Warehouse) ArchiveMarks(ctx context.Context) (map[string]int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rows, err := w.conn.QueryContext(ctx, `SELECT file, pages_committed FROM meta.raw_archive`)
+	if err != nil {
+		return nil, fmt.Errorf("read archive marks: %w", err)
+	}
+	defer rows.Close()
+	marks := map[string]int{}
+	for rows.Next() {
+		var f string
+		var n int
+		if err := rows.Scan(&f, &n); err != nil {
+			return nil, fmt.Errorf("read archive marks: %w", err)
+		}
+		marks[f] = n
+	}
+	return marks, rows.Err()
+}
+
+// UnarchivedRuns lists export runs that loaded rows for one of the accounts
+// without archiving them (runs from before the raw archive existed): a
+// rebuild cannot reproduce what only they loaded.
+func (w *Warehouse) UnarchivedRuns(ctx context.Context, accounts []string) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rows, err := w.conn.QueryContext(ctx, `SELECT DISTINCT rt.run_id || ' (' || rt.account || ')' FROM meta.run_tables rt JOIN meta.runs r USING (run_id)
+		WHERE coalesce(r.kind, 'export') = 'export' AND rt.rows_received > 0 AND list_contains(?, rt.account)
+		AND NOT EXISTS (SELECT 1 FROM meta.raw_archive a WHERE a.run_id = rt.run_id AND a.account = rt.account) ORDER BY 1`, accounts)
+	if err != nil {
+		return nil, fmt.Errorf("find unarchived runs: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

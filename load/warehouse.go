@@ -44,6 +44,7 @@ type Warehouse struct {
 	stats    map[[2]string]*TableStats // this run's, cumulative
 	viewSeq  int
 	hook     func(point string)
+	outer    bool // a rebuild's transaction is open
 }
 
 type stagedTable struct {

@@ -142,6 +142,44 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					return err
 				},
 			},
+			{
+				Name:  "rebuild",
+				Usage: "re-run transform and load from the raw archive: no network, no rate budget (e.g. after adding a column)",
+				Flags: []cli.Flag{
+					configFlag,
+					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
+					&cli.StringSliceFlag{Name: "table", Usage: "rebuild only this table (repeatable; a child table rebuilds with its parent)"},
+					&cli.BoolFlag{Name: "allow-unarchived", Usage: "rebuild even though earlier runs loaded rows without archiving them (those rows are lost)"},
+				},
+				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				Action: func(c *cli.Context) error {
+					cfg, err := configFrom(c)
+					if err != nil {
+						return err
+					}
+					_, err = rebuild(c.Context, cfg, c.StringSlice("table"), c.Bool("allow-unarchived"), budget.Real{}, logger(c, stderr), stdout)
+					return err
+				},
+			},
+			{
+				Name:  "status",
+				Usage: "show the last runs, cursors, open rejects and schema drift",
+				Flags: []cli.Flag{
+					configFlag,
+					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+					&cli.IntFlag{Name: "limit", Value: 10, Usage: "rows per section"},
+				},
+				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				Action: func(c *cli.Context) error {
+					path, err := warehousePath(c)
+					if err != nil {
+						return err
+					}
+					return showStatus(c.Context, stdout, path, c.Int("limit"), c.Bool("json"))
+				},
+			},
 			simulateCommand(stdout),
 			{
 				Name:      "query",
@@ -193,6 +231,18 @@ func configFrom(c *cli.Context) (*Config, error) {
 	return cfg, nil
 }
 
+// warehousePath is --warehouse, or the config's warehouse.
+func warehousePath(c *cli.Context) (string, error) {
+	if p := c.String("warehouse"); p != "" {
+		return p, nil
+	}
+	cfg, err := loadConfig(c.String("config"))
+	if err != nil {
+		return "", err
+	}
+	return cfg.Warehouse, nil
+}
+
 func queryCommand(c *cli.Context, out io.Writer) error {
 	if c.Bool("list") {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -212,13 +262,9 @@ func queryCommand(c *cli.Context, out io.Writer) error {
 		}
 		sqlText = q.SQL
 	}
-	path := c.String("warehouse")
-	if path == "" {
-		cfg, err := loadConfig(c.String("config"))
-		if err != nil {
-			return err
-		}
-		path = cfg.Warehouse
+	path, err := warehousePath(c)
+	if err != nil {
+		return err
 	}
 	w, err := load.OpenReadOnly(c.Context, path)
 	if err != nil {
@@ -273,21 +319,29 @@ func printSchema(out io.Writer, asJSON bool) error {
 		Name     string   `json:"name"`
 		Type     string   `json:"type"`
 		Paths    []string `json:"json_paths,omitempty"`
+		Parent   string   `json:"from_parent,omitempty"`
 		Required bool     `json:"required"`
+		Nullable bool     `json:"nullable"`
 		Doc      string   `json:"doc,omitempty"`
 	}
 	type table struct {
 		Name        string   `json:"name"`
 		Doc         string   `json:"doc"`
+		Resource    string   `json:"resource"`
+		Parent      string   `json:"parent,omitempty"`
+		ArrayPaths  []string `json:"array_paths,omitempty"`
 		Key         []string `json:"primary_key"`
 		PartitionBy string   `json:"partition_by,omitempty"`
 		Columns     []col    `json:"columns"`
 	}
 	var ts []table
 	for _, t := range schema.All {
-		tt := table{Name: t.FullName(), Doc: t.Doc, Key: t.Key, PartitionBy: t.PartitionBy}
+		tt := table{Name: t.FullName(), Doc: t.Doc, Resource: t.Resource, ArrayPaths: t.ArrayPaths, Key: t.Key, PartitionBy: t.PartitionBy}
+		if t.Parent != nil {
+			tt.Parent = t.Parent.FullName()
+		}
 		for _, c := range t.Columns {
-			tt.Columns = append(tt.Columns, col{Name: c.Name, Type: c.Type.DuckDBType(), Paths: c.Paths, Required: c.Required, Doc: c.Doc})
+			tt.Columns = append(tt.Columns, col{Name: c.Name, Type: c.Type.DuckDBType(), Paths: c.Paths, Parent: c.Parent, Required: c.Required, Nullable: c.Nullable, Doc: c.Doc})
 		}
 		ts = append(ts, tt)
 	}
@@ -298,17 +352,30 @@ func printSchema(out io.Writer, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s — %s\n  primary key (%s)", t.Name, t.Doc, strings.Join(t.Key, ", "))
+		fmt.Fprintf(tw, "%s — %s\n", t.Name, t.Doc)
+		if t.Parent != "" {
+			fmt.Fprintf(tw, "  lines of %s, from its array %s; replaced whole when the parent is re-fetched with it\n", t.Parent, strings.Join(t.ArrayPaths, " | "))
+		}
+		fmt.Fprintf(tw, "  primary key (%s)", strings.Join(t.Key, ", "))
 		if t.PartitionBy != "" {
 			fmt.Fprintf(tw, "; Parquet partitioned by year/month of %s", t.PartitionBy)
 		}
 		fmt.Fprintln(tw)
 		for _, c := range t.Columns {
 			src := strings.Join(c.Paths, " | ")
-			if src == "" {
+			switch {
+			case c.Parent != "":
+				src = "(parent's " + c.Parent + ")"
+			case c.Name == schema.ColLineNo:
+				src = "(position in the array)"
+			case src == "":
 				src = "(exporter)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, c.Type, src)
+			null := "NOT NULL"
+			if c.Nullable {
+				null = ""
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Type, null, src)
 		}
 		fmt.Fprintln(tw)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/queries"
+	"github.com/repairshop/export/schema"
 )
 
 // runCLI runs the command line in-process and returns its exit code and output.
@@ -181,5 +183,46 @@ func TestResumeOffset(t *testing.T) {
 		if got := resumeOffset(tt.cursor); got != tt.want {
 			t.Errorf("resumeOffset(%s) = %d, want %d", tt.cursor, got, tt.want)
 		}
+	}
+}
+
+func TestSchemaCommandShowsEveryTable(t *testing.T) {
+	code, out, _ := runCLI(t, "schema", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var tables []struct {
+		Name       string   `json:"name"`
+		Parent     string   `json:"parent"`
+		ArrayPaths []string `json:"array_paths"`
+		Key        []string `json:"primary_key"`
+		Columns    []struct {
+			Name     string `json:"name"`
+			Type     string `json:"type"`
+			Nullable bool   `json:"nullable"`
+		} `json:"columns"`
+	}
+	if err := json.Unmarshal([]byte(out), &tables); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]int{}
+	for i, tb := range tables {
+		byName[tb.Name] = i
+	}
+	if len(tables) != len(schema.All) {
+		t.Fatalf("%d tables printed, %d declared", len(tables), len(schema.All))
+	}
+	lines := tables[byName["mgr.ticket_invoice_lines"]]
+	if lines.Parent != "mgr.ticket_invoices" || strings.Join(lines.Key, ",") != "account,ticket_invoice_id,line_no" || lines.ArrayPaths[0] != "line_items" {
+		t.Errorf("child table = %+v", lines)
+	}
+	for _, c := range tables[byName["mgr.ticket_invoices"]].Columns {
+		if c.Name == "amount_total" && (c.Type != "DECIMAL(18,2)" || !c.Nullable) {
+			t.Errorf("amount_total = %+v", c)
+		}
+	}
+	_, text, _ := runCLI(t, "schema")
+	if !strings.Contains(text, "lines of mgr.ticket_invoices, from its array line_items | lines | items") {
+		t.Errorf("text schema does not describe the child table:\n%s", text)
 	}
 }

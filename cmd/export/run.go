@@ -111,20 +111,11 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		keys[i] = k
 	}
 	started := clock.Now()
-	lock, err := load.AcquireLock(cfg.Warehouse, "export run", started)
+	w, done, err := openForWrite(ctx, cfg, "export run", started)
 	if err != nil {
 		return load.Summary{}, err
 	}
-	defer lock.Release()
-	w, err := load.Open(ctx, cfg.Warehouse)
-	if err != nil {
-		return load.Summary{}, err
-	}
-	defer w.Close()
-	w.SetHook(hooks)
-	if err := w.Ensure(ctx, schema.All...); err != nil {
-		return load.Summary{}, err
-	}
+	defer done()
 	runID := newRunID(started)
 	if err := w.BeginRun(ctx, runID, load.KindExport, started); err != nil {
 		return load.Summary{}, err
@@ -191,15 +182,8 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		return sum, errors.Join(err, runErr)
 	}
 	printSummary(out, sum, clock.Now().Sub(started))
-	if cfg.Parquet != "" {
-		pub, err := w.Publish(dbctx, cfg.Parquet)
-		if err != nil {
-			return sum, errors.Join(fmt.Errorf("rows are committed, Parquet is not up to date (the next run retries): %w", err), runErr)
-		}
-		fmt.Fprintf(out, "parquet: %d partition(s) published under %s\n", len(pub), cfg.Parquet)
-		if err := w.MarkPublished(dbctx, runID, clock.Now()); err != nil {
-			return sum, errors.Join(err, runErr)
-		}
+	if err := publish(dbctx, w, cfg, runID, clock, out); err != nil {
+		return sum, errors.Join(err, runErr)
 	}
 	if n := sum.Totals().Rejected; n > 0 {
 		fmt.Fprintf(out, "%d record(s) rejected: see `export status` or meta.rejects\n", n)
@@ -208,6 +192,40 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		}
 	}
 	return sum, runErr
+}
+
+// openForWrite takes the warehouse lock (failing at once if another
+// process holds it), opens the warehouse and creates the declared tables.
+// done closes the warehouse and releases the lock.
+func openForWrite(ctx context.Context, cfg *Config, command string, now time.Time) (w *load.Warehouse, done func(), err error) {
+	lock, err := load.AcquireLock(cfg.Warehouse, command, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if w, err = load.Open(ctx, cfg.Warehouse); err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	w.SetHook(hooks)
+	if err := w.Ensure(ctx, schema.All...); err != nil {
+		w.Close()
+		lock.Release()
+		return nil, nil, err
+	}
+	return w, func() { w.Close(); lock.Release() }, nil
+}
+
+// publish writes the queued Parquet partitions and marks the run published.
+func publish(ctx context.Context, w *load.Warehouse, cfg *Config, runID string, clock budget.Clock, out io.Writer) error {
+	if cfg.Parquet == "" {
+		return nil
+	}
+	pub, err := w.Publish(ctx, cfg.Parquet)
+	if err != nil {
+		return fmt.Errorf("rows are committed, Parquet is not up to date (the next run or rebuild retries): %w", err)
+	}
+	fmt.Fprintf(out, "parquet: %d partition(s) published under %s\n", len(pub), cfg.Parquet)
+	return w.MarkPublished(ctx, runID, clock.Now())
 }
 
 // loader archives, transforms and stages pages, and checkpoints them.

@@ -121,6 +121,7 @@ type Server struct {
 	http *httptest.Server
 
 	mu     sync.Mutex
+	data   sync.RWMutex // guards the shops' records
 	keys   map[string]*keyState
 	ipBan  map[string]time.Time
 	faults Fault
@@ -170,6 +171,30 @@ func Start(opts ...Option) (*Server, error) {
 	s.http.Start()
 	s.URL = s.http.URL + "/v1"
 	return s, nil
+}
+
+// SetTicketStatus changes a ticket's status label and last_updated, as a
+// shop's staff would between two runs.
+func (s *Server) SetTicketStatus(shop, id, label string, at time.Time) error {
+	s.data.Lock()
+	defer s.data.Unlock()
+	sh := s.Shop(shop)
+	if sh == nil {
+		return fmt.Errorf("mgrtest: no shop %q", shop)
+	}
+	i, ok := sh.byID[id]
+	if !ok {
+		return fmt.Errorf("mgrtest: shop %s has no ticket %s", shop, id)
+	}
+	t := &sh.tickets[i]
+	t.Status.Label = label
+	t.LastUpdated = at.In(sh.Zone).Format(mgrTime)
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	t.raw = raw
+	return nil
 }
 
 // Close shuts the server down.
@@ -355,6 +380,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
 		return s.listTickets(w, r, shop)
 	case strings.HasPrefix(path, "/tickets/") && strings.Count(path, "/") == 2:
 		id := strings.TrimPrefix(path, "/tickets/")
+		s.data.RLock()
+		defer s.data.RUnlock()
 		i, ok := shop.byID[id]
 		if !ok {
 			writeError(w, http.StatusNotFound, "Ticket not found.")
@@ -401,6 +428,8 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop)
 	}
 	offset = max(offset-s.shift[shop.Name], 0)
 	s.mu.Unlock()
+	s.data.RLock() // tickets may be changed between runs (SetTicketStatus)
+	defer s.data.RUnlock()
 	var from, to time.Time
 	if v := q.Get("createdDateFrom"); v != "" {
 		if from, err = time.ParseInLocation(mgrDate, v, shop.Zone); err != nil {

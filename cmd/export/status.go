@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/repairshop/export/load"
+)
+
+// statusReport is `export status --json`: the warehouse's meta state, and
+// who is writing it right now.
+type statusReport struct {
+	Warehouse string       `json:"warehouse"`
+	Running   *load.Holder `json:"running"` // null when no run holds the warehouse
+	// Busy is set when a running export has the file open, so the meta
+	// tables cannot be read until it finishes.
+	Busy bool `json:"busy,omitempty"`
+	load.Status
+}
+
+func showStatus(ctx context.Context, out io.Writer, path string, limit int, asJSON bool) error {
+	rep := statusReport{Warehouse: path}
+	if load.Held(path) {
+		if h, err := load.ReadHolder(path); err == nil {
+			rep.Running = &h
+		} else {
+			rep.Running = &load.Holder{}
+		}
+	}
+	w, err := load.OpenReadOnly(ctx, path)
+	switch {
+	case err != nil && rep.Running != nil:
+		rep.Busy = true
+	case err != nil:
+		return err
+	default:
+		defer w.Close()
+		if rep.Status, err = w.Status(ctx, limit); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printStatus(out, rep)
+	return nil
+}
+
+func ts(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func printStatus(out io.Writer, r statusReport) {
+	fmt.Fprintf(out, "warehouse %s\n", r.Warehouse)
+	if h := r.Running; h != nil {
+		fmt.Fprintf(out, "in use now: `%s` (pid %d on %s) since %s\n", h.Command, h.PID, h.Host, ts(&h.Since))
+	}
+	if r.Busy {
+		fmt.Fprintln(out, "the running export has the warehouse open; its tables can be read when it finishes")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nRUNS (last %d)\n", len(r.Runs))
+	fmt.Fprintln(tw, "run\tkind\tstatus\tstarted\ttook\trequests\tinserted\tupdated\tdeleted\trejected\tparquet")
+	for _, x := range r.Runs {
+		took, req, pub := "-", "-", "pending"
+		if x.Seconds != nil {
+			took = (time.Duration(*x.Seconds * float64(time.Second))).Round(time.Second).String()
+		}
+		if x.Requests != nil {
+			req = fmt.Sprint(*x.Requests)
+		}
+		if x.PublishedAt != nil {
+			pub = "published"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", x.RunID, x.Kind, x.Status, ts(&x.StartedAt), took, req, x.Inserted, x.Updated, x.Deleted, x.Rejected, pub)
+		if x.Error != "" && x.Status != load.StatusOK {
+			fmt.Fprintf(tw, "  %s\n", firstLineOf(x.Error))
+		}
+	}
+	fmt.Fprintln(tw, "\nCURSORS")
+	fmt.Fprintln(tw, "account\tresource\tposition\tupdated\tby run")
+	for _, c := range r.Cursors {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Account, c.Resource, c.Value, ts(&c.UpdatedAt), c.RunID)
+	}
+	fmt.Fprintf(tw, "\nOPEN REJECTS: %d record(s) quarantined and not loaded since (meta.rejects)\n", r.OpenRejects)
+	if len(r.Rejects) > 0 {
+		fmt.Fprintln(tw, "account\ttable\trecord\ttimes\tlast run\treason")
+		for _, x := range r.Rejects {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.Account, x.Table, x.Key, x.Times, x.LastRunID, x.Reason)
+		}
+	}
+	fmt.Fprintln(tw, "\nSCHEMA DRIFT: fields the APIs send that no column declares (kept in _extra)")
+	if len(r.Drift) > 0 {
+		fmt.Fprintln(tw, "\ttable\tfield\tfirst seen\texample")
+		for _, d := range r.Drift {
+			mark := ""
+			if d.New {
+				mark = "NEW"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, d.Field, ts(&d.FirstSeenAt), d.Example)
+		}
+	}
+	if r.PublishPending > 0 {
+		fmt.Fprintf(tw, "\nPARQUET: %d partition(s) waiting to be published (the next run or rebuild writes them)\n", r.PublishPending)
+	}
+	tw.Flush()
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
