@@ -6,6 +6,12 @@ GO      ?= go
 BIN     := bin/export
 export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
 
+# An independent Parquet reader (hyparquet, pure JavaScript, from npm) that
+# tests use to prove the files are readable by code that is not ours.
+READER   := tools/parquet-reader
+READER_OK := $(READER)/node_modules/.installed
+export PARQUET_READER := $(abspath $(READER)/read.mjs)
+
 .PHONY: all build test demo bench lint clean
 
 all: build
@@ -14,8 +20,12 @@ build:
 	$(GO) build -o $(BIN) ./cmd/export
 
 # The whole suite: formatting, vet, then every test with the race detector.
-test: lint
+test: lint $(READER_OK)
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+$(READER_OK): $(READER)/package.json $(READER)/package-lock.json
+	cd $(READER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Runs the real export against the built-in simulator and prints what it loaded.
 demo: build
@@ -30,4 +40,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin demo
+	rm -rf bin demo $(READER)/node_modules
