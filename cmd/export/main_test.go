@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/archive"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/queries"
@@ -75,6 +78,7 @@ func TestExitCodes(t *testing.T) {
 		nil:                                  exitOK,
 		usagef("x"):                          exitUsage,
 		fmt.Errorf("a: %w", errPartial):      exitPartial,
+		fmt.Errorf("r: %w", errRejected):     exitRejected,
 		errors.New("boom"):                   exitFailure,
 		fmt.Errorf("w: %w", usageError{nil}): exitUsage,
 	} {
@@ -96,14 +100,11 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(520, 230))
 	defer srv.Close()
 	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\naccounts:\n")
-	for _, sh := range srv.Shops {
-		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		t.Setenv(env, sh.Key)
-		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n", sh.Name, srv.URL, env)
+	cfg, env := simConfig(t, srv, dir)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
-	cfg := writeConfig(t, dir, b.String())
 
 	code, out1, err1 := runCLI(t, "run", "--config", cfg)
 	if code != exitOK {
@@ -166,6 +167,64 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 				t.Errorf("%s contains the key of %s", f, sh.Name)
 			}
 		}
+	}
+	// The raw archive holds every page both runs used, with its request
+	// and no key (it is compressed, so read it back to look).
+	raw := filepath.Join(dir, "raw")
+	archived, err := archive.List(raw)
+	if err != nil || len(archived) != 4 {
+		t.Fatalf("archive files = %v, %v; want 2 runs × 2 accounts", archived, err)
+	}
+	pages := 0
+	for _, f := range archived {
+		err := archive.Read(raw, f.Rel, -1, func(e archive.Entry) error {
+			pages++
+			line, _ := json.Marshal(e)
+			for _, sh := range srv.Shops {
+				if bytes.Contains(line, []byte(sh.Key)) {
+					t.Errorf("archived page %s#%d contains the key of %s", f.Rel, e.Seq, sh.Name)
+				}
+			}
+			if e.Resource != "tickets" || e.Params.Get("offset") == "" || e.Account != f.Account {
+				t.Errorf("archived page %s#%d: %s %v %s", f.Rel, e.Seq, e.Resource, e.Params, e.Account)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := 2 * (520/50 + 1 + 230/50 + 1); pages != want {
+		t.Errorf("archived %d pages, want %d", pages, want)
+	}
+}
+
+// TestRejectsAreQuarantinedAndReported serves a page with bad records: the
+// good ones load, the bad ones land in meta.rejects with their reason, and
+// the summary and the exit code (4) say so.
+func TestRejectsAreQuarantinedAndReported(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("offset") != "0" {
+			w.Write([]byte("[]"))
+			return
+		}
+		w.Write([]byte(`[{"id":1,"created_date":"2026-07-16T10:00:00-0600","status":{"label":"New"},"invoice":{"last_payment_date":{}}},
+			{"id":2,"created_date":"16.07.2026 10:00"},{"ticket_ref":"no id","created_date":"2026-07-16T10:00:00-0600"}]`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	t.Setenv("TEST_KEY", "k-123")
+	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n")
+	code, out, stderr := runCLI(t, "run", "--config", cfg)
+	if code != exitRejected || !strings.Contains(out, "2 record(s) rejected") {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	_, got, _ := runCLI(t, "query", "--config", cfg, "--format", "csv", "--sql",
+		`SELECT (SELECT count(*) FROM mgr.tickets) AS loaded, string_agg(coalesce(record_key, '-') || ': ' || reason, ' | ' ORDER BY record_key) AS rejects FROM meta.rejects`)
+	want := `loaded,rejects
+1,"2: column created_date: ""16.07.2026 10:00"" is not a recognised date-time | -: column id: required field id is missing"`
+	if strings.TrimSpace(got) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
 

@@ -87,10 +87,13 @@ func resumeOffset(value string) int {
 	return max(c.Next-mgr.PageSize, 0)
 }
 
+// newRunID names a run after its start, to the millisecond, so that run ids
+// (and the raw archive's file names) sort in the order the runs happened:
+// the warehouse lock keeps two runs from starting together.
 func newRunID(now time.Time) string {
 	b := make([]byte, 3)
 	rand.Read(b)
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b)
 }
 
 // hooks lets a crash test stop the process at named points (see
