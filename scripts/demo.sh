@@ -43,3 +43,11 @@ echo
 echo "== Parquet files"
 find "$dir/parquet" -name '*.parquet' | wc -l | xargs echo "files:"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS rows FROM read_parquet('$dir/parquet/mgr/tickets/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY account"
+
+echo
+echo "== export status"
+"$bin" status --config "$dir/export.yaml" --limit 5
+
+echo
+echo "== export rebuild (from the raw archive in $dir/raw: no network, no rate budget)"
+"$bin" rebuild --config "$dir/export.yaml" 2>"$dir/rebuild.log"

@@ -404,12 +404,36 @@ func notedrift(drift map[string]string, path string, v any) {
 		drift[path] = "[redacted]"
 		return
 	}
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(redact(v))
 	s := string(b)
 	if len(s) > 120 {
-		s = s[:120] + "…"
+		s = strings.ToValidUTF8(s[:120], "") + "…"
 	}
 	drift[path] = s
+}
+
+// redact replaces the values of secret-looking keys inside an example
+// (custom_fields {"device_pin": …}).
+func redact(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if secretName.MatchString(k) {
+				out[k] = "[redacted]"
+			} else {
+				out[k] = redact(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = redact(e)
+		}
+		return out
+	}
+	return v
 }
 
 // DriftPaths returns the drift paths in a stable order.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -320,5 +321,30 @@ func TestPageChildTables(t *testing.T) {
 	}
 	if lines.Drift["warranty_days"] != "90" {
 		t.Errorf("line drift = %v; want warranty_days recorded for the child table", lines.Drift)
+	}
+}
+
+func TestDriftExamplesHideNestedSecrets(t *testing.T) {
+	long := strings.Repeat("é", 100)
+	b, err := Page(schema.MGRTickets, []byte(`[{"id":1,"created_date":"2026-01-02T03:04:05Z",
+		"custom_fields":{"device_pin":"1234","colour":"red","owner":{"passcode":"0000"}},"notes":"`+long+`",
+		"invoice":{"last_payment_date":{}}}]`), meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if got := b.Drift["custom_fields"]; strings.Contains(got, "1234") || strings.Contains(got, "0000") || !strings.Contains(got, `"colour":"red"`) {
+		t.Errorf("drift example = %s; want the pin and passcode redacted, the colour kept", got)
+	}
+	if got := b.Drift["notes"]; !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("long example = %q; want valid UTF-8, cut with …", got)
+	}
+	// An object where a timestamp is declared is NULL, not a reject.
+	if len(b.Rejects) != 0 || b.Record.NumRows() != 1 || row(t, b.Record, 0)["invoice_last_payment_date"] != nil {
+		t.Errorf("rejects %v, row %v", b.Rejects, row(t, b.Record, 0))
+	}
+	// The raw record keeps what it had: _extra is the data, not an example.
+	if x := row(t, b.Record, 0)["_extra"].(string); !strings.Contains(x, `"device_pin":"1234"`) {
+		t.Errorf("_extra = %s", x)
 	}
 }
