@@ -12,7 +12,7 @@ READER   := tools/parquet-reader
 READER_OK := $(READER)/node_modules/.installed
 export PARQUET_READER := $(abspath $(READER)/read.mjs)
 
-.PHONY: all build test demo bench lint clean
+.PHONY: all build test demo bench lint clean docs
 
 all: build
 
@@ -30,6 +30,10 @@ $(READER_OK): $(READER)/package.json $(READER)/package-lock.json
 # Runs the real export against the built-in simulator and prints what it loaded.
 demo: build
 	./scripts/demo.sh $(BIN)
+
+# The column reference, generated from the declarations (a test checks it).
+docs:
+	$(GO) run ./cmd/export schema --markdown > docs/tables.md
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

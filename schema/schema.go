@@ -95,7 +95,8 @@ type Column struct {
 	// Parent names the parent-table column a child-table column copies (the
 	// parent's id, its partition date); empty elsewhere.
 	Parent string
-	// Nullable is false for key columns (NOT NULL in DuckDB and Parquet).
+	// Nullable is false for key and required columns: a stored row never
+	// has NULL there (keys are also NOT NULL in DuckDB).
 	Nullable bool
 	Doc      string
 }
@@ -200,15 +201,15 @@ func build(t Table, parent *Table) *Table {
 		)
 		if parent.PartitionBy != "" {
 			pc := parent.Columns[parent.ColumnIndex(parent.PartitionBy)]
-			cols = append(cols, Column{Name: pc.Name, Type: pc.Type, System: true, Parent: pc.Name, Doc: "the parent's " + pc.Name + " (partitions the Parquet files)"})
+			cols = append(cols, Column{Name: pc.Name, Type: pc.Type, System: true, Required: pc.Required, Parent: pc.Name, Doc: "the parent's " + pc.Name + " (partitions the Parquet files)"})
 			t.PartitionBy = pc.Name
 		}
 		t.Key = []string{t.ParentKey, ColLineNo}
 	}
 	cols = append(cols, t.Columns...)
 	cols = append(cols,
-		Column{Name: ColExtractedAt, Type: Timestamp, System: true, Doc: "when the exporter fetched the row"},
-		Column{Name: ColRunID, Type: String, System: true, Doc: "export run that last changed the row (meta.runs)"},
+		Column{Name: ColExtractedAt, Type: Timestamp, Required: true, System: true, Doc: "when the exporter fetched the row"},
+		Column{Name: ColRunID, Type: String, Required: true, System: true, Doc: "export run that last changed the row (meta.runs)"},
 		Column{Name: ColExtra, Type: JSON, System: true, Doc: "fields the API sent that this table does not declare"},
 	)
 	t.Columns = cols
@@ -220,9 +221,8 @@ func build(t Table, parent *Table) *Table {
 	for i, c := range t.Columns {
 		if t.IsKey(c.Name) {
 			t.Columns[i].Required = true
-		} else {
-			t.Columns[i].Nullable = true
 		}
+		t.Columns[i].Nullable = !t.Columns[i].Required
 	}
 	return &t
 }

@@ -285,3 +285,16 @@ func TestSchemaCommandShowsEveryTable(t *testing.T) {
 		t.Errorf("text schema does not describe the child table:\n%s", text)
 	}
 }
+
+// TestTablesDocIsCurrent keeps docs/tables.md generated from the
+// declarations: regenerate it with `make docs`.
+func TestTablesDocIsCurrent(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("..", "..", "docs", "tables.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, got, _ := runCLI(t, "schema", "--markdown")
+	if code != exitOK || got != string(want) {
+		t.Fatal("docs/tables.md is out of date with the declarations: run `make docs`")
+	}
+}
