@@ -106,10 +106,26 @@ func TestKillAnywhereConverges(t *testing.T) {
 		load.HookAfterRename + "#1",
 		load.HookBeforeManifest + "#1",
 	}
+	// What a reader sees right after a crash: every file whole and readable.
+	reader, err := load.Open(ctx, filepath.Join(t.TempDir(), "reader.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	readable := func(after string) {
+		t.Helper()
+		files, _ := filepath.Glob(filepath.Join(crashDir, "pq", "mgr", "tickets", "*", "*", "*", "*.parquet"))
+		for _, f := range files {
+			if _, err := reader.Query(ctx, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s')`, f)); err != nil {
+				t.Errorf("after a crash at %s, %s is unreadable: %v", after, f, err)
+			}
+		}
+	}
 	interrupted := 0
 	for _, p := range points {
 		cmd, out := startExport(t, append(env, crashEnv+"="+p), "run", "--config", crashCfg)
 		err := cmd.Wait()
+		readable(p)
 		if !killed(err) {
 			// The point may not be reached when earlier runs left little to
 			// do; that run then finished normally.
