@@ -177,7 +177,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	}
 	pages := 0
 	for _, f := range archived {
-		err := archive.Read(raw, f.Rel, -1, func(e archive.Entry) error {
+		err := archive.Read(raw, f.Rel, func(e archive.Entry) error {
 			pages++
 			line, _ := json.Marshal(e)
 			for _, sh := range srv.Shops {

@@ -188,8 +188,13 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 		st.bytes += info.Size()
 	}
 	read := 0
-	err := archive.Read(raw, f.Rel, limit, func(e archive.Entry) error {
-		read++
+	err := archive.Read(raw, f.Rel, func(e archive.Entry) error {
+		if read++; limit >= 0 && read > limit {
+			// Archived after the last checkpoint of a killed run: the
+			// warehouse never held it.
+			st.skipped++
+			return nil
+		}
 		t := tableFor(e.Source, e.Resource)
 		if t == nil {
 			log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
@@ -214,14 +219,5 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 		st.truncated = append(st.truncated, f.Rel)
 		err = nil
 	}
-	if err != nil {
-		return err
-	}
-	if useMarks && read == limit {
-		// Pages archived after the last checkpoint of a killed run.
-		total := 0
-		archive.Read(raw, f.Rel, -1, func(archive.Entry) error { total++; return nil })
-		st.skipped += max(total-read, 0)
-	}
-	return nil
+	return err
 }

@@ -200,9 +200,9 @@ func List(root string) ([]File, error) {
 // process died while writing it). The pages before it are whole.
 var ErrTruncated = errors.New("raw archive file ends in a partial page")
 
-// Read calls fn with the first limit pages of a file (limit < 0: all). A
-// file cut short ends the reading with ErrTruncated after its whole pages.
-func Read(root, rel string, limit int, fn func(Entry) error) error {
+// Read calls fn with each page of a file in order. A file cut short ends
+// the reading with ErrTruncated after its whole pages.
+func Read(root, rel string, fn func(Entry) error) error {
 	f, err := os.Open(filepath.Join(root, rel))
 	if err != nil {
 		return fmt.Errorf("raw archive: %w", err)
@@ -214,7 +214,7 @@ func Read(root, rel string, limit int, fn func(Entry) error) error {
 	}
 	defer dec.Close()
 	br := bufio.NewReaderSize(dec, 1<<16)
-	for n := 0; limit < 0 || n < limit; n++ {
+	for n := 0; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			return nil
@@ -233,5 +233,4 @@ func Read(root, rel string, limit int, fn func(Entry) error) error {
 			return err
 		}
 	}
-	return nil
 }
