@@ -146,8 +146,8 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 		return p, fmt.Errorf("count rows: %w", err)
 	}
 	final := filepath.Join(dir, PartitionFile)
+	removeStaleTemps(dir, PartitionFile)
 	if p.Rows == 0 {
-		removeStaleTemps(dir, PartitionFile)
 		// Every row moved out of this partition: remove it.
 		if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return p, err
@@ -157,7 +157,6 @@ func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return p, err
 	}
-	removeStaleTemps(dir, PartitionFile)
 	// The account is in the path (Hive partitioning), not in the file, as
 	// Spark and DuckDB's own PARTITION_BY write it. The temporary name does
 	// not end in .parquet, so globbing readers never pick it up.
