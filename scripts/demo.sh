@@ -23,6 +23,8 @@ sed -n '1p' "$dir/simulator.log"
 
 # The keys go to the environment, never to the config or the output.
 set -a; . "$dir/keys.env"; set +a
+# Rate-budget ledgers (per API key, shared by every process) stay in the demo folder.
+export EXPORT_STATE_DIR="$dir/state"
 
 echo
 echo "== export run --config $dir/export.yaml"

@@ -19,7 +19,11 @@ type Config struct {
 	Parquet   string `yaml:"parquet,omitempty"`
 	// Raw is the raw archive directory (every response body a run used,
 	// for `export rebuild`); default: "raw" beside the warehouse file.
-	Raw      string    `yaml:"raw,omitempty"`
+	Raw string `yaml:"raw,omitempty"`
+	// StateDir holds state shared across warehouses, such as each API
+	// key's rate-budget ledger. Default: $EXPORT_STATE_DIR, else
+	// $XDG_STATE_HOME/repairshop-export, else ~/.local/state/repairshop-export.
+	StateDir string    `yaml:"state_dir,omitempty"`
 	Accounts []Account `yaml:"accounts"`
 }
 
@@ -67,6 +71,9 @@ func loadConfig(path string) (*Config, error) {
 	if cfg.Raw != "" {
 		cfg.Raw = resolve(dir, cfg.Raw)
 	}
+	if cfg.StateDir != "" {
+		cfg.StateDir = resolve(dir, cfg.StateDir)
+	}
 	return &cfg, nil
 }
 
@@ -77,6 +84,24 @@ func (c *Config) rawDir() string {
 		return c.Raw
 	}
 	return filepath.Join(filepath.Dir(c.Warehouse), "raw")
+}
+
+// stateDir is where per-key state lives: shared by every warehouse and
+// process of this user, so two cron jobs on one key pace as one client.
+func (c *Config) stateDir() (string, error) {
+	switch {
+	case c.StateDir != "":
+		return c.StateDir, nil
+	case os.Getenv("EXPORT_STATE_DIR") != "":
+		return os.Getenv("EXPORT_STATE_DIR"), nil
+	case os.Getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_STATE_HOME"), "repairshop-export"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("state directory: %w (set state_dir in the config or EXPORT_STATE_DIR)", err)
+	}
+	return filepath.Join(home, ".local", "state", "repairshop-export"), nil
 }
 
 func resolve(dir, p string) string {

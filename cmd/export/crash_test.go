@@ -28,7 +28,16 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// Budget ledgers go to a scratch directory, not the user's state
+	// directory; child processes inherit it.
+	state, err := os.MkdirTemp("", "export-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("EXPORT_STATE_DIR", state)
+	code := m.Run()
+	os.RemoveAll(state)
+	os.Exit(code)
 }
 
 // simConfig starts a simulator and writes a config for its shops under dir;
@@ -250,5 +259,36 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 	res, err := w.Query(ctx, `SELECT count(*) || ' ' || (SELECT count(*) FROM meta.runs) FROM mgr.tickets`)
 	if err != nil || res.Rows[0][0] != "410 1" {
 		t.Fatalf("after both: %v %v, want 410 tickets from one run", res.Rows, err)
+	}
+}
+
+// TestTwoProcessesShareOneKeysBudget runs two exports at once with the same
+// API key into two different warehouses. Each alone paces at 90% of the
+// limit, so together they would send 180% of it; through the key's ledger
+// they are paced as one client and the server sees no rate-limit error.
+func TestTwoProcessesShareOneKeysBudget(t *testing.T) {
+	// The limit is 10 requests per second here, so the test takes seconds;
+	// the config says 600 per minute, the same rate.
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(10, time.Second), mgrtest.WithTickets(1000, 10))
+	defer srv.Close()
+	sh := srv.Shop("north")
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for i := 0; i < 2; i++ {
+		dir := t.TempDir()
+		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n", srv.URL))
+		cmd, out := startExport(t, []string{"SHARED_KEY=" + sh.Key}, "run", "--config", cfg)
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	if n := srv.RateLimitErrors("north"); n != 0 {
+		t.Fatalf("%d rate-limit errors with two processes on one key", n)
+	}
+	if got := len(srv.Log()); got < 2*(1000/50+1) {
+		t.Fatalf("server saw %d requests, want both full listings", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -145,11 +146,21 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 	// Extraction stops if loading fails: nothing fetched would be kept.
 	xctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	state, err := cfg.stateDir()
+	if err != nil {
+		return load.Summary{}, err
+	}
+	ledgers := make([]*budget.Ledger, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		if ledgers[i], err = budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, keys[i])); err != nil {
+			return load.Summary{}, fmt.Errorf("account %s: %w", a.Name, err)
+		}
+	}
 	for i, a := range cfg.Accounts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = extractAccount(xctx, a, keys[i], runID, starts, clock, log, pages)
+			results[i] = extractAccount(xctx, a, keys[i], ledgers[i], runID, starts, clock, log, pages)
 		}()
 	}
 	go func() { wg.Wait(); close(pages) }()
@@ -301,9 +312,9 @@ func (l *loader) close() error {
 	return errors.Join(errs...)
 }
 
-func extractAccount(ctx context.Context, a Account, key, runID string, starts map[[2]string]int, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
+func extractAccount(ctx context.Context, a Account, key string, ledger *budget.Ledger, runID string, starts map[[2]string]int, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
-	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log.With("account", a.Name))}
+	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log.With("account", a.Name)), mgr.WithLedger(ledger)}
 	if a.BaseURL != "" {
 		opts = append(opts, mgr.WithBaseURL(a.BaseURL))
 	}
@@ -316,6 +327,9 @@ func extractAccount(ctx context.Context, a Account, key, runID string, starts ma
 		return res
 	}
 	defer func() { res.Requests = c.Requests() }()
+	if until := c.CoolingUntil(); until.After(clock.Now()) {
+		log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "account", a.Name, "until", until.Format(time.RFC3339), "ledger", ledger.Path())
+	}
 	for _, r := range mgrResources {
 		n := 0
 		err := c.ListFrom(ctx, r.res, starts[[2]string{a.Name, r.res.Name}], func(p mgr.Page) error {

@@ -24,6 +24,15 @@ type Bucket struct {
 	next      time.Time // earliest time the next request may start
 	coolUntil time.Time // no request before this (after a rate signal)
 	granted   int
+	ledger    *Ledger // shared with other processes using the key; may be nil
+}
+
+// UseLedger makes the bucket reserve its slots and record its rate signals
+// in a ledger file shared by every process using the same key.
+func (b *Bucket) UseLedger(l *Ledger) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ledger = l
 }
 
 // DefaultHeadroom is the fraction of the documented limit a client uses.
@@ -57,12 +66,15 @@ func (b *Bucket) Interval() time.Duration { return b.interval }
 func (b *Bucket) Wait(ctx context.Context) error {
 	b.mu.Lock()
 	now := b.clock.Now()
-	at := b.next
-	if b.coolUntil.After(at) {
-		at = b.coolUntil
-	}
-	if at.Before(now) {
-		at = now
+	at := latest(now, b.next, b.coolUntil)
+	if b.ledger != nil {
+		var cool time.Time
+		var err error
+		if at, cool, err = b.ledger.reserve(now, b.next, b.coolUntil, b.interval); err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		b.coolUntil = cool
 	}
 	b.next = at.Add(b.interval)
 	b.granted++
@@ -75,9 +87,17 @@ func (b *Bucket) Wait(ctx context.Context) error {
 func (b *Bucket) CoolDown(d time.Duration) time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	until := b.clock.Now().Add(d)
+	now := b.clock.Now()
+	until := now.Add(d)
 	if until.After(b.coolUntil) {
 		b.coolUntil = until
+	}
+	if b.ledger != nil {
+		// Other processes on the key must stay silent too. If the file
+		// cannot be written, this process still keeps its own silence.
+		if shared, err := b.ledger.signal(now, b.coolUntil); err == nil {
+			b.coolUntil = shared
+		}
 	}
 	if b.next.Before(b.coolUntil) {
 		b.next = b.coolUntil
@@ -85,10 +105,16 @@ func (b *Bucket) CoolDown(d time.Duration) time.Time {
 	return b.coolUntil
 }
 
-// CoolingUntil reports the end of the current cool-down (zero if none).
+// CoolingUntil reports the end of the current cool-down (zero if none),
+// including one recorded in the ledger by another process.
 func (b *Bucket) CoolingUntil() time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ledger != nil {
+		if st, err := b.ledger.Read(); err == nil {
+			return latest(b.coolUntil, st.CoolUntil)
+		}
+	}
 	return b.coolUntil
 }
 

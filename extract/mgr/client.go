@@ -62,6 +62,7 @@ type Client struct {
 	backoff  time.Duration
 	timeout  time.Duration
 	bucket   *budget.Bucket
+	ledger   *budget.Ledger
 
 	requests  atomic.Int64
 	succeeded atomic.Bool
@@ -105,6 +106,10 @@ func WithRetries(n int, backoff time.Duration) Option {
 	return func(c *Client) { c.retries, c.backoff = n, backoff }
 }
 
+// WithLedger shares the key's pacing and rate signals with every other
+// process using it, through a ledger file (see budget.Ledger).
+func WithLedger(l *budget.Ledger) Option { return func(c *Client) { c.ledger = l } }
+
 // WithRequestTimeout bounds one HTTP request (default 60 s).
 func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
@@ -126,9 +131,16 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mgr: %w", err)
 	}
+	if c.ledger != nil {
+		b.UseLedger(c.ledger)
+	}
 	c.bucket = b
 	return c, nil
 }
+
+// CoolingUntil is the end of the key's current rate-limit silence, whoever
+// recorded it (zero if none).
+func (c *Client) CoolingUntil() time.Time { return c.bucket.CoolingUntil() }
 
 // Requests is the number of HTTP requests sent so far, failures included.
 func (c *Client) Requests() int64 { return c.requests.Load() }

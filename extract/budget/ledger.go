@@ -1,0 +1,151 @@
+package budget
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Ledger is one API key's pacing state in a file, shared by every process
+// that uses the key — another warehouse's cron job, a second run started by
+// hand — and kept across crashes. A Bucket with a ledger reserves each
+// request slot in the file under an exclusive OS lock, so processes sharing
+// a key are paced as one client, and a rate-limit signal seen by one
+// silences all of them, including a run that starts afterwards.
+//
+// The file names the key by a hash; the key itself is never written.
+type Ledger struct {
+	path string
+}
+
+// LedgerState is what a ledger file holds.
+type LedgerState struct {
+	// Next is the earliest start of the next request on the key.
+	Next time.Time `json:"next"`
+	// CoolUntil is the end of the silence after the last rate signal.
+	CoolUntil  time.Time `json:"cool_until"`
+	LastSignal time.Time `json:"last_rate_signal,omitzero"`
+	Requests   int64     `json:"requests"`
+	Signals    int64     `json:"rate_signals"`
+	Updated    time.Time `json:"updated"`
+}
+
+// KeyID is the stable, non-secret name of an API key: a hash of the source
+// and the key.
+func KeyID(source, key string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + key))
+	return source + "-" + hex.EncodeToString(sum[:8])
+}
+
+// OpenLedger opens (creating if needed) the ledger of keyID under dir.
+func OpenLedger(dir, keyID string) (*Ledger, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("budget ledger: %w", err)
+	}
+	l := &Ledger{path: filepath.Join(dir, keyID+".json")}
+	if _, err := l.Read(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Path is the ledger's file.
+func (l *Ledger) Path() string { return l.path }
+
+// Read returns the current state (without locking out writers for long).
+func (l *Ledger) Read() (LedgerState, error) {
+	var st LedgerState
+	err := l.update(func(s *LedgerState) bool { st = *s; return false })
+	return st, err
+}
+
+// update runs fn on the state under an exclusive lock and, if fn says so,
+// writes the state back and flushes it to disk before unlocking.
+func (l *Ledger) update(fn func(*LedgerState) bool) error {
+	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("budget ledger: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("budget ledger %s: lock: %w", l.path, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("budget ledger %s: %w", l.path, err)
+	}
+	var st LedgerState
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &st); err != nil {
+			// A torn write cannot happen (fsync before unlock), but a
+			// hand-edited file can: start over rather than refuse to run,
+			// keeping the silence of a full minute to be safe.
+			st = LedgerState{}
+		}
+	}
+	if !fn(&st) {
+		return nil
+	}
+	out, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("budget ledger %s: %w", l.path, err)
+	}
+	if _, err := f.WriteAt(append(out, '\n'), 0); err != nil {
+		return fmt.Errorf("budget ledger %s: %w", l.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("budget ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// reserve books the next request slot: no earlier than now, the key's next
+// free slot and any cool-down, in the file and in memory (whichever is
+// later); the slot after it is interval later.
+func (l *Ledger) reserve(now, localNext, localCool time.Time, interval time.Duration) (time.Time, time.Time, error) {
+	var at, cool time.Time
+	err := l.update(func(s *LedgerState) bool {
+		at = latest(now, localNext, localCool, s.Next, s.CoolUntil)
+		cool = latest(localCool, s.CoolUntil)
+		s.Next = at.Add(interval)
+		s.Requests++
+		s.Updated = now.UTC()
+		return true
+	})
+	return at, cool, err
+}
+
+// signal records a rate-limit signal and the silence it imposes.
+func (l *Ledger) signal(now, until time.Time) (time.Time, error) {
+	var cool time.Time
+	err := l.update(func(s *LedgerState) bool {
+		s.CoolUntil = latest(s.CoolUntil, until)
+		s.Next = latest(s.Next, s.CoolUntil)
+		s.LastSignal = now.UTC()
+		s.Signals++
+		s.Updated = now.UTC()
+		cool = s.CoolUntil
+		return true
+	})
+	return cool, err
+}
+
+func latest(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}

@@ -1,0 +1,125 @@
+package budget
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ledgerBucket(t *testing.T, clk Clock, dir string) *Bucket {
+	t.Helper()
+	b, err := NewBucket(clk, 30, time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenLedger(dir, KeyID("mgr", "secret-key-123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.UseLedger(l)
+	return b
+}
+
+// maxPerMinute is the most requests in any one-minute window.
+func maxPerMinute(times []time.Time) int {
+	most := 0
+	for i := range times {
+		n := 0
+		for _, u := range times[i:] {
+			if u.Sub(times[i]) < time.Minute {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// interleave sends 90 requests through two buckets sharing a clock.
+func interleave(t *testing.T, clk Clock, a, b *Bucket) []time.Time {
+	t.Helper()
+	var times []time.Time
+	for i := 0; i < 90; i++ {
+		bk := a
+		if i%3 == 0 {
+			bk = b
+		}
+		if err := bk.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, clk.Now())
+	}
+	return times
+}
+
+// Two processes on one key, each with its own bucket: through the ledger
+// they are paced as one client.
+func TestLedgerPacesProcessesAsOne(t *testing.T) {
+	dir := t.TempDir()
+	clk := NewFake(t0)
+	a, b := ledgerBucket(t, clk, dir), ledgerBucket(t, clk, dir)
+	if n := maxPerMinute(interleave(t, clk, a, b)); n > 30 {
+		t.Fatalf("%d requests in one minute across both buckets, limit 30", n)
+	}
+	if st, _ := a.ledger.Read(); st.Requests != 90 {
+		t.Errorf("ledger counts %d requests, want 90", st.Requests)
+	}
+	// The control: the same two buckets without a ledger break the limit.
+	clk = NewFake(t0)
+	c, _ := NewBucket(clk, 30, time.Minute, 0)
+	d, _ := NewBucket(clk, 30, time.Minute, 0)
+	if n := maxPerMinute(interleave(t, clk, c, d)); n <= 30 {
+		t.Fatalf("control: two unshared buckets sent only %d a minute; the test proves nothing", n)
+	}
+}
+
+// A run that starts 20 s after another run's rate-limit signal waits out
+// the minute before its first request.
+func TestLedgerCarriesTheCoolDownToTheNextRun(t *testing.T) {
+	dir := t.TempDir()
+	clk := NewFake(t0)
+	first := ledgerBucket(t, clk, dir)
+	first.Wait(context.Background())
+	signalled := clk.Now()
+	first.CoolDown(time.Minute)
+
+	clk.Sleep(context.Background(), 20*time.Second) // the crashed run is gone; cron starts another
+	next := ledgerBucket(t, clk, dir)
+	if got := next.CoolingUntil(); !got.Equal(signalled.Add(time.Minute)) {
+		t.Fatalf("new run sees cool-down until %s, want %s", got, signalled.Add(time.Minute))
+	}
+	if err := next.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if silence := clk.Now().Sub(signalled); silence < time.Minute {
+		t.Fatalf("first request %s after the signal, want ≥ 1m", silence)
+	}
+	data, err := os.ReadFile(next.ledger.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "secret-key-123") || strings.Contains(next.ledger.Path(), "secret-key-123") {
+		t.Fatal("the ledger names the key")
+	}
+	if !strings.Contains(string(data), `"rate_signals":1`) {
+		t.Errorf("ledger = %s", data)
+	}
+}
+
+func TestLedgerSurvivesAGarbledFile(t *testing.T) {
+	dir := t.TempDir()
+	id := KeyID("mgr", "k")
+	os.WriteFile(dir+"/"+id+".json", []byte("{not json"), 0o600)
+	l, err := OpenLedger(dir, id)
+	if err != nil {
+		t.Fatalf("garbled ledger: %v", err)
+	}
+	if KeyID("mgr", "k") == KeyID("mgr", "k2") || KeyID("mgr", "k") == KeyID("repairops", "k") {
+		t.Error("key ids collide")
+	}
+	if _, err := l.Read(); err != nil {
+		t.Fatal(err)
+	}
+}
