@@ -36,6 +36,10 @@ type LedgerState struct {
 	Updated    time.Time `json:"updated"`
 }
 
+// maxAhead bounds how far in the future a ledger may push a request: far
+// beyond any pacing interval or cool-down a client records.
+const maxAhead = time.Hour
+
 // KeyID is the stable, non-secret name of an API key: a hash of the source
 // and the key.
 func KeyID(source, key string) string {
@@ -115,6 +119,15 @@ func (l *Ledger) update(fn func(*LedgerState) bool) error {
 func (l *Ledger) reserve(now, localNext, localCool time.Time, interval time.Duration) (time.Time, time.Time, error) {
 	var at, cool time.Time
 	err := l.update(func(s *LedgerState) bool {
+		// A slot or silence more than maxAhead away was not written by a
+		// live client on this clock (the clock was set back, or the file
+		// came from elsewhere): waiting hours for it would stop the export.
+		if s.Next.After(now.Add(maxAhead)) {
+			s.Next = time.Time{}
+		}
+		if s.CoolUntil.After(now.Add(maxAhead)) {
+			s.CoolUntil = time.Time{}
+		}
 		at = latest(now, localNext, localCool, s.Next, s.CoolUntil)
 		cool = latest(localCool, s.CoolUntil)
 		s.Next = at.Add(interval)

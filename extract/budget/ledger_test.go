@@ -123,3 +123,20 @@ func TestLedgerSurvivesAGarbledFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A ledger whose times lie hours ahead (the clock was set back) does not
+// stall the export.
+func TestLedgerIgnoresSlotsFromTheFarFuture(t *testing.T) {
+	dir := t.TempDir()
+	future := ledgerBucket(t, NewFake(t0.Add(48*time.Hour)), dir)
+	future.Wait(context.Background())
+	future.CoolDown(time.Minute)
+	clk := NewFake(t0)
+	now := ledgerBucket(t, clk, dir)
+	if err := now.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := clk.Now().Sub(t0); waited > time.Minute {
+		t.Fatalf("waited %s for a slot two days ahead", waited)
+	}
+}
