@@ -111,7 +111,7 @@ func (b *Bucket) CoolingUntil() time.Time {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ledger != nil {
-		if st, err := b.ledger.Read(); err == nil {
+		if st, err := b.ledger.Read(); err == nil && !st.CoolUntil.After(b.clock.Now().Add(maxAhead)) {
 			return latest(b.coolUntil, st.CoolUntil)
 		}
 	}
