@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -119,7 +120,7 @@ func (w *Warehouse) Cursor(ctx context.Context, account, resource string) (strin
 	defer w.mu.Unlock()
 	var v string
 	err := w.conn.QueryRowContext(ctx, `SELECT value FROM meta.cursors WHERE account = ? AND resource = ?`, account, resource).Scan(&v)
-	if errors.Is(err, errNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
 	if err != nil {

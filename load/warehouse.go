@@ -55,8 +55,6 @@ type stagedTable struct {
 	parents string
 }
 
-var errNoRows = sql.ErrNoRows
-
 type driftKey struct{ table, field string }
 
 // Open opens (creating if needed) the warehouse file and its meta tables.

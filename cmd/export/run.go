@@ -114,6 +114,18 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		}
 		keys[i] = k
 	}
+	// The ledgers before the run begins: a bad state directory fails the
+	// run before it is recorded.
+	state, err := cfg.stateDir()
+	if err != nil {
+		return load.Summary{}, err
+	}
+	ledgers := make([]*budget.Ledger, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		if ledgers[i], err = budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, keys[i])); err != nil {
+			return load.Summary{}, fmt.Errorf("account %s: %w", a.Name, err)
+		}
+	}
 	started := clock.Now()
 	w, done, err := openForWrite(ctx, cfg, "export run", started)
 	if err != nil {
@@ -146,16 +158,6 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 	// Extraction stops if loading fails: nothing fetched would be kept.
 	xctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	state, err := cfg.stateDir()
-	if err != nil {
-		return load.Summary{}, err
-	}
-	ledgers := make([]*budget.Ledger, len(cfg.Accounts))
-	for i, a := range cfg.Accounts {
-		if ledgers[i], err = budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, keys[i])); err != nil {
-			return load.Summary{}, fmt.Errorf("account %s: %w", a.Name, err)
-		}
-	}
 	for i, a := range cfg.Accounts {
 		wg.Add(1)
 		go func() {
