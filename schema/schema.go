@@ -31,6 +31,10 @@ const (
 	Bool
 	// JSON is a JSON document kept as text (DuckDB type JSON).
 	JSON
+	// Decimal is DECIMAL(18,4): quantities that may be fractional (hours,
+	// metres of cable) and rates (8.875 % sales tax). Parsed exactly, like
+	// Money.
+	Decimal
 )
 
 // MoneyPrecision and MoneyScale fix the shape of every money column.
@@ -38,6 +42,24 @@ const (
 	MoneyPrecision = 18
 	MoneyScale     = 2
 )
+
+// DecimalPrecision and DecimalScale fix the shape of every Decimal column.
+const (
+	DecimalPrecision = 18
+	DecimalScale     = 4
+)
+
+// Scale is the number of decimal places of a Money or Decimal column (0
+// for other types).
+func (t Type) Scale() int {
+	switch t {
+	case Money:
+		return MoneyScale
+	case Decimal:
+		return DecimalScale
+	}
+	return 0
+}
 
 func (t Type) String() string {
 	switch t {
@@ -55,6 +77,8 @@ func (t Type) String() string {
 		return "bool"
 	case JSON:
 		return "json"
+	case Decimal:
+		return "decimal"
 	}
 	return fmt.Sprintf("Type(%d)", int(t))
 }
@@ -76,6 +100,8 @@ func (t Type) DuckDBType() string {
 		return "BOOLEAN"
 	case JSON:
 		return "JSON"
+	case Decimal:
+		return fmt.Sprintf("DECIMAL(%d,%d)", DecimalPrecision, DecimalScale)
 	}
 	panic(fmt.Sprintf("schema: no DuckDB type for %v", t))
 }
@@ -92,6 +118,10 @@ type Column struct {
 	Required bool
 	// System columns are added by the exporter, not read from the API.
 	System bool
+	// Fixed columns are System columns whose value comes from the request,
+	// not the record (mgr.custom_fields.type is the {type} of
+	// /customFields/{type}); see FromRequest.
+	Fixed bool
 	// Parent names the parent-table column a child-table column copies (the
 	// parent's id, its partition date); empty elsewhere.
 	Parent string
@@ -146,6 +176,13 @@ const (
 // spellings may follow the documented path.
 func Col(t Type, path string, alt ...string) Column {
 	return Column{Name: strings.ReplaceAll(path, ".", "_"), Type: t, Paths: append([]string{path}, alt...)}
+}
+
+// FromRequest declares a column filled from the request the page answered
+// rather than from the records (transform.Meta.Fixed), e.g. the {type} of
+// /customFields/{type}. It is required: it is usually part of the key.
+func FromRequest(t Type, name, doc string) Column {
+	return Column{Name: name, Type: t, System: true, Fixed: true, Required: true, Doc: doc}
 }
 
 // Req marks a column required: a record without a valid value is rejected.

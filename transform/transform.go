@@ -31,6 +31,9 @@ type Meta struct {
 	Account     string
 	RunID       string
 	ExtractedAt time.Time
+	// Fixed holds the values of the table's FromRequest columns, by column
+	// name (e.g. "type": "tickets" for /customFields/tickets).
+	Fixed map[string]string
 }
 
 // Reject is a record that could not be loaded, with why.
@@ -78,6 +81,8 @@ func ArrowType(t schema.Type) arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	case schema.Money:
 		return &arrow.Decimal128Type{Precision: schema.MoneyPrecision, Scale: schema.MoneyScale}
+	case schema.Decimal:
+		return &arrow.Decimal128Type{Precision: schema.DecimalPrecision, Scale: schema.DecimalScale}
 	case schema.Timestamp:
 		// A zone-aware Arrow timestamp is what DuckDB and Parquet readers
 		// take as an instant (TIMESTAMPTZ / isAdjustedToUTC).
@@ -265,6 +270,14 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 	used := map[string]bool{}
 	for i, c := range t.Columns {
 		row[i] = nil
+		if c.Fixed {
+			v, ok := meta.Fixed[c.Name]
+			if !ok || v == "" {
+				return fmt.Errorf("column %s: no value from the request (a page of %s must name its %s)", c.Name, t.FullName(), c.Name)
+			}
+			row[i] = v
+			continue
+		}
 		if c.System {
 			continue
 		}
@@ -327,6 +340,8 @@ func convert(t schema.Type, v any) (any, error) {
 		return parseInt(v)
 	case schema.Money:
 		return parseMoney(v)
+	case schema.Decimal:
+		return parseDecimal(v, schema.DecimalPrecision, schema.DecimalScale)
 	case schema.Timestamp:
 		return parseTimestamp(v)
 	case schema.Date:

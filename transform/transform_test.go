@@ -132,7 +132,7 @@ func row(t *testing.T, rec arrow.RecordBatch, i int) map[string]any {
 		case *array.String:
 			out[f.Name] = a.Value(i)
 		case *array.Decimal128:
-			out[f.Name] = a.Value(i).ToString(2)
+			out[f.Name] = a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
 		case *array.Timestamp:
 			out[f.Name] = a.Value(i).ToTime(arrow.Microsecond).UTC()
 		default:
@@ -307,9 +307,9 @@ func TestPageChildTables(t *testing.T) {
 		t.Fatalf("lines = %d rows, want 3", lines.Record.NumRows())
 	}
 	for i, want := range []map[string]any{
-		{"ticket_invoice_id": "7", "line_no": "1", "id": "1", "price": "249.99", "total": "249.99", "quantity": "1",
+		{"ticket_invoice_id": "7", "line_no": "1", "id": "1", "price": "249.99", "total": "249.99", "quantity": "1.0000",
 			"created_date": time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC), "_extra": `{"warranty_days":90}`, "account": "north"},
-		{"ticket_invoice_id": "7", "line_no": "2", "quantity": "1", "price": "10.00", "total": "10.00", "_extra": nil},
+		{"ticket_invoice_id": "7", "line_no": "2", "quantity": "1.0000", "price": "10.00", "total": "10.00", "_extra": nil},
 		{"ticket_invoice_id": "9", "line_no": "1", "id": nil, "name": "Battery", "price": "45.50"},
 	} {
 		got := row(t, lines.Record, i)
@@ -346,5 +346,58 @@ func TestDriftExamplesHideNestedSecrets(t *testing.T) {
 	// The raw record keeps what it had: _extra is the data, not an example.
 	if x := row(t, b.Record, 0)["_extra"].(string); !strings.Contains(x, `"device_pin":"1234"`) {
 		t.Errorf("_extra = %s", x)
+	}
+}
+
+func TestParseDecimalScale4(t *testing.T) {
+	for _, tt := range []struct {
+		in   any
+		want int64
+		err  string
+	}{
+		{json.Number("8.875"), 88750, ""},
+		{"1.5", 15000, ""},
+		{json.Number("3"), 30000, ""},
+		{"0.00005", 0, "more than 4 decimal places"},
+		{"ten", 0, "not a plain decimal"},
+	} {
+		got, err := parseDecimal(tt.in, schema.DecimalPrecision, schema.DecimalScale)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("parseDecimal(%v) = %d, %v; want error %q", tt.in, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("parseDecimal(%v) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// A FromRequest column takes the page's value; a page without one is a
+// programming error reported per record, never a silent NULL key.
+func TestFixedColumnsComeFromTheRequest(t *testing.T) {
+	page := []byte(`[{"id":1,"name":"Passcode","type":"dropdown","options":["yes","no"]}]`)
+	meta := Meta{Account: "north", RunID: "r", ExtractedAt: time.Now(), Fixed: map[string]string{"type": "tickets"}}
+	b, err := Page(schema.MGRCustomFields, page, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if len(b.Rejects) > 0 || b.Record.NumRows() != 1 {
+		t.Fatalf("rejects %v, rows %d", b.Rejects, b.Record.NumRows())
+	}
+	got := row(t, b.Record, 0)
+	if got["type"] != "tickets" || got["field_type"] != "dropdown" || got["options"] != `["yes","no"]` {
+		t.Errorf("row = %v; want type from the request, the record's type as field_type", got)
+	}
+	meta.Fixed = nil
+	b2, err := Page(schema.MGRCustomFields, page, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Release()
+	if len(b2.Rejects) != 1 || !strings.Contains(b2.Rejects[0].Reason, "column type") {
+		t.Errorf("rejects = %v; want one naming column type", b2.Rejects)
 	}
 }

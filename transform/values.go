@@ -20,12 +20,16 @@ var errNull = fmt.Errorf("null")
 // Thousands separators and currency signs are not guessed at.
 var decimalLiteral = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
 
-var moneyScale = big.NewInt(100) // 10^schema.MoneyScale
-var moneyMax = new(big.Int).Exp(big.NewInt(10), big.NewInt(schema.MoneyPrecision), nil)
-
 // parseMoney returns the value in cents (10^-MoneyScale units) read from a
 // JSON number or numeric string, exactly: no float64 on the way.
 func parseMoney(v any) (int64, error) {
+	return parseDecimal(v, schema.MoneyPrecision, schema.MoneyScale)
+}
+
+// parseDecimal returns the value in units of 10^-scale read from a JSON
+// number or numeric string, exactly, or says why it does not fit
+// DECIMAL(precision, scale).
+func parseDecimal(v any, precision, scale int) (int64, error) {
 	var s string
 	switch x := v.(type) {
 	case json.Number:
@@ -45,13 +49,14 @@ func parseMoney(v any) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%q is not a decimal number", s)
 	}
-	r.Mul(r, new(big.Rat).SetInt(moneyScale))
+	unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+	r.Mul(r, new(big.Rat).SetInt(unit))
 	if !r.IsInt() {
-		return 0, fmt.Errorf("%q has more than %d decimal places", s, schema.MoneyScale)
+		return 0, fmt.Errorf("%q has more than %d decimal places", s, scale)
 	}
 	n := r.Num()
-	if new(big.Int).Abs(n).Cmp(moneyMax) >= 0 {
-		return 0, fmt.Errorf("%q does not fit DECIMAL(%d,%d)", s, schema.MoneyPrecision, schema.MoneyScale)
+	if new(big.Int).Abs(n).Cmp(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(precision)), nil)) >= 0 {
+		return 0, fmt.Errorf("%q does not fit DECIMAL(%d,%d)", s, precision, scale)
 	}
 	return n.Int64(), nil
 }

@@ -19,6 +19,14 @@ type Shop struct {
 
 	tickets []ticket // in the server's loose "newest first" order
 	byID    map[string]int
+
+	// colls holds every list resource by its path ("tickets",
+	// "customFields/products"): the records in server order, with their
+	// list and detail shapes.
+	colls map[string]*collection
+	// expect is what a correct export of the shop holds (see Expected).
+	expect  map[string]*Expect
+	tallies map[string]*tally
 }
 
 // Tickets is the number of tickets the shop holds.
@@ -145,6 +153,7 @@ func newShops(seed uint64, ticketsPerShop []int) []*Shop {
 		for j, t := range shop.tickets {
 			shop.byID[fmt.Sprint(t.ID)] = j
 		}
+		seedRest(rand.New(rand.NewPCG(seed, uint64(100+i))), shop, sp, i)
 		shops = append(shops, shop)
 	}
 	return shops
@@ -191,7 +200,6 @@ func seedTickets(r *rand.Rand, sp shopSpec, zone *time.Location, n int, firstID 
 			IssueType:   label{ID: 200 + issue, Label: issues[issue]},
 			Customer: customerRef{
 				ID:   fmt.Sprintf("c%06d", r.IntN(n/2+1)),
-				Name: firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))],
 			},
 			Device:  dev,
 			Invoice: json.RawMessage(`{}`),
@@ -224,13 +232,6 @@ func seedTickets(r *rand.Rand, sp shopSpec, zone *time.Location, n int, firstID 
 			ts[i], ts[i+1] = ts[i+1], ts[i]
 			i++
 		}
-	}
-	for i := range ts {
-		raw, err := json.Marshal(ts[i])
-		if err != nil {
-			panic(err) // plain structs: cannot fail
-		}
-		ts[i].raw = raw
 	}
 	return ts
 }

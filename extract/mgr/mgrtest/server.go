@@ -98,6 +98,16 @@ type Fault struct {
 	// exercise client timeouts.
 	Stall    int
 	StallFor time.Duration
+	// Truncated cuts the next N successful bodies in half (status 200).
+	Truncated int
+	// HTMLPage answers the next N successful requests with an HTML error
+	// page and status 200, as a proxy in front of the API has done.
+	HTMLPage int
+	// Reorder swaps, on each of the next N list pages with offset > 0, the
+	// page's first record with the one just before it (the live API's
+	// ordering is loose): without overlapping pages a client sees one
+	// record twice and misses the other.
+	Reorder int
 }
 
 // Request is one request as the server saw it.
@@ -189,11 +199,7 @@ func (s *Server) SetTicketStatus(shop, id, label string, at time.Time) error {
 	t := &sh.tickets[i]
 	t.Status.Label = label
 	t.LastUpdated = at.In(sh.Zone).Format(mgrTime)
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	t.raw = raw
+	sh.marshalTicket(i)
 	return nil
 }
 
@@ -218,6 +224,9 @@ func (s *Server) Inject(f Fault) {
 	s.faults.ServerErrors += f.ServerErrors
 	s.faults.OffsetDrift += f.OffsetDrift
 	s.faults.Stall += f.Stall
+	s.faults.Truncated += f.Truncated
+	s.faults.HTMLPage += f.HTMLPage
+	s.faults.Reorder += f.Reorder
 	if f.StallFor > 0 {
 		s.faults.StallFor = f.StallFor
 	}
@@ -369,35 +378,68 @@ func (s *Server) admit(r *http.Request) (status int, shop *Shop, rateLimited boo
 	return 0, shop, false
 }
 
+// detailPaths are the documented GET /{resource}/{id} endpoints.
+var detailPaths = map[string]bool{
+	"customers": true, "tickets": true, "ticketInvoices": true, "posInvoices": true,
+	"products": true, "purchaseOrders": true, "users": true, "suppliers": true,
+}
+
 func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed.")
 		return http.StatusMethodNotAllowed
 	}
-	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1"), "/")
-	switch {
-	case path == "/tickets":
-		return s.listTickets(w, r, shop)
-	case strings.HasPrefix(path, "/tickets/") && strings.Count(path, "/") == 2:
-		id := strings.TrimPrefix(path, "/tickets/")
-		s.data.RLock()
-		defer s.data.RUnlock()
-		i, ok := shop.byID[id]
-		if !ok {
-			writeError(w, http.StatusNotFound, "Ticket not found.")
+	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/")
+	s.data.RLock() // records may change between runs (SetTicketStatus, AddPayment)
+	defer s.data.RUnlock()
+	if c := shop.colls[path]; c != nil {
+		return s.list(w, r, shop, path, c)
+	}
+	if res, id, ok := strings.Cut(path, "/"); ok && detailPaths[res] && !strings.Contains(id, "/") {
+		c := shop.colls[res]
+		i, found := c.byID[id]
+		if !found {
+			writeError(w, http.StatusNotFound, "Record not found.")
 			return http.StatusNotFound
 		}
-		writeJSON(w, http.StatusOK, shop.tickets[i].raw)
-		return http.StatusOK
+		return s.write(w, c.items[i].detail)
 	}
 	writeError(w, http.StatusNotFound, "Resource not found. Please check the endpoint in the API Explorer.")
 	return http.StatusNotFound
 }
 
+// write sends a 200 with body, or a garbled 200 when a fault says so.
+func (s *Server) write(w http.ResponseWriter, body []byte) int {
+	s.mu.Lock()
+	truncate, html := s.faults.Truncated > 0, false
+	if truncate {
+		s.faults.Truncated--
+	} else if s.faults.HTMLPage > 0 {
+		s.faults.HTMLPage--
+		html = true
+	}
+	s.mu.Unlock()
+	switch {
+	case truncate:
+		writeJSON(w, http.StatusOK, body[:len(body)/2])
+	case html:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(htmlErrorPage))
+	default:
+		writeJSON(w, http.StatusOK, body)
+	}
+	return http.StatusOK
+}
+
+// htmlErrorPage is what a proxy in front of the API has served with status
+// 200 during an outage.
+const htmlErrorPage = `<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body><h1>We'll be right back</h1><p>My Gadget Repairs is undergoing maintenance.</p></body></html>`
+
 // mgrDate is the dd-mmm-yyyy format of the createdDateFrom/To filters.
 const mgrDate = "02-Jan-2006"
 
-func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop) int {
+func (s *Server) list(w http.ResponseWriter, r *http.Request, shop *Shop, res string, c *collection) int {
 	q := r.URL.Query()
 	// Live behaviour: `page` beyond the first returns an empty array.
 	if p := q.Get("page"); p != "" && p != "1" && p != "0" {
@@ -419,17 +461,6 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop)
 			return http.StatusBadRequest
 		}
 	}
-	s.mu.Lock()
-	if offset == 0 {
-		s.shift[shop.Name] = 0
-	} else if s.faults.OffsetDrift > 0 {
-		s.faults.OffsetDrift--
-		s.shift[shop.Name]++
-	}
-	offset = max(offset-s.shift[shop.Name], 0)
-	s.mu.Unlock()
-	s.data.RLock() // tickets may be changed between runs (SetTicketStatus)
-	defer s.data.RUnlock()
 	var from, to time.Time
 	if v := q.Get("createdDateFrom"); v != "" {
 		if from, err = time.ParseInLocation(mgrDate, v, shop.Zone); err != nil {
@@ -444,27 +475,47 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, shop *Shop)
 		}
 		to = to.AddDate(0, 0, 1) // inclusive of the whole day
 	}
+	key := shop.Name + "/" + res
+	s.mu.Lock()
+	swap := false
+	if offset == 0 {
+		s.shift[key] = 0
+	} else {
+		if s.faults.OffsetDrift > 0 {
+			s.faults.OffsetDrift--
+			s.shift[key]++
+		}
+		if s.faults.Reorder > 0 {
+			s.faults.Reorder--
+			swap = true
+		}
+	}
+	offset = max(offset-s.shift[key], 0)
+	s.mu.Unlock()
+	var matched []*record
+	for i := range c.items {
+		it := &c.items[i]
+		if !it.created.IsZero() && ((!from.IsZero() && it.created.Before(from)) || (!to.IsZero() && !it.created.Before(to))) {
+			continue
+		}
+		matched = append(matched, it)
+	}
+	if swap && offset < len(matched) {
+		// Loose ordering: the record just before the page and the page's
+		// first record trade places between two requests, so a client
+		// that does not overlap its pages sees one twice and the other
+		// never.
+		matched = append([]*record(nil), matched...)
+		matched[offset-1], matched[offset] = matched[offset], matched[offset-1]
+	}
 	var b strings.Builder
 	b.WriteByte('[')
-	n, skipped := 0, 0
-	for _, t := range shop.tickets {
-		if (!from.IsZero() && t.created.Before(from)) || (!to.IsZero() && !t.created.Before(to)) {
-			continue
-		}
-		if skipped < offset {
-			skipped++
-			continue
-		}
-		if n == limit {
-			break
-		}
-		if n > 0 {
+	for i := offset; i < len(matched) && i < offset+limit; i++ {
+		if i > offset {
 			b.WriteByte(',')
 		}
-		b.Write(t.raw)
-		n++
+		b.Write(matched[i].list)
 	}
 	b.WriteByte(']')
-	writeJSON(w, http.StatusOK, []byte(b.String()))
-	return http.StatusOK
+	return s.write(w, []byte(b.String()))
 }

@@ -1,10 +1,12 @@
 package mgrtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +198,127 @@ func TestInjectedFaults(t *testing.T) {
 	}
 	if code, _ := get(t, s, key, "/tickets"); code != http.StatusOK {
 		t.Errorf("third: %d, want 200", code)
+	}
+}
+
+// all lists a resource by offset, page by page.
+func all(t *testing.T, s *Server, key, res string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for off := 0; ; off += PageSize {
+		code, body := get(t, s, key, fmt.Sprintf("/%s?limit=50&offset=%d", res, off))
+		var page []map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if code != 200 || dec.Decode(&page) != nil {
+			t.Fatalf("%s at %d: %d %.200s", res, off, code, body)
+		}
+		out = append(out, page...)
+		if len(page) < PageSize {
+			return out
+		}
+	}
+}
+
+func TestEveryResourceIsServedCoherently(t *testing.T) {
+	s, _ := newFakeServer(t, WithRateLimit(100000, time.Minute))
+	resources := []string{"customers", "tickets", "ticketInvoices", "posInvoices", "purchaseOrders", "products", "models", "brands",
+		"users", "suppliers", "paymentMethods", "taxRates", "customFields/tickets", "customFields/customers", "customFields/products", "issueTypes", "statuses"}
+	if got := s.Shops[0].Resources(); len(got) != len(resources) {
+		t.Fatalf("resources = %v, want the 17 documented", got)
+	}
+	nonASCII := false
+	for _, sh := range s.Shops {
+		for _, res := range resources {
+			recs := all(t, s, sh.Key, res)
+			if len(recs) != sh.Count(res) {
+				t.Errorf("%s %s: listed %d, holds %d", sh.Name, res, len(recs), sh.Count(res))
+			}
+		}
+		for _, st := range all(t, s, sh.Key, "statuses") {
+			for _, r := range st["label"].(string) {
+				nonASCII = nonASCII || r > 127
+			}
+		}
+		// Invoices: totals are lines plus tax, payments sum to the paid amount.
+		for _, res := range []string{"ticketInvoices", "posInvoices"} {
+			for _, inv := range all(t, s, sh.Key, res) {
+				code, body := get(t, s, sh.Key, fmt.Sprintf("/%s/%v", res, inv["id"]))
+				var d struct {
+					Sub, Tax, Total, Paid, Due string
+					Lines                      []struct{ Total string } `json:"line_items"`
+					Payments                   []struct{ Amount string }
+				}
+				var m map[string]json.RawMessage
+				json.Unmarshal(body, &m)
+				json.Unmarshal(body, &d)
+				d.Sub, d.Total, d.Paid, d.Due = str(m["amount_subtotal"]), str(m["amount_total"]), str(m["amount_paid"]), str(m["amount_due"])
+				d.Tax = str(m["amount_tax"])
+				if code != 200 {
+					t.Fatalf("%s detail %v: %d", res, inv["id"], code)
+				}
+				var lines, pays int64
+				for _, l := range d.Lines {
+					lines += parseCents(l.Total)
+				}
+				for _, p := range d.Payments {
+					pays += parseCents(p.Amount)
+				}
+				if lines != parseCents(d.Sub) || parseCents(d.Sub)+parseCents(d.Tax) != parseCents(d.Total) || pays != parseCents(d.Paid) || parseCents(d.Total)-pays != parseCents(d.Due) {
+					t.Fatalf("%s %v incoherent: lines %d, %+v, payments %d", res, inv["id"], lines, d, pays)
+				}
+				if fmt.Sprint(inv["amount_total"]) != d.Total {
+					t.Fatalf("%s %v: list total %v, detail %s", res, inv["id"], inv["amount_total"], d.Total)
+				}
+			}
+		}
+		partial := 0
+		for _, po := range all(t, s, sh.Key, "purchaseOrders") {
+			if po["status"] == "Partially Received" {
+				partial++
+			}
+		}
+		if partial == 0 {
+			t.Errorf("%s: no partially received purchase order", sh.Name)
+		}
+	}
+	if !nonASCII {
+		t.Error("no non-English status label")
+	}
+}
+
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func TestGarblingAndReorderFaults(t *testing.T) {
+	s, _ := newFakeServer(t)
+	key := s.Shops[0].Key
+	s.Inject(Fault{Truncated: 1, HTMLPage: 1})
+	if _, body := get(t, s, key, "/tickets"); json.Valid(body) {
+		t.Error("truncated fault served valid JSON")
+	}
+	if code, body := get(t, s, key, "/tickets"); code != 200 || !strings.HasPrefix(string(body), "<!DOCTYPE html>") {
+		t.Errorf("HTML fault: %d %.40s", code, body)
+	}
+	ids := func(q string) []string {
+		_, body := get(t, s, key, "/tickets"+q)
+		var page []struct{ ID json.Number }
+		json.Unmarshal(body, &page)
+		var out []string
+		for _, r := range page {
+			out = append(out, r.ID.String())
+		}
+		return out
+	}
+	first, plain := ids("?offset=0"), ids("?offset=50")
+	s.Inject(Fault{Reorder: 1})
+	swapped := ids("?offset=50")
+	if swapped[0] != first[49] || plain[0] == swapped[0] {
+		t.Errorf("reorder: page starts %s, want the previous page's last %s", swapped[0], first[49])
 	}
 }
