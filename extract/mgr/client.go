@@ -44,6 +44,9 @@ var (
 	ErrRateBudget = errors.New("mgr: rate limit persisted; stopped to avoid a block")
 	// ErrBlocked means the vendor has blocked the key/IP (six hours).
 	ErrBlocked = errors.New("mgr: key or IP blocked by the API")
+	// ErrRunBudget means the run's own cap (--max-requests, --max-duration)
+	// is spent; nothing went wrong and the next run continues.
+	ErrRunBudget = errors.New("mgr: the run's request budget is spent")
 )
 
 // Client talks to one shop's API key. It is safe for concurrent use; all
@@ -63,6 +66,9 @@ type Client struct {
 	timeout  time.Duration
 	bucket   *budget.Bucket
 	ledger   *budget.Ledger
+
+	maxRequests int64     // 0: no cap
+	deadline    time.Time // zero: none
 
 	requests  atomic.Int64
 	succeeded atomic.Bool
@@ -110,6 +116,13 @@ func WithRetries(n int, backoff time.Duration) Option {
 // process using it, through a ledger file (see budget.Ledger).
 func WithLedger(l *budget.Ledger) Option { return func(c *Client) { c.ledger = l } }
 
+// WithRunBudget caps what this client may spend: at most maxRequests
+// requests (0: no cap) and none sent after deadline (zero: none). Once
+// spent, calls fail with ErrRunBudget before sending anything.
+func WithRunBudget(maxRequests int64, deadline time.Time) Option {
+	return func(c *Client) { c.maxRequests, c.deadline = maxRequests, deadline }
+}
+
 // WithRequestTimeout bounds one HTTP request (default 60 s).
 func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
@@ -145,14 +158,28 @@ func (c *Client) CoolingUntil() time.Time { return c.bucket.CoolingUntil() }
 // Requests is the number of HTTP requests sent so far, failures included.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
-// maxRateSignals bounds rate-limit signals on one request. Each is followed
-// by a full cool-down, so the vendor's block (ten ignored errors) is never
-// approached; persistent throttling means another client shares the key.
-const maxRateSignals = 3
+// maxRateSignals is how many rate-limit signals the client takes before
+// giving up on the key for this run. One: the signal is recorded with a
+// full minute of silence (in the ledger, for every process on the key) and
+// the account stops, so a second strike cannot follow, let alone the ten
+// that block the key and the shop's IP for six hours.
+const maxRateSignals = 1
 
 // maxEmptyPages stops a listing whose full pages bring nothing new, which
 // means the server is not honouring offset.
 const maxEmptyPages = 3
+
+// Overlap is how many records each page after the first re-reads from the
+// end of the previous one. The live API's ordering is loose and records
+// are inserted while a client pages, so neighbours across a page boundary
+// can trade places or shift by one; re-reading the boundary (and
+// deduplicating by id) catches them, for 2 records in 50.
+const Overlap = 2
+
+// maxStepBacks bounds how often one listing steps back a page when a page
+// does not start inside what was already seen (records moved by more than
+// the overlap).
+const maxStepBacks = 3
 
 // List pages through a list resource by offset until a short page, calling
 // fn with each page's new records. Records are deduplicated by id across the
@@ -166,7 +193,8 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 // (start a page before where it stopped: records may have shifted).
 func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
 	seen := map[string]struct{}{}
-	stale := 0
+	stale, stepBacks := 0, 0
+	first := true
 	for offset := max(start, 0); ; {
 		params := url.Values{}
 		for k, v := range res.Params {
@@ -183,13 +211,30 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 			// get() already retried garbled bodies; this is not an array at all.
 			return fmt.Errorf("mgr: list %s at offset %d: response is not a JSON array: %w", res.Name, offset, err)
 		}
+		if !first && offset > 0 && len(items) > 0 && stepBacks < maxStepBacks && len(seen) > 0 {
+			// The page should start inside the overlap, with a record
+			// already seen; if not, records moved towards the head by
+			// more than the overlap and some may have been stepped over.
+			if id, ok := recordID(items[0]); ok {
+				if _, dup := seen[id]; !dup {
+					stepBacks++
+					back := max(offset-PageSize+Overlap, 0)
+					c.log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
+					offset = back
+					continue
+				}
+			}
+		}
+		first = false
 		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.clock.Now()}
 		fresh := make([]json.RawMessage, 0, len(items))
 		for i, it := range items {
 			id, ok := recordID(it)
 			if ok {
 				if _, dup := seen[id]; dup {
-					page.Dupes++
+					if i >= Overlap || offset == start {
+						page.Dupes++ // a repeat beyond the overlap we asked for
+					}
 					page.Dropped = append(page.Dropped, i)
 					continue
 				}
@@ -207,13 +252,19 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 			return nil
 		}
 		if len(fresh) == 0 {
+			if res.Reference {
+				// A short lookup list served whole whatever the offset:
+				// everything has been seen.
+				c.log.Warn("mgr: the list repeats itself instead of paging; taking it as complete", "resource", res.Name, "offset", offset)
+				return nil
+			}
 			if stale++; stale >= maxEmptyPages {
 				return fmt.Errorf("mgr: list %s at offset %d: %d full pages brought no new records; the server is not paging by offset", res.Name, offset, stale)
 			}
 		} else {
 			stale = 0
 		}
-		offset += len(items)
+		offset += len(items) - Overlap
 	}
 }
 
@@ -247,12 +298,36 @@ func recordID(rec json.RawMessage) (string, bool) {
 	return string(r.ID), true
 }
 
+// IsNotFound reports whether err is the API's 404 for a record (deleted
+// since it was listed).
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// spent says why the run's own budget forbids another request, or "".
+func (c *Client) spent() string {
+	if c.maxRequests > 0 && c.requests.Load() >= c.maxRequests {
+		return fmt.Sprintf("%d of %d requests sent", c.requests.Load(), c.maxRequests)
+	}
+	if !c.deadline.IsZero() && !c.clock.Now().Before(c.deadline) {
+		return "the run's time is up (" + c.deadline.Format(time.RFC3339) + ")"
+	}
+	return ""
+}
+
 // get performs one GET with pacing, rate-signal handling and bounded retries.
 func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byte, error) {
 	rateSignals, failures := 0, 0
 	for {
+		if why := c.spent(); why != "" {
+			return nil, fmt.Errorf("%w: %s", ErrRunBudget, why)
+		}
 		if err := c.bucket.Wait(ctx); err != nil {
 			return nil, err
+		}
+		if why := c.spent(); why != "" { // the wait may have crossed the deadline
+			return nil, fmt.Errorf("%w: %s", ErrRunBudget, why)
 		}
 		body, err := c.do(ctx, path, params)
 		if err == nil {
@@ -263,9 +338,9 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 		case rateSignal:
 			rateSignals++
 			until := c.bucket.CoolDown(c.cooldown)
-			c.log.Warn("mgr: rate-limit signal; pausing the key", "path", path, "error", err, "until", until, "signal", rateSignals)
+			c.log.Warn("mgr: rate-limit signal; the key stays silent and this account stops for this run", "path", path, "error", err, "silent_until", until)
 			if rateSignals >= maxRateSignals {
-				return nil, fmt.Errorf("%w after %d signals: %w", ErrRateBudget, rateSignals, err)
+				return nil, fmt.Errorf("%w (silent until %s): %w", ErrRateBudget, until.Format(time.RFC3339), err)
 			}
 		case transient:
 			failures++

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,7 +89,7 @@ func TestEveryTicketExactlyOnce(t *testing.T) {
 				var body, recs []json.RawMessage
 				json.Unmarshal(p.Body, &body)
 				json.Unmarshal(p.Records, &recs)
-				if len(p.Dropped) != p.Dupes || len(body)-len(p.Dropped) != len(recs) {
+				if len(p.Dropped) < p.Dupes || len(body)-len(p.Dropped) != len(recs) {
 					t.Errorf("page at %s: %d in body, %d records, dropped %v", p.Params.Get("offset"), len(body), len(recs), p.Dropped)
 				}
 				if p.Next != mustAtoi(p.Params.Get("offset"))+len(body) || p.Last != (len(body) < mgr.PageSize) {
@@ -183,27 +184,83 @@ func gapAfter(t *testing.T, log []mgrtest.Request, match func(mgrtest.Request) b
 	return 0
 }
 
-func TestUnauthorizedAfterSuccessIsARateSignal(t *testing.T) {
-	srv, c, _ := setup(t, nil)
-	injected := false
-	ids, err := listAll(t, c, func(mgr.Page) {
-		if !injected {
-			srv.Inject(mgrtest.Fault{Unauthorized: 2})
-			injected = true
+// listResuming lists tickets the way successive runs do: each stop on a
+// rate signal ends the "run", and the next resumes a page before where the
+// last one stopped. It returns the ids and how many runs it took.
+func listResuming(t *testing.T, c *mgr.Client) ([]string, int) {
+	t.Helper()
+	var ids []string
+	next := 0
+	for runs := 1; runs <= 50; runs++ {
+		err := c.ListFrom(context.Background(), mgr.Tickets, max(next-mgr.PageSize, 0), func(p mgr.Page) error {
+			var recs []struct {
+				ID json.Number `json:"id"`
+			}
+			json.Unmarshal(p.Records, &recs)
+			for _, r := range recs {
+				ids = append(ids, r.ID.String())
+			}
+			next = p.Next
+			return nil
+		})
+		if err == nil {
+			return ids, runs
 		}
-	})
-	if err != nil {
-		t.Fatalf("401 under throttling was fatal: %v", err)
+		if !errors.Is(err, mgr.ErrRateBudget) {
+			t.Fatalf("run %d: %v, want a stop on the rate budget", runs, err)
+		}
 	}
-	assertExactlyOnce(t, ids, srv.Shops[0].TicketIDs())
-	log := srv.Log()
-	for i, r := range log {
-		if r.Status == http.StatusUnauthorized {
+	t.Fatal("never finished")
+	return nil, 0
+}
+
+// dedupe keeps the first arrival of each id (a resumed run re-reads one page).
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// assertSilenceAfterSignals checks that after every rate signal (the
+// rate-limit error, or a 401 from a key that worked) the key was silent
+// for the vendor's full minute.
+func assertSilenceAfterSignals(t *testing.T, log []mgrtest.Request) {
+	t.Helper()
+	for i, r := range log[:len(log)-1] {
+		if r.RateLimited || r.Status == http.StatusUnauthorized {
 			if gap := log[i+1].Time.Sub(r.Time); gap < mgr.MinCooldown {
-				t.Errorf("request %d came %v after a 401, want ≥ %v", i+1, gap, mgr.MinCooldown)
+				t.Errorf("request %d came %v after a rate signal, want ≥ %v", i+1, gap, mgr.MinCooldown)
 			}
 		}
 	}
+}
+
+func TestUnauthorizedAfterSuccessIsARateSignal(t *testing.T) {
+	srv, c, clk := setup(t, nil)
+	_, err := listAll(t, c, func(p mgr.Page) {
+		if p.Params.Get("offset") == "0" {
+			srv.Inject(mgrtest.Fault{Unauthorized: 1})
+		}
+	})
+	if !errors.Is(err, mgr.ErrRateBudget) || errors.Is(err, mgr.ErrAuth) {
+		t.Fatalf("401 under throttling: %v, want a rate signal that stops the account (not a bad key)", err)
+	}
+	if until := c.CoolingUntil(); until.Sub(clk.Now()) < mgr.MinCooldown-time.Second {
+		t.Errorf("silence until %v, now %v: want a full minute", until, clk.Now())
+	}
+	n := len(srv.Log())
+	if srv.Log()[n-1].Status != http.StatusUnauthorized {
+		t.Errorf("a request followed the 401 in the same run")
+	}
+	ids, _ := listResuming(t, c)
+	assertExactlyOnce(t, dedupe(ids), srv.Shops[0].TicketIDs())
+	assertSilenceAfterSignals(t, srv.Log())
 }
 
 func TestUnauthorizedFirstIsFatal(t *testing.T) {
@@ -220,30 +277,25 @@ func TestUnauthorizedFirstIsFatal(t *testing.T) {
 
 func TestRateLimitErrorRecognisedAndObeyed(t *testing.T) {
 	// The docs give no status code for the rate-limit error: whatever the
-	// status, the message gives it away, and the client pauses a minute.
+	// status, the message gives it away. The client stops the account at
+	// the first signal, and the next run waits out the minute.
 	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusForbidden, http.StatusServiceUnavailable} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			// A client misconfigured to twice the real limit.
 			srv, c, _ := setup(t, []mgrtest.Option{mgrtest.WithRateLimitStatus(status), mgrtest.WithTickets(3000, 10)}, mgr.WithRateLimit(60, time.Minute, 1))
-			ids, err := listAll(t, c, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertExactlyOnce(t, ids, srv.Shops[0].TicketIDs())
+			ids, runs := listResuming(t, c)
+			assertExactlyOnce(t, dedupe(ids), srv.Shops[0].TicketIDs())
 			if srv.Blocked("north") {
 				t.Fatal("key blocked")
 			}
-			if srv.RateLimitErrors("north") == 0 {
+			errs := srv.RateLimitErrors("north")
+			if errs == 0 {
 				t.Fatal("the test never provoked a rate-limit error")
 			}
-			log := srv.Log()
-			for i, r := range log[:len(log)-1] {
-				if r.RateLimited {
-					if gap := log[i+1].Time.Sub(r.Time); gap < mgr.MinCooldown {
-						t.Errorf("request %d came %v after a rate-limit error, want ≥ %v", i+1, gap, mgr.MinCooldown)
-					}
-				}
+			if errs != runs-1 {
+				t.Errorf("%d rate-limit errors over %d runs: want one per stopped run, never a second strike", errs, runs)
 			}
+			assertSilenceAfterSignals(t, srv.Log())
 		})
 	}
 }
@@ -288,5 +340,81 @@ func TestErrorsNeverShowTheKey(t *testing.T) {
 	_, err := listAll(t, c, nil)
 	if err == nil || strings.Contains(err.Error(), srv.Shops[0].Key) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLooseOrderingAcrossPageBoundariesLosesNothing(t *testing.T) {
+	srv, c, _ := setup(t, nil)
+	// Every page boundary trades places with its neighbour: without the
+	// overlap, each page would repeat one ticket and skip another.
+	srv.Inject(mgrtest.Fault{Reorder: 100})
+	ids, err := listAll(t, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertExactlyOnce(t, ids, srv.Shops[0].TicketIDs())
+}
+
+func TestGarbledResponsesAreRetried(t *testing.T) {
+	for name, f := range map[string]mgrtest.Fault{
+		"truncated JSON":      {Truncated: 2},
+		"HTML page with 200":  {HTMLPage: 2},
+		"5xx burst":           {ServerErrors: 3},
+		"mixed garbage burst": {Truncated: 1, HTMLPage: 1, ServerErrors: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs strings.Builder
+			srv, c, _ := setup(t, nil, mgr.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			srv.Inject(f)
+			ids, err := listAll(t, c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertExactlyOnce(t, ids, srv.Shops[0].TicketIDs())
+			if !strings.Contains(logs.String(), "transient failure; retrying") {
+				t.Errorf("no log line for the retried failure:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestRunBudgetStopsBeforeSending(t *testing.T) {
+	srv, c, _ := setup(t, nil, mgr.WithRunBudget(4, time.Time{}))
+	_, err := listAll(t, c, nil)
+	if !errors.Is(err, mgr.ErrRunBudget) || len(srv.Log()) != 4 {
+		t.Fatalf("err %v after %d requests; want ErrRunBudget after exactly 4", err, len(srv.Log()))
+	}
+	srv2, c2, _ := setup(t, nil, mgr.WithRunBudget(0, start.Add(10*time.Second)))
+	_, err = listAll(t, c2, nil)
+	if !errors.Is(err, mgr.ErrRunBudget) {
+		t.Fatalf("deadline: %v", err)
+	}
+	// 10 s at 27 requests a minute: 5 requests, none after the deadline.
+	if n := len(srv2.Log()); n < 4 || n > 6 {
+		t.Errorf("%d requests in 10 s", n)
+	}
+	for _, r := range srv2.Log() {
+		if r.Time.After(start.Add(10 * time.Second)) {
+			t.Errorf("request at %v, after the deadline", r.Time)
+		}
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	res := mgr.TicketInvoices
+	a := mgr.Fingerprint(res, json.RawMessage(`{"id":"1","status":"Paid","amount_total":"10.00","customer":{"name":"A"}}`))
+	sameFields := mgr.Fingerprint(res, json.RawMessage(`{"customer":{"name":"B"},"amount_total":"10.00","status":"Paid","id":"1"}`))
+	paid := mgr.Fingerprint(res, json.RawMessage(`{"id":"1","status":"Partially Paid","amount_total":"10.00"}`))
+	if a != sameFields {
+		t.Error("fields outside the fingerprint (or key order) changed it")
+	}
+	if a == paid {
+		t.Error("a status change did not change the fingerprint")
+	}
+	// Unknown spellings: the whole record counts.
+	x := mgr.Fingerprint(res, json.RawMessage(`{"id":"1","Total":"10.00"}`))
+	y := mgr.Fingerprint(res, json.RawMessage(`{"id":"1","Total":"12.00"}`))
+	if x == y {
+		t.Error("a record with none of the known fields: a change went unnoticed")
 	}
 }
