@@ -1,7 +1,9 @@
 package load
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,127 @@ func TestChildLinesAreReplacedWithTheirParent(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(root, "mgr", "ticket_invoice_payments", "*", "*", "*", "*.parquet")); len(files) != 0 {
 		t.Fatalf("payments files = %v, want the emptied partition removed", files)
+	}
+}
+
+// A list page of a table with a detail must not erase what the detail
+// loaded: re-listing an unchanged invoice leaves it untouched, a changed
+// status updates the status and keeps the detail-only columns.
+func TestListPagesDoNotEraseDetailColumns(t *testing.T) {
+	w, _ := openTemp(t)
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	stage := func(runID string, partial bool, page string) Summary {
+		t.Helper()
+		if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
+			t.Fatal(err)
+		}
+		b, err := transform.Page(schema.MGRTicketInvoices, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Release()
+		if partial {
+			err = w.StagePartial(ctx, "north", b)
+		} else {
+			err = w.Stage(ctx, "north", b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := w.Finish(ctx, runID, at, StatusOK, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	row := `SELECT concat_ws('|', status, amount_total, amount_subtotal, amount_paid, _extra) FROM mgr.ticket_invoices WHERE id = '1'`
+	list := `[{"id":"1","created_date":"2026-03-01T10:00:00Z","status":"Unpaid","amount_total":"108.88","last_payment_date":{},"seen_on":"list"}]`
+	detail := `[{"id":"1","created_date":"2026-03-01T10:00:00Z","status":"Unpaid","amount_total":"108.88","amount_subtotal":"100.00","amount_paid":"0.00","last_payment_date":{},"currency":"USD","line_items":[{"name":"a","total":"100.00"}]}]`
+
+	stage("r1", true, list)
+	stage("r2", false, detail)
+	want := `Unpaid|108.88|100.00|0.00|{"currency":"USD"}`
+	if got := one(t, w, row); got != want {
+		t.Fatalf("after the detail: %s, want %s", got, want)
+	}
+	// The list again: a list-only field (seen_on) joins _extra once, then
+	// re-listing changes nothing.
+	if st := statsOf(stage("r3", true, list), "mgr.ticket_invoices"); st.Updated != 1 {
+		t.Fatalf("list after detail: %+v, want one update (seen_on joins _extra)", st)
+	}
+	s := stage("r4", true, list)
+	if st := statsOf(s, "mgr.ticket_invoices"); st.Unchanged != 1 {
+		t.Fatalf("re-listing an unchanged invoice: %+v, want unchanged", st)
+	}
+	got := one(t, w, row)
+	if !strings.HasPrefix(got, "Unpaid|108.88|100.00|0.00|") || !strings.Contains(got, `"currency":"USD"`) || !strings.Contains(got, `"seen_on":"list"`) {
+		t.Fatalf("after re-listing: %s; want the detail's columns kept and _extra merged", got)
+	}
+	// A status change on the list updates the status only.
+	s = stage("r5", true, strings.Replace(list, "Unpaid", "Paid", 1))
+	if st := statsOf(s, "mgr.ticket_invoices"); st.Updated != 1 {
+		t.Fatalf("status change: %+v", st)
+	}
+	if got := one(t, w, row); !strings.HasPrefix(got, "Paid|108.88|100.00|0.00|") {
+		t.Fatalf("after a status change: %s", got)
+	}
+	if got := one(t, w, `SELECT count(*) FROM mgr.ticket_invoice_lines`); got != "1" {
+		t.Fatalf("lines = %s, want the detail's line kept", got)
+	}
+}
+
+func TestDetailQueue(t *testing.T) {
+	w, _ := openTemp(t)
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	commit := func(runID string, notes func()) {
+		t.Helper()
+		if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
+			t.Fatal(err)
+		}
+		notes()
+		if _, err := w.Finish(ctx, runID, at, StatusOK, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dueIDs := func() string {
+		t.Helper()
+		_, due, err := w.DetailState(ctx, "north", "ticketInvoices")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range due {
+			ids = append(ids, fmt.Sprintf("%s:%v", d.ID, d.Changed))
+		}
+		return strings.Join(ids, " ")
+	}
+	commit("r1", func() {
+		w.NoteListed("north", "ticketInvoices", []Listed{{"a", "fa", day(1)}, {"b", "fb", day(3)}, {"c", "fc", day(2)}})
+		w.NoteFetched("north", "ticketInvoices", "b", "fb", DetailOK, at)
+	})
+	if got := dueIDs(); got != "c:false a:false" {
+		t.Fatalf("due = %q, want the unfetched ones newest first", got)
+	}
+	// Noted but not yet checkpointed: the queue is as committed, and a run
+	// that dies here (the next BeginRun) forgets the note.
+	if err := w.BeginRun(ctx, "r2", KindExport, at); err != nil {
+		t.Fatal(err)
+	}
+	w.NoteFetched("north", "ticketInvoices", "c", "fc", DetailOK, at)
+	if got := dueIDs(); got != "c:false a:false" {
+		t.Fatalf("due after a crash = %q", got)
+	}
+	commit("r3", func() {
+		w.NoteFetched("north", "ticketInvoices", "c", "fc", DetailOK, at)
+		w.NoteFetched("north", "ticketInvoices", "a", "fa", DetailNotFound, at)
+		w.NoteListed("north", "ticketInvoices", []Listed{{"b", "fb2", time.Time{}}})
+	})
+	if got := dueIDs(); got != "b:true" {
+		t.Fatalf("due = %q, want b (changed since fetched)", got)
+	}
+	backlog, err := w.DetailBacklog(ctx)
+	if err != nil || len(backlog) != 1 || backlog[0].Due != 1 || backlog[0].Fetched != 3 {
+		t.Fatalf("backlog = %+v, %v", backlog, err)
 	}
 }

@@ -95,6 +95,7 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.stats = map[[2]string]*TableStats{}
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
+	w.details = nil
 	_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
 	if err == nil {
 		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
@@ -250,6 +251,9 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 			return fmt.Errorf("cursor %s/%s: %w", k[0], k[1], err)
 		}
 	}
+	if err := w.writeDetails(ctx, runID); err != nil {
+		return err
+	}
 	for file, m := range w.archived {
 		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.raw_archive VALUES (?, ?, ?, ?)`, file, m.runID, m.account, m.pages); err != nil {
 			return fmt.Errorf("archive mark %s: %w", file, err)
@@ -355,12 +359,16 @@ func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Nam
 func deltaSQL(st *stagedTable) string {
 	t := st.table
 	if !t.IsChild() {
-		// The last staged version of each key wins.
+		// The last staged version of each key wins; a partial one (a list
+		// page of a table with a detail) is completed from the stored row.
 		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
 			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
-			FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) s
+			FROM (SELECT %s, x._batch, x._partial
+				FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) x
+				LEFT JOIN %s o ON %s) s
 			LEFT JOIN %s t ON %s`,
-			Quote(schema.ColAccount), sameRow(t), Quote(st.name), quoteList(t.Key), target(t), keyJoin(t, "s", "t"))
+			Quote(schema.ColAccount), sameRow(t), mergedColumns(t), Quote(st.name), quoteList(t.Key),
+			target(t), keyJoin(t, "x", "o"), target(t), keyJoin(t, "s", "t"))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
 	pk := Quote(t.ParentKey)
@@ -376,6 +384,25 @@ func deltaSQL(st *stagedTable) string {
 		Quote(st.parents), Quote(st.name), pk,
 		Quote(schema.ColAccount), sameRow(t), target(t), keyJoin(t, "s", "t"),
 		target(t), pk, keyJoin(t, "s", "t"))
+}
+
+// mergedColumns selects a staged row x completed from the stored row o
+// where x is partial: NULL columns take the stored value, _extra is the
+// stored one patched with the staged one.
+func mergedColumns(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		q := Quote(c.Name)
+		switch {
+		case t.IsKey(c.Name) || c.System && c.Name != schema.ColExtra:
+			cols[i] = "x." + q
+		case c.Name == schema.ColExtra:
+			cols[i] = fmt.Sprintf("CASE WHEN x._partial AND o.%s IS NOT NULL THEN CAST(json_merge_patch(o.%s, coalesce(x.%s, '{}')) AS JSON) ELSE x.%s END AS %s", q, q, q, q, q)
+		default:
+			cols[i] = fmt.Sprintf("CASE WHEN x._partial AND x.%s IS NULL THEN o.%s ELSE x.%s END AS %s", q, q, q, q)
+		}
+	}
+	return strings.Join(cols, ", ")
 }
 
 // upsertTable moves one staged table into its warehouse table.
@@ -461,6 +488,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.drift = map[driftKey]string{}
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
+	w.details = nil
 }
 
 func sortStats(s []TableStats) {

@@ -41,6 +41,7 @@ type Warehouse struct {
 	drift    map[driftKey]string
 	cursors  map[[2]string]string // (account, resource) → value, pending
 	archived map[string]archiveMark
+	details  []detailNote // meta.details changes, pending
 	stats    map[[2]string]*TableStats // this run's, cumulative
 	viewSeq  int
 	hook     func(point string)
@@ -225,6 +226,7 @@ var metaDDL = []string{
 		account VARCHAR NOT NULL,
 		pages_committed BIGINT NOT NULL
 	)`,
+	detailsDDL,
 	// Columns added after the first release (warehouses only ever gain columns).
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'export'`,
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS checkpointed_at TIMESTAMPTZ`,
@@ -300,17 +302,31 @@ func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 
 // Stage appends a transformed batch (and its child batches) to the run's
 // staging area. Nothing is visible in the warehouse tables until the next
-// Checkpoint or Finish.
+// Checkpoint or Finish. Each staged row replaces the stored row whole.
 func (w *Warehouse) Stage(ctx context.Context, account string, b *transform.Batch) error {
+	return w.stage(ctx, account, b, false)
+}
+
+// StagePartial stages a list page of a table whose detail endpoint carries
+// more than the list (invoices: subtotal, tax, amount paid). A column the
+// page leaves NULL keeps its stored value and _extra is merged into the
+// stored one, so re-listing never erases what a detail fetch loaded; the
+// columns the list does carry are updated. The next detail fetch (due when
+// the list fingerprint changes) replaces the row whole.
+func (w *Warehouse) StagePartial(ctx context.Context, account string, b *transform.Batch) error {
+	return w.stage(ctx, account, b, true)
+}
+
+func (w *Warehouse) stage(ctx context.Context, account string, b *transform.Batch, partial bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.viewSeq++
 	batch := w.viewSeq
-	if err := w.stageOne(ctx, account, b, batch); err != nil {
+	if err := w.stageOne(ctx, account, b, batch, partial); err != nil {
 		return err
 	}
 	for _, c := range b.Children {
-		if err := w.stageOne(ctx, account, c, batch); err != nil {
+		if err := w.stageOne(ctx, account, c, batch, false); err != nil {
 			return err
 		}
 	}
@@ -322,12 +338,12 @@ func (w *Warehouse) Stage(ctx context.Context, account string, b *transform.Batc
 	return nil
 }
 
-func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.Batch, batch int) error {
+func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.Batch, batch int, partial bool) error {
 	t := b.Table
 	st, ok := w.staged[t.FullName()]
 	if !ok {
 		st = &stagedTable{table: t, name: "stage_" + t.Source + "_" + t.Name}
-		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch FROM %s LIMIT 0", Quote(st.name), target(t))}
+		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch, NULL::BOOLEAN AS _partial FROM %s LIMIT 0", Quote(st.name), target(t))}
 		if t.IsChild() {
 			st.parents = st.name + "__parents"
 			stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, parent_id VARCHAR, _batch BIGINT)", Quote(st.parents)))
@@ -338,7 +354,7 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 		w.staged[t.FullName()] = st
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
-		if err := w.appendRecord(ctx, st, b.Record, batch); err != nil {
+		if err := w.appendRecord(ctx, st, b.Record, batch, partial); err != nil {
 			return fmt.Errorf("stage %s: %w", t.FullName(), err)
 		}
 	}
@@ -371,7 +387,7 @@ func nullable(s string) any {
 
 // appendRecord copies an Arrow record into a staging table through a
 // one-shot view (an Arrow stream can be scanned once only).
-func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch, batch int) error {
+func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch, batch int, partial bool) error {
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		return err
@@ -384,7 +400,7 @@ func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow
 	}
 	defer release()
 	list := columnList(st.table, "")
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, _batch) SELECT %s, %d FROM %s", Quote(st.name), list, list, batch, Quote(view)))
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, _batch, _partial) SELECT %s, %d, %t FROM %s", Quote(st.name), list, list, batch, partial, Quote(view)))
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != rec.NumRows() {
