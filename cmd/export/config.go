@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/repairshop/export/extract/mgr"
 )
 
 // Config is export.yaml. Its keys are a contract with users' files: extend,
@@ -34,6 +37,9 @@ type Account struct {
 	BaseURL           string `yaml:"base_url,omitempty"`
 	APIKeyEnv         string `yaml:"api_key_env"`
 	RequestsPerMinute int    `yaml:"requests_per_minute,omitempty"`
+	// Resources limits the account to these API resources (e.g.
+	// [tickets, customers]); default: every resource of its source.
+	Resources []string `yaml:"resources,omitempty"`
 }
 
 // usageError is a bad flag or config: exit code 2.
@@ -144,6 +150,11 @@ func (c *Config) check() error {
 		if a.BaseURL != "" {
 			if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				errs = append(errs, fmt.Errorf("%s: base_url %q is not an http(s) URL", where, a.BaseURL))
+			}
+		}
+		for _, r := range a.Resources {
+			if _, ok := mgr.Lookup(r); !ok && a.Source == "mgr" {
+				errs = append(errs, fmt.Errorf("%s: resources: %q is not an MGR resource (one of %s)", where, r, strings.Join(mgrResourceNames(), ", ")))
 			}
 		}
 		if a.RequestsPerMinute < 0 {

@@ -40,9 +40,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// simConfig starts a simulator and writes a config for its shops under dir;
-// it returns the config path and the environment holding the keys.
-func simConfig(t *testing.T, srv *mgrtest.Server, dir string) (string, []string) {
+// simConfig writes a config for the simulator's shops under dir, limited to
+// the given resources (none: all); it returns the config path and the
+// environment holding the keys.
+func simConfig(t *testing.T, srv *mgrtest.Server, dir string, resources ...string) (string, []string) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\naccounts:\n")
@@ -51,6 +52,9 @@ func simConfig(t *testing.T, srv *mgrtest.Server, dir string) (string, []string)
 		name := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
 		env = append(env, name+"="+sh.Key)
 		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n", sh.Name, srv.URL, name)
+		if len(resources) > 0 {
+			fmt.Fprintf(&b, "    resources: [%s]\n", strings.Join(resources, ", "))
+		}
 	}
 	return writeConfig(t, dir, b.String()), env
 }
@@ -98,8 +102,8 @@ func TestKillAnywhereConverges(t *testing.T) {
 	defer srv.Close()
 
 	refDir, crashDir := t.TempDir(), t.TempDir()
-	refCfg, env := simConfig(t, srv, refDir)
-	crashCfg, _ := simConfig(t, srv, crashDir)
+	refCfg, env := simConfig(t, srv, refDir, "tickets")
+	crashCfg, _ := simConfig(t, srv, crashDir, "tickets")
 
 	cmd, out := startExport(t, env, "run", "--config", refCfg)
 	if err := cmd.Wait(); err != nil {
@@ -226,7 +230,7 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(400, 10))
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir)
+	cfg, env := simConfig(t, srv, dir, "tickets")
 	// Slow the first run down: every request stalls a little.
 	srv.Inject(mgrtest.Fault{Stall: 1000, StallFor: 150 * time.Millisecond})
 	first, out := startExport(t, env, "run", "--config", cfg)
@@ -276,7 +280,7 @@ func TestTwoProcessesShareOneKeysBudget(t *testing.T) {
 	var outs []*strings.Builder
 	for i := 0; i < 2; i++ {
 		dir := t.TempDir()
-		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n", srv.URL))
+		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n    resources: [tickets]\n", srv.URL))
 		cmd, out := startExport(t, []string{"SHARED_KEY=" + sh.Key}, "run", "--config", cfg)
 		cmds, outs = append(cmds, cmd), append(outs, out)
 	}

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -131,6 +132,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					configFlag,
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
+					&cli.Int64Flag{Name: "max-requests", Usage: "send at most `N` requests per account, then commit and exit 3 (the next run continues)"},
+					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
 				},
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 				Action: func(c *cli.Context) error {
@@ -138,7 +141,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					if err != nil {
 						return err
 					}
-					_, err = runExport(c.Context, cfg, budget.Real{}, logger(c, stderr), stdout)
+					lim := runLimits{maxRequests: c.Int64("max-requests")}
+					if lim.maxRequests < 0 || c.Duration("max-duration") < 0 {
+						return usagef("run: --max-requests and --max-duration must be positive")
+					}
+					if d := c.Duration("max-duration"); d > 0 {
+						lim.deadline = time.Now().Add(d)
+					}
+					_, err = runExport(c.Context, cfg, lim, budget.Real{}, logger(c, stderr), stdout)
 					return err
 				},
 			},

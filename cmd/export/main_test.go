@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/queries"
@@ -100,7 +101,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(520, 230))
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir)
+	cfg, env := simConfig(t, srv, dir, "tickets")
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -194,7 +195,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := 2 * (520/50 + 1 + 230/50 + 1); pages != want {
+	if want := 2 * (listPages(520) + listPages(230)); pages != want {
 		t.Errorf("archived %d pages, want %d", pages, want)
 	}
 }
@@ -214,7 +215,7 @@ func TestRejectsAreQuarantinedAndReported(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	t.Setenv("TEST_KEY", "k-123")
-	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n")
+	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n    resources: [tickets]\n")
 	code, out, stderr := runCLI(t, "run", "--config", cfg)
 	if code != exitRejected || !strings.Contains(out, "2 record(s) rejected") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
@@ -297,4 +298,14 @@ func TestTablesDocIsCurrent(t *testing.T) {
 	if code != exitOK || got != string(want) {
 		t.Fatal("docs/tables.md is out of date with the declarations: run `make docs`")
 	}
+}
+
+// listPages is the number of list requests for n records: pages overlap by
+// mgr.Overlap records, and a short page ends the listing.
+func listPages(n int) int {
+	pages := 1
+	for off := 0; n-off >= mgr.PageSize; off += mgr.PageSize - mgr.Overlap {
+		pages++
+	}
+	return pages
 }

@@ -16,21 +16,7 @@ import (
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/schema"
-	"github.com/repairshop/export/transform"
 )
-
-// tableFor is the table a source's resource loads into, or nil.
-func tableFor(source, resource string) *schema.Table {
-	if source != "mgr" {
-		return nil
-	}
-	for _, r := range mgrResources {
-		if r.res.Name == resource {
-			return r.table
-		}
-	}
-	return nil
-}
 
 // pickTables resolves --table names ("mgr.tickets" or "tickets"; a child
 // table means its parent, which carries its rows) to top-level tables.
@@ -195,25 +181,18 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 			st.skipped++
 			return nil
 		}
-		t := tableFor(e.Source, e.Resource)
-		if t == nil {
+		if _, ok := mgrResource(e.Resource); !ok || e.Source != "mgr" {
 			log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
 			return nil
 		}
-		if !chosen[t] {
-			return nil
-		}
-		recs, err := e.Records()
+		staged, err := stageEntry(ctx, w, e, func(t *schema.Table) bool { return chosen[t] })
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", f.Rel, err)
 		}
-		b, err := transform.Page(t, recs, transform.Meta{Account: e.Account, RunID: e.RunID, ExtractedAt: e.FetchedAt}, nil)
-		if err != nil {
-			return fmt.Errorf("%s page %d: %w", f.Rel, e.Seq, err)
+		if staged {
+			st.pages++
 		}
-		defer b.Release()
-		st.pages++
-		return w.Stage(ctx, e.Account, b)
+		return nil
 	})
 	if errors.Is(err, archive.ErrTruncated) {
 		st.truncated = append(st.truncated, f.Rel)

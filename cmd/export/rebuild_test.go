@@ -52,7 +52,7 @@ func fullSnapshot(t *testing.T, dir string) string {
 func TestRebuildReproducesTheRuns(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(260, 140))
 	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir)
+	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices", "customFields/tickets")
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)

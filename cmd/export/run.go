@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,6 @@ import (
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/schema"
-	"github.com/repairshop/export/transform"
 )
 
 var (
@@ -28,14 +28,6 @@ var (
 	// quarantined some records: exit code 4.
 	errRejected = errors.New("records rejected")
 )
-
-// mgrResources maps each MGR list resource to its table.
-var mgrResources = []struct {
-	res   mgr.Resource
-	table *schema.Table
-}{
-	{mgr.Tickets, schema.MGRTickets},
-}
 
 // Checkpoints: staged pages are committed (rows, cursors, archive marks in
 // one transaction) every checkpointPages pages or checkpointEvery, whichever
@@ -50,18 +42,23 @@ var (
 // is staged.
 const hookArchived = "page:archived"
 
+// page is one response on its way to the warehouse: the archive entry (the
+// body as received, with its request) and what committing it means.
 type page struct {
-	account  string
-	source   string
-	table    *schema.Table
-	resource string
-	kind     string // archive.KindList or KindDetail
-	params   map[string][]string
-	body     []byte // as received, for the archive
-	dropped  []int
-	records  []byte // what the run uses
-	fetched  time.Time
-	cursor   string // the resource's cursor once this page is committed
+	account string
+	source  string
+	entry   archive.Entry
+	cursor  string // the resource's cursor once this page is committed
+	// gone, instead of a response, notes a detail the API no longer has
+	// (404): it leaves the queue without a row.
+	gone *load.Due
+}
+
+// runLimits is the run's own budget per account (--max-requests,
+// --max-duration); zero values mean none.
+type runLimits struct {
+	maxRequests int64
+	deadline    time.Time
 }
 
 // listCursor is the committed position of an account's listing of a
@@ -105,7 +102,7 @@ var hooks func(point string)
 // key), archives, transforms and stages pages as they arrive, checkpoints
 // them with their cursors, then closes the run and publishes Parquet. The
 // returned error carries the exit code.
-func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
+func runExport(ctx context.Context, cfg *Config, lim runLimits, clock budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
 	keys := make([]string, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
 		k, err := a.apiKey()
@@ -138,17 +135,10 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 	}
 	log.Info("run started", "run", runID, "accounts", len(cfg.Accounts), "warehouse", cfg.Warehouse)
 
-	starts := map[[2]string]int{}
-	for _, a := range cfg.Accounts {
-		for _, r := range mgrResources {
-			v, _, err := w.Cursor(ctx, a.Name, r.res.Name)
-			if err != nil {
-				return load.Summary{}, err
-			}
-			if off := resumeOffset(v); off > 0 {
-				starts[[2]string{a.Name, r.res.Name}] = off
-				log.Info("resuming an unfinished listing", "account", a.Name, "resource", r.res.Name, "offset", off)
-			}
+	states := make([]accountState, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		if states[i], err = loadAccountState(ctx, w, a, log); err != nil {
+			return load.Summary{}, err
 		}
 	}
 
@@ -162,7 +152,7 @@ func runExport(ctx context.Context, cfg *Config, clock budget.Clock, log *slog.L
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = extractAccount(xctx, a, keys[i], ledgers[i], runID, starts, clock, log, pages)
+			results[i] = extractAccount(xctx, a, keys[i], ledgers[i], runID, states[i], lim, clock, log, pages)
 		}()
 	}
 	go func() { wg.Wait(); close(pages) }()
@@ -256,6 +246,10 @@ type loader struct {
 }
 
 func (l *loader) load(ctx context.Context, p page) error {
+	if p.gone != nil {
+		l.w.NoteFetched(p.account, p.entry.Resource, p.gone.ID, p.gone.Fingerprint, load.DetailNotFound, p.entry.FetchedAt)
+		return nil
+	}
 	aw := l.writers[p.account]
 	if aw == nil {
 		var err error
@@ -264,24 +258,20 @@ func (l *loader) load(ctx context.Context, p page) error {
 		}
 		l.writers[p.account] = aw
 	}
-	seq, err := aw.Append(archive.Entry{Resource: p.resource, Kind: p.kind, Params: p.params, FetchedAt: p.fetched, Dropped: p.dropped, Body: p.body})
+	seq, err := aw.Append(p.entry)
 	if err != nil {
 		return err
 	}
 	if hooks != nil {
 		hooks(hookArchived)
 	}
-	b, err := transform.Page(p.table, p.records, transform.Meta{Account: p.account, RunID: l.runID, ExtractedAt: p.fetched}, nil)
-	if err != nil {
-		return err
-	}
-	err = l.w.Stage(ctx, p.account, b)
-	b.Release()
-	if err != nil {
+	e := p.entry
+	e.Seq, e.Source, e.Account, e.RunID = seq, p.source, p.account, l.runID
+	if _, err := stageEntry(ctx, l.w, e, nil); err != nil {
 		return err
 	}
 	if p.cursor != "" {
-		l.w.SetCursor(p.account, p.resource, p.cursor)
+		l.w.SetCursor(p.account, p.entry.Resource, p.cursor)
 	}
 	l.w.MarkArchived(l.runID, p.account, aw.Rel(), seq)
 	if l.pending++; l.pending >= checkpointPages || l.clock.Now().Sub(l.last) >= checkpointEvery {
@@ -314,9 +304,43 @@ func (l *loader) close() error {
 	return errors.Join(errs...)
 }
 
-func extractAccount(ctx context.Context, a Account, key string, ledger *budget.Ledger, runID string, starts map[[2]string]int, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
+// accountState is what an account's extraction starts from: where
+// unfinished listings resume, and the detail queue as committed.
+type accountState struct {
+	starts  map[string]int               // resource → offset
+	fetched map[string]map[string]string // resource → id → fingerprint fetched
+	due     map[string][]load.Due        // resource → due from earlier runs
+}
+
+func loadAccountState(ctx context.Context, w *load.Warehouse, a Account, log *slog.Logger) (accountState, error) {
+	st := accountState{starts: map[string]int{}, fetched: map[string]map[string]string{}, due: map[string][]load.Due{}}
+	for _, r := range accountResources(a) {
+		v, _, err := w.Cursor(ctx, a.Name, r.res.Name)
+		if err != nil {
+			return st, err
+		}
+		if off := resumeOffset(v); off > 0 {
+			st.starts[r.res.Name] = off
+			log.Info("resuming an unfinished listing", "account", a.Name, "resource", r.res.Name, "offset", off)
+		}
+		if r.res.Detail {
+			if st.fetched[r.res.Name], st.due[r.res.Name], err = w.DetailState(ctx, a.Name, r.res.Name); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// extractAccount spends an account's budget by priority: every list
+// (reference lists first), noting which records need their detail; then
+// the details, changed and recent ones first, newest first. It stops
+// cleanly at the first rate signal or when the run's own budget is spent:
+// what was fetched is committed and the next run carries on.
+func extractAccount(ctx context.Context, a Account, key string, ledger *budget.Ledger, runID string, st accountState, lim runLimits, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
-	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log.With("account", a.Name)), mgr.WithLedger(ledger)}
+	log = log.With("account", a.Name)
+	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log), mgr.WithLedger(ledger), mgr.WithRunBudget(lim.maxRequests, lim.deadline)}
 	if a.BaseURL != "" {
 		opts = append(opts, mgr.WithBaseURL(a.BaseURL))
 	}
@@ -330,35 +354,192 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 	}
 	defer func() { res.Requests = c.Requests() }()
 	if until := c.CoolingUntil(); until.After(clock.Now()) {
-		log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "account", a.Name, "until", until.Format(time.RFC3339), "ledger", ledger.Path())
+		log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "until", until.Format(time.RFC3339), "ledger", ledger.Path())
 	}
-	for _, r := range mgrResources {
+	send := func(p page) error {
+		p.account, p.source = a.Name, a.Source
+		select {
+		case pages <- p:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	resources := accountResources(a)
+	left := &leftover{rpm: a.RequestsPerMinute}
+	stop := func(what string, err error) load.AccountResult {
+		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", a.Name, what, err)
+		if errors.Is(err, mgr.ErrRunBudget) || errors.Is(err, mgr.ErrRateBudget) {
+			res.Status = load.StatusPartial
+			res.Error += "; " + left.String()
+		}
+		log.Error("extract stopped", "while", what, "error", err)
+		return res
+	}
+
+	// Lists. For resources with a detail, every listed record whose
+	// fingerprint differs from the one its detail was fetched for is due.
+	dueNow := map[string]map[string]load.Due{}
+	for i, r := range resources {
 		n := 0
-		err := c.ListFrom(ctx, r.res, starts[[2]string{a.Name, r.res.Name}], func(p mgr.Page) error {
+		if r.res.Detail {
+			dueNow[r.res.Name] = map[string]load.Due{}
+		}
+		err := c.ListFrom(ctx, r.res, st.starts[r.res.Name], func(p mgr.Page) error {
 			n += p.Count
 			cur := listCursor{Pass: "in_progress", Next: p.Next, RunID: runID}
 			if p.Last {
 				cur = listCursor{Pass: "complete", RunID: runID}
 			}
-			select {
-			case pages <- page{account: a.Name, source: a.Source, table: r.table, resource: r.res.Name, kind: archive.KindList,
-				params: p.Params, body: p.Body, dropped: p.Dropped, records: p.Records, fetched: p.FetchedAt, cursor: cur.String()}:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			left.listAt(r.res.Name, p.Next)
+			if r.res.Detail {
+				for _, l := range mgr.Listing(r.res, p.Records) {
+					had, fetched := st.fetched[r.res.Name][l.ID]
+					if had != l.Fingerprint {
+						dueNow[r.res.Name][l.ID] = load.Due{ID: l.ID, Fingerprint: l.Fingerprint, Created: l.Created, Changed: fetched}
+					}
+				}
 			}
+			return send(page{cursor: cur.String(), entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindList,
+				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
 		if err != nil {
-			res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %v", a.Name, err)
-			if errors.Is(err, mgr.ErrRateBudget) {
-				res.Status = load.StatusPartial
-			}
-			log.Error("extract failed", "account", a.Name, "resource", r.res.Name, "error", err)
-			return res
+			left.lists(resources[i:], st)
+			left.details(resources, st, dueNow, nil)
+			return stop("listing "+r.res.Name, err)
 		}
-		log.Info("extracted", "account", a.Name, "resource", r.res.Name, "records", n, "requests", c.Requests())
+		left.listDone(r.res.Name)
+		log.Info("extracted", "resource", r.res.Name, "records", n, "requests", c.Requests())
+	}
+
+	// Details, by priority.
+	queues := map[string][]load.Due{}
+	for _, r := range resources {
+		if r.res.Detail {
+			queues[r.res.Name] = mergeDue(st.due[r.res.Name], dueNow[r.res.Name], clock.Now())
+		}
+	}
+	for _, r := range resources {
+		q := queues[r.res.Name]
+		if len(q) == 0 {
+			continue
+		}
+		log.Info("fetching details", "resource", r.res.Name, "due", len(q))
+		for j, d := range q {
+			p, err := c.Get(ctx, r.res.Name, d.ID)
+			if mgr.IsNotFound(err) {
+				log.Warn("listed record has no detail (deleted since?); it leaves the queue", "resource", r.res.Name, "id", d.ID)
+				if err := send(page{entry: archive.Entry{Resource: r.res.Name, FetchedAt: clock.Now()}, gone: &d}); err != nil {
+					return stop("details of "+r.res.Name, err)
+				}
+				continue
+			}
+			if err == nil {
+				err = send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: d.Fingerprint, Body: p.Body}})
+			}
+			if err != nil {
+				queues[r.res.Name] = q[j:]
+				left.details(resources, st, nil, queues)
+				return stop("details of "+r.res.Name, err)
+			}
+		}
+		queues[r.res.Name] = nil
+		log.Info("details fetched", "resource", r.res.Name, "count", len(q), "requests", c.Requests())
 	}
 	return res
+}
+
+// mergeDue is the detail queue of a run: what earlier runs left due, updated
+// by what this run listed, in priority order.
+func mergeDue(earlier []load.Due, listed map[string]load.Due, now time.Time) []load.Due {
+	byID := make(map[string]load.Due, len(earlier)+len(listed))
+	for _, d := range earlier {
+		byID[d.ID] = d
+	}
+	for id, d := range listed {
+		byID[id] = d
+	}
+	out := make([]load.Due, 0, len(byID))
+	for _, d := range byID {
+		out = append(out, d)
+	}
+	prioritise(out, now)
+	return out
+}
+
+// leftover describes what a stopped account leaves for the next run.
+type leftover struct {
+	rpm      int
+	at       map[string]int
+	unlisted []string
+	due      map[string]int
+}
+
+func (l *leftover) listAt(res string, next int) {
+	if l.at == nil {
+		l.at = map[string]int{}
+	}
+	l.at[res] = next
+}
+
+func (l *leftover) listDone(res string) { delete(l.at, res) }
+
+func (l *leftover) lists(rs []mgrRes, st accountState) {
+	for _, r := range rs {
+		l.unlisted = append(l.unlisted, r.res.Name)
+	}
+}
+
+// details counts the due details: from queues once the detail phase runs,
+// else from what earlier runs and this run's listing found so far.
+func (l *leftover) details(rs []mgrRes, st accountState, dueNow map[string]map[string]load.Due, queues map[string][]load.Due) {
+	l.due = map[string]int{}
+	for _, r := range rs {
+		if !r.res.Detail {
+			continue
+		}
+		if queues != nil {
+			l.due[r.res.Name] = len(queues[r.res.Name])
+			continue
+		}
+		l.due[r.res.Name] = len(mergeDue(st.due[r.res.Name], dueNow[r.res.Name], time.Time{}))
+	}
+}
+
+func (l *leftover) String() string {
+	var parts []string
+	if len(l.unlisted) > 0 {
+		var ls []string
+		for _, r := range l.unlisted {
+			if off := l.at[r]; off > 0 {
+				ls = append(ls, fmt.Sprintf("%s (from offset %d)", r, off))
+			} else {
+				ls = append(ls, r)
+			}
+		}
+		parts = append(parts, "lists "+strings.Join(ls, ", "))
+	}
+	details := 0
+	var ds []string
+	for _, r := range mgr.All {
+		if n := l.due[r.Name]; n > 0 {
+			ds = append(ds, fmt.Sprintf("%s %d", r.Name, n))
+			details += n
+		}
+	}
+	if len(ds) > 0 {
+		parts = append(parts, "details "+strings.Join(ds, ", "))
+	}
+	if len(parts) == 0 {
+		return "nothing left"
+	}
+	rpm := l.rpm
+	if rpm == 0 {
+		rpm = mgr.DefaultRequestsPerMinute
+	}
+	pace := float64(rpm) * 0.9
+	return fmt.Sprintf("left for the next run: %s (%d detail request(s) ≈ %s at %.0f/min, plus the unfinished lists)",
+		strings.Join(parts, "; "), details, (time.Duration(float64(details) / pace * float64(time.Minute))).Round(time.Second), pace)
 }
 
 // runStatus folds the accounts' outcomes into the run's status and error.

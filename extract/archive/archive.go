@@ -50,8 +50,11 @@ type Entry struct {
 	FetchedAt time.Time  `json:"fetched_at"`
 	// Dropped are positions in Body's array the run left out (records
 	// already seen earlier in the same listing).
-	Dropped []int           `json:"dropped,omitempty"`
-	Body    json.RawMessage `json:"body"`
+	Dropped []int `json:"dropped,omitempty"`
+	// Fingerprint, on a detail response, is the list fingerprint the
+	// detail was fetched for (see the detail queue in load).
+	Fingerprint string          `json:"fingerprint,omitempty"`
+	Body        json.RawMessage `json:"body"`
 }
 
 // Records returns the JSON array of records the run used from this

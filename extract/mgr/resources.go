@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Resource is one MGR list endpoint, how it pages and whether its records
@@ -128,4 +129,56 @@ func lookupPath(obj map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// Listed is what a run keeps of a record seen on a list page of a
+// resource with a detail endpoint: enough to decide whether to fetch it.
+type Listed struct {
+	ID, Fingerprint string
+	Created         time.Time // zero when the record has no readable created date
+}
+
+// createdFields are the spellings of a record's creation time.
+var createdFields = []string{"created_date", "createdDate", "created_at", "invoice_date", "order_date", "date"}
+
+// Listing summarises the records of a page (a JSON array) for the detail
+// queue. Records without an id are left out: they cannot be fetched (the
+// transform quarantines them).
+func Listing(res Resource, records json.RawMessage) []Listed {
+	var items []json.RawMessage
+	if json.Unmarshal(records, &items) != nil {
+		return nil
+	}
+	out := make([]Listed, 0, len(items))
+	for _, it := range items {
+		id, ok := recordID(it)
+		if !ok {
+			continue
+		}
+		l := Listed{ID: id, Fingerprint: Fingerprint(res, it)}
+		var obj map[string]any
+		if json.Unmarshal(it, &obj) == nil {
+			for _, f := range createdFields {
+				if s, ok := obj[f].(string); ok {
+					if t, err := parseTime(s); err == nil {
+						l.Created = t
+						break
+					}
+				}
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func parseTime(s string) (time.Time, error) {
+	var err error
+	for _, layout := range []string{"2006-01-02T15:04:05-0700", time.RFC3339, "2006-01-02 15:04:05", "2006-01-02"} {
+		var t time.Time
+		if t, err = time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, err
 }

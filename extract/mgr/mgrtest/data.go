@@ -199,7 +199,7 @@ func seedTickets(r *rand.Rand, sp shopSpec, zone *time.Location, n int, firstID 
 			Status:      label{ID: 100 + st, Label: sp.statuses[st]},
 			IssueType:   label{ID: 200 + issue, Label: issues[issue]},
 			Customer: customerRef{
-				ID:   fmt.Sprintf("c%06d", r.IntN(n/2+1)),
+				ID: fmt.Sprintf("c%06d", r.IntN(n/2+1)),
 			},
 			Device:  dev,
 			Invoice: json.RawMessage(`{}`),

@@ -518,7 +518,7 @@ func seedRest(r *rand.Rand, sh *Shop, sp shopSpec, idx int) {
 		total := sub + tx + shipping
 		id := 7000 + 1000*idx + i
 		list := map[string]any{"id": id, "po_number": fmt.Sprintf("PO-%04d", i+1), "supplier": map[string]any{"id": 300 + sup, "name": suppliers[sup]},
-			"status": status, "created_date": ts(created), "amount_total": cents(total, true), "last_updated": ts(created.Add(time.Duration(min(age, 10*24*time.Hour)/2)).Truncate(time.Second))}
+			"status": status, "created_date": ts(created), "amount_total": cents(total, true), "last_updated": ts(created.Add(time.Duration(min(age, 10*24*time.Hour) / 2)).Truncate(time.Second))}
 		detail := map[string]any{}
 		for k, v := range list {
 			detail[k] = v
