@@ -41,7 +41,7 @@ type Warehouse struct {
 	drift    map[driftKey]string
 	cursors  map[[2]string]string // (account, resource) → value, pending
 	archived map[string]archiveMark
-	details  []detailNote // meta.details changes, pending
+	details  []detailNote              // meta.details changes, pending
 	stats    map[[2]string]*TableStats // this run's, cumulative
 	viewSeq  int
 	hook     func(point string)

@@ -165,30 +165,9 @@ func TestKillAnywhereConverges(t *testing.T) {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 
-	w, err := load.OpenReadOnly(ctx, filepath.Join(refDir, "w.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if _, err := w.Query(ctx, fmt.Sprintf(`ATTACH '%s' AS crashed (READ_ONLY)`, filepath.Join(crashDir, "w.duckdb"))); err != nil {
-		t.Fatal(err)
-	}
-	count := func(q string) string {
-		t.Helper()
-		res, err := w.Query(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		return res.Rows[0][0]
-	}
-	diff := func(a, b string) string {
-		return count(fmt.Sprintf(`SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s))`, a, b, b, a))
-	}
+	_, count, diff := compareWarehouses(t, refDir, crashDir)
 	for _, tb := range schema.All {
-		cols := businessColumns(tb)
-		ref := fmt.Sprintf("SELECT %s FROM %s.%s", cols, tb.Source, tb.Name)
-		got := fmt.Sprintf("SELECT %s FROM crashed.%s.%s", cols, tb.Source, tb.Name)
-		if n := diff(ref, got); n != "0" {
+		if n := diff(tb); n != "0" {
 			t.Errorf("%s: %s rows differ from the uninterrupted run", tb.FullName(), n)
 		}
 	}
@@ -199,10 +178,10 @@ func TestKillAnywhereConverges(t *testing.T) {
 		return fmt.Sprintf(`SELECT %s FROM read_parquet('%s', hive_partitioning = true)`, businessColumns(schema.MGRTickets),
 			filepath.Join(dir, "pq", "mgr", "tickets", "*", "*", "*", "*.parquet"))
 	}
-	if n := diff(pq(refDir), pq(crashDir)); n != "0" {
+	if n := diffSQL(count, pq(refDir), pq(crashDir)); n != "0" {
 		t.Errorf("Parquet: %s rows differ from the uninterrupted run", n)
 	}
-	if n := diff(pq(crashDir), "SELECT "+businessColumns(schema.MGRTickets)+" FROM crashed.mgr.tickets"); n != "0" {
+	if n := diffSQL(count, pq(crashDir), "SELECT "+businessColumns(schema.MGRTickets)+" FROM crashed.mgr.tickets"); n != "0" {
 		t.Errorf("Parquet: %s rows differ from the crashed warehouse's table", n)
 	}
 	// Killed before the run closed: interrupted. Killed while publishing:
@@ -295,4 +274,37 @@ func TestTwoProcessesShareOneKeysBudget(t *testing.T) {
 	if got := len(srv.Log()); got < 2*(1000/50+1) {
 		t.Fatalf("server saw %d requests, want both full listings", got)
 	}
+}
+
+// compareWarehouses opens the warehouse under refDir with the one under
+// otherDir attached as "crashed". count runs a one-value query; diff counts
+// the rows of a table (business columns) that differ between the two.
+func compareWarehouses(t *testing.T, refDir, otherDir string) (*load.Warehouse, func(string) string, func(*schema.Table) string) {
+	t.Helper()
+	w, err := load.OpenReadOnly(ctx, filepath.Join(refDir, "w.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if _, err := w.Query(ctx, fmt.Sprintf(`ATTACH '%s' AS crashed (READ_ONLY)`, filepath.Join(otherDir, "w.duckdb"))); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) string {
+		t.Helper()
+		res, err := w.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return res.Rows[0][0]
+	}
+	diff := func(tb *schema.Table) string {
+		cols := businessColumns(tb)
+		return diffSQL(count, fmt.Sprintf("SELECT %s FROM %s.%s", cols, tb.Source, tb.Name), fmt.Sprintf("SELECT %s FROM crashed.%s.%s", cols, tb.Source, tb.Name))
+	}
+	return w, count, diff
+}
+
+// diffSQL counts the rows in one query's result and not the other's, both ways.
+func diffSQL(count func(string) string, a, b string) string {
+	return count(fmt.Sprintf(`SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s))`, a, b, b, a))
 }

@@ -17,10 +17,10 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"time"
 	"sync"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 

@@ -102,10 +102,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir, "tickets")
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	setEnv(t, env)
 
 	code, out1, err1 := runCLI(t, "run", "--config", cfg)
 	if code != exitOK {

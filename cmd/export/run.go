@@ -38,6 +38,9 @@ var (
 	checkpointEvery = 30 * time.Second
 )
 
+// pageBuffer is how many fetched pages may wait for the loader.
+const pageBuffer = 2
+
 // hookArchived is the crash point after a page is archived and before it
 // is staged.
 const hookArchived = "page:archived"
@@ -142,7 +145,9 @@ func runExport(ctx context.Context, cfg *Config, lim runLimits, clock budget.Clo
 		}
 	}
 
-	pages := make(chan page, 8)
+	// A small buffer: a page fetched but not yet archived is lost (and
+	// paid for again) if the process dies.
+	pages := make(chan page, pageBuffer)
 	results := make([]load.AccountResult, len(cfg.Accounts))
 	var wg sync.WaitGroup
 	// Extraction stops if loading fails: nothing fetched would be kept.

@@ -758,3 +758,17 @@ func parseCents(v any) int64 {
 	fmt.Sscanf(fmt.Sprint(v), "%d.%d", &whole, &frac)
 	return whole*100 + frac
 }
+
+// OpenInvoices lists a shop's ticket invoices with an amount still due.
+func (s *Shop) OpenInvoices() []string {
+	var ids []string
+	for _, r := range s.colls["ticketInvoices"].items {
+		var d struct {
+			Due string `json:"amount_due"`
+		}
+		if json.Unmarshal(r.detail, &d) == nil && parseCents(d.Due) > 0 {
+			ids = append(ids, r.id)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/schema"
+)
+
+// queryCSV runs SQL through `export query` and returns its CSV without the header.
+func queryCSV(t *testing.T, cfg, sql string) string {
+	t.Helper()
+	code, out, stderr := runCLI(t, "query", "--config", cfg, "--format", "csv", "--sql", sql)
+	if code != exitOK || stderr != "" {
+		t.Fatalf("%s: exit %d %s", sql, code, stderr)
+	}
+	_, body, _ := strings.Cut(out, "\n")
+	return strings.TrimSpace(body)
+}
+
+// assertMatchesSimulator checks every table of every shop against what
+// the simulator holds: row counts and exact DECIMAL sums.
+func assertMatchesSimulator(t *testing.T, srv *mgrtest.Server, cfg string) {
+	t.Helper()
+	for _, sh := range srv.Shops {
+		exp := sh.Expected()
+		names := make([]string, 0, len(exp))
+		for n := range exp {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			e := exp[name]
+			cols := make([]string, 0, len(e.Sums))
+			for c := range e.Sums {
+				cols = append(cols, c)
+			}
+			sort.Strings(cols)
+			sel := []string{"count(*)"}
+			want := []string{fmt.Sprint(e.Rows)}
+			for _, c := range cols {
+				sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::VARCHAR", load.Quote(c)))
+				want = append(want, e.Sums[c])
+			}
+			got := queryCSV(t, cfg, fmt.Sprintf("SELECT %s FROM %s WHERE account = '%s'", strings.Join(sel, ", "), name, sh.Name))
+			if got != strings.Join(want, ",") {
+				t.Errorf("%s %s: count,%s = %s; simulator holds %s", sh.Name, name, strings.Join(cols, ","), got, strings.Join(want, ","))
+			}
+		}
+	}
+}
+
+// minimumRequests is what a full export of a shop cannot do with less: one
+// request per list page (pages overlap by mgr.Overlap records) and one per
+// document detail.
+func minimumRequests(sh *mgrtest.Shop) (lists, details int) {
+	for _, r := range sh.Resources() {
+		lists += listPages(sh.Count(r))
+	}
+	for _, r := range []string{"ticketInvoices", "posInvoices", "purchaseOrders"} {
+		details += sh.Count(r)
+	}
+	return lists, details
+}
+
+func requestsOf(t *testing.T, cfg, runOrder string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	rows := queryCSV(t, cfg, `SELECT account, requests FROM meta.run_accounts WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at `+runOrder+` LIMIT 1) ORDER BY account`)
+	for _, line := range strings.Split(rows, "\n") {
+		a, n, _ := strings.Cut(line, ",")
+		out[a] = n
+	}
+	return out
+}
+
+func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(160, 90))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir)
+	setEnv(t, env)
+	code, out, stderr := runCLI(t, "run", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// Every declared table is filled, for both shops.
+	for _, tb := range schema.All {
+		if n := queryCSV(t, cfg, fmt.Sprintf("SELECT count(DISTINCT account) FROM %s", tb.FullName())); n != "2" && tb.FullName() != "mgr.custom_fields" {
+			t.Errorf("%s: rows for %s shop(s), want both", tb.FullName(), n)
+		}
+	}
+	assertMatchesSimulator(t, srv, cfg)
+	for _, sh := range srv.Shops {
+		for _, typ := range []string{"tickets", "customers", "products"} {
+			got := queryCSV(t, cfg, fmt.Sprintf("SELECT count(*) FROM mgr.custom_fields WHERE account = '%s' AND type = '%s'", sh.Name, typ))
+			if got != fmt.Sprint(sh.Count("customFields/"+typ)) {
+				t.Errorf("%s custom fields of %s: %s rows, want %d", sh.Name, typ, got, sh.Count("customFields/"+typ))
+			}
+		}
+	}
+	// A clean run spends exactly the minimum: every list page once, one
+	// request per document, nothing else.
+	reqs := requestsOf(t, cfg, "DESC")
+	for _, sh := range srv.Shops {
+		lists, details := minimumRequests(sh)
+		if reqs[sh.Name] != fmt.Sprint(lists+details) {
+			t.Errorf("%s: %s requests, want the minimum %d lists + %d details", sh.Name, reqs[sh.Name], lists, details)
+		}
+		if n := srv.RateLimitErrors(sh.Name); n != 0 {
+			t.Errorf("%s: %d rate-limit errors with default pacing", sh.Name, n)
+		}
+	}
+
+	// The next night: one invoice took a payment. Only its detail is
+	// fetched again; the rest is re-listed and unchanged.
+	north := srv.Shop("north")
+	inv := north.OpenInvoices()[0]
+	if err := srv.AddPayment("north", inv, 1000, time.Date(2026, 11, 16, 9, 30, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(srv.Log())
+	code, out, stderr = runCLI(t, "run", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var detailGets []string
+	for _, r := range srv.Log()[before:] {
+		if strings.Count(strings.TrimPrefix(r.Path, "/v1/"), "/") == 1 && !strings.HasPrefix(r.Path, "/v1/customFields/") {
+			detailGets = append(detailGets, r.Shop+" "+r.Path)
+		}
+	}
+	if want := "north /v1/ticketInvoices/" + inv; len(detailGets) != 1 || detailGets[0] != want {
+		t.Errorf("second run fetched details %v; want only %s", detailGets, want)
+	}
+	reqs = requestsOf(t, cfg, "DESC")
+	for _, sh := range srv.Shops {
+		lists, _ := minimumRequests(sh)
+		want := lists
+		if sh.Name == "north" {
+			want++
+		}
+		if reqs[sh.Name] != fmt.Sprint(want) {
+			t.Errorf("%s second run: %s requests, want %d", sh.Name, reqs[sh.Name], want)
+		}
+	}
+	assertMatchesSimulator(t, srv, cfg)
+	// The invoice row is updated by its list page (status, last payment)
+	// and again by its detail (amount paid and due): two updates of one row.
+	changed := queryCSV(t, cfg, `SELECT table_name, rows_updated, rows_inserted, rows_deleted FROM meta.run_tables
+		WHERE rows_updated + rows_inserted + rows_deleted > 0 AND run_id = (SELECT max(run_id) FROM meta.runs) ORDER BY ALL`)
+	if changed != "mgr.ticket_invoice_payments,0,1,0\nmgr.ticket_invoices,2,0,0\nmgr.tickets,1,0,0" {
+		t.Errorf("second run changed:\n%s\nwant the paid invoice, its new payment and its ticket only", changed)
+	}
+}
+
+// TestCappedBackfillConverges spends a small budget per run, with kills
+// in between, until the backfill is done: the tables equal those of one
+// long run, and no detail is fetched twice except after a kill.
+func TestCappedBackfillConverges(t *testing.T) {
+	opts := []mgrtest.Option{mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(100, 40)}
+	ref := mgrtest.NewServer(opts...)
+	defer ref.Close()
+	capped := mgrtest.NewServer(opts...)
+	defer capped.Close()
+	refDir, capDir := t.TempDir(), t.TempDir()
+	// The resources with details, and one reference list.
+	resources := []string{"statuses", "ticketInvoices", "posInvoices", "purchaseOrders"}
+	refCfg, env := simConfig(t, ref, refDir, resources...)
+	capCfg, _ := simConfig(t, capped, capDir, resources...)
+
+	cmd, out := startExport(t, env, "run", "--config", refCfg)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("long run: %v\n%s", err, out)
+	}
+	runs, kills, partials := 0, 0, 0
+	for ; runs < 40; runs++ {
+		args := []string{"run", "--config", capCfg, "--max-requests", "40"}
+		runEnv := env
+		if runs%3 == 1 {
+			runEnv = append(env, crashEnv+"="+load.HookAfterCommit+"#2")
+		}
+		cmd, out := startExport(t, runEnv, args...)
+		err := cmd.Wait()
+		switch {
+		case killed(err):
+			kills++
+			continue
+		case cmd.ProcessState.ExitCode() == exitPartial:
+			partials++
+			if !strings.Contains(out.String(), "left for the next run") {
+				t.Fatalf("partial run without a summary of what is left:\n%s", out)
+			}
+			continue
+		case err != nil:
+			t.Fatalf("run %d: %v\n%s", runs, err, out)
+		}
+		break
+	}
+	if partials < 2 || kills < 1 {
+		t.Fatalf("%d partial runs, %d kills: the cap did not bite", partials, kills)
+	}
+	_, _, diff := compareWarehouses(t, refDir, capDir)
+	for _, tb := range schema.All {
+		if n := diff(tb); n != "0" {
+			t.Errorf("%s: %s rows differ from one long run", tb.FullName(), n)
+		}
+	}
+	// Details are fetched once each; a kill may cost a re-fetch of what it
+	// had not committed: the pages since the checkpoint (5 here), those
+	// waiting for the loader and one in flight per account.
+	fetched := map[string]int{}
+	for _, r := range capped.Log() {
+		p := strings.TrimPrefix(r.Path, "/v1/")
+		if strings.Count(p, "/") == 1 && !strings.HasPrefix(p, "customFields/") && r.Status == 200 {
+			fetched[r.Shop+" "+p]++
+		}
+	}
+	again := 0
+	for _, n := range fetched {
+		again += n - 1
+	}
+	perKill := 5 + pageBuffer + len(capped.Shops)
+	if again > perKill*kills {
+		t.Errorf("%d detail re-fetches over %d kills, want at most %d", again, kills, perKill*kills)
+	}
+	for _, sh := range capped.Shops {
+		details := sh.Count("ticketInvoices") + sh.Count("posInvoices") + sh.Count("purchaseOrders")
+		n := 0
+		for k := range fetched {
+			if strings.HasPrefix(k, sh.Name+" ") {
+				n++
+			}
+		}
+		if n != details {
+			t.Errorf("%s: %d distinct details fetched, want %d", sh.Name, n, details)
+		}
+	}
+	t.Logf("backfill took %d runs (%d partial, %d killed); %d detail re-fetches", runs+1, partials, kills, again)
+}
+
+// setEnv sets KEY=value pairs for the test (the in-process CLI reads the keys).
+func setEnv(t *testing.T, env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
