@@ -219,10 +219,7 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 			t.Fatalf("the first run never took the lock\n%s", out)
 		}
 	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	setEnv(t, env)
 	began := time.Now()
 	code, _, stderr := runCLI(t, "run", "--config", cfg)
 	if code != exitFailure || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, fmt.Sprintf("pid %d", first.Process.Pid)) {

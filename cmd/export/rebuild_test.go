@@ -53,10 +53,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(260, 140))
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices", "customFields/tickets")
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	setEnv(t, env)
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Fatalf("run 1: exit %d\n%s%s", code, out, stderr)
 	}
