@@ -148,14 +148,20 @@ func (w *Warehouse) DetailState(ctx context.Context, account, resource string) (
 
 // DueCount is how many details an account's resource has due.
 type DueCount struct {
-	Account, Resource string
-	Due, Fetched      int64
+	Account  string `json:"account"`
+	Resource string `json:"resource"`
+	Due      int64  `json:"due"`
+	Fetched  int64  `json:"fetched"`
 }
 
 // DetailBacklog counts due and fetched details per account and resource.
 func (w *Warehouse) DetailBacklog(ctx context.Context) ([]DueCount, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.detailBacklog(ctx)
+}
+
+func (w *Warehouse) detailBacklog(ctx context.Context) ([]DueCount, error) {
 	rows, err := w.conn.QueryContext(ctx, `SELECT account, resource,
 		count(*) FILTER (WHERE detail_fingerprint IS DISTINCT FROM list_fingerprint),
 		count(*) FILTER (WHERE detail_fingerprint IS NOT NULL)

@@ -17,6 +17,9 @@ type Status struct {
 	Rejects        []RejectInfo `json:"rejects"`
 	Drift          []DriftInfo  `json:"schema_drift"`
 	PublishPending int64        `json:"publish_pending"`
+	// Details is the detail queue: per account and resource, the details
+	// due (new or changed records not yet fetched) and those held.
+	Details []DueCount `json:"detail_queue"`
 }
 
 // RunInfo is one row of meta.runs.
@@ -143,6 +146,9 @@ func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
 	}
 	if err == nil {
 		err = w.conn.QueryRowContext(ctx, `SELECT count(*) FROM meta.publish_queue`).Scan(&st.PublishPending)
+	}
+	if err == nil {
+		st.Details, err = w.detailBacklog(ctx)
 	}
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)

@@ -187,9 +187,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					if err != nil {
 						return err
 					}
-					return showStatus(c.Context, stdout, path, c.Int("limit"), c.Bool("json"))
+					cfg, _ := loadConfig(c.String("config")) // for the key ledgers; --warehouse alone does without
+					return showStatus(c.Context, stdout, path, cfg, c.Int("limit"), c.Bool("json"))
 				},
 			},
+			planCommand(stdout),
 			simulateCommand(stdout),
 			{
 				Name:      "query",

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/archive"
-	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/queries"
@@ -192,7 +191,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := 2 * (listPages(520) + listPages(230)); pages != want {
+	if want := 2 * (int(listRequests(520) + listRequests(230))); pages != want {
 		t.Errorf("archived %d pages, want %d", pages, want)
 	}
 }
@@ -295,14 +294,4 @@ func TestTablesDocIsCurrent(t *testing.T) {
 	if code != exitOK || got != string(want) {
 		t.Fatal("docs/tables.md is out of date with the declarations: run `make docs`")
 	}
-}
-
-// listPages is the number of list requests for n records: pages overlap by
-// mgr.Overlap records, and a short page ends the listing.
-func listPages(n int) int {
-	pages := 1
-	for off := 0; n-off >= mgr.PageSize; off += mgr.PageSize - mgr.Overlap {
-		pages++
-	}
-	return pages
 }

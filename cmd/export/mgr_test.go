@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -60,7 +61,7 @@ func assertMatchesSimulator(t *testing.T, srv *mgrtest.Server, cfg string) {
 // document detail.
 func minimumRequests(sh *mgrtest.Shop) (lists, details int) {
 	for _, r := range sh.Resources() {
-		lists += listPages(sh.Count(r))
+		lists += int(listRequests(int64(sh.Count(r))))
 	}
 	for _, r := range []string{"ticketInvoices", "posInvoices", "purchaseOrders"} {
 		details += sh.Count(r)
@@ -85,7 +86,30 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir)
 	setEnv(t, env)
-	code, out, stderr := runCLI(t, "run", "--config", cfg)
+	// Before anything is exported, plan --probe sizes every list with a
+	// few one-record requests.
+	code, out, stderr := runCLI(t, "plan", "--config", cfg, "--probe", "--json")
+	if code != exitOK {
+		t.Fatalf("plan --probe: exit %d\n%s\n%s", code, out, stderr)
+	}
+	var plans []planAccount
+	if err := json.Unmarshal([]byte(out), &plans); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans {
+		sh := srv.Shop(p.Account)
+		for _, r := range p.Rows {
+			n := int64(sh.Count(r.Resource))
+			if !r.Known || n < r.Size || (r.SizeMax > 0 && n >= r.SizeMax) {
+				t.Errorf("plan %s %s: size %d–%d, holds %d", p.Account, r.Resource, r.Size, r.SizeMax, n)
+			}
+		}
+		if perList := p.Probes / int64(len(p.Rows)); perList > 3 {
+			t.Errorf("plan %s: %d probes for %d lists", p.Account, p.Probes, len(p.Rows))
+		}
+	}
+	probes := len(srv.Log())
+	code, out, stderr = runCLI(t, "run", "--config", cfg)
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -107,6 +131,21 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	// A clean run spends exactly the minimum: every list page once, one
 	// request per document, nothing else.
 	reqs := requestsOf(t, cfg, "DESC")
+	// After it, plan knows every size and spends nothing: the next run
+	// needs the lists only.
+	before := len(srv.Log())
+	code, out, stderr = runCLI(t, "plan", "--config", cfg, "--json")
+	if code != exitOK || len(srv.Log()) != before {
+		t.Fatalf("plan: exit %d, %d requests\n%s", code, len(srv.Log())-before, stderr)
+	}
+	plans = nil
+	json.Unmarshal([]byte(out), &plans)
+	for _, p := range plans {
+		if lists, _ := minimumRequests(srv.Shop(p.Account)); p.Requests != int64(lists) {
+			t.Errorf("plan %s after a full run: %d requests, want the %d list pages", p.Account, p.Requests, lists)
+		}
+	}
+	t.Logf("plan --probe spent %d requests", probes)
 	for _, sh := range srv.Shops {
 		lists, details := minimumRequests(sh)
 		if reqs[sh.Name] != fmt.Sprint(lists+details) {
@@ -124,7 +163,7 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	if err := srv.AddPayment("north", inv, 1000, time.Date(2026, 11, 16, 9, 30, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	before := len(srv.Log())
+	before = len(srv.Log())
 	code, out, stderr = runCLI(t, "run", "--config", cfg)
 	if code != exitOK {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, out, stderr)

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/load"
 )
 
@@ -21,10 +23,52 @@ type statusReport struct {
 	// tables cannot be read until it finishes.
 	Busy bool `json:"busy,omitempty"`
 	load.Status
+	// Keys is each configured account's rate-budget ledger (shared by every
+	// process using the key); empty without a config.
+	Keys []keyInfo `json:"keys,omitempty"`
 }
 
-func showStatus(ctx context.Context, out io.Writer, path string, limit int, asJSON bool) error {
+// keyInfo is an account's key ledger as status shows it (never the key).
+type keyInfo struct {
+	Account string `json:"account"`
+	Ledger  string `json:"ledger"`
+	budget.LedgerState
+	Error string `json:"error,omitempty"`
+}
+
+// keyInfos reads the ledgers of the configured accounts; an account whose
+// key is not in the environment is reported, not fatal.
+func keyInfos(cfg *Config) []keyInfo {
+	dir, err := cfg.stateDir()
+	var out []keyInfo
+	for _, a := range cfg.Accounts {
+		ki := keyInfo{Account: a.Name}
+		key, kerr := a.apiKey()
+		switch {
+		case err != nil:
+			ki.Error = err.Error()
+		case kerr != nil:
+			ki.Error = "key not in the environment (" + a.APIKeyEnv + "): ledger unknown"
+		default:
+			l, lerr := budget.OpenLedger(filepath.Join(dir, "ledger"), budget.KeyID(a.Source, key))
+			if lerr == nil {
+				ki.Ledger = l.Path()
+				ki.LedgerState, lerr = l.Read()
+			}
+			if lerr != nil {
+				ki.Error = lerr.Error()
+			}
+		}
+		out = append(out, ki)
+	}
+	return out
+}
+
+func showStatus(ctx context.Context, out io.Writer, path string, cfg *Config, limit int, asJSON bool) error {
 	rep := statusReport{Warehouse: path}
+	if cfg != nil {
+		rep.Keys = keyInfos(cfg)
+	}
 	if load.Held(path) {
 		if h, err := load.ReadHolder(path); err == nil {
 			rep.Running = &h
@@ -109,6 +153,33 @@ func printStatus(out io.Writer, r statusReport) {
 				mark = "NEW"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, d.Field, ts(&d.FirstSeenAt), d.Example)
+		}
+	}
+	if len(r.Details) > 0 {
+		fmt.Fprintln(tw, "\nDETAIL QUEUE: documents whose lines/payments are still to fetch (new or changed since fetched)")
+		fmt.Fprintln(tw, "account\tresource\tdue\tfetched")
+		for _, d := range r.Details {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", d.Account, d.Resource, d.Due, d.Fetched)
+		}
+	}
+	if len(r.Keys) > 0 {
+		fmt.Fprintln(tw, "\nAPI KEYS: rate-budget ledgers, shared by every process using the key")
+		fmt.Fprintln(tw, "account\trequests\trate signals\tlast signal\tsilent until\tledger")
+		now := time.Now()
+		for _, k := range r.Keys {
+			if k.Error != "" {
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", k.Account, k.Error)
+				continue
+			}
+			silent := "-"
+			if k.CoolUntil.After(now) {
+				silent = ts(&k.CoolUntil)
+			}
+			last := "-"
+			if !k.LastSignal.IsZero() {
+				last = ts(&k.LastSignal)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, k.Ledger)
 		}
 	}
 	if r.PublishPending > 0 {

@@ -484,3 +484,24 @@ func snippet(b []byte) string {
 	}
 	return string(b)
 }
+
+// Probe sizes a list without reading it: it asks for one record at each
+// offset (paced like any request) and reports whether the list holds
+// more than offset records.
+func (c *Client) Probe(ctx context.Context, res Resource, offset int) (bool, error) {
+	params := url.Values{}
+	for k, v := range res.Params {
+		params[k] = append([]string(nil), v...)
+	}
+	params.Set("limit", "1")
+	params.Set("offset", strconv.Itoa(offset))
+	body, err := c.get(ctx, res.Name, params)
+	if err != nil {
+		return false, fmt.Errorf("mgr: probe %s at offset %d: %w", res.Name, offset, err)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		return false, fmt.Errorf("mgr: probe %s at offset %d: response is not a JSON array: %w", res.Name, offset, err)
+	}
+	return len(items) > 0, nil
+}
