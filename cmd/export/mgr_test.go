@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/schema"
@@ -28,11 +33,20 @@ func queryCSV(t *testing.T, cfg, sql string) string {
 // the simulator holds: row counts and exact DECIMAL sums.
 func assertMatchesSimulator(t *testing.T, srv *mgrtest.Server, cfg string) {
 	t.Helper()
+	assertMatchesSimulatorTables(t, srv, cfg)
+}
+
+// assertMatchesSimulatorTables is assertMatchesSimulator for the named
+// tables only (none: all).
+func assertMatchesSimulatorTables(t *testing.T, srv *mgrtest.Server, cfg string, tables ...string) {
+	t.Helper()
 	for _, sh := range srv.Shops {
 		exp := sh.Expected()
 		names := make([]string, 0, len(exp))
 		for n := range exp {
-			names = append(names, n)
+			if len(tables) == 0 || slices.Contains(tables, n) {
+				names = append(names, n)
+			}
 		}
 		sort.Strings(names)
 		for _, name := range names {
@@ -288,5 +302,130 @@ func setEnv(t *testing.T, env []string) {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
+	}
+}
+
+// inProcessConfig writes and loads a config for the simulator's shops (or
+// only those named) with the given extra account lines, and a private
+// state directory.
+func inProcessConfig(t *testing.T, srv *mgrtest.Server, extra string, only ...string) (string, *Config) {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	fmt.Fprintf(&b, "warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
+	for _, sh := range srv.Shops {
+		if len(only) > 0 && !slices.Contains(only, sh.Name) {
+			continue
+		}
+		name := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
+		t.Setenv(name, sh.Key)
+		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n%s", sh.Name, srv.URL, name, extra)
+	}
+	path := writeConfig(t, dir, b.String())
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
+}
+
+// TestFaultsAreSurvived runs the real export in simulated time at MGR's
+// real limit (30 requests a minute, strictly enforced) through garbled
+// 200s, 5xx bursts, offset drift and loose ordering: everything lands,
+// every failure is logged, and no rate-limit error is ever provoked.
+func TestFaultsAreSurvived(t *testing.T) {
+	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
+	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(90, 40))
+	defer srv.Close()
+	path, cfg := inProcessConfig(t, srv, "")
+	srv.Inject(mgrtest.Fault{Truncated: 2, HTMLPage: 2, ServerErrors: 3, OffsetDrift: 2, Reorder: 4})
+	var logs, out strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := runExport(context.Background(), cfg, runLimits{}, clk, log, &out); err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), logs.String())
+	}
+	assertMatchesSimulator(t, srv, path)
+	for _, want := range []string{"not valid JSON", "HTTP 503", "transient failure; retrying"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no log line mentions %q", want)
+		}
+	}
+	for _, sh := range srv.Shops {
+		if n := srv.RateLimitErrors(sh.Name); n != 0 || srv.Blocked(sh.Name) {
+			t.Errorf("%s: %d rate-limit errors at default pacing (blocked: %v)", sh.Name, n, srv.Blocked(sh.Name))
+		}
+	}
+}
+
+// TestRateSignalStopsTheAccountAndTheNextRunWaits misconfigures the key at
+// twice MGR's limit: each run stops that account at its first rate-limit
+// error (exit 3), the key stays silent a full minute (the next run, started
+// 20 s later, waits), the key is never blocked, and successive runs load
+// everything.
+func TestRateSignalStopsTheAccountAndTheNextRunWaits(t *testing.T) {
+	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
+	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(2600, 10), mgrtest.WithRateLimitStatus(http.StatusBadRequest))
+	defer srv.Close()
+	// One account: concurrent sleepers on a fake clock each move it forward,
+	// which would slow the misconfigured pace back under the limit.
+	path, cfg := inProcessConfig(t, srv, "    requests_per_minute: 60\n    resources: [tickets, customers]\n", "north")
+	// More list pages than one minute's requests: no single run can list
+	// everything, but unfinished listings go first, so successive runs
+	// complete every pass.
+	north := srv.Shop("north")
+	done := func() bool {
+		return queryCSV(t, path, "SELECT count(*) FROM mgr.tickets") == fmt.Sprint(north.Tickets()) &&
+			queryCSV(t, path, "SELECT count(*) FROM mgr.customers") == fmt.Sprint(north.Count("customers"))
+	}
+	partial := 0
+	for run := 1; run == 1 || !done(); run++ {
+		if run > 10 {
+			t.Fatal("the runs never completed both lists")
+		}
+		var logs, out strings.Builder
+		_, err := runExport(context.Background(), cfg, runLimits{}, clk, slog.New(slog.NewTextHandler(&logs, nil)), &out)
+		if err != nil {
+			if exitCode(err) != exitPartial || !strings.Contains(logs.String(), "rate-limit signal") || !strings.Contains(err.Error(), "left for the next run") {
+				t.Fatalf("run %d: exit %d: %v\n%s", run, exitCode(err), err, logs.String())
+			}
+			partial++
+		}
+		clk.Advance(20 * time.Second) // cron starts the next run soon after
+	}
+	if partial == 0 {
+		t.Fatal("the misconfigured pace never provoked a rate-limit error")
+	}
+	if srv.Blocked("north") {
+		t.Fatal("key blocked")
+	}
+	log := srv.Log()
+	errs := 0
+	for i, r := range log {
+		if !r.RateLimited {
+			continue
+		}
+		errs++
+		for _, next := range log[i+1:] {
+			if next.Shop == r.Shop {
+				if gap := next.Time.Sub(r.Time); gap < time.Minute {
+					t.Errorf("%s: a request %v after a rate-limit error", r.Shop, gap)
+				}
+				break
+			}
+		}
+	}
+	if errs != partial {
+		t.Errorf("%d rate-limit errors over %d stopped runs: a run kept going after one", errs, partial)
+	}
+	// A run resuming an unfinished pass first lists the newest records
+	// with createdDateFrom (dd-mmm-yyyy), so they never wait for the pass.
+	recent := 0
+	for _, r := range log {
+		if strings.Contains(r.Query, "createdDateFrom=12-Nov-2026") && r.Status == http.StatusOK {
+			recent++
+		}
+	}
+	if recent == 0 {
+		t.Error("no run listed recent records with createdDateFrom while a pass was unfinished")
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -312,17 +314,22 @@ func (l *loader) close() error {
 // accountState is what an account's extraction starts from: where
 // unfinished listings resume, and the detail queue as committed.
 type accountState struct {
-	starts  map[string]int               // resource → offset
-	fetched map[string]map[string]string // resource → id → fingerprint fetched
-	due     map[string][]load.Due        // resource → due from earlier runs
+	starts     map[string]int               // resource → offset
+	unfinished map[string]bool              // resource → its last listing pass did not finish
+	fetched    map[string]map[string]string // resource → id → fingerprint fetched
+	due        map[string][]load.Due        // resource → due from earlier runs
 }
 
 func loadAccountState(ctx context.Context, w *load.Warehouse, a Account, log *slog.Logger) (accountState, error) {
-	st := accountState{starts: map[string]int{}, fetched: map[string]map[string]string{}, due: map[string][]load.Due{}}
+	st := accountState{starts: map[string]int{}, unfinished: map[string]bool{}, fetched: map[string]map[string]string{}, due: map[string][]load.Due{}}
 	for _, r := range accountResources(a) {
 		v, _, err := w.Cursor(ctx, a.Name, r.res.Name)
 		if err != nil {
 			return st, err
+		}
+		var cur listCursor
+		if json.Unmarshal([]byte(v), &cur) == nil && cur.Pass == "in_progress" {
+			st.unfinished[r.res.Name] = true
 		}
 		if off := resumeOffset(v); off > 0 {
 			st.starts[r.res.Name] = off
@@ -370,7 +377,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 			return ctx.Err()
 		}
 	}
-	resources := accountResources(a)
+	resources := listOrder(accountResources(a), st)
 	left := &leftover{rpm: a.RequestsPerMinute}
 	stop := func(what string, err error) load.AccountResult {
 		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", a.Name, what, err)
@@ -385,11 +392,47 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 	// Lists. For resources with a detail, every listed record whose
 	// fingerprint differs from the one its detail was fetched for is due.
 	dueNow := map[string]map[string]load.Due{}
-	for i, r := range resources {
-		n := 0
+	for _, r := range resources {
 		if r.res.Detail {
 			dueNow[r.res.Name] = map[string]load.Due{}
 		}
+	}
+	noteDue := func(r mgrRes, p mgr.Page) {
+		if !r.res.Detail {
+			return
+		}
+		for _, l := range mgr.Listing(r.res, p.Records) {
+			had, fetched := st.fetched[r.res.Name][l.ID]
+			if had != l.Fingerprint {
+				dueNow[r.res.Name][l.ID] = load.Due{ID: l.ID, Fingerprint: l.Fingerprint, Created: l.Created, Changed: fetched}
+			}
+		}
+	}
+	// A long pass still under way (a backfill bigger than a night's budget)
+	// would keep the newest records waiting until it reaches them: list
+	// those first, with the createdDateFrom filter, for a page or two.
+	for _, r := range resources {
+		if !r.res.Dated || !st.unfinished[r.res.Name] {
+			continue
+		}
+		recent := r.res
+		recent.Params = url.Values{"createdDateFrom": {clock.Now().Add(-recentListing).Format(mgr.DateFormat)}}
+		for k, v := range r.res.Params {
+			recent.Params[k] = v
+		}
+		err := c.List(ctx, recent, func(p mgr.Page) error {
+			noteDue(r, p)
+			return send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindList,
+				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
+		})
+		if err != nil {
+			left.lists(resources, st)
+			left.details(resources, st, dueNow, nil)
+			return stop("listing recent "+r.res.Name, err)
+		}
+	}
+	for i, r := range resources {
+		n := 0
 		err := c.ListFrom(ctx, r.res, st.starts[r.res.Name], func(p mgr.Page) error {
 			n += p.Count
 			cur := listCursor{Pass: "in_progress", Next: p.Next, RunID: runID}
@@ -397,14 +440,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 				cur = listCursor{Pass: "complete", RunID: runID}
 			}
 			left.listAt(r.res.Name, p.Next)
-			if r.res.Detail {
-				for _, l := range mgr.Listing(r.res, p.Records) {
-					had, fetched := st.fetched[r.res.Name][l.ID]
-					if had != l.Fingerprint {
-						dueNow[r.res.Name][l.ID] = load.Due{ID: l.ID, Fingerprint: l.Fingerprint, Created: l.Created, Changed: fetched}
-					}
-				}
-			}
+			noteDue(r, p)
 			return send(page{cursor: cur.String(), entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindList,
 				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
@@ -452,6 +488,30 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 		log.Info("details fetched", "resource", r.res.Name, "count", len(q), "requests", c.Requests())
 	}
 	return res
+}
+
+// recentListing is how far back the recent-records listing of a resource
+// with an unfinished pass reaches (a day more than a week: the filter is
+// by the shop's calendar day, whose zone we do not know).
+const recentListing = 8 * 24 * time.Hour
+
+// listOrder is the order an account's lists are read in: reference lists
+// first (cheap; everything refers to them), then listings a previous run
+// left unfinished (so a pass longer than one night's budget completes),
+// then the rest, each group in mgr.All's order.
+func listOrder(rs []mgrRes, st accountState) []mgrRes {
+	rank := func(r mgrRes) int {
+		switch {
+		case r.res.Reference:
+			return 0
+		case st.unfinished[r.res.Name]:
+			return 1
+		}
+		return 2
+	}
+	out := slices.Clone(rs)
+	slices.SortStableFunc(out, func(a, b mgrRes) int { return rank(a) - rank(b) })
+	return out
 }
 
 // mergeDue is the detail queue of a run: what earlier runs left due, updated

@@ -59,6 +59,10 @@ var (
 	Statuses       = Resource{Name: "statuses", Reference: true}
 )
 
+// DateFormat is the dd-mmm-yyyy format of the createdDateFrom and
+// createdDateTo filters (e.g. 01-Jan-2026).
+const DateFormat = "02-Jan-2006"
+
 // CustomFields is GET /customFields/{type} for type tickets, customers or products.
 func CustomFields(typ string) Resource {
 	return Resource{Name: "customFields/" + typ, Reference: true}
