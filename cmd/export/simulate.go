@@ -21,6 +21,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:0", Usage: "listen address (port 0 picks a free one)"},
 			&cli.IntFlag{Name: "rate", Value: mgrtest.DefaultLimit, Usage: "requests per minute per key the simulator allows"},
+			&cli.IntSliceFlag{Name: "tickets", Usage: "tickets per shop, in shop order (the other resources scale with them; default 1800,1600)"},
 			&cli.StringFlag{Name: "write-config", Usage: "write a ready-to-use export.yaml for the simulator here"},
 			&cli.StringFlag{Name: "env-file", Usage: "write the simulator's keys as shell variable assignments here"},
 		},
@@ -29,7 +30,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 			if c.Int("rate") < 1 {
 				return usagef("simulate: --rate must be positive")
 			}
-			srv, err := mgrtest.Start(mgrtest.WithAddr(c.String("addr")), mgrtest.WithRateLimit(c.Int("rate"), time.Minute))
+			srv, err := mgrtest.Start(mgrtest.WithAddr(c.String("addr")), mgrtest.WithRateLimit(c.Int("rate"), time.Minute), mgrtest.WithTickets(c.IntSlice("tickets")...))
 			if err != nil {
 				return err
 			}
