@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -416,5 +417,20 @@ func TestFingerprint(t *testing.T) {
 	y := mgr.Fingerprint(res, json.RawMessage(`{"id":"1","Total":"12.00"}`))
 	if x == y {
 		t.Error("a record with none of the known fields: a change went unnoticed")
+	}
+}
+
+func TestBlockedKeyStopsAtOnce(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"error":%q}`, mgrtest.BlockedMessage)
+	}))
+	defer srv.Close()
+	c, _ := mgr.NewClient("k", mgr.WithBaseURL(srv.URL), mgr.WithClock(budget.NewFake(start)))
+	_, err := listAll(t, c, nil)
+	if !errors.Is(err, mgr.ErrBlocked) || n != 1 {
+		t.Fatalf("err %v after %d requests; want ErrBlocked after one (retrying a block only extends it)", err, n)
 	}
 }

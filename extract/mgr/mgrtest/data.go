@@ -226,12 +226,5 @@ func seedTickets(r *rand.Rand, sp shopSpec, zone *time.Location, n int, firstID 
 	}
 	// The API's default sort is "newest", but loosely: neighbours are often
 	// out of order. The order is stable between requests.
-	sort.Slice(ts, func(a, b int) bool { return ts[a].created.After(ts[b].created) })
-	for i := 0; i+1 < len(ts); i++ {
-		if r.IntN(4) == 0 {
-			ts[i], ts[i+1] = ts[i+1], ts[i]
-			i++
-		}
-	}
-	return ts
+	return loosely(r, ts, func(t ticket) time.Time { return t.created })
 }

@@ -655,14 +655,20 @@ func (inv *invoice) count(sh *Shop, header, lines, payments string, pays []payme
 // API does: neighbours are often out of order. The order is stable between
 // requests.
 func looseNewestFirst(r *rand.Rand, recs []record) []record {
-	sort.SliceStable(recs, func(a, b int) bool { return recs[a].created.After(recs[b].created) })
-	for i := 0; i+1 < len(recs); i++ {
+	return loosely(r, recs, func(x record) time.Time { return x.created })
+}
+
+// loosely sorts items newest first by created, then swaps about one
+// neighbour pair in four.
+func loosely[T any](r *rand.Rand, items []T, created func(T) time.Time) []T {
+	sort.SliceStable(items, func(a, b int) bool { return created(items[a]).After(created(items[b])) })
+	for i := 0; i+1 < len(items); i++ {
 		if r.IntN(4) == 0 {
-			recs[i], recs[i+1] = recs[i+1], recs[i]
+			items[i], items[i+1] = items[i+1], items[i]
 			i++
 		}
 	}
-	return recs
+	return items
 }
 
 // marshalTicket renders ticket i's JSON after a change.
