@@ -426,7 +426,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
 		if err != nil {
-			left.lists(resources, st)
+			left.lists(resources)
 			left.details(resources, st, dueNow, nil)
 			return stop("listing recent "+r.res.Name, err)
 		}
@@ -445,7 +445,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
 		if err != nil {
-			left.lists(resources[i:], st)
+			left.lists(resources[i:])
 			left.details(resources, st, dueNow, nil)
 			return stop("listing "+r.res.Name, err)
 		}
@@ -549,7 +549,7 @@ func (l *leftover) listAt(res string, next int) {
 
 func (l *leftover) listDone(res string) { delete(l.at, res) }
 
-func (l *leftover) lists(rs []mgrRes, st accountState) {
+func (l *leftover) lists(rs []mgrRes) {
 	for _, r := range rs {
 		l.unlisted = append(l.unlisted, r.res.Name)
 	}
