@@ -429,3 +429,24 @@ func TestRateSignalStopsTheAccountAndTheNextRunWaits(t *testing.T) {
 		t.Error("no run listed recent records with createdDateFrom while a pass was unfinished")
 	}
 }
+
+func TestDetailPriority(t *testing.T) {
+	now := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	day := func(d int) time.Time { return now.AddDate(0, 0, -d) }
+	due := []load.Due{
+		{ID: "old-new", Created: day(400)},
+		{ID: "recent", Created: day(3)},
+		{ID: "old-changed", Created: day(300), Changed: true},
+		{ID: "older-new", Created: day(500)},
+		{ID: "newest", Created: day(1)},
+		{ID: "undated"},
+	}
+	prioritise(due, now)
+	var got []string
+	for _, d := range due {
+		got = append(got, d.ID)
+	}
+	if want := "newest recent old-changed old-new older-new undated"; strings.Join(got, " ") != want {
+		t.Errorf("order = %v, want %s", got, want)
+	}
+}

@@ -129,13 +129,19 @@ const recentWindow = 30 * 24 * time.Hour
 // prioritise orders due details: changed records and recent new ones
 // first, then the backfill; newest first within each.
 func prioritise(due []load.Due, now time.Time) {
+	prioritiseBy(due, func(d load.Due) load.Due { return d }, now)
+}
+
+// prioritiseBy is prioritise for items that carry a Due.
+func prioritiseBy[T any](items []T, due func(T) load.Due, now time.Time) {
 	class := func(d load.Due) int {
 		if d.Changed || now.Sub(d.Created) < recentWindow {
 			return 0
 		}
 		return 1
 	}
-	slices.SortStableFunc(due, func(a, b load.Due) int {
+	slices.SortStableFunc(items, func(x, y T) int {
+		a, b := due(x), due(y)
 		if ca, cb := class(a), class(b); ca != cb {
 			return cmp.Compare(ca, cb)
 		}

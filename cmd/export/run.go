@@ -427,7 +427,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 		})
 		if err != nil {
 			left.lists(resources)
-			left.details(resources, st, dueNow, nil)
+			left.details(resources, st, dueNow)
 			return stop("listing recent "+r.res.Name, err)
 		}
 	}
@@ -446,46 +446,51 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 		})
 		if err != nil {
 			left.lists(resources[i:])
-			left.details(resources, st, dueNow, nil)
+			left.details(resources, st, dueNow)
 			return stop("listing "+r.res.Name, err)
 		}
 		left.listDone(r.res.Name)
 		log.Info("extracted", "resource", r.res.Name, "records", n, "requests", c.Requests())
 	}
 
-	// Details, by priority.
-	queues := map[string][]load.Due{}
-	for _, r := range resources {
-		if r.res.Detail {
-			queues[r.res.Name] = mergeDue(st.due[r.res.Name], dueNow[r.res.Name], clock.Now())
-		}
+	// Details, by priority across resources: changed and recent documents
+	// first, then the backfill, newest first.
+	type item struct {
+		r mgrRes
+		d load.Due
 	}
+	var queue []item
 	for _, r := range resources {
-		q := queues[r.res.Name]
-		if len(q) == 0 {
+		if !r.res.Detail {
 			continue
 		}
-		log.Info("fetching details", "resource", r.res.Name, "due", len(q))
-		for j, d := range q {
-			p, err := c.Get(ctx, r.res.Name, d.ID)
-			if mgr.IsNotFound(err) {
-				log.Warn("listed record has no detail (deleted since?); it leaves the queue", "resource", r.res.Name, "id", d.ID)
-				if err := send(page{entry: archive.Entry{Resource: r.res.Name, FetchedAt: clock.Now()}, gone: &d}); err != nil {
-					return stop("details of "+r.res.Name, err)
-				}
-				continue
-			}
-			if err == nil {
-				err = send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: d.Fingerprint, Body: p.Body}})
-			}
-			if err != nil {
-				queues[r.res.Name] = q[j:]
-				left.details(resources, st, nil, queues)
-				return stop("details of "+r.res.Name, err)
-			}
+		for _, d := range mergeDue(st.due[r.res.Name], dueNow[r.res.Name], clock.Now()) {
+			queue = append(queue, item{r, d})
 		}
-		queues[r.res.Name] = nil
-		log.Info("details fetched", "resource", r.res.Name, "count", len(q), "requests", c.Requests())
+	}
+	prioritiseBy(queue, func(it item) load.Due { return it.d }, clock.Now())
+	if len(queue) > 0 {
+		log.Info("fetching details", "due", len(queue))
+	}
+	for j, it := range queue {
+		r, d := it.r, it.d
+		p, err := c.Get(ctx, r.res.Name, d.ID)
+		if mgr.IsNotFound(err) {
+			log.Warn("listed record has no detail (deleted since?); it leaves the queue", "resource", r.res.Name, "id", d.ID)
+			err = send(page{entry: archive.Entry{Resource: r.res.Name, FetchedAt: clock.Now()}, gone: &d})
+		} else if err == nil {
+			err = send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: d.Fingerprint, Body: p.Body}})
+		}
+		if err != nil {
+			left.due = map[string]int{}
+			for _, rest := range queue[j:] {
+				left.due[rest.r.res.Name]++
+			}
+			return stop("details of "+r.res.Name, err)
+		}
+	}
+	if len(queue) > 0 {
+		log.Info("details fetched", "count", len(queue), "requests", c.Requests())
 	}
 	return res
 }
@@ -555,19 +560,14 @@ func (l *leftover) lists(rs []mgrRes) {
 	}
 }
 
-// details counts the due details: from queues once the detail phase runs,
-// else from what earlier runs and this run's listing found so far.
-func (l *leftover) details(rs []mgrRes, st accountState, dueNow map[string]map[string]load.Due, queues map[string][]load.Due) {
+// details counts the details due when the lists stop: what earlier runs
+// left and what this run's listing found so far.
+func (l *leftover) details(rs []mgrRes, st accountState, dueNow map[string]map[string]load.Due) {
 	l.due = map[string]int{}
 	for _, r := range rs {
-		if !r.res.Detail {
-			continue
+		if r.res.Detail {
+			l.due[r.res.Name] = len(mergeDue(st.due[r.res.Name], dueNow[r.res.Name], time.Time{}))
 		}
-		if queues != nil {
-			l.due[r.res.Name] = len(queues[r.res.Name])
-			continue
-		}
-		l.due[r.res.Name] = len(mergeDue(st.due[r.res.Name], dueNow[r.res.Name], time.Time{}))
 	}
 }
 
