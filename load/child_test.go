@@ -222,3 +222,19 @@ func TestDetailQueue(t *testing.T) {
 		t.Fatalf("backlog = %+v, %v", backlog, err)
 	}
 }
+
+// A warehouse created when line quantities were BIGINT is widened to
+// DECIMAL(18,4) by Ensure, so 1.5 hours of labour load exactly.
+func TestEnsureWidensQuantities(t *testing.T) {
+	w, _ := openTemp(t)
+	if _, err := w.Query(ctx, `ALTER TABLE mgr.ticket_invoice_lines ALTER COLUMN quantity TYPE BIGINT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Ensure(ctx, schema.All...); err != nil {
+		t.Fatal(err)
+	}
+	stageRun(t, w, schema.MGRTicketInvoices, "r1", `[{"id":1,"created_date":"2026-03-01T10:00:00Z","line_items":[{"name":"Labour","quantity":"1.5","price":"40.00","total":"60.00"}]}]`)
+	if got := one(t, w, `SELECT typeof(quantity) || ' ' || quantity FROM mgr.ticket_invoice_lines`); got != "DECIMAL(18,4) 1.5000" {
+		t.Fatalf("quantity = %s", got)
+	}
+}

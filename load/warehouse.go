@@ -272,24 +272,34 @@ func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
 			return fmt.Errorf("create %s: %w", t.FullName(), err)
 		}
-		have := map[string]bool{}
-		rows, err := w.conn.QueryContext(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
+		have := map[string]string{} // column → its DuckDB type
+		rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
 		}
 		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
+			var n, typ string
+			if err := rows.Scan(&n, &typ); err != nil {
 				rows.Close()
 				return fmt.Errorf("inspect %s: %w", t.FullName(), err)
 			}
-			have[n] = true
+			have[n] = typ
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
 		}
 		for _, c := range t.Columns {
-			if !have[c.Name] {
+			if typ, ok := have[c.Name]; ok && typ == "BIGINT" && c.Type == schema.Decimal {
+				// Widened since the table was created (quantities became
+				// fractional). Any quantity a shop counts fits the 14
+				// integer digits of DECIMAL(18,4); a value that did not
+				// would fail the ALTER, not be cut.
+				stmt := fmt.Sprintf("ALTER TABLE %s.%s ALTER COLUMN %s TYPE %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
+				if err := w.exec(ctx, stmt); err != nil {
+					return fmt.Errorf("widen column %s.%s: %w", t.FullName(), c.Name, err)
+				}
+			}
+			if _, ok := have[c.Name]; !ok {
 				stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
 				if err := w.exec(ctx, stmt); err != nil {
 					return fmt.Errorf("add column %s.%s: %w", t.FullName(), c.Name, err)
