@@ -38,12 +38,13 @@ var MGRTickets = New(Table{
 })
 
 // All lists every declared table, children after their parent: the 17 MGR
-// list resources (custom fields of three types share one table).
-var All = Flatten(
+// list resources (custom fields of three types share one table), then
+// RepairOps's tickets, customers, inventory and KPIs.
+var All = append(Flatten(
 	MGRTickets, MGRCustomers, MGRTicketInvoices, MGRPOSInvoices, MGRPurchaseOrders,
 	MGRProducts, MGRModels, MGRBrands, MGRUsers, MGRSuppliers, MGRPaymentMethods,
 	MGRTaxRates, MGRCustomFields, MGRIssueTypes, MGRStatuses,
-)
+), RepairOpsTables...)
 
 // Lookup finds a declared table by its qualified name ("mgr.tickets").
 func Lookup(fullName string) *Table {

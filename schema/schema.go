@@ -118,7 +118,9 @@ type Column struct {
 	Required bool
 	// System columns are added by the exporter, not read from the API.
 	System bool
-	// Fixed columns are System columns whose value comes from the request,
+	// Fixed columns take their value from the request the page answered.
+	// System ones always (FromRequest); ones with Paths when the record
+	// lacks the field (OrRequest). A System Fixed column's value comes from the request,
 	// not the record (mgr.custom_fields.type is the {type} of
 	// /customFields/{type}); see FromRequest.
 	Fixed bool
@@ -128,7 +130,11 @@ type Column struct {
 	// Nullable is false for key and required columns: a stored row never
 	// has NULL there (keys are also NOT NULL in DuckDB).
 	Nullable bool
-	Doc      string
+	// Round makes a value with more decimal places than the column's scale
+	// round (half away from zero) instead of being rejected: for statistics
+	// the API computes (rates, averages), never for amounts (see Rounded).
+	Round bool
+	Doc   string
 }
 
 // Table is one declared table.
@@ -158,6 +164,10 @@ type Table struct {
 	ArrayPaths []string
 	// ParentKey is the column holding the parent's id.
 	ParentKey string
+	// Object is set on a child table whose path holds one object (a
+	// ticket's labor) rather than an array: the object is one line. An
+	// array there is read as lines all the same.
+	Object bool
 }
 
 // Names of the system columns every table carries.
@@ -183,6 +193,22 @@ func Col(t Type, path string, alt ...string) Column {
 // /customFields/{type}. It is required: it is usually part of the key.
 func FromRequest(t Type, name, doc string) Column {
 	return Column{Name: name, Type: t, System: true, Fixed: true, Required: true, Doc: doc}
+}
+
+// OrRequest makes a column read from the record fall back to the value of
+// the request the page answered (transform.Meta.Fixed) when the record
+// lacks it, e.g. the shop_id a KPI request filtered by. It is required.
+func OrRequest(c Column, doc string) Column {
+	c.Fixed, c.Required, c.Doc = true, true, doc
+	return c
+}
+
+// Rounded marks a Money or Decimal column whose values are statistics
+// computed by the API (a pass rate of 0.9523809): more decimal places than
+// the column's scale are rounded, not rejected.
+func Rounded(c Column) Column {
+	c.Round = true
+	return c
 }
 
 // Req marks a column required: a record without a valid value is rejected.
@@ -218,6 +244,14 @@ func Nested(name, parentKey string, arrayPaths []string, doc string, cols ...Col
 	return &Table{Name: name, ParentKey: parentKey, ArrayPaths: arrayPaths, Doc: doc, Columns: cols}
 }
 
+// NestedObject is Nested for a path that holds one object per parent (a
+// ticket's labor, its diagnostics): the object is the child's one line.
+func NestedObject(name, parentKey string, paths []string, doc string, cols ...Column) *Table {
+	t := Nested(name, parentKey, paths, doc, cols...)
+	t.Object = true
+	return t
+}
+
 func build(t Table, parent *Table) *Table {
 	cols := []Column{{Name: ColAccount, Type: String, Required: true, System: true, Doc: "configured account (shop) the row was exported from"}}
 	if parent != nil {
@@ -234,7 +268,7 @@ func build(t Table, parent *Table) *Table {
 		pid := parent.Columns[parent.ColumnIndex(parent.Key[1])]
 		cols = append(cols,
 			Column{Name: t.ParentKey, Type: pid.Type, System: true, Parent: pid.Name, Doc: "id of the " + parent.FullName() + " row this line belongs to"},
-			Column{Name: ColLineNo, Type: Int, System: true, Doc: "1-based position in the parent's " + t.ArrayPaths[0] + " array"},
+			Column{Name: ColLineNo, Type: Int, System: true, Doc: lineNoDoc(t)},
 		)
 		if parent.PartitionBy != "" {
 			pc := parent.Columns[parent.ColumnIndex(parent.PartitionBy)]
@@ -262,6 +296,13 @@ func build(t Table, parent *Table) *Table {
 		t.Columns[i].Nullable = !t.Columns[i].Required
 	}
 	return &t
+}
+
+func lineNoDoc(t Table) string {
+	if t.Object {
+		return "1 for the parent's " + t.ArrayPaths[0] + " object; the 1-based position when the API sends an array"
+	}
+	return "1-based position in the parent's " + t.ArrayPaths[0] + " array"
 }
 
 // IsChild reports whether t is the table of a parent's nested array.

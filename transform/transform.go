@@ -181,6 +181,9 @@ func (k *childBuilder) collect(parent *schema.Table, obj map[string]any, parentR
 		return nil // not carried: the stored lines stay
 	}
 	items, ok := v.([]any)
+	if obj, isObj := v.(map[string]any); isObj && ct.Object {
+		items, ok = []any{obj}, true
+	}
 	if !ok {
 		return fmt.Errorf("%s: field %s is %s, want an array", ct.Name, path, describe(v))
 	}
@@ -270,7 +273,7 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 	used := map[string]bool{}
 	for i, c := range t.Columns {
 		row[i] = nil
-		if c.Fixed {
+		if c.Fixed && !recordHas(obj, c.Paths) {
 			v, ok := meta.Fixed[c.Name]
 			if !ok || v == "" {
 				return fmt.Errorf("column %s: no value from the request (a page of %s must name its %s)", c.Name, t.FullName(), c.Name)
@@ -302,7 +305,7 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 			}
 			continue
 		}
-		val, err := convert(c.Type, v)
+		val, err := convert(c, v)
 		if errors.Is(err, errNull) {
 			if c.Required {
 				return fmt.Errorf("column %s: required field %s is empty", c.Name, c.Paths[0])
@@ -332,8 +335,21 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 	return nil
 }
 
-func convert(t schema.Type, v any) (any, error) {
-	switch t {
+// recordHas reports whether obj has a non-null, non-empty value at one of paths.
+func recordHas(obj map[string]any, paths []string) bool {
+	for _, p := range paths {
+		if v, ok := lookup(obj, p); ok && v != nil && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func convert(c schema.Column, v any) (any, error) {
+	if c.Round && (c.Type == schema.Money || c.Type == schema.Decimal) {
+		return roundDecimal(v, schema.MoneyPrecision, c.Type.Scale())
+	}
+	switch t := c.Type; t {
 	case schema.String:
 		return parseString(v)
 	case schema.Int:
@@ -352,7 +368,7 @@ func convert(t schema.Type, v any) (any, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
 	}
-	return nil, fmt.Errorf("no conversion for %v", t)
+	return nil, fmt.Errorf("no conversion for %v", c.Type)
 }
 
 // declaredPaths is every JSON path a table reads and every object on the

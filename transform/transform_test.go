@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,10 @@ func TestParseMoney(t *testing.T) {
 		{"thousands separator is rejected, not guessed", "1,234.50", 0, "not a plain decimal"},
 		{"currency sign is rejected", "$12.00", 0, "not a plain decimal"},
 		{"sub-cent value is rejected", json.Number("10.125"), 0, "more than 2 decimal places"},
+		{"float noise above is the amount it approximates", json.Number("259.99000000000001"), 25999, ""},
+		{"float noise below too", json.Number("0.30000000000000004"), 30, ""},
+		{"negative float noise", json.Number("-1.0999999999999999"), -110, ""},
+		{"a millicent is not noise", json.Number("1.00001"), 0, "more than 2 decimal places"},
 		{"too large", json.Number("10000000000000000"), 0, "does not fit"},
 		{"object", map[string]any{}, 0, "want a number"},
 		{"empty string is null", "", 0, "null"},
@@ -399,5 +404,80 @@ func TestFixedColumnsComeFromTheRequest(t *testing.T) {
 	defer b2.Release()
 	if len(b2.Rejects) != 1 || !strings.Contains(b2.Rejects[0].Reason, "column type") {
 		t.Errorf("rejects = %v; want one naming column type", b2.Rejects)
+	}
+}
+
+// A RepairOps ticket detail: arrays and single objects both become child
+// lines, the detail's nested spellings fill the list's columns.
+func TestRepairOpsTicketDetail(t *testing.T) {
+	page := `[{"id":"t-1","number":"T001234","status":"IN_REPAIR",
+	  "customer":{"id":"c-1","name":"John Doe","email":"john@example.com","phone":"555-0123"},
+	  "device":{"identifier":"iPhone 14 Pro","category":"smartphone","description":"Blue, 256GB"},
+	  "issue":{"description":"Cracked screen","category":"physical_damage","severity":"high"},
+	  "timeline":[{"status":"INTAKE","timestamp":"2026-02-15T10:30:00Z","actor":"John Doe (customer)"},
+	              {"status":"IN_REPAIR","timestamp":"2026-02-16T09:00:00+01:00","actor":"Alice Tech"}],
+	  "diagnostics":{"findings":"Screen is damaged","estimated_cost":259.99,"recommended_parts":["Screen","Digitizer"]},
+	  "labor":{"hours":1.5,"rate":65.00,"total":97.50},
+	  "parts":[{"name":"Screen","quantity":1,"unit_cost":80.00,"total":80.00}],
+	  "total_cost":177.50,"created_at":"2026-02-15T10:30:00Z","updated_at":"2026-02-20T14:15:00Z"}]`
+	b, err := Page(schema.RepairOpsTickets, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if len(b.Rejects) > 0 || b.Record.NumRows() != 1 {
+		t.Fatalf("rejects %v, rows %d", b.Rejects, b.Record.NumRows())
+	}
+	got := row(t, b.Record, 0)
+	for col, want := range map[string]any{"customer_id": "c-1", "customer_name": "John Doe", "customer_email": "john@example.com",
+		"device_identifier": "iPhone 14 Pro", "issue_description": "Cracked screen", "issue_severity": "high",
+		"labor_cost": "97.50", "total_cost": "177.50", "parts_cost": nil, "_extra": nil} {
+		if got[col] != want {
+			t.Errorf("tickets.%s = %v, want %v", col, got[col], want)
+		}
+	}
+	lines := map[string]int64{}
+	for _, k := range b.Children {
+		lines[k.Table.Name] = k.Record.NumRows()
+		if len(k.Parents) != 1 || k.Parents[0] != "t-1" {
+			t.Errorf("%s parents = %v", k.Table.Name, k.Parents)
+		}
+	}
+	if want := map[string]int64{"ticket_timeline": 2, "ticket_parts": 1, "ticket_labor": 1, "ticket_diagnostics": 1}; !maps.Equal(lines, want) {
+		t.Errorf("child rows = %v, want %v", lines, want)
+	}
+	labor := row(t, b.Children[2].Record, 0)
+	if labor["hours"] != "1.5000" || labor["rate"] != "65.00" || labor["line_no"] != "1" || labor["ticket_id"] != "t-1" {
+		t.Errorf("labor = %v", labor)
+	}
+	diag := row(t, b.Children[3].Record, 0)
+	if diag["recommended_parts"] != `["Screen","Digitizer"]` || diag["estimated_cost"] != "259.99" {
+		t.Errorf("diagnostics = %v", diag)
+	}
+	if ts := row(t, b.Children[0].Record, 1)["timestamp"]; ts != time.Date(2026, 2, 16, 8, 0, 0, 0, time.UTC) {
+		t.Errorf("timeline[1].timestamp = %v, want 08:00 UTC", ts)
+	}
+}
+
+// KPI measures are computed statistics: rounded to the scale, not
+// rejected. shop_id comes from the record, else from the request.
+func TestKPIRowsRoundAndTakeTheirShop(t *testing.T) {
+	page := `[{"date":"2026-02-20","revenue":3450.0000000001,"throughput":12,"avg_turnaround_days":2.333333333,
+	  "qc_pass_rate":0.95238095,"customer_satisfaction":4.7,"labor_margin":0.35,"parts_margin":0.48},
+	 {"date":"2026-02-21","shop_id":"s-9","revenue":"10.005","throughput":1}]`
+	b, err := Page(schema.RepairOpsKPIDaily, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now(), Fixed: map[string]string{"shop_id": "s-1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if len(b.Rejects) > 0 || b.Record.NumRows() != 2 {
+		t.Fatalf("rejects %v, rows %d", b.Rejects, b.Record.NumRows())
+	}
+	r0, r1 := row(t, b.Record, 0), row(t, b.Record, 1)
+	if r0["shop_id"] != "s-1" || r0["revenue"] != "3450.00" || r0["avg_turnaround_days"] != "2.3333" || r0["qc_pass_rate"] != "0.9524" {
+		t.Errorf("row 0 = %v", r0)
+	}
+	if r1["shop_id"] != "s-9" || r1["revenue"] != "10.01" {
+		t.Errorf("row 1 = %v; want the record's own shop and revenue rounded half away from zero", r1)
 	}
 }

@@ -28,8 +28,25 @@ func parseMoney(v any) (int64, error) {
 
 // parseDecimal returns the value in units of 10^-scale read from a JSON
 // number or numeric string, exactly, or says why it does not fit
-// DECIMAL(precision, scale).
+// DECIMAL(precision, scale). A value within a millionth of a unit of the
+// scale is taken as that value: it is binary floating-point noise from an
+// API that summed amounts as doubles (259.99000000000001), not a fraction
+// of a cent.
 func parseDecimal(v any, precision, scale int) (int64, error) {
+	return scaled(v, precision, scale, false)
+}
+
+// roundDecimal is parseDecimal that rounds (half away from zero) what does
+// not fit the scale: for statistics the API computes (schema.Rounded).
+func roundDecimal(v any, precision, scale int) (int64, error) {
+	return scaled(v, precision, scale, true)
+}
+
+// noise is how far (in units of the scale) a value may be from the scale's
+// grid and still be read as on it.
+var noise = big.NewRat(1, 1_000_000)
+
+func scaled(v any, precision, scale int, round bool) (int64, error) {
 	var s string
 	switch x := v.(type) {
 	case json.Number:
@@ -51,10 +68,20 @@ func parseDecimal(v any, precision, scale int) (int64, error) {
 	}
 	unit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
 	r.Mul(r, new(big.Rat).SetInt(unit))
-	if !r.IsInt() {
-		return 0, fmt.Errorf("%q has more than %d decimal places", s, scale)
-	}
 	n := r.Num()
+	if !r.IsInt() {
+		// Nearest integer, half away from zero.
+		half := new(big.Rat).Add(new(big.Rat).Abs(r), big.NewRat(1, 2))
+		q := new(big.Int).Quo(half.Num(), half.Denom())
+		if r.Sign() < 0 {
+			q.Neg(q)
+		}
+		off := new(big.Rat).Sub(r, new(big.Rat).SetInt(q))
+		if !round && off.Abs(off).Cmp(noise) > 0 {
+			return 0, fmt.Errorf("%q has more than %d decimal places", s, scale)
+		}
+		n = q
+	}
 	if new(big.Int).Abs(n).Cmp(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(precision)), nil)) >= 0 {
 		return 0, fmt.Errorf("%q does not fit DECIMAL(%d,%d)", s, precision, scale)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/listing"
 )
 
 // Documented limits.
@@ -282,21 +283,7 @@ func (c *Client) Get(ctx context.Context, resource, id string) (Page, error) {
 	return Page{Resource: resource, Body: body, Records: append(append([]byte{'['}, body...), ']'), Count: 1, FetchedAt: c.clock.Now()}, nil
 }
 
-// recordID returns a record's id as text, whether the JSON has it as a
-// string or a number.
-func recordID(rec json.RawMessage) (string, bool) {
-	var r struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(rec, &r) != nil || len(r.ID) == 0 || string(r.ID) == "null" {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(r.ID, &s) == nil {
-		return s, s != ""
-	}
-	return string(r.ID), true
-}
+func recordID(rec json.RawMessage) (string, bool) { return listing.RecordID(rec) }
 
 // IsNotFound reports whether err is the API's 404 for a record (deleted
 // since it was listed).

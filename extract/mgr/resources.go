@@ -1,12 +1,10 @@
 package mgr
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/url"
-	"strings"
-	"time"
+
+	"github.com/repairshop/export/extract/listing"
 )
 
 // Resource is one MGR list endpoint, how it pages and whether its records
@@ -95,52 +93,13 @@ func Lookup(name string) (Resource, bool) {
 }
 
 // Fingerprint summarises the list fields of a record that reveal a change
-// of its detail. Two fetches of an unchanged record give the same value.
-// A record carrying none of the resource's fingerprint fields is
-// fingerprinted whole, so that a change is never missed for lack of
-// knowing the spelling.
+// of its detail (see listing.Fingerprint).
 func Fingerprint(res Resource, rec json.RawMessage) string {
-	var obj map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(rec)))
-	dec.UseNumber()
-	if dec.Decode(&obj) != nil {
-		sum := sha256.Sum256(rec)
-		return hex.EncodeToString(sum[:12])
-	}
-	picked := map[string]any{}
-	for _, f := range res.Fingerprint {
-		if v, ok := lookupPath(obj, f); ok {
-			picked[f] = v
-		}
-	}
-	if len(picked) == 0 {
-		picked = obj
-	}
-	b, _ := json.Marshal(picked) // maps marshal with sorted keys: stable
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12])
+	return listing.Fingerprint(res.Fingerprint, rec)
 }
 
-func lookupPath(obj map[string]any, path string) (any, bool) {
-	var cur any = obj
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// Listed is what a run keeps of a record seen on a list page of a
-// resource with a detail endpoint: enough to decide whether to fetch it.
-type Listed struct {
-	ID, Fingerprint string
-	Created         time.Time // zero when the record has no readable created date
-}
+// Listed is what a run keeps of a listed record (see listing.Listed).
+type Listed = listing.Listed
 
 // createdFields are the spellings of a record's creation time.
 var createdFields = []string{"created_date", "createdDate", "created_at", "invoice_date", "order_date", "date"}
@@ -149,40 +108,5 @@ var createdFields = []string{"created_date", "createdDate", "created_at", "invoi
 // queue. Records without an id are left out: they cannot be fetched (the
 // transform quarantines them).
 func Listing(res Resource, records json.RawMessage) []Listed {
-	var items []json.RawMessage
-	if json.Unmarshal(records, &items) != nil {
-		return nil
-	}
-	out := make([]Listed, 0, len(items))
-	for _, it := range items {
-		id, ok := recordID(it)
-		if !ok {
-			continue
-		}
-		l := Listed{ID: id, Fingerprint: Fingerprint(res, it)}
-		var obj map[string]any
-		if json.Unmarshal(it, &obj) == nil {
-			for _, f := range createdFields {
-				if s, ok := obj[f].(string); ok {
-					if t, err := parseTime(s); err == nil {
-						l.Created = t
-						break
-					}
-				}
-			}
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-func parseTime(s string) (time.Time, error) {
-	var err error
-	for _, layout := range []string{"2006-01-02T15:04:05-0700", time.RFC3339, "2006-01-02 15:04:05", "2006-01-02"} {
-		var t time.Time
-		if t, err = time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, err
+	return listing.Summarise(records, res.Fingerprint, createdFields)
 }
