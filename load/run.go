@@ -130,6 +130,27 @@ func (w *Warehouse) Cursor(ctx context.Context, account, resource string) (strin
 	return v, true, nil
 }
 
+// Cursors returns an account's committed cursors whose resource starts
+// with prefix, by resource (e.g. every "kpis/<shop>").
+func (w *Warehouse) Cursors(ctx context.Context, account, prefix string) (map[string]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rows, err := w.conn.QueryContext(ctx, `SELECT resource, value FROM meta.cursors WHERE account = ? AND starts_with(resource, ?)`, account, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("read cursors %s/%s*: %w", account, prefix, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var r, v string
+		if err := rows.Scan(&r, &v); err != nil {
+			return nil, fmt.Errorf("read cursors %s/%s*: %w", account, prefix, err)
+		}
+		out[r] = v
+	}
+	return out, rows.Err()
+}
+
 // archiveMark is how much of one raw archive file a run has committed.
 type archiveMark struct {
 	runID, account string
@@ -320,9 +341,20 @@ func sameRow(t *schema.Table) string {
 			continue
 		}
 		q := Quote(c.Name)
+		if c.Name == schema.ColExtra {
+			// Merging _extra reorders its keys: compare it as a set of
+			// key/value pairs, not as text.
+			conds = append(conds, fmt.Sprintf("%s IS NOT DISTINCT FROM %s", extraPairs("s."+q), extraPairs("t."+q)))
+			continue
+		}
 		conds = append(conds, fmt.Sprintf("s.%s IS NOT DISTINCT FROM t.%s", q, q))
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// extraPairs is an _extra object as its sorted [key, value] pairs.
+func extraPairs(col string) string {
+	return fmt.Sprintf("list_sort(list_transform(json_keys(%s), lambda k: [k, (%s -> k)::VARCHAR]))", col, col)
 }
 
 func keyJoin(t *schema.Table, a, b string) string {
@@ -359,15 +391,22 @@ func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Nam
 func deltaSQL(st *stagedTable) string {
 	t := st.table
 	if !t.IsChild() {
-		// The last staged version of each key wins; a partial one (a list
-		// page of a table with a detail) is completed from the stored row.
+		// The versions of a key staged in one checkpoint fold into one: from
+		// its last whole version (a detail) on, later partial versions (a
+		// list page, or a detail that lacks the list's fields) fill in
+		// what they carry. If every version is partial, the fold is
+		// completed from the stored row.
 		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
 			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
 			FROM (SELECT %s, x._batch, x._partial
-				FROM (SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY rowid DESC) = 1) x
+				FROM (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
+					FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
+						FROM (SELECT *, rowid AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY rowid ROWS UNBOUNDED PRECEDING) AS _seg FROM %s))
+					WHERE _seg = _mseg GROUP BY %s) x
 				LEFT JOIN %s o ON %s) s
 			LEFT JOIN %s t ON %s`,
-			Quote(schema.ColAccount), sameRow(t), mergedColumns(t), Quote(st.name), quoteList(t.Key),
+			Quote(schema.ColAccount), sameRow(t), mergedColumns(t),
+			foldedColumns(t), quoteList(t.Key), quoteList(t.Key), Quote(st.name), quoteList(t.Key),
 			target(t), keyJoin(t, "x", "o"), target(t), keyJoin(t, "s", "t"))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
@@ -384,6 +423,27 @@ func deltaSQL(st *stagedTable) string {
 		Quote(st.parents), Quote(st.name), pk,
 		Quote(schema.ColAccount), sameRow(t), target(t), keyJoin(t, "s", "t"),
 		target(t), pk, keyJoin(t, "s", "t"))
+}
+
+// foldedColumns aggregates the staged versions of one key (ordered by
+// _r): the key, the last bookkeeping values, the last non-NULL value of
+// each column, and the _extra objects merged in order.
+func foldedColumns(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		q := Quote(c.Name)
+		switch {
+		case t.IsKey(c.Name):
+			cols[i] = q
+		case c.Name == schema.ColExtra:
+			cols[i] = fmt.Sprintf(`CASE WHEN count(%s) = 0 THEN NULL ELSE CAST(list_reduce(list(%s ORDER BY _r) FILTER (WHERE %s IS NOT NULL), lambda a, b: json_merge_patch(a, b)) AS JSON) END AS %s`, q, q, q, q)
+		case c.System:
+			cols[i] = fmt.Sprintf("arg_max(%s, _r) AS %s", q, q)
+		default:
+			cols[i] = fmt.Sprintf("arg_max(%s, _r) FILTER (WHERE %s IS NOT NULL) AS %s", q, q, q)
+		}
+	}
+	return strings.Join(cols, ", ")
 }
 
 // mergedColumns selects a staged row x completed from the stored row o

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# make demo: start the MGR simulator, export both demo shops from it into
+# make demo: start both simulators (My Gadget Repairs and RepairOps), export
+# the two MGR shops and the two RepairOps organisations into
 # demo/warehouse.duckdb and demo/parquet, print what was loaded and one
-# analytics query, then stop the simulator. The simulator and the config are
-# set to 6000 requests/min (the real API allows 30) so the demo takes seconds
-# rather than the hours a real first export of these shops would.
+# analytics query, run again to show what an incremental night costs, then
+# stop the simulators. The simulators and the config are set far above the
+# real limits (MGR 6000 requests/min instead of 30, RepairOps 1,000,000 an
+# hour instead of 1,000) so the demo takes seconds rather than the hours a
+# real first export of these shops would.
 set -euo pipefail
 bin=${1:-bin/export}
 dir=demo
 rm -rf "$dir"
 mkdir -p "$dir"
 
-"$bin" simulate --rate 6000 --tickets 700,500 --write-config "$dir/export.yaml" --env-file "$dir/keys.env" >"$dir/simulator.log" 2>&1 &
+"$bin" simulate --rate 6000 --tickets 700,500 --repairops-rate 1000000 --repairops-tickets 600,250 --write-config "$dir/export.yaml" --env-file "$dir/keys.env" >"$dir/simulator.log" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -19,8 +22,8 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -f "$dir/export.yaml" ] || { echo "simulator did not start"; cat "$dir/simulator.log"; exit 1; }
-# Only the URL: the demo prints no key, not even the simulator's.
-sed -n '1p' "$dir/simulator.log"
+# Only the URLs: the demo prints no key, not even the simulator's.
+grep simulator "$dir/simulator.log"
 
 # The keys go to the environment, never to the config or the output.
 set -a; . "$dir/keys.env"; set +a
@@ -39,8 +42,17 @@ echo "== rows loaded per table (every MGR resource; lines and payments are child
 "$bin" query --config "$dir/export.yaml" --sql "SELECT table_name, sum(rows_inserted) FILTER (WHERE account = 'north') AS north, sum(rows_inserted) FILTER (WHERE account = 'south') AS south FROM meta.run_tables GROUP BY ALL ORDER BY table_name"
 
 echo
-echo "== requests spent (one per list page of 50, pages overlapping by 2, plus one per invoice/PO detail)"
-"$bin" query --config "$dir/export.yaml" --sql "SELECT account, requests, (SELECT count(*) FROM meta.details d WHERE d.account = a.account) AS documents FROM meta.run_accounts a ORDER BY account"
+echo "== RepairOps rows loaded per table (ticket details give timeline, parts, labor, diagnostics; customer details their repairs)"
+"$bin" query --config "$dir/export.yaml" --sql "SELECT table_name, sum(rows_inserted) FILTER (WHERE account = 'metro') AS metro, sum(rows_inserted) FILTER (WHERE account = 'coast') AS coast FROM meta.run_tables WHERE table_name LIKE 'repairops.%' GROUP BY ALL ORDER BY table_name"
+
+echo
+echo "== requests spent (MGR: a list page of 50, pages overlapping by 2, plus one per invoice/PO detail;"
+echo "   RepairOps: a list page of 500, one per KPI month and shop, one per ticket and customer detail)"
+"$bin" query --config "$dir/export.yaml" --sql "SELECT account, source, requests, (SELECT count(*) FROM meta.details d WHERE d.account = a.account) AS details FROM meta.run_accounts a ORDER BY source, account"
+
+echo
+echo "== RepairOps: ticket money adds up (labor + parts = total, to the cent) and KPI revenue per shop"
+"$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS tickets, sum(total_cost) AS total, count(*) FILTER (WHERE total_cost <> coalesce(labor_cost, 0) + coalesce(parts_cost, 0)) AS mismatched, (SELECT sum(revenue) FROM repairops.kpi_daily k WHERE k.account = t.account) AS kpi_revenue, (SELECT sum(total_cost) FROM repairops.tickets c WHERE c.account = t.account AND c.status = 'CLOSED') AS closed_total FROM repairops.tickets t GROUP BY ALL ORDER BY account"
 
 echo
 echo "== invoices: totals equal lines + tax, to the cent"
@@ -58,6 +70,11 @@ find "$dir/parquet" -name '*.parquet' | wc -l | xargs echo "files:"
 echo
 echo "== export plan (what the next run needs; spends no requests)"
 "$bin" plan --config "$dir/export.yaml"
+
+echo
+echo "== export run again: an incremental night with nothing changed (RepairOps reads tickets down to the"
+echo "   watermark less 2 days, new customers, inventory and the last 7 days of KPIs; MGR re-lists)"
+"$bin" run --config "$dir/export.yaml" 2>"$dir/run2.log" | grep '^account'
 
 echo
 echo "== export status"

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
 )
 
 // Config is export.yaml. Its keys are a contract with users' files: extend,
@@ -40,6 +42,26 @@ type Account struct {
 	// Resources limits the account to these API resources (e.g.
 	// [tickets, customers]); default: every resource of its source.
 	Resources []string `yaml:"resources,omitempty"`
+
+	// RepairOps accounts only.
+	// RequestsPerHour is the key's hourly quota (default 1000, the Read
+	// scope's); the API's X-RateLimit-Limit wins when lower.
+	RequestsPerHour int `yaml:"requests_per_hour,omitempty"`
+	// StartDate (YYYY-MM-DD) is where the first KPI backfill starts
+	// (default: two years before the first run).
+	StartDate string `yaml:"start_date,omitempty"`
+	// LookbackDays is how far before the last run's newest ticket update an
+	// incremental ticket listing reads (default 2).
+	LookbackDays int `yaml:"lookback_days,omitempty"`
+	// KPIRereadDays is how many days of stored KPIs each run reads again
+	// for late corrections (default 7).
+	KPIRereadDays int `yaml:"kpi_reread_days,omitempty"`
+	// CustomerFullPassDays is how often customers are listed in full
+	// rather than only the new ones (default 7).
+	CustomerFullPassDays int `yaml:"customer_full_pass_days,omitempty"`
+	// Shops are the shop ids KPIs are exported for (default: every shop_id
+	// the tickets name; the whole organisation as "all" if they name none).
+	Shops []string `yaml:"shops,omitempty"`
 }
 
 // usageError is a bad flag or config: exit code 2.
@@ -141,9 +163,7 @@ func (c *Config) check() error {
 		}
 		seen[a.Name] = true
 		switch a.Source {
-		case "mgr":
-		case "repairops":
-			errs = append(errs, fmt.Errorf("%s: source repairops is not supported by this version yet", where))
+		case "mgr", "repairops":
 		default:
 			errs = append(errs, fmt.Errorf("%s: source %q: want mgr or repairops", where, a.Source))
 		}
@@ -156,15 +176,47 @@ func (c *Config) check() error {
 			if _, ok := mgr.Lookup(r); !ok && a.Source == "mgr" {
 				errs = append(errs, fmt.Errorf("%s: resources: %q is not an MGR resource (one of %s)", where, r, strings.Join(mgrResourceNames(), ", ")))
 			}
+			if _, ok := repairops.Lookup(r); !ok && a.Source == "repairops" {
+				errs = append(errs, fmt.Errorf("%s: resources: %q is not a RepairOps resource (one of %s)", where, r, strings.Join(roResourceNames(), ", ")))
+			}
 		}
 		if a.RequestsPerMinute < 0 {
 			errs = append(errs, fmt.Errorf("%s: requests_per_minute must be positive", where))
 		}
+		errs = append(errs, a.checkRepairOps(where)...)
 		if a.APIKeyEnv == "" {
 			errs = append(errs, fmt.Errorf("%s: api_key_env is missing (name of the environment variable that holds the API key)", where))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkRepairOps checks the RepairOps-only keys.
+func (a Account) checkRepairOps(where string) []error {
+	var errs []error
+	if a.Source != "repairops" {
+		for key, set := range map[string]bool{"requests_per_hour": a.RequestsPerHour != 0, "start_date": a.StartDate != "", "lookback_days": a.LookbackDays != 0,
+			"kpi_reread_days": a.KPIRereadDays != 0, "customer_full_pass_days": a.CustomerFullPassDays != 0, "shops": len(a.Shops) > 0} {
+			if set {
+				errs = append(errs, fmt.Errorf("%s: %s applies to source repairops only", where, key))
+			}
+		}
+		return errs
+	}
+	if a.RequestsPerMinute != 0 {
+		errs = append(errs, fmt.Errorf("%s: RepairOps quotas are hourly: use requests_per_hour, not requests_per_minute", where))
+	}
+	for key, v := range map[string]int{"requests_per_hour": a.RequestsPerHour, "lookback_days": a.LookbackDays, "kpi_reread_days": a.KPIRereadDays, "customer_full_pass_days": a.CustomerFullPassDays} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s must be positive", where, key))
+		}
+	}
+	if a.StartDate != "" {
+		if _, err := time.Parse(repairops.DateFormat, a.StartDate); err != nil {
+			errs = append(errs, fmt.Errorf("%s: start_date %q is not a date (YYYY-MM-DD)", where, a.StartDate))
+		}
+	}
+	return errs
 }
 
 // apiKey reads an account's key from its environment variable.

@@ -127,8 +127,11 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, stderr)
 	}
-	// Every declared table is filled, for both shops.
+	// Every declared MGR table is filled, for both shops.
 	for _, tb := range schema.All {
+		if tb.Source != "mgr" {
+			continue
+		}
 		if n := queryCSV(t, cfg, fmt.Sprintf("SELECT count(DISTINCT account) FROM %s", tb.FullName())); n != "2" && tb.FullName() != "mgr.custom_fields" {
 			t.Errorf("%s: rows for %s shop(s), want both", tb.FullName(), n)
 		}

@@ -75,9 +75,29 @@ func accountResources(a Account) []mgrRes {
 // (it must not erase the detail's columns) and noted as listed; a detail
 // is staged whole and noted as fetched for its fingerprint.
 func stageEntry(ctx context.Context, w *load.Warehouse, e archive.Entry, chosen func(*schema.Table) bool) (bool, error) {
-	if e.Source != "mgr" {
-		return false, nil
+	switch e.Source {
+	case "mgr":
+		return stageMGR(ctx, w, e, chosen)
+	case "repairops":
+		return stageRepairOps(ctx, w, e, chosen)
 	}
+	return false, nil
+}
+
+// hasTable reports whether an archived response loads a table.
+func hasTable(e archive.Entry) bool {
+	switch e.Source {
+	case "mgr":
+		_, ok := mgrResource(e.Resource)
+		return ok
+	case "repairops":
+		_, ok := roResource(e.Resource)
+		return ok
+	}
+	return false
+}
+
+func stageMGR(ctx context.Context, w *load.Warehouse, e archive.Entry, chosen func(*schema.Table) bool) (bool, error) {
 	r, ok := mgrResource(e.Resource)
 	if !ok || (chosen != nil && !chosen(r.table)) {
 		return false, nil

@@ -181,7 +181,7 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 			st.skipped++
 			return nil
 		}
-		if _, ok := mgrResource(e.Resource); !ok || e.Source != "mgr" {
+		if !hasTable(e) {
 			log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
 			return nil
 		}

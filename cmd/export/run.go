@@ -54,6 +54,9 @@ type page struct {
 	source  string
 	entry   archive.Entry
 	cursor  string // the resource's cursor once this page is committed
+	// cursorKey names the cursor when it is not the resource's own (one
+	// per shop: "kpis/<shop>").
+	cursorKey string
 	// gone, instead of a response, notes a detail the API no longer has
 	// (404): it leaves the queue without a row.
 	gone *load.Due
@@ -278,7 +281,11 @@ func (l *loader) load(ctx context.Context, p page) error {
 		return err
 	}
 	if p.cursor != "" {
-		l.w.SetCursor(p.account, p.entry.Resource, p.cursor)
+		key := p.entry.Resource
+		if p.cursorKey != "" {
+			key = p.cursorKey
+		}
+		l.w.SetCursor(p.account, key, p.cursor)
 	}
 	l.w.MarkArchived(l.runID, p.account, aw.Rel(), seq)
 	if l.pending++; l.pending >= checkpointPages || l.clock.Now().Sub(l.last) >= checkpointEvery {
@@ -318,10 +325,17 @@ type accountState struct {
 	unfinished map[string]bool              // resource → its last listing pass did not finish
 	fetched    map[string]map[string]string // resource → id → fingerprint fetched
 	due        map[string][]load.Due        // resource → due from earlier runs
+	// RepairOps: the committed cursors by name, and the shops the stored
+	// tickets name.
+	cursors map[string]string
+	shops   []string
 }
 
 func loadAccountState(ctx context.Context, w *load.Warehouse, a Account, log *slog.Logger) (accountState, error) {
 	st := accountState{starts: map[string]int{}, unfinished: map[string]bool{}, fetched: map[string]map[string]string{}, due: map[string][]load.Due{}}
+	if a.Source == "repairops" {
+		return loadRepairOpsState(ctx, w, a, st)
+	}
 	for _, r := range accountResources(a) {
 		v, _, err := w.Cursor(ctx, a.Name, r.res.Name)
 		if err != nil {
@@ -350,6 +364,9 @@ func loadAccountState(ctx context.Context, w *load.Warehouse, a Account, log *sl
 // cleanly at the first rate signal or when the run's own budget is spent:
 // what was fetched is committed and the next run carries on.
 func extractAccount(ctx context.Context, a Account, key string, ledger *budget.Ledger, runID string, st accountState, lim runLimits, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
+	if a.Source == "repairops" {
+		return extractRepairOps(ctx, a, key, ledger, runID, st, lim, clock, log, pages)
+	}
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
 	log = log.With("account", a.Name)
 	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log), mgr.WithLedger(ledger), mgr.WithRunBudget(lim.maxRequests, lim.deadline)}
@@ -378,7 +395,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 		}
 	}
 	resources := listOrder(accountResources(a), st)
-	left := &leftover{rpm: a.RequestsPerMinute}
+	left := mgrLeftover(a)
 	stop := func(what string, err error) load.AccountResult {
 		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", a.Name, what, err)
 		if errors.Is(err, mgr.ErrRunBudget) || errors.Is(err, mgr.ErrRateBudget) {
@@ -539,10 +556,26 @@ func mergeDue(earlier []load.Due, listed map[string]load.Due, now time.Time) []l
 
 // leftover describes what a stopped account leaves for the next run.
 type leftover struct {
-	rpm      int
+	order    []string      // detail resources, in the order to report them
+	interval time.Duration // one request at the key's pace
+	pace     string        // that pace in words ("27/min")
 	at       map[string]int
 	unlisted []string
 	due      map[string]int
+	other    []string // anything else left (failed KPI windows)
+}
+
+func mgrLeftover(a Account) *leftover {
+	rpm := a.RequestsPerMinute
+	if rpm == 0 {
+		rpm = mgr.DefaultRequestsPerMinute
+	}
+	pace := float64(rpm) * budget.DefaultHeadroom
+	l := &leftover{interval: time.Duration(float64(time.Minute) / pace), pace: fmt.Sprintf("%.0f/min", pace)}
+	for _, r := range mgr.All {
+		l.order = append(l.order, r.Name)
+	}
+	return l
 }
 
 func (l *leftover) listAt(res string, next int) {
@@ -586,25 +619,21 @@ func (l *leftover) String() string {
 	}
 	details := 0
 	var ds []string
-	for _, r := range mgr.All {
-		if n := l.due[r.Name]; n > 0 {
-			ds = append(ds, fmt.Sprintf("%s %d", r.Name, n))
+	for _, r := range l.order {
+		if n := l.due[r]; n > 0 {
+			ds = append(ds, fmt.Sprintf("%s %d", r, n))
 			details += n
 		}
 	}
 	if len(ds) > 0 {
 		parts = append(parts, "details "+strings.Join(ds, ", "))
 	}
+	parts = append(parts, l.other...)
 	if len(parts) == 0 {
 		return "nothing left"
 	}
-	rpm := l.rpm
-	if rpm == 0 {
-		rpm = mgr.DefaultRequestsPerMinute
-	}
-	pace := float64(rpm) * 0.9
-	return fmt.Sprintf("left for the next run: %s (%d detail request(s) ≈ %s at %.0f/min, plus the unfinished lists)",
-		strings.Join(parts, "; "), details, (time.Duration(float64(details) / pace * float64(time.Minute))).Round(time.Second), pace)
+	return fmt.Sprintf("left for the next run: %s (%d detail request(s) ≈ %s at %s, plus the unfinished lists)",
+		strings.Join(parts, "; "), details, (time.Duration(details) * l.interval).Round(time.Second), l.pace)
 }
 
 // runStatus folds the accounts' outcomes into the run's status and error.

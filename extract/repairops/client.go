@@ -141,7 +141,8 @@ func WithRunBudget(maxRequests int64, deadline time.Time) Option {
 // WithRequestTimeout bounds one HTTP request (default 60 s).
 func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
-// WithPace sets the least time between two requests (default DefaultPace).
+// WithPace sets the least time between two requests (default DefaultPace,
+// or less when the quota spread over its window is faster).
 func WithPace(d time.Duration) Option { return func(c *Client) { c.pace = d } }
 
 // WithPageSize sets the list page size (default and maximum 500).
@@ -168,7 +169,10 @@ func NewClient(key string, opts ...Option) (*Client, error) {
 		c.headroom = budget.DefaultHeadroom
 	}
 	c.pageSize = min(max(c.pageSize, 1), MaxPageSize)
-	b, err := budget.NewBucket(c.clock, 1, max(c.pace, time.Millisecond), 1)
+	// Never faster than the pace, unless the quota spread evenly over its
+	// window is faster still (a key with a very large quota).
+	pace := min(c.pace, c.per/time.Duration(c.limit))
+	b, err := budget.NewBucket(c.clock, 1, max(pace, time.Millisecond), 1)
 	if err != nil {
 		return nil, fmt.Errorf("repairops: %w", err)
 	}
@@ -227,7 +231,9 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		for k, v := range res.Params {
 			params[k] = append([]string(nil), v...)
 		}
-		pageParams(params, offset, c.pageSize)
+		if !res.Unpaged {
+			pageParams(params, offset, c.pageSize)
+		}
 		body, err := c.get(ctx, res.Name, params)
 		if err != nil {
 			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
@@ -235,6 +241,9 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		lp, err := decodeList(body, offset, c.pageSize)
 		if err != nil {
 			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
+		}
+		if res.Unpaged {
+			lp.more, lp.total = false, -1
 		}
 		if total < 0 {
 			total = lp.total

@@ -21,6 +21,8 @@ type Resource struct {
 	// Fingerprint names the list fields whose change means the detail has
 	// changed too.
 	Fingerprint []string
+	// Unpaged lists answer in one response and take no limit/offset.
+	Unpaged bool
 	// Order names the fields (first readable wins) whose time orders the
 	// detail queue, newest first.
 	Order []string
@@ -37,12 +39,14 @@ var (
 		Fingerprint: []string{"updated_at", "updatedAt", "lifetime_spend", "total_tickets", "last_repair_date"},
 		Order:       []string{"last_repair_date", "updated_at", "created_at", "createdAt"}}
 	Inventory = Resource{Name: "inventory"}
-	KPIs      = Resource{Name: "kpis"}
+	// KPIs are asked by start_date/end_date window and shop, unpaged.
+	KPIs = Resource{Name: "kpis", Unpaged: true}
 )
 
 // All lists every resource in the order a run spends its budget on them:
-// the cheap full lists first, then the lists that feed the detail queue.
-var All = []Resource{Inventory, KPIs, Customers, Tickets}
+// the small inventory first, then the lists that feed the detail queue,
+// tickets first (they name the shops KPIs are asked for), then the KPIs.
+var All = []Resource{Inventory, Tickets, Customers, KPIs}
 
 // Lookup finds a resource by name.
 func Lookup(name string) (Resource, bool) {

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/load"
+)
+
+// roConfig writes and loads a config for the RepairOps simulator's
+// organisations with the given extra account lines.
+func roConfig(t *testing.T, srv *repairopstest.Server, extra string) (string, *Config) {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	fmt.Fprintf(&b, "warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
+	for _, o := range srv.Orgs {
+		name := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
+		t.Setenv(name, o.Key)
+		fmt.Fprintf(&b, "  - name: %s\n    source: repairops\n    base_url: %s\n    api_key_env: %s\n%s", o.Name, srv.URL, name, extra)
+	}
+	path := writeConfig(t, dir, b.String())
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
+}
+
+// assertMatchesRepairOps checks the named tables (none: all) of every
+// organisation against the simulator: row counts and exact DECIMAL sums.
+func assertMatchesRepairOps(t *testing.T, srv *repairopstest.Server, cfg string, tables ...string) {
+	t.Helper()
+	for _, o := range srv.Orgs {
+		exp := srv.Expected(o.Name)
+		var names []string
+		for n := range exp {
+			if len(tables) == 0 || slices.Contains(tables, n) {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			e := exp[name]
+			var cols []string
+			for c := range e.Sums {
+				cols = append(cols, c)
+			}
+			sort.Strings(cols)
+			sel, want := []string{"count(*)"}, []string{fmt.Sprint(e.Rows)}
+			for _, c := range cols {
+				sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::VARCHAR", load.Quote(c)))
+				want = append(want, e.Sums[c])
+			}
+			got := queryCSV(t, cfg, fmt.Sprintf("SELECT %s FROM %s WHERE account = '%s'", strings.Join(sel, ", "), name, o.Name))
+			if got != strings.Join(want, ",") {
+				t.Errorf("%s %s: count,%s = %s; simulator holds %s", o.Name, name, strings.Join(cols, ","), got, strings.Join(want, ","))
+			}
+		}
+	}
+}
+
+// detailRequests are the ticket (or customer) ids whose detail was asked
+// from logged requests.
+func detailRequests(log []repairopstest.Request, org, resource string) []string {
+	var ids []string
+	for _, r := range log {
+		if id, ok := strings.CutPrefix(r.Path, "/v1/"+resource+"/"); ok && r.Org == org && r.Status == 200 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func runRO(t *testing.T, cfg *Config, lim runLimits, clk budget.Clock) (error, string) {
+	t.Helper()
+	var logs, out strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	_, err := runExport(context.Background(), cfg, lim, clk, log, &out)
+	return err, out.String() + logs.String()
+}
+
+// A full export lands every table with the simulator's counts and sums, at
+// exactly one request per list page, KPI window and detail, without a 429;
+// the next day's run after N tickets changed fetches those N details only
+// and changes exactly those rows.
+func TestRepairOpsFullThenIncremental(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(260, 120))
+	defer srv.Close()
+	path, cfg := roConfig(t, srv, "")
+	srv.Inject(repairopstest.Fault{BadKPIWindows: 1}) // the first window is asked again in halves
+	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	assertMatchesRepairOps(t, srv, path)
+	// Requests: one per list page (all lists fit a 500 page), one per KPI
+	// window (25 months per shop, plus the refused one asked again in two
+	// halves), one per detail.
+	requests, windows := 0, 2
+	for _, o := range srv.Orgs {
+		if n := srv.Count(o.Name, 429, ""); n != 0 {
+			t.Errorf("%s: %d × 429 at default pacing", o.Name, n)
+		}
+		windows += 25 * len(o.Shops)
+		requests += 3 + 25*len(o.Shops) + o.Tickets() + o.Customers()
+	}
+	if got := len(srv.Log()); got != requests+2 {
+		t.Errorf("%d requests; want %d (3 lists per organisation, %d KPI windows, a detail per ticket and customer)", got, requests+2, windows)
+	}
+	t.Logf("full export: %d requests", len(srv.Log()))
+	if got := queryCSV(t, path, `SELECT count(DISTINCT shop_id) FROM repairops.kpi_daily WHERE account = 'metro'`); got != "3" {
+		t.Errorf("metro KPIs for %s shops, want 3", got)
+	}
+
+	// The next day: 5 tickets move on, 2 are opened.
+	clk.Advance(24 * time.Hour)
+	before := len(srv.Log())
+	changed, err := srv.ChangeTickets("metro", 5, clk.Now().Add(-3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, _ := srv.AddTickets("metro", 2, clk.Now().Add(-2*time.Hour))
+	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+		t.Fatalf("incremental run: %v\n%s", err, logs)
+	}
+	log := srv.Log()[before:]
+	want := append(append([]string(nil), changed...), added...)
+	sort.Strings(want)
+	if got := detailRequests(log, "metro", "tickets"); !slices.Equal(got, want) {
+		t.Errorf("incremental run fetched ticket details %v; want exactly the changed and new %v", got, want)
+	}
+	if got := detailRequests(log, "coast", "tickets"); len(got) != 0 {
+		t.Errorf("coast: %d ticket details fetched, nothing changed there", len(got))
+	}
+	assertMatchesRepairOps(t, srv, path, "repairops.tickets", "repairops.ticket_timeline", "repairops.ticket_parts", "repairops.ticket_labor", "repairops.ticket_diagnostics", "repairops.kpi_daily", "repairops.inventory")
+	run2 := queryCSV(t, path, `SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1`)
+	rows := queryCSV(t, path, fmt.Sprintf(`SELECT id FROM repairops.tickets WHERE run_id = '%s' ORDER BY id`, run2))
+	if got := strings.Fields(rows); !slices.Equal(got, want) {
+		t.Errorf("incremental run changed tickets %v; want exactly %v", got, want)
+	}
+	if n := len(log); n > 40 {
+		t.Errorf("incremental run spent %d requests", n)
+	}
+	t.Logf("incremental run: %d requests (7 details)", len(log))
+}
+
+// A run capped at a few requests exits partial with what is left; the next
+// run finishes the queue and the warehouse equals the simulator's data.
+func TestRepairOpsCappedRunResumes(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150))
+	defer srv.Close()
+	path, cfg := roConfig(t, srv, "    start_date: 2026-01-01\n")
+	err, logs := runRO(t, cfg, runLimits{maxRequests: 40}, clk)
+	if !errors.Is(err, errPartial) || !strings.Contains(err.Error(), "left for the next run: details tickets") {
+		t.Fatalf("capped run: %v\n%s", err, logs)
+	}
+	if got := srv.Count("metro", 0, ""); got != 40 {
+		t.Errorf("capped run sent %d requests, want 40", got)
+	}
+	clk.Advance(time.Hour)
+	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+		t.Fatalf("second run: %v\n%s", err, logs)
+	}
+	assertMatchesRepairOps(t, srv, path)
+	if dup := len(detailRequests(srv.Log(), "metro", "tickets")) - srv.Orgs[0].Tickets(); dup != 0 {
+		t.Errorf("%d ticket details fetched twice", dup)
+	}
+}
+
+// With a small hourly quota each run spends what the hour has left, less
+// the reserve, never meets a 429, and says when the quota resets; hourly
+// runs converge on the full export.
+func TestRepairOpsQuotaSpreadsOverHours(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150), repairopstest.WithQuota(120, time.Hour))
+	defer srv.Close()
+	path, cfg := roConfig(t, srv, "    requests_per_hour: 1000\n")
+	runs := 0
+	for ; runs < 8; runs++ {
+		err, logs := runRO(t, cfg, runLimits{}, clk)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPartial) || !strings.Contains(err.Error(), "hourly quota is spent until") {
+			t.Fatalf("run %d: %v\n%s", runs+1, err, logs)
+		}
+		clk.Advance(time.Hour)
+	}
+	if runs < 2 || runs == 8 {
+		t.Fatalf("%d partial runs; want a few, then a complete one", runs)
+	}
+	if n := srv.Count("metro", 429, ""); n != 0 {
+		t.Errorf("%d × 429", n)
+	}
+	assertMatchesRepairOps(t, srv, path)
+}
+
+// A 429 the export did not cause (another integration spent the quota) is
+// waited out to the reset, and the run goes on.
+func TestRepairOpsForced429IsWaitedOut(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 20*time.Minute))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(60))
+	defer srv.Close()
+	path, cfg := roConfig(t, srv, "    resources: [inventory, tickets]\n")
+	srv.Inject(repairopstest.Fault{RateLimited: 1})
+	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
+	log := srv.Log()
+	if log[0].Status != 429 || log[1].Time.Before(repairopstest.DataEnd().Add(9*time.Hour)) {
+		t.Fatalf("first %d at %v, next at %v; want a 429 then a wait to the 09:00 reset", log[0].Status, log[0].Time, log[1].Time)
+	}
+	if srv.Count("metro", 429, "") != 1 {
+		t.Errorf("%d × 429, want the forced one only", srv.Count("metro", 429, ""))
+	}
+	assertMatchesRepairOps(t, srv, path, "repairops.tickets", "repairops.ticket_timeline", "repairops.ticket_parts", "repairops.inventory")
+}
+
+// The API's error envelope reaches the log and the run's error verbatim,
+// with the key nowhere; a key without the Read scope is fatal for its
+// account and the message says which key and scope to fix.
+func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(30))
+	defer srv.Close()
+	_, cfg := roConfig(t, srv, "    resources: [inventory]\n")
+	srv.Inject(repairopstest.Fault{ServerErrors: 20})
+	err, logs := runRO(t, cfg, runLimits{}, clk)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500 SERVER_ERROR: Internal server error; contact support (details: {\"request_id\":") {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(logs, "SERVER_ERROR: Internal server error; contact support") || strings.Contains(logs, srv.Orgs[0].Key) {
+		t.Errorf("log lacks the envelope or shows the key:\n%s", logs)
+	}
+
+	t.Setenv("TEST_RO_METRO_KEY", srv.Orgs[0].Keys["webhooks"])
+	err, logs = runRO(t, cfg, runLimits{}, clk)
+	if err == nil || !strings.Contains(err.Error(), "account metro") || !strings.Contains(err.Error(), "HTTP 403 FORBIDDEN") ||
+		!strings.Contains(err.Error(), "api_key_env") || !strings.Contains(err.Error(), "Read scope") {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(logs, srv.Orgs[0].Keys["webhooks"]) || strings.Contains(err.Error(), srv.Orgs[0].Keys["webhooks"]) {
+		t.Error("the key is printed")
+	}
+}
