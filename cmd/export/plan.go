@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
 	"github.com/repairshop/export/load"
 )
 
@@ -43,7 +45,9 @@ type planAccount struct {
 	Probes   int64      `json:"probes_spent"`
 	Minutes  float64    `json:"minutes"`
 	Silent   *time.Time `json:"silent_until,omitempty"`
-	Rows     []planRow  `json:"resources"`
+	// PerHour is a RepairOps key's usable hourly quota (0 for MGR).
+	PerHour float64   `json:"requests_per_hour,omitempty"`
+	Rows    []planRow `json:"resources"`
 }
 
 // listRequests is the list requests for n records: pages overlap by
@@ -113,6 +117,14 @@ func makePlan(ctx context.Context, cfg *Config, probe bool, clock budget.Clock, 
 	}
 	var plans []planAccount
 	for _, a := range cfg.Accounts {
+		if a.Source == "repairops" {
+			pa, err := planRepairOps(ctx, w, a, due, probe, state, clock, log)
+			if err != nil {
+				return nil, err
+			}
+			plans = append(plans, pa)
+			continue
+		}
 		rpm := a.RequestsPerMinute
 		if rpm == 0 {
 			rpm = mgr.DefaultRequestsPerMinute
@@ -248,6 +260,9 @@ func printPlan(out io.Writer, plans []planAccount) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, p := range plans {
 		fmt.Fprintf(tw, "account %s: %d request(s) ≈ %s at %.0f requests/min", p.Account, p.Requests, (time.Duration(p.Minutes * float64(time.Minute))).Round(time.Second), p.Pace)
+		if p.PerHour > 0 {
+			fmt.Fprintf(tw, " (%.0f an hour: %s of the key's hourly quota)", p.PerHour, hours(float64(p.Requests)/p.PerHour))
+		}
 		if p.Probes > 0 {
 			fmt.Fprintf(tw, " (%d probe request(s) spent)", p.Probes)
 		}
@@ -262,4 +277,151 @@ func printPlan(out io.Writer, plans []planAccount) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
+
+func hours(h float64) string {
+	if h <= 1 {
+		return "within one hour"
+	}
+	return fmt.Sprintf("%.1f hours", h)
+}
+
+// planRepairOps is makePlan for a RepairOps account: list pages of 500
+// (one page for an incremental ticket or customer listing), one request
+// per KPI month and shop, one per detail due. --probe asks each list's
+// total with a one-record request.
+func planRepairOps(ctx context.Context, w *load.Warehouse, a Account, due map[[2]string]int64, probe bool, state string, clock budget.Clock, log *slog.Logger) (planAccount, error) {
+	perHour := float64(orDefault(a.RequestsPerHour, repairops.DefaultRequestsPerHour)) * budget.DefaultHeadroom
+	pa := planAccount{Account: a.Name, Pace: perHour / 60, PerHour: perHour}
+	var client *repairops.Client
+	key, kerr := a.apiKey()
+	switch {
+	case kerr == nil:
+		ledger, err := budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, key))
+		if err != nil {
+			return pa, err
+		}
+		if st, err := ledger.Read(); err == nil && st.CoolUntil.After(clock.Now()) {
+			pa.Silent = &st.CoolUntil
+		}
+		if probe {
+			opts := []repairops.Option{repairops.WithClock(clock), repairops.WithLogger(log), repairops.WithLedger(ledger)}
+			if a.BaseURL != "" {
+				opts = append(opts, repairops.WithBaseURL(a.BaseURL))
+			}
+			if a.RequestsPerHour > 0 {
+				opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
+			}
+			if client, err = repairops.NewClient(key, opts...); err != nil {
+				return pa, err
+			}
+		}
+	case probe:
+		return pa, kerr
+	}
+	cursors := map[string]string{}
+	shops := int64(max(len(a.Shops), 1))
+	if w != nil {
+		var err error
+		if cursors, err = w.Cursors(ctx, a.Name, ""); err != nil {
+			return pa, err
+		}
+		if len(a.Shops) == 0 {
+			res, err := w.Query(ctx, `SELECT count(DISTINCT shop_id) FROM repairops.tickets WHERE account = ?`, a.Name)
+			if err != nil {
+				return pa, err
+			}
+			var n int64
+			fmt.Sscan(res.Rows[0][0], &n)
+			shops = max(n, 1)
+		}
+	}
+	pages := func(n int64) int64 { return max((n+repairops.MaxPageSize-1)/repairops.MaxPageSize, 1) }
+	today := clock.Now().UTC().Truncate(day)
+	for _, r := range roAccountResources(a) {
+		row := planRow{Account: a.Name, Resource: r.res.Name}
+		if w != nil {
+			q := fmt.Sprintf("SELECT count(*) FROM %s WHERE account = ?", r.table.FullName())
+			res, err := w.Query(ctx, q, a.Name)
+			if err != nil {
+				return pa, fmt.Errorf("plan: count %s: %w", r.table.FullName(), err)
+			}
+			fmt.Sscan(res.Rows[0][0], &row.Stored)
+		}
+		cur := parseRoCursor(cursors[r.res.Name])
+		row.Size, row.Known = row.Stored, cursors[r.res.Name] != "" || row.Stored > 0
+		if !row.Known && client != nil && !r.res.Unpaged {
+			total, err := client.Probe(ctx, r.res)
+			pa.Probes++
+			if err != nil {
+				row.Note = "probe failed: " + err.Error()
+			} else if total >= 0 {
+				row.Size, row.Known = int64(total), true
+			}
+		}
+		switch r.res.Name {
+		case repairops.Tickets.Name:
+			row.Lists = pages(row.Size)
+			if cur.Pass == "complete" && !cur.Watermark.IsZero() {
+				row.Lists, row.Note = 1, "incremental: changes since "+cur.Watermark.Format(time.RFC3339)+" less the lookback"
+			}
+		case repairops.Customers.Name:
+			row.Lists = pages(row.Size)
+			every := time.Duration(orDefault(a.CustomerFullPassDays, defaultCustomerFullDays)) * day
+			if cur.Pass == "complete" && clock.Now().Sub(cur.LastFull) < every {
+				row.Lists, row.Note = 1, "new customers only; full pass due "+cur.LastFull.Add(every).Format(time.RFC3339)
+			}
+		case repairops.KPIs.Name:
+			from := today.AddDate(-defaultKPIYears, 0, 0)
+			if a.StartDate != "" {
+				from, _ = time.Parse(repairops.DateFormat, a.StartDate)
+			}
+			kc := map[string]string{}
+			for k, v := range cursors {
+				if strings.HasPrefix(k, "kpis/") {
+					kc[k] = v
+				}
+			}
+			if len(kc) > 0 {
+				// The stored shops resume from their cursors.
+				row.Lists = 0
+				for _, v := range kc {
+					var c kpiCursor
+					json.Unmarshal([]byte(v), &c)
+					f := from
+					if t, err := time.Parse(repairops.DateFormat, c.Through); err == nil {
+						f = t.AddDate(0, 0, -orDefault(a.KPIRereadDays, defaultKPIRereadDays))
+					}
+					row.Lists += months(f, today)
+				}
+			} else {
+				row.Lists = shops * months(from, today)
+			}
+			row.Known, row.Note = true, fmt.Sprintf("one request per month and shop (%d shop(s))", max(shops, int64(len(kc))))
+		default:
+			row.Lists = pages(row.Size)
+		}
+		if r.res.Detail {
+			row.Details = due[[2]string{a.Name, r.res.Name}]
+			if cursors[r.res.Name] == "" {
+				row.Details = row.Size // never exported: every record's detail
+			}
+		}
+		if !row.Known {
+			row.Note = "never exported: size unknown (1 page counted; --probe asks its total)"
+		}
+		pa.Requests += row.Lists + row.Details
+		pa.Rows = append(pa.Rows, row)
+	}
+	pa.Minutes = float64(pa.Requests) / pa.Pace
+	return pa, nil
+}
+
+// months counts the month-long windows from..to.
+func months(from, to time.Time) int64 {
+	var n int64
+	for ws := from; !ws.After(to); ws = ws.AddDate(0, 1, 0) {
+		n++
+	}
+	return n
 }
