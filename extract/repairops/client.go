@@ -225,13 +225,13 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 // the total the API reported is logged: records changed while it paged.
 func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
 	seen := map[string]struct{}{}
-	stale, total := 0, -1
+	stale, total, anon := 0, -1, 0
 	for offset := max(start, 0); ; {
 		params := url.Values{}
 		for k, v := range res.Params {
 			params[k] = append([]string(nil), v...)
 		}
-		if !res.Unpaged {
+		if !res.Unpaged || offset > 0 {
 			pageParams(params, offset, c.pageSize)
 		}
 		body, err := c.get(ctx, res.Name, params)
@@ -242,7 +242,10 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if err != nil {
 			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
 		}
-		if res.Unpaged {
+		if res.Unpaged && !lp.paged {
+			// Documented without pagination (KPIs): one answer is the
+			// whole window. Should a server page it after all, its
+			// pagination is followed like any list's.
 			lp.more, lp.total = false, -1
 		}
 		if total < 0 {
@@ -258,6 +261,8 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 					continue
 				}
 				seen[id] = struct{}{}
+			} else {
+				anon++
 			}
 			fresh = append(fresh, it)
 		}
@@ -270,9 +275,9 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 			return err
 		}
 		if page.Last {
-			if start == 0 && total >= 0 && len(seen) != total {
+			if start == 0 && total >= 0 && len(seen)+anon != total {
 				c.log.Warn("repairops: the listing's distinct records differ from the total the API reported (records changed while paging; the next run catches up)",
-					"resource", res.Name, "seen", len(seen), "total", total)
+					"resource", res.Name, "seen", len(seen)+anon, "total", total)
 			}
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -224,6 +225,11 @@ func TestDecodeListIsLiberal(t *testing.T) {
 			t.Errorf("%s: items %d next %d more %v err %v", tt.name, len(lp.items), lp.next, lp.more, err)
 		}
 	}
+	// A server that caps the page size below the limit asked: a page of
+	// its own limit is full, not the last.
+	if lp, _ := decodeList([]byte(`{"data":[{"id":1},{"id":2}],"pagination":{"offset":0,"limit":2}}`), 0, 500); !lp.more || lp.next != 2 {
+		t.Errorf("capped page size: next %d more %v; want 2, true", lp.next, lp.more)
+	}
 	if _, err := decodeList([]byte(`{"items":[]}`), 0, 2); err == nil {
 		t.Error("an envelope without data was accepted")
 	}
@@ -241,5 +247,67 @@ func TestResetTimeForms(t *testing.T) {
 		if got := resetTime(in, now); !got.Equal(want) {
 			t.Errorf("resetTime(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// Another implementation within the docs: it caps pages at 100 whatever
+// the limit asked, says neither has_more nor next_offset nor total, and
+// pages KPIs (documented without pagination) by the default 50. Nothing is
+// lost and no KPI row is counted as missing.
+func TestPagingTheServerChose(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.RequestURI())
+		w.Header().Set("X-RateLimit-Limit", "1000")
+		w.Header().Set("X-RateLimit-Remaining", "900")
+		w.Header().Set("X-RateLimit-Reset", fmt.Sprint(start.Add(time.Hour).Unix()))
+		q := r.URL.Query()
+		off := 0
+		fmt.Sscan(q.Get("offset"), &off)
+		var data []string
+		pg := map[string]any{"offset": off}
+		switch r.URL.Path {
+		case "/tickets":
+			for i := off; i < min(off+100, 250); i++ {
+				data = append(data, fmt.Sprintf(`{"id":"t%d"}`, i))
+			}
+			pg["limit"] = 100
+		case "/kpis":
+			day0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := off; i < min(off+50, 120); i++ {
+				data = append(data, fmt.Sprintf(`{"date":%q,"revenue":1}`, day0.AddDate(0, 0, i).Format(DateFormat)))
+			}
+			pg["limit"], pg["total"], pg["has_more"] = 50, 120, off+50 < 120
+		}
+		b, _ := json.Marshal(pg)
+		fmt.Fprintf(w, `{"data":[%s],"pagination":%s}`, strings.Join(data, ","), b)
+	}))
+	t.Cleanup(srv.Close)
+	var logged strings.Builder
+	c, err := NewClient("k", WithBaseURL(srv.URL), WithClock(budget.NewFake(start)), WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(res Resource) int {
+		n := 0
+		if err := c.List(context.Background(), res, func(p Page) error { n += p.Count; return nil }); err != nil {
+			t.Fatalf("list %s: %v", res.Name, err)
+		}
+		return n
+	}
+	if n := count(Tickets); n != 250 {
+		t.Errorf("tickets: %d of 250 (requests %v)", n, asked)
+	}
+	asked = nil
+	kpis := KPIs
+	kpis.Params = map[string][]string{"start_date": {"2026-01-01"}, "end_date": {"2026-04-30"}}
+	if n := count(kpis); n != 120 {
+		t.Errorf("KPIs: %d of 120 (requests %v)", n, asked)
+	}
+	if len(asked) != 3 || strings.Contains(asked[0], "offset") || !strings.Contains(asked[2], "offset=100") {
+		t.Errorf("KPI requests %v; want the first as documented (no paging) and then the server's pages", asked)
+	}
+	if strings.Contains(logged.String(), "differ from the total") {
+		t.Errorf("a complete KPI listing was reported as incomplete: %s", logged.String())
 	}
 }

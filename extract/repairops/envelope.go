@@ -22,6 +22,9 @@ type listPage struct {
 	total int // -1: not said
 	next  int // offset of the following page
 	more  bool
+	// paged: the answer carried a pagination object, so more is the
+	// server's word rather than a guess from a full page.
+	paged bool
 }
 
 // pageParams sets the paging parameters of one list request.
@@ -65,6 +68,10 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 	if pg == nil {
 		lp.more = len(lp.items) >= limit
 		return lp, nil
+	}
+	lp.paged = true
+	if pg.Limit != nil && *pg.Limit > 0 && *pg.Limit < limit {
+		limit = *pg.Limit // the server capped the page size: a full page is its limit
 	}
 	if pg.Total != nil {
 		lp.total = *pg.Total
