@@ -62,6 +62,10 @@ type Account struct {
 	// Shops are the shop ids KPIs are exported for (default: every shop_id
 	// the tickets name; the whole organisation as "all" if they name none).
 	Shops []string `yaml:"shops,omitempty"`
+	// PageSize is the list page size asked (limit, 1..500; default 500).
+	// Smaller pages cost more requests; use them only for a server that
+	// times out on large pages.
+	PageSize int `yaml:"page_size,omitempty"`
 }
 
 // usageError is a bad flag or config: exit code 2.
@@ -196,7 +200,7 @@ func (a Account) checkRepairOps(where string) []error {
 	var errs []error
 	if a.Source != "repairops" {
 		for key, set := range map[string]bool{"requests_per_hour": a.RequestsPerHour != 0, "start_date": a.StartDate != "", "lookback_days": a.LookbackDays != 0,
-			"kpi_reread_days": a.KPIRereadDays != 0, "customer_full_pass_days": a.CustomerFullPassDays != 0, "shops": len(a.Shops) > 0} {
+			"kpi_reread_days": a.KPIRereadDays != 0, "customer_full_pass_days": a.CustomerFullPassDays != 0, "shops": len(a.Shops) > 0, "page_size": a.PageSize != 0} {
 			if set {
 				errs = append(errs, fmt.Errorf("%s: %s applies to source repairops only", where, key))
 			}
@@ -210,6 +214,9 @@ func (a Account) checkRepairOps(where string) []error {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must be positive", where, key))
 		}
+	}
+	if a.PageSize < 0 || a.PageSize > repairops.MaxPageSize {
+		errs = append(errs, fmt.Errorf("%s: page_size %d is outside 1..%d (RepairOps' largest limit)", where, a.PageSize, repairops.MaxPageSize))
 	}
 	if a.StartDate != "" {
 		if _, err := time.Parse(repairops.DateFormat, a.StartDate); err != nil {

@@ -54,6 +54,10 @@ func TestConfigErrorsExit2(t *testing.T) {
 		{"bad account name", strings.Replace(good, "name: north", "name: North Shop", 1), "lower-case"},
 		{"bad URL", strings.Replace(good, "http://127.0.0.1:1/v1", "ftp://x", 1), "not an http(s) URL"},
 		{"not YAML", "warehouse: [", "config"},
+		{"RepairOps key on an MGR account", good + "    page_size: 100\n", "page_size applies to source repairops only"},
+		{"page size over RepairOps' limit", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    page_size: 501\n", "page_size 501 is outside 1..500"},
+		{"per-minute rate on RepairOps", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    requests_per_minute: 30\n", "use requests_per_hour"},
+		{"bad start date", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    start_date: 01/02/2025\n", "start_date \"01/02/2025\" is not a date"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

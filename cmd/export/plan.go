@@ -312,6 +312,9 @@ func planRepairOps(ctx context.Context, w *load.Warehouse, a Account, due map[[2
 			if a.RequestsPerHour > 0 {
 				opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
 			}
+			if a.PageSize > 0 {
+				opts = append(opts, repairops.WithPageSize(a.PageSize))
+			}
 			if client, err = repairops.NewClient(key, opts...); err != nil {
 				return pa, err
 			}
@@ -336,7 +339,8 @@ func planRepairOps(ctx context.Context, w *load.Warehouse, a Account, due map[[2
 			shops = max(n, 1)
 		}
 	}
-	pages := func(n int64) int64 { return max((n+repairops.MaxPageSize-1)/repairops.MaxPageSize, 1) }
+	size := int64(orDefault(a.PageSize, repairops.MaxPageSize))
+	pages := func(n int64) int64 { return max((n+size-1)/size, 1) }
 	today := clock.Now().UTC().Truncate(day)
 	for _, r := range roAccountResources(a) {
 		row := planRow{Account: a.Name, Resource: r.res.Name}

@@ -273,3 +273,60 @@ func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
 		t.Error("the key is printed")
 	}
 }
+
+// The docs show only sort=-created_at. A deployment that refuses
+// sort=-updated_at (400) or ignores it must not make incremental runs stop
+// early on a listing that is not newest-change-first: they read the whole
+// list (three pages of 50 here) and still fetch exactly the changed
+// details.
+func TestRepairOpsWithoutTheSort(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opt     repairopstest.Option
+		refused int // 400s per listing
+	}{
+		{"sort refused", repairopstest.WithSortable("created_at"), 1},
+		{"sort ignored", repairopstest.WithSortable(), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+			srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(120), tc.opt)
+			defer srv.Close()
+			path, cfg := roConfig(t, srv, "    resources: [tickets]\n    page_size: 50\n")
+			if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+				t.Fatalf("run: %v\n%s", err, logs)
+			}
+			clk.Advance(24 * time.Hour)
+			before := len(srv.Log())
+			changed, err := srv.ChangeTickets("metro", 2, clk.Now().Add(-3*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err, logs := runRO(t, cfg, runLimits{}, clk)
+			if err != nil {
+				t.Fatalf("incremental run: %v\n%s", err, logs)
+			}
+			log := srv.Log()[before:]
+			lists, refused := 0, 0
+			for _, r := range log {
+				if r.Path == "/v1/tickets" {
+					lists++
+					if r.Status == 400 {
+						refused++
+					}
+				}
+			}
+			if lists-refused != 3 || refused != tc.refused {
+				t.Errorf("incremental run listed tickets in %d pages with %d refused; want the whole list (3 pages) and %d refused", lists-refused, refused, tc.refused)
+			}
+			sort.Strings(changed)
+			if got := detailRequests(log, "metro", "tickets"); !slices.Equal(got, changed) {
+				t.Errorf("fetched ticket details %v; want exactly the changed %v", got, changed)
+			}
+			assertMatchesRepairOps(t, srv, path, "repairops.tickets", "repairops.ticket_timeline", "repairops.ticket_parts")
+			if tc.refused > 0 && !strings.Contains(logs, "refused the sort") {
+				t.Errorf("the fallback is not logged:\n%s", logs)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -207,6 +208,9 @@ type roRun struct {
 	shops  map[string]bool // shop ids the tickets listed in this run name
 	// kpiGaps are the KPI windows that failed and are asked again next run.
 	kpiGaps []string
+	// unsorted: the API refused sort=-updated_at, so ticket listings come
+	// in its own order and are read to the end.
+	unsorted bool
 }
 
 func (x *roRun) send(ctx context.Context, p page) error {
@@ -257,6 +261,9 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 	}
 	if a.RequestsPerHour > 0 {
 		opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
+	}
+	if a.PageSize > 0 {
+		opts = append(opts, repairops.WithPageSize(a.PageSize))
 	}
 	c, err := repairops.NewClient(key, opts...)
 	if err != nil {
@@ -413,7 +420,7 @@ func (x *roRun) tickets(ctx context.Context, r roRes) error {
 	} else {
 		cur = roCursor{Pass: "in_progress", PassStarted: x.clock.Now()}
 	}
-	return x.c.ListFrom(ctx, res, start, func(p repairops.Page) error {
+	return x.sortedList(ctx, res, start, func(p repairops.Page) error {
 		for _, l := range repairops.Listing(r.res, p.Records) {
 			cur.PassMax = latestOf(cur.PassMax, l.Created)
 		}
@@ -433,7 +440,7 @@ func (x *roRun) tickets(ctx context.Context, r roRes) error {
 func (x *roRun) head(ctx context.Context, r roRes, res repairops.Resource, stopAt time.Time, cursor func(newest time.Time) string) (time.Time, error) {
 	var newest, prev time.Time
 	sorted := true
-	err := x.c.List(ctx, res, func(p repairops.Page) error {
+	err := x.sortedList(ctx, res, 0, func(p repairops.Page) error {
 		var oldest time.Time
 		for _, l := range repairops.Listing(r.res, p.Records) {
 			if l.Created.IsZero() {
@@ -446,7 +453,7 @@ func (x *roRun) head(ctx context.Context, r roRes, res repairops.Resource, stopA
 			prev, oldest = l.Created, l.Created
 			newest = latestOf(newest, l.Created)
 		}
-		last := p.Last || (sorted && !oldest.IsZero() && oldest.Before(stopAt))
+		last := p.Last || (sorted && !x.unsorted && !oldest.IsZero() && oldest.Before(stopAt))
 		cur := ""
 		if last {
 			cur = cursor(newest)
@@ -460,6 +467,25 @@ func (x *roRun) head(ctx context.Context, r roRes, res repairops.Resource, stopA
 		return nil
 	})
 	return newest, err
+}
+
+// sortedList lists res from start with its sort. Should the API refuse
+// the sort (400 before any page: the docs show only sort=-created_at), it
+// lists again without it and sets x.unsorted, so that head reads to the
+// end: a night then costs the whole list, but misses nothing.
+func (x *roRun) sortedList(ctx context.Context, res repairops.Resource, start int, fn func(repairops.Page) error) error {
+	if !x.unsorted {
+		delivered := false
+		err := x.c.ListFrom(ctx, res, start, func(p repairops.Page) error { delivered = true; return fn(p) })
+		if err == nil || delivered || !repairops.IsInvalidRequest(err) || res.Params.Get("sort") == "" {
+			return err
+		}
+		x.unsorted = true
+		x.log.Warn("the API refused the sort; listing in its own order, to the end", "resource", res.Name, "sort", res.Params.Get("sort"), "error", err)
+	}
+	res.Params = maps.Clone(res.Params)
+	res.Params.Del("sort")
+	return x.c.ListFrom(ctx, res, start, fn)
 }
 
 // customers lists customers: in full on the first run and every
@@ -583,7 +609,7 @@ func (x *roRun) kpiWindow(ctx context.Context, r roRes, shop, key string, from, 
 	}
 	err := x.c.List(ctx, res, func(p repairops.Page) error {
 		cur := ""
-		if *ok {
+		if *ok && p.Last { // a server that pages KPIs: the window is read at its last page
 			cur = kpiCursor{Through: to.Format(repairops.DateFormat), RunID: x.runID}.String()
 		}
 		return x.emit(ctx, r, p, key, cur)

@@ -42,6 +42,8 @@ type config struct {
 	seed       uint64
 	tickets    []int
 	addr       string
+	sortable   map[string]bool // nil: any field of the records
+	ignoreSort bool
 }
 
 // Option configures a Server.
@@ -72,6 +74,20 @@ func WithTickets(n ...int) Option { return func(c *config) { c.tickets = n } }
 
 // WithAddr listens on addr instead of a random loopback port.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// WithSortable limits sort= to the given fields (another 400 INVALID_REQUEST
+// "Cannot sort by …"), as a deployment that sorts only by the documented
+// example's created_at would; with no fields the server ignores sort= and
+// answers in its default order. The docs allow both readings.
+func WithSortable(fields ...string) Option {
+	return func(c *config) {
+		c.ignoreSort = len(fields) == 0
+		c.sortable = map[string]bool{}
+		for _, f := range fields {
+			c.sortable[f] = true
+		}
+	}
+}
 
 // Fault is a misbehaviour to inject into the next requests, any key.
 type Fault struct {
@@ -522,10 +538,14 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, rows []row, 
 		}
 	}
 	sortBy := get("sort")
-	if sortBy == "" {
+	if sortBy == "" || s.cfg.ignoreSort {
 		sortBy = defaultSort
 	}
 	field, desc := strings.TrimPrefix(sortBy, "-"), strings.HasPrefix(sortBy, "-")
+	if s.cfg.sortable != nil && !s.cfg.ignoreSort && sortBy != defaultSort && !s.cfg.sortable[field] {
+		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "Cannot sort by "+field, map[string]any{"field": "sort", "value": sortBy})
+		return
+	}
 	if len(kept) > 0 {
 		if _, ok := kept[0].rec[field]; !ok {
 			writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "Cannot sort by "+field, map[string]any{"field": "sort", "value": sortBy})
