@@ -238,3 +238,63 @@ func TestEnsureWidensQuantities(t *testing.T) {
 		t.Fatalf("quantity = %s", got)
 	}
 }
+
+// A run counts each row once: a list page that inserts an invoice and a
+// later checkpoint's detail that completes it are one insert; a stored
+// invoice changed by both its list row and its detail is one update; one
+// listed unchanged and then changed by its detail is one update, not also
+// unchanged.
+func TestARowCountsOncePerRun(t *testing.T) {
+	w, _ := openTemp(t)
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	list := `[{"id":"1","created_date":"2026-03-01T10:00:00Z","status":"Unpaid","amount_total":"108.88"}]`
+	detail := `[{"id":"1","created_date":"2026-03-01T10:00:00Z","status":"Unpaid","amount_total":"108.88","amount_subtotal":"100.00","amount_paid":"0.00","line_items":[{"name":"a","total":"100.00"}]}]`
+	run := func(runID string, pages ...string) TableStats {
+		t.Helper()
+		if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
+			t.Fatal(err)
+		}
+		for i, page := range pages {
+			b, err := transform.Page(schema.MGRTicketInvoices, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				err = w.StagePartial(ctx, "north", b)
+			} else {
+				err = w.Stage(ctx, "north", b)
+			}
+			b.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Checkpoint(ctx, runID, at); err != nil { // list and detail in separate checkpoints
+				t.Fatal(err)
+			}
+		}
+		s, err := w.Finish(ctx, runID, at, StatusOK, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return statsOf(s, "mgr.ticket_invoices")
+	}
+	for _, tc := range []struct {
+		runID, list, detail                    string
+		received, inserted, updated, unchanged int64
+	}{
+		{"r1", list, detail, 2, 1, 0, 0},
+		{"r2", strings.ReplaceAll(list, "Unpaid", "Paid"), strings.ReplaceAll(strings.Replace(detail, `"0.00"`, `"108.88"`, 1), "Unpaid", "Paid"), 2, 0, 1, 0},
+		{"r3", strings.ReplaceAll(list, "Unpaid", "Paid"), strings.ReplaceAll(strings.Replace(detail, `"0.00"`, `"108.88"`, 1), "Unpaid", "Paid"), 2, 0, 0, 1},
+		// Listed unchanged, then its detail brings a change: one update.
+		{"r4", strings.ReplaceAll(list, "Unpaid", "Paid"), strings.ReplaceAll(strings.Replace(detail, `"0.00"`, `"108.87"`, 1), "Unpaid", "Paid"), 2, 0, 1, 0},
+	} {
+		st := run(tc.runID, tc.list, tc.detail)
+		if st.Received != tc.received || st.Inserted != tc.inserted || st.Updated != tc.updated || st.Unchanged != tc.unchanged {
+			t.Errorf("%s: received %d inserted %d updated %d unchanged %d; want %d %d %d %d", tc.runID,
+				st.Received, st.Inserted, st.Updated, st.Unchanged, tc.received, tc.inserted, tc.updated, tc.unchanged)
+		}
+	}
+	if got := one(t, w, `SELECT concat_ws('|', status, amount_paid, run_id) FROM mgr.ticket_invoices`); got != "Paid|108.87|r4" {
+		t.Errorf("stored invoice %s", got)
+	}
+}

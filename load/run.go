@@ -37,7 +37,11 @@ type AccountResult struct {
 	Error           string
 }
 
-// TableStats counts what a run did to one table for one account.
+// TableStats counts what a run did to one table for one account. Received
+// counts staged rows (a record listed and then fetched in detail is
+// received twice); Inserted, Updated and Unchanged count each row once per
+// run: a row inserted by a list page and completed by its detail is one
+// insert, a stored row changed by both is one update.
 type TableStats struct {
 	Account, Table                         string
 	Received, Inserted, Updated, Unchanged int64
@@ -96,6 +100,7 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
 	w.details = nil
+	w.conn.ExecContext(ctx, `DROP TABLE IF EXISTS run_counted`) // the rows the last run in this process counted
 	_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
 	if err == nil {
 		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
@@ -471,33 +476,68 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	if _, err := w.conn.ExecContext(ctx, deltaSQL(st)); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
-	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, _op, count(*) FROM stage_delta GROUP BY ALL
-		UNION ALL SELECT account, 'received', count(*) FROM %s GROUP BY ALL`, Quote(st.name)))
+	// Each row counts once per run under its strongest operation (insert >
+	// update > same), remembered in run_counted: a list page inserts an
+	// invoice and its detail completes it in a later checkpoint — one
+	// insert; a row first seen unchanged and then changed — one update.
+	keyExpr := func(alias string) string {
+		parts := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			parts[i] = fmt.Sprintf("CAST(%s.%s AS VARCHAR)", alias, Quote(k))
+		}
+		return "concat_ws(chr(31), " + strings.Join(parts, ", ") + ")"
+	}
+	rank := func(op string) string {
+		return fmt.Sprintf("CASE %s WHEN 'insert' THEN 3 WHEN 'update' THEN 2 WHEN 'same' THEN 1 ELSE 0 END", op)
+	}
+	if _, err := w.conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR, PRIMARY KEY (tbl, k))`); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_counted AS
+		SELECT d.account, %s AS k, d._op AS op, c.op AS before
+		FROM stage_delta d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
+		WHERE d._op <> 'delete'`, keyExpr("d"), keyExpr("d"))
+	if _, err := w.conn.ExecContext(ctx, counted, t.FullName()); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM stage_counted WHERE before IS NULL OR %s > %s GROUP BY ALL
+		UNION ALL SELECT account, 'delete', '', count(*) FROM stage_delta WHERE _op = 'delete' GROUP BY ALL
+		UNION ALL SELECT account, 'received', '', count(*) FROM %s GROUP BY ALL`, rank("op"), rank("before"), Quote(st.name)))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
 	for rows.Next() {
-		var a, op string
+		var a, op, before string
 		var n int64
-		if err := rows.Scan(&a, &op, &n); err != nil {
+		if err := rows.Scan(&a, &op, &before, &n); err != nil {
 			rows.Close()
 			return err
 		}
 		s := w.statsFor(a, t.FullName())
-		switch op {
-		case "insert":
-			s.Inserted += n
-		case "update":
-			s.Updated += n
-		case "same":
-			s.Unchanged += n
-		case "delete":
-			s.Deleted += n
-		case "received":
-			s.Received += n
+		for _, c := range []struct {
+			op string
+			by int64
+		}{{before, -n}, {op, n}} { // a row moves from its earlier count to this one
+			switch c.op {
+			case "insert":
+				s.Inserted += c.by
+			case "update":
+				s.Updated += c.by
+			case "same":
+				s.Unchanged += c.by
+			case "delete":
+				s.Deleted += c.by
+			case "received":
+				s.Received += c.by
+			}
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	remember := fmt.Sprintf(`INSERT OR REPLACE INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
+			SELECT k, op FROM stage_counted UNION ALL SELECT k, before FROM stage_counted WHERE before IS NOT NULL) GROUP BY k`, rank("op"))
+	if _, err := w.conn.ExecContext(ctx, remember, t.FullName()); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
 	// Partitions to republish: where changed rows are now and where they were.
