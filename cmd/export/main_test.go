@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -297,5 +298,38 @@ func TestTablesDocIsCurrent(t *testing.T) {
 	code, got, _ := runCLI(t, "schema", "--markdown")
 	if code != exitOK || got != string(want) {
 		t.Fatal("docs/tables.md is out of date with the declarations: run `make docs`")
+	}
+}
+
+// Failures interleaved with successes never stop an account; a streak of
+// maxFailureStreak does, and every failure reaches the account's error.
+func TestFailuresStopAfterAStreak(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	var f failures
+	for i := range 2 * maxFailureStreak {
+		if f.add(log, fmt.Sprint("part ", i), errors.New("HTTP 500")) {
+			t.Fatalf("stopped at failure %d, each followed by a success", i)
+		}
+		f.ok()
+	}
+	stopped := 0
+	for i := range maxFailureStreak {
+		if f.add(log, "streak", errors.New("HTTP 500")) {
+			stopped = i + 1
+		}
+	}
+	if stopped != maxFailureStreak {
+		t.Errorf("a streak of %d stopped at %d", maxFailureStreak, stopped)
+	}
+	res := load.AccountResult{Account: "north", Status: load.StatusPartial, Error: "account north: quota"}
+	f.settle(&res)
+	if res.Status != load.StatusFailed || !strings.HasPrefix(res.Error, "account north: quota; ") || !strings.Contains(res.Error, "part 5: HTTP 500") ||
+		!strings.Contains(res.Error, fmt.Sprintf("%d part(s) failed", 3*maxFailureStreak)) {
+		t.Errorf("settled: %+v", res)
+	}
+	clean := load.AccountResult{Account: "south", Status: load.StatusOK}
+	(&failures{}).settle(&clean)
+	if clean.Status != load.StatusOK || clean.Error != "" {
+		t.Errorf("nothing failed, yet: %+v", clean)
 	}
 }

@@ -453,3 +453,62 @@ func TestDetailPriority(t *testing.T) {
 		t.Errorf("order = %v, want %s", got, want)
 	}
 }
+
+// One broken part costs only itself: a list endpoint the shop's plan lacks
+// (404) and one invoice whose detail keeps failing (503 through the
+// retries) are reported (exit 1) while everything else loads; the next
+// run, the API mended, fetches what is missing. Any other refusal (a 400
+// here) may be MGR's rate-limit error in an unknown wording, so it stops
+// the account at once.
+func TestMGROneBrokenPartDoesNotStopTheRest(t *testing.T) {
+	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
+	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(40, 20))
+	defer srv.Close()
+	path, cfg := inProcessConfig(t, srv, "")
+	bad := srv.Shop("north").InvoiceIDs()[3]
+	srv.Break("/purchaseOrders", 404)
+	srv.Break("/ticketInvoices/"+bad, 503)
+	run := func() (error, string) {
+		var logs, out strings.Builder
+		_, err := runExport(context.Background(), cfg, runLimits{}, clk, slog.New(slog.NewTextHandler(&logs, nil)), &out)
+		return err, logs.String()
+	}
+	err, logs := run()
+	if err == nil || exitCode(err) != exitFailure || !strings.Contains(err.Error(), "listing purchaseOrders") || !strings.Contains(err.Error(), "details of ticketInvoices "+bad) {
+		t.Fatalf("run with broken parts: exit %d, %v; want a failure naming purchaseOrders and invoice %s\n%s", exitCode(err), err, bad, logs)
+	}
+	var others []string
+	for name := range srv.Shop("north").Expected() {
+		if !strings.HasPrefix(name, "mgr.purchase_order") && !strings.HasPrefix(name, "mgr.ticket_invoice") {
+			others = append(others, name)
+		}
+	}
+	assertMatchesSimulatorTables(t, srv, path, others...)
+	if got := queryCSV(t, path, `SELECT count(*) FROM mgr.ticket_invoices WHERE amount_subtotal IS NULL`); got != "1" {
+		t.Errorf("%s invoices lack their detail; want only %s", got, bad)
+	}
+
+	srv.Break("/purchaseOrders", 0)
+	srv.Break("/ticketInvoices/"+bad, 0)
+	clk.Advance(time.Hour)
+	if err, logs := run(); err != nil {
+		t.Fatalf("run after mending: %v\n%s", err, logs)
+	}
+	assertMatchesSimulator(t, srv, path)
+
+	srv.Break("/customers", 400)
+	clk.Advance(time.Hour)
+	before := len(srv.Log())
+	if err, _ := run(); err == nil || exitCode(err) != exitFailure || !strings.Contains(err.Error(), "listing customers") {
+		t.Fatalf("a 400 on a list: %v; want the account stopped", err)
+	}
+	refused := map[string]bool{}
+	for _, r := range srv.Log()[before:] {
+		if refused[r.Shop] {
+			t.Errorf("%s: %s requested after the refused customers list; want nothing more", r.Shop, r.Path)
+		}
+		if r.Path == "/v1/customers" {
+			refused[r.Shop] = true
+		}
+	}
+}

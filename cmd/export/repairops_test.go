@@ -330,3 +330,41 @@ func TestRepairOpsWithoutTheSort(t *testing.T) {
 		})
 	}
 }
+
+// One broken part of the API costs only itself: with /inventory missing
+// (404) and one ticket's detail failing (500 after the retries), the run
+// loads everything else, exits failed naming both, and the next run, the
+// API mended, fetches what is missing.
+func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(60))
+	defer srv.Close()
+	path, cfg := roConfig(t, srv, "")
+	bad := srv.Orgs[0].TicketIDs()[7]
+	srv.Break("/inventory", 404)
+	srv.Break("/tickets/"+bad, 500)
+	err, logs := runRO(t, cfg, runLimits{}, clk)
+	if err == nil || exitCode(err) != exitFailure || !strings.Contains(err.Error(), "listing inventory") || !strings.Contains(err.Error(), "details of tickets "+bad) {
+		t.Fatalf("run with broken parts: exit %d, %v; want a failure naming inventory and ticket %s\n%s", exitCode(err), err, bad, logs)
+	}
+	assertMatchesRepairOps(t, srv, path, "repairops.customers", "repairops.customer_repairs", "repairops.kpi_daily")
+	want := srv.Expected("metro")["repairops.tickets"].Rows
+	if got := queryCSV(t, path, `SELECT count(*) FROM repairops.tickets`); got != fmt.Sprint(want) {
+		t.Errorf("tickets: %s rows, want all %d listed", got, want)
+	}
+	if got := queryCSV(t, path, fmt.Sprintf(`SELECT count(*) FROM repairops.tickets t WHERE id <> '%s' AND NOT EXISTS (SELECT 1 FROM repairops.ticket_timeline l WHERE l.ticket_id = t.id)`, bad)); got != "0" {
+		t.Errorf("%s tickets other than the broken one lack their detail", got)
+	}
+
+	srv.Break("/inventory", 0)
+	srv.Break("/tickets/"+bad, 0)
+	clk.Advance(time.Hour)
+	before := len(srv.Log())
+	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+		t.Fatalf("run after mending: %v\n%s", err, logs)
+	}
+	if got := detailRequests(srv.Log()[before:], "metro", "tickets"); !slices.Equal(got, []string{bad}) {
+		t.Errorf("the next run fetched ticket details %v; want only the one that failed, %s", got, bad)
+	}
+	assertMatchesRepairOps(t, srv, path)
+}

@@ -283,6 +283,7 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 		}
 	}
 	left := roLeftover(a)
+	var fails failures
 	stop := func(what string, err error) load.AccountResult {
 		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", a.Name, what, err)
 		if errors.Is(err, repairops.ErrRunBudget) || errors.Is(err, repairops.ErrQuota) {
@@ -290,7 +291,11 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 			res.Error += "; " + left.String()
 		}
 		log.Error("extract stopped", "while", what, "error", err)
+		fails.settle(&res)
 		return res
+	}
+	fatal := func(err error) bool {
+		return errors.Is(err, repairops.ErrAuth) || errors.Is(err, repairops.ErrQuota) || errors.Is(err, repairops.ErrRunBudget) || ctx.Err() != nil
 	}
 	dueCounts := func() map[string]int {
 		out := map[string]int{}
@@ -320,13 +325,17 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 		case repairops.KPIs.Name:
 			err = x.kpis(ctx, r)
 		}
-		if err != nil {
+		if err != nil && (fatal(err) || fails.add(log, "listing "+r.res.Name, err)) {
 			for _, rest := range resources[i:] {
 				left.unlisted = append(left.unlisted, rest.res.Name)
 			}
 			left.due = dueCounts()
 			return stop("listing "+r.res.Name, err)
 		}
+		if err != nil {
+			continue
+		}
+		fails.ok()
 		log.Info("extracted", "resource", r.res.Name, "requests", c.Requests())
 	}
 
@@ -356,13 +365,17 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 		} else if err == nil {
 			err = x.send(ctx, page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: d.Fingerprint, Body: p.Body}})
 		}
-		if err != nil {
+		what := fmt.Sprintf("details of %s %s", r.res.Name, d.ID)
+		if err != nil && (fatal(err) || fails.add(log, what, err)) {
 			left.due = map[string]int{}
 			for _, rest := range queue[j:] {
 				left.due[rest.r.res.Name]++
 			}
 			left.other = x.kpiGaps
-			return stop("details of "+r.res.Name, err)
+			return stop(what, err)
+		}
+		if err == nil {
+			fails.ok()
 		}
 	}
 	if len(queue) > 0 {
@@ -372,6 +385,7 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 		res.Status = load.StatusPartial
 		res.Error = fmt.Sprintf("account %s: %d KPI window(s) failed (logged above); the next run asks for them again: %s", a.Name, len(x.kpiGaps), strings.Join(x.kpiGaps, ", "))
 	}
+	fails.settle(&res)
 	return res
 }
 

@@ -396,6 +396,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 	}
 	resources := listOrder(accountResources(a), st)
 	left := mgrLeftover(a)
+	var fails failures
 	stop := func(what string, err error) load.AccountResult {
 		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", a.Name, what, err)
 		if errors.Is(err, mgr.ErrRunBudget) || errors.Is(err, mgr.ErrRateBudget) {
@@ -403,7 +404,18 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 			res.Error += "; " + left.String()
 		}
 		log.Error("extract stopped", "while", what, "error", err)
+		fails.settle(&res)
 		return res
+	}
+	// fatal: the key, its rate or the run's budget — nothing else can go on.
+	// MGR's rate-limit error is undocumented in status and wording, so any
+	// refusal but a 404 may be one unrecognised: it stops the account
+	// rather than risk a second strike towards the block.
+	fatal := func(err error) bool {
+		var ae *mgr.APIError
+		refused := errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && !mgr.IsNotFound(err)
+		return refused || errors.Is(err, mgr.ErrAuth) || errors.Is(err, mgr.ErrRateBudget) || errors.Is(err, mgr.ErrBlocked) ||
+			errors.Is(err, mgr.ErrRunBudget) || ctx.Err() != nil
 	}
 
 	// Lists. For resources with a detail, every listed record whose
@@ -442,10 +454,13 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 			return send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindList,
 				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
-		if err != nil {
+		if err != nil && (fatal(err) || fails.add(log, "listing recent "+r.res.Name, err)) {
 			left.lists(resources)
 			left.details(resources, st, dueNow)
 			return stop("listing recent "+r.res.Name, err)
+		}
+		if err == nil {
+			fails.ok()
 		}
 	}
 	for i, r := range resources {
@@ -461,11 +476,15 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 			return send(page{cursor: cur.String(), entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindList,
 				Params: p.Params, FetchedAt: p.FetchedAt, Dropped: p.Dropped, Body: p.Body}})
 		})
-		if err != nil {
+		if err != nil && (fatal(err) || fails.add(log, "listing "+r.res.Name, err)) {
 			left.lists(resources[i:])
 			left.details(resources, st, dueNow)
 			return stop("listing "+r.res.Name, err)
 		}
+		if err != nil {
+			continue
+		}
+		fails.ok()
 		left.listDone(r.res.Name)
 		log.Info("extracted", "resource", r.res.Name, "records", n, "requests", c.Requests())
 	}
@@ -498,17 +517,22 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 		} else if err == nil {
 			err = send(page{entry: archive.Entry{Resource: r.res.Name, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: d.Fingerprint, Body: p.Body}})
 		}
-		if err != nil {
+		what := fmt.Sprintf("details of %s %s", r.res.Name, d.ID)
+		if err != nil && (fatal(err) || fails.add(log, what, err)) {
 			left.due = map[string]int{}
 			for _, rest := range queue[j:] {
 				left.due[rest.r.res.Name]++
 			}
-			return stop("details of "+r.res.Name, err)
+			return stop(what, err)
+		}
+		if err == nil {
+			fails.ok()
 		}
 	}
 	if len(queue) > 0 {
 		log.Info("details fetched", "count", len(queue), "requests", c.Requests())
 	}
+	fails.settle(&res)
 	return res
 }
 
@@ -552,6 +576,44 @@ func mergeDue(earlier []load.Due, listed map[string]load.Due, now time.Time) []l
 	}
 	prioritise(out, now)
 	return out
+}
+
+// maxFailureStreak is how many failures in a row (lists or details the API
+// refused or kept failing on) an account's run goes on after: past it the
+// API is taken to be down and the account stops.
+const maxFailureStreak = 3
+
+// failures collects what failed in an account's run without ending it. A
+// list or detail the API refuses (a 400, a 404 list, an answer that is not
+// JSON after the client's retries) is logged and left for the next run
+// while the rest goes on: one broken endpoint or record must not cost the
+// night's other data. Key, rate and budget errors still stop the account.
+type failures struct {
+	what   []string
+	streak int
+}
+
+// add notes a failure and says whether the account should stop.
+func (f *failures) add(log *slog.Logger, what string, err error) bool {
+	f.what = append(f.what, what+": "+err.Error())
+	f.streak++
+	log.Error("failed; the rest goes on and the next run tries again", "while", what, "error", err)
+	return f.streak >= maxFailureStreak
+}
+
+// ok notes a success: the streak of failures is broken.
+func (f *failures) ok() { f.streak = 0 }
+
+// settle marks res failed when anything failed, keeping what it already says.
+func (f *failures) settle(res *load.AccountResult) {
+	if len(f.what) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("account %s: %d part(s) failed and are tried again next run: %s", res.Account, len(f.what), strings.Join(f.what, "; "))
+	if res.Error != "" {
+		msg = res.Error + "; " + msg
+	}
+	res.Status, res.Error = load.StatusFailed, msg
 }
 
 // leftover describes what a stopped account leaves for the next run.

@@ -135,6 +135,7 @@ type Server struct {
 	keys   map[string]*keyState
 	ipBan  map[string]time.Time
 	faults Fault
+	broken map[string]int // path under /v1 → status it answers with, until mended
 	shift  map[string]int // current offset drift per shop
 	log    []Request
 }
@@ -230,6 +231,24 @@ func (s *Server) Inject(f Fault) {
 	if f.StallFor > 0 {
 		s.faults.StallFor = f.StallFor
 	}
+}
+
+// Break makes every admitted request for path (under /v1, e.g.
+// "/purchaseOrders" or "/ticketInvoices/<id>") answer status (404 "Resource
+// not found", 5xx "Internal server error", else "Invalid request") until
+// Break(path, 0) mends it: an endpoint a plan lacks, or one record the
+// vendor cannot serve.
+func (s *Server) Break(path string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken == nil {
+		s.broken = map[string]int{}
+	}
+	if status == 0 {
+		delete(s.broken, path)
+		return
+	}
+	s.broken[path] = status
 }
 
 // Log returns a copy of every request seen so far.
@@ -388,6 +407,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, "Method not allowed.")
 		return http.StatusMethodNotAllowed
+	}
+	s.mu.Lock()
+	broken := s.broken[strings.TrimPrefix(r.URL.Path, "/v1")]
+	s.mu.Unlock()
+	switch {
+	case broken == http.StatusNotFound:
+		writeError(w, broken, "Resource not found. Please check the endpoint in the API Explorer.")
+		return broken
+	case broken >= 500:
+		writeError(w, broken, "Internal server error.")
+		return broken
+	case broken != 0:
+		writeError(w, broken, "Invalid request.")
+		return broken
 	}
 	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/")
 	s.data.RLock() // records may change between runs (SetTicketStatus, AddPayment)

@@ -126,6 +126,7 @@ type Server struct {
 	keys   map[string]keyInfo
 	used   map[string]*window
 	faults Fault
+	broken map[string]int // path under /v1 → status it answers with, until mended
 	log    []Request
 }
 
@@ -206,6 +207,23 @@ func (s *Server) Inject(f Fault) {
 	if f.StallFor > 0 {
 		s.faults.StallFor = f.StallFor
 	}
+}
+
+// Break makes every request for path (under /v1, e.g. "/inventory" or
+// "/tickets/<id>") answer status with the error envelope (500 SERVER_ERROR,
+// 404 NOT_FOUND, else INVALID_REQUEST) until Break(path, 0) mends it: an
+// endpoint a deployment lacks, or one record the vendor cannot serve.
+func (s *Server) Break(path string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken == nil {
+		s.broken = map[string]int{}
+	}
+	if status == 0 {
+		delete(s.broken, path)
+		return
+	}
+	s.broken[path] = status
 }
 
 // Log returns a copy of every request seen so far.
@@ -318,6 +336,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.faults.ServerErrors--
 		serverError = true
 	}
+	brokenStatus := s.broken[strings.TrimPrefix(r.URL.Path, "/v1")]
 	s.mu.Unlock()
 	switch {
 	case over:
@@ -330,8 +349,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ki.scope == "webhooks":
 		writeError(rw, http.StatusForbidden, "FORBIDDEN", "Insufficient permissions for this operation", map[string]any{"required_scope": "read", "key_scope": ki.scope})
 		return
-	case serverError:
+	case serverError || brokenStatus >= 500:
 		writeError(rw, http.StatusInternalServerError, "SERVER_ERROR", "Internal server error; contact support", map[string]any{"request_id": fmt.Sprintf("req-%d", now.UnixNano())})
+		return
+	case brokenStatus == http.StatusNotFound:
+		writeError(rw, http.StatusNotFound, "NOT_FOUND", "Resource does not exist", map[string]any{"path": r.URL.Path})
+		return
+	case brokenStatus != 0:
+		writeError(rw, brokenStatus, "INVALID_REQUEST", "Malformed request or invalid parameters", map[string]any{"path": r.URL.Path})
 		return
 	case r.Method != http.MethodGet:
 		writeError(rw, http.StatusMethodNotAllowed, "INVALID_REQUEST", "The simulator serves reads only", nil)
