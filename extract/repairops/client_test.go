@@ -219,6 +219,7 @@ func TestDecodeListIsLiberal(t *testing.T) {
 		{"no pagination, full page", `{"data":[{"id":1},{"id":2}]}`, 2, 2, true},
 		{"bare array, short page", `[{"id":1}]`, 1, 1, false},
 		{"empty page with has_more", `{"data":[],"pagination":{"has_more":true}}`, 0, 0, false},
+		{"null data: an empty result", `{"data":null,"pagination":{"offset":0,"limit":2,"total":0}}`, 0, 0, false},
 	} {
 		lp, err := decodeList([]byte(tt.body), 0, 2)
 		if err != nil || len(lp.items) != tt.items || lp.next != tt.next || lp.more != tt.more {
@@ -230,8 +231,10 @@ func TestDecodeListIsLiberal(t *testing.T) {
 	if lp, _ := decodeList([]byte(`{"data":[{"id":1},{"id":2}],"pagination":{"offset":0,"limit":2}}`), 0, 500); !lp.more || lp.next != 2 {
 		t.Errorf("capped page size: next %d more %v; want 2, true", lp.next, lp.more)
 	}
-	if _, err := decodeList([]byte(`{"items":[]}`), 0, 2); err == nil {
-		t.Error("an envelope without data was accepted")
+	for _, body := range []string{`{"items":[]}`, `{"data":{"id":1}}`, `{"data":"none"}`} {
+		if _, err := decodeList([]byte(body), 0, 2); err == nil {
+			t.Errorf("%s was accepted as a list", body)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 		return lp, nil
 	}
 	var env struct {
-		Data       *[]json.RawMessage `json:"data"`
+		Data       json.RawMessage `json:"data"`
 		Pagination *struct {
 			Offset     *int  `json:"offset"`
 			Limit      *int  `json:"limit"`
@@ -59,10 +59,16 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		return lp, fmt.Errorf("response is not the list envelope {data, pagination}: %w", err)
 	}
-	if env.Data == nil {
+	switch d := bytes.TrimSpace(env.Data); {
+	case len(d) == 0:
 		return lp, fmt.Errorf("response has no data array: %s", snippet(body))
+	case string(d) == "null":
+		// An empty result serialised from a nil list: nothing here.
+	default:
+		if err := json.Unmarshal(d, &lp.items); err != nil {
+			return lp, fmt.Errorf("response's data is not an array: %s", snippet(d))
+		}
 	}
-	lp.items = *env.Data
 	lp.next = offset + len(lp.items)
 	pg := env.Pagination
 	if pg == nil {
