@@ -62,7 +62,7 @@ type driftKey struct{ table, field string }
 // Every connection runs in UTC so that date parts of TIMESTAMPTZ values (the
 // Parquet partitions) never depend on the machine's zone.
 func Open(ctx context.Context, path string) (*Warehouse, error) {
-	return open(ctx, path, false)
+	return open(ctx, path, readWrite)
 }
 
 // OpenReadOnly opens an existing warehouse for queries; it can run beside
@@ -71,13 +71,25 @@ func OpenReadOnly(ctx context.Context, path string) (*Warehouse, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open warehouse: %w (run `export run` first)", err)
 	}
-	return open(ctx, path, true)
+	return open(ctx, path, readOnly)
 }
 
-func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
+// openMode is how open treats the file.
+type openMode int
+
+const (
+	readWrite openMode = iota // the meta tables are created if missing
+	readOnly
+	inMemory // no file: a scratch database (path is ignored)
+)
+
+func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	dsn := path
-	if readOnly {
+	switch mode {
+	case readOnly:
 		dsn += "?access_mode=read_only"
+	case inMemory:
+		dsn = ""
 	}
 	connector, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
 		_, err := ex.ExecContext(ctx, "SET TimeZone = 'UTC'", nil)
@@ -98,10 +110,10 @@ func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
 		w.arrow, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
 		return err
 	})
-	if err == nil && !readOnly {
+	if err == nil && mode == readWrite {
 		err = w.exec(ctx, metaDDL...)
 	}
-	if err == nil && !readOnly {
+	if err == nil && mode == readWrite {
 		err = w.exec(ctx, `CREATE TEMP TABLE stage_rejects (account VARCHAR, table_name VARCHAR, record_key VARCHAR, reason VARCHAR, raw VARCHAR)`)
 	}
 	if err != nil {
@@ -111,10 +123,15 @@ func open(ctx context.Context, path string, readOnly bool) (*Warehouse, error) {
 	return w, nil
 }
 
+// ErrBusy marks an open refused because another process has the
+// warehouse file open for writing (DuckDB then admits no other process,
+// not even a reader).
+var ErrBusy = errors.New("the warehouse is busy")
+
 // lockHint makes DuckDB's file-lock error say what to do.
 func lockHint(err error) error {
 	if err != nil && strings.Contains(err.Error(), "lock") {
-		return fmt.Errorf("%w (another process, probably a running export, has the warehouse open; wait for it to finish)", err)
+		return fmt.Errorf("%w (%w: another process, probably a running export, has it open; wait for it to finish)", err, ErrBusy)
 	}
 	return err
 }

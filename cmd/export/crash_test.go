@@ -242,6 +242,64 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 	}
 }
 
+// TestQueryWhileARunHoldsTheWarehouse: DuckDB lets no other process open
+// the file a run writes, so `export query` then answers from the published
+// Parquet files, says so, and gives what the warehouse gave before the run.
+func TestQueryWhileARunHoldsTheWarehouse(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(60, 10))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir, "tickets", "customers")
+	setEnv(t, env)
+	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	queries := [][]string{
+		{"tickets_by_status_month"},
+		{"--sql", "SELECT account, count(*), min(created_date), max(_extra::VARCHAR) FROM mgr.customers GROUP BY ALL ORDER BY ALL"},
+	}
+	var before []string
+	for _, q := range queries {
+		code, out, stderr := runCLI(t, append([]string{"query", "--config", cfg, "--format", "csv"}, q...)...)
+		if code != exitOK || stderr != "" || strings.Count(out, "\n") < 2 {
+			t.Fatalf("query %v: exit %d, %q\n%s", q, code, stderr, out)
+		}
+		before = append(before, out)
+	}
+
+	// A second run that stays busy a while: each shop's first requests stall.
+	srv.Inject(mgrtest.Fault{Stall: 6, StallFor: 3 * time.Second})
+	seen := len(srv.Log())
+	run, out := startExport(t, env, "run", "--config", cfg)
+	for deadline := time.Now().Add(30 * time.Second); len(srv.Log()) == seen; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second run never reached the API\n%s", out)
+		}
+	}
+	// Its first answer arrived: it has the warehouse open and stalls again.
+	for i, q := range queries {
+		code, got, stderr := runCLI(t, append([]string{"query", "--config", cfg, "--format", "csv"}, q...)...)
+		if code != exitOK || got != before[i] {
+			t.Errorf("query %v during the run: exit %d\n%s\nwant\n%s\n%s", q, code, got, before[i], stderr)
+		}
+		if !strings.Contains(stderr, fmt.Sprintf("pid %d", run.Process.Pid)) || !strings.Contains(stderr, "answering from the Parquet files") {
+			t.Errorf("query during the run does not say it is answered from the Parquet files: %q", stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, "query", "--config", cfg, "--sql", "SELECT count(*) FROM meta.runs"); code != exitFailure || !strings.Contains(stderr, "meta.* is in the warehouse only") {
+		t.Errorf("meta during the run: exit %d, %q; want a failure that says why", code, stderr)
+	}
+	if err := run.Wait(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if code, _, stderr := runCLI(t, "query", "--config", cfg, "--sql", "SELECT count(*) FROM meta.runs"); code != exitOK || stderr != "" {
+		t.Errorf("after the run: exit %d, %q; want the warehouse itself", code, stderr)
+	}
+	if code, got, stderr := runCLI(t, append([]string{"query", "--config", cfg, "--format", "csv", "--from-parquet"}, queries[0]...)...); code != exitOK || got != before[0] || !strings.Contains(stderr, "answering from the Parquet files") {
+		t.Errorf("--from-parquet: exit %d, %q\n%s", code, stderr, got)
+	}
+}
+
 // TestTwoProcessesShareOneKeysBudget runs two exports at once with the same
 // API key into two different warehouses. Each alone paces at 90% of the
 // limit, so together they would send 180% of it; through the key's ledger

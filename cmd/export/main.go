@@ -204,9 +204,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.StringFlag{Name: "sql", Usage: "run this SQL instead of a shipped query"},
 					&cli.StringFlag{Name: "format", Value: "table", Usage: "table | csv | json"},
 					&cli.IntFlag{Name: "limit", Usage: "print at most this many rows (0: all)"},
+					&cli.BoolFlag{Name: "from-parquet", Usage: "answer from the published Parquet files, not the warehouse (automatic while a run holds the warehouse)"},
 				},
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
-				Action:       func(c *cli.Context) error { return queryCommand(c, stdout) },
+				Action:       func(c *cli.Context) error { return queryCommand(c, stdout, stderr) },
 			},
 			{
 				Name:  "schema",
@@ -261,7 +262,7 @@ func warehousePath(c *cli.Context) (string, error) {
 	return cfg.Warehouse, nil
 }
 
-func queryCommand(c *cli.Context, out io.Writer) error {
+func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if c.Bool("list") {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, q := range queries.All() {
@@ -280,11 +281,7 @@ func queryCommand(c *cli.Context, out io.Writer) error {
 		}
 		sqlText = q.SQL
 	}
-	path, err := warehousePath(c)
-	if err != nil {
-		return err
-	}
-	w, err := load.OpenReadOnly(c.Context, path)
+	w, err := openForQuery(c, errOut)
 	if err != nil {
 		return err
 	}
@@ -297,6 +294,46 @@ func queryCommand(c *cli.Context, out io.Writer) error {
 		res.Rows = res.Rows[:n]
 	}
 	return printResult(out, res, c.String("format"))
+}
+
+// openForQuery opens the warehouse to read, or with --from-parquet, or
+// while a run holds the warehouse (DuckDB then admits no other process), a
+// snapshot served from the Parquet files the config publishes; it says so
+// on errOut, with the run the snapshot shows.
+func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
+	fromParquet := c.Bool("from-parquet")
+	var cfg *Config
+	if c.String("warehouse") == "" || fromParquet {
+		var err error
+		if cfg, err = configFrom(c); err != nil {
+			return nil, err
+		}
+	}
+	path := c.String("warehouse")
+	if path == "" {
+		path = cfg.Warehouse
+	}
+	if !fromParquet {
+		w, err := load.OpenReadOnly(c.Context, path)
+		if err == nil || !errors.Is(err, load.ErrBusy) || cfg == nil || cfg.Parquet == "" {
+			return w, err
+		}
+		busy := "another process"
+		if h, herr := load.ReadHolder(path); herr == nil && h.PID != 0 {
+			busy = fmt.Sprintf("`%s` (pid %d, since %s)", h.Command, h.PID, h.Since.Local().Format(time.RFC3339))
+		}
+		fmt.Fprintf(errOut, "export: the warehouse is busy: %s has it open.\n", busy)
+	}
+	if cfg.Parquet == "" {
+		return nil, usagef("query: --from-parquet needs a config whose `parquet:` names the published files")
+	}
+	w, snap, err := load.OpenParquet(c.Context, cfg.Parquet)
+	if err != nil {
+		return nil, fmt.Errorf("query from the Parquet files: %w", err)
+	}
+	fmt.Fprintf(errOut, "export: answering from the Parquet files under %s, as published at %s by run %s (%d tables; meta.* is in the warehouse only).\n",
+		snap.Root, snap.WrittenAt.Local().Format(time.RFC3339), snap.RunID, snap.Tables)
+	return w, nil
 }
 
 func printResult(out io.Writer, res load.Result, format string) error {
