@@ -56,7 +56,7 @@ func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary 
 	return sum
 }
 
-func one(t *testing.T, w *Warehouse, q string, args ...any) string {
+func one(t testing.TB, w *Warehouse, q string, args ...any) string {
 	t.Helper()
 	res, err := w.Query(ctx, q, args...)
 	if err != nil {
