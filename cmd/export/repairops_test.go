@@ -368,3 +368,43 @@ func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
 	}
 	assertMatchesRepairOps(t, srv, path)
 }
+
+// KPI refusals that are not about the dates are not split and not
+// repeated: with /kpis answering 400 "invalid parameters" (a deployment
+// that wants other parameters), each shop costs one request, the rest of
+// the account loads, and the run ends partial naming the gaps; with the
+// endpoint failing 500, a shop stops after three windows. The next run,
+// the API mended, loads the whole history.
+func TestRepairOpsKPIRefusalsAreNotRepeated(t *testing.T) {
+	for _, tc := range []struct {
+		status  int
+		perShop int // KPI requests per shop
+	}{
+		{400, 1},
+		{500, maxFailureStreak * 5}, // each window: a request and 4 retries
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+			srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(40))
+			defer srv.Close()
+			path, cfg := roConfig(t, srv, "")
+			srv.Break("/kpis", tc.status)
+			err, logs := runRO(t, cfg, runLimits{}, clk)
+			if exitCode(err) != exitPartial || !strings.Contains(err.Error(), "KPI window(s) failed") || !strings.Contains(err.Error(), "not asked after those failures") {
+				t.Fatalf("run: exit %d, %v; want partial naming the KPI gaps\n%s", exitCode(err), err, logs)
+			}
+			shops := len(srv.Orgs[0].Shops)
+			if got := srv.Count("metro", 0, "/v1/kpis"); got != tc.perShop*shops {
+				t.Errorf("%d KPI requests for %d shops; want %d each", got, shops, tc.perShop)
+			}
+			assertMatchesRepairOps(t, srv, path, "repairops.tickets", "repairops.ticket_parts", "repairops.customers", "repairops.inventory")
+
+			srv.Break("/kpis", 0)
+			clk.Advance(time.Hour)
+			if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+				t.Fatalf("run after mending: %v\n%s", err, logs)
+			}
+			assertMatchesRepairOps(t, srv, path)
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -208,6 +209,12 @@ type roRun struct {
 	shops  map[string]bool // shop ids the tickets listed in this run name
 	// kpiGaps are the KPI windows that failed and are asked again next run.
 	kpiGaps []string
+	// kpiRefused: the shop's last KPI window was refused for another
+	// reason than its dates, or its last maxFailureStreak windows failed;
+	// its later windows are not asked this run. kpiFails counts the
+	// failures in a row.
+	kpiRefused bool
+	kpiFails   int
 	// unsorted: the API refused sort=-updated_at, so ticket listings come
 	// in its own order and are read to the end.
 	unsorted bool
@@ -548,9 +555,12 @@ func (x *roRun) customers(ctx context.Context, r roRes) error {
 
 // kpis asks each shop's KPIs in windows of about a month, from the last
 // day stored less the re-read window (late corrections overwrite), or on
-// the first run from start_date. A window the API refuses with 400 is
-// asked again in halves; one that still fails is logged and left for the
-// next run (its shop's cursor stays before it), and the others go on.
+// the first run from start_date. A window the API refuses with a 400
+// about its dates is asked again in halves; one that still fails is logged
+// and left for the next run (its shop's cursor stays before it), and the
+// others go on — unless the refusal is about something else (an unknown
+// shop, a parameter) or maxFailureStreak windows fail in a row: then the
+// shop's later windows wait for the next run rather than fail alike.
 func (x *roRun) kpis(ctx context.Context, r roRes) error {
 	today := x.clock.Now().UTC().Truncate(day)
 	first := today.AddDate(-defaultKPIYears, 0, 0)
@@ -571,6 +581,7 @@ func (x *roRun) kpis(ctx context.Context, r roRes) error {
 			from = t.AddDate(0, 0, -reread)
 		}
 		ok := true
+		x.kpiRefused, x.kpiFails = false, 0
 		for ws := from; !ws.After(today); {
 			we := ws.AddDate(0, 1, -1)
 			if we.After(today) {
@@ -580,6 +591,12 @@ func (x *roRun) kpis(ctx context.Context, r roRes) error {
 				return err
 			}
 			ws = we.AddDate(0, 0, 1)
+			if x.kpiRefused && !ws.After(today) {
+				// Refused for another reason than its dates, or failing
+				// again and again: the next windows would fare alike.
+				x.kpiGaps = append(x.kpiGaps, fmt.Sprintf("%s %s..%s (not asked after those failures)", key, ws.Format(repairops.DateFormat), today.Format(repairops.DateFormat)))
+				break
+			}
 		}
 	}
 	return nil
@@ -630,10 +647,11 @@ func (x *roRun) kpiWindow(ctx context.Context, r roRes, shop, key string, from, 
 	})
 	switch {
 	case err == nil:
+		x.kpiFails = 0
 		return nil
 	case errors.Is(err, repairops.ErrQuota) || errors.Is(err, repairops.ErrRunBudget) || errors.Is(err, repairops.ErrAuth) || ctx.Err() != nil:
 		return err
-	case repairops.IsInvalidRequest(err) && to.Sub(from) >= minKPISplit:
+	case rangeRefusal(err) && to.Sub(from) >= minKPISplit:
 		mid := from.Add(to.Sub(from) / 2).Truncate(day)
 		x.log.Warn("the API refused a KPI window; asking for it in halves", "shop", key, "from", from.Format(repairops.DateFormat), "to", to.Format(repairops.DateFormat), "error", err)
 		if err := x.kpiWindow(ctx, r, shop, key, from, mid, ok); err != nil {
@@ -642,10 +660,30 @@ func (x *roRun) kpiWindow(ctx context.Context, r roRes, shop, key string, from, 
 		return x.kpiWindow(ctx, r, shop, key, mid.Add(day), to, ok)
 	}
 	*ok = false
+	x.kpiFails++
+	x.kpiRefused = !rangeRefusal(err) && (repairops.IsInvalidRequest(err) || repairops.IsNotFound(err)) || x.kpiFails >= maxFailureStreak
 	gap := fmt.Sprintf("%s %s..%s", key, from.Format(repairops.DateFormat), to.Format(repairops.DateFormat))
 	x.kpiGaps = append(x.kpiGaps, gap)
 	x.log.Error("KPI window failed; the other windows go on and the next run asks for it again", "window", gap, "error", err)
 	return nil
+}
+
+// rangeRefusal says whether an error is a 400 about the dates asked (a
+// window longer than the API serves, say), which is worth asking again in
+// halves, rather than about anything else (an unknown shop, a parameter
+// this deployment does not take), which halves would only repeat.
+func rangeRefusal(err error) bool {
+	var ae *repairops.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+		return false
+	}
+	text := strings.ToLower(ae.Message + " " + string(ae.Details))
+	for _, w := range []string{"date", "range", "day", "window", "period"} {
+		if strings.Contains(text, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func latestOf(a, b time.Time) time.Time {
