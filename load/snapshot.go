@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -75,8 +76,17 @@ func loadManifest(path string) (Manifest, error) {
 	if strings.Count(m.Table, ".") != 1 || len(m.Columns) == 0 {
 		return m, errors.New("not a manifest: no table name or columns")
 	}
+	for _, c := range m.Columns {
+		if !sqlType.MatchString(c.Type) {
+			return m, fmt.Errorf("not a manifest: column %s has type %q", c.Name, c.Type)
+		}
+	}
 	return m, nil
 }
+
+// sqlType is what a manifest's column types look like (VARCHAR,
+// DECIMAL(18,2), TIMESTAMP WITH TIME ZONE): they are spliced into SQL.
+var sqlType = regexp.MustCompile(`^[A-Z][A-Z0-9_ ]*(\([0-9, ]+\))?$`)
 
 // manifestView is the SQL that serves one published table as a view over
 // exactly the files its manifest lists, cast to the declared types.

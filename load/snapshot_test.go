@@ -2,8 +2,10 @@ package load
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,23 @@ func TestParquetSnapshotEmptyTable(t *testing.T) {
 	}
 	if got := one(t, w, `SELECT count(*) || ' ' || (SELECT data_type FROM information_schema.columns WHERE column_name = 'price') FROM mgr.brands`); got != "0 DECIMAL(18,2)" {
 		t.Errorf("empty table: %s", got)
+	}
+}
+
+// Column types are spliced into SQL: a manifest whose types are not SQL
+// types is refused, not executed.
+func TestManifestTypesAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	for typ, ok := range map[string]bool{"VARCHAR": true, "DECIMAL(18,2)": true, "TIMESTAMP WITH TIME ZONE": true, "JSON": true,
+		"VARCHAR); DROP TABLE x; --": false, "varchar": false, "": false} {
+		m := `{"table":"mgr.t","columns":[{"name":"id","type":` + strconv.Quote(typ) + `}]}`
+		path := filepath.Join(dir, "m.json")
+		if err := os.WriteFile(path, []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadManifest(path); (err == nil) != ok {
+			t.Errorf("type %q: %v", typ, err)
+		}
 	}
 }
 
