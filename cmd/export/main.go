@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.Int64Flag{Name: "max-requests", Usage: "send at most `N` requests per account, then commit and exit 3 (the next run continues)"},
 					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
+					accountFlag,
 				},
 				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 				Action: func(c *cli.Context) error {
@@ -247,7 +249,35 @@ func configFrom(c *cli.Context) (*Config, error) {
 	if c.IsSet("parquet") {
 		cfg.Parquet = c.String("parquet")
 	}
+	if names := c.StringSlice("account"); len(names) > 0 {
+		if cfg.Accounts, err = selectAccounts(cfg.Accounts, names); err != nil {
+			return nil, err
+		}
+	}
 	return cfg, nil
+}
+
+// accountFlag limits a command to some of the configured accounts, e.g. an
+// hourly cron line draining a RepairOps backlog beside the nightly run of
+// every account.
+var accountFlag = &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
+
+// selectAccounts keeps the named accounts, in the config's order.
+func selectAccounts(all []Account, names []string) ([]Account, error) {
+	var kept []Account
+	known := make([]string, len(all))
+	for i, a := range all {
+		known[i] = a.Name
+		if slices.Contains(names, a.Name) {
+			kept = append(kept, a)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, usagef("--account %q: no such account in the config (it has %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return kept, nil
 }
 
 // warehousePath is --warehouse, or the config's warehouse.

@@ -333,3 +333,31 @@ func TestFailuresStopAfterAStreak(t *testing.T) {
 		t.Errorf("nothing failed, yet: %+v", clean)
 	}
 }
+
+// --account runs (and plans) only the named accounts: an hourly cron line
+// can drain one shop's backlog beside the nightly run of all of them.
+func TestRunOnlySomeAccounts(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(30, 20))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir, "tickets")
+	setEnv(t, env)
+	if code, _, stderr := runCLI(t, "run", "--config", cfg, "--account", "south"); code != exitOK {
+		t.Fatalf("run --account south: exit %d\n%s", code, stderr)
+	}
+	if got := queryCSV(t, cfg, `SELECT string_agg(DISTINCT account) FROM mgr.tickets`); got != "south" {
+		t.Errorf("accounts loaded: %q, want south only", got)
+	}
+	for _, r := range srv.Log() {
+		if r.Shop != "south" {
+			t.Fatalf("a request for %s: %s", r.Shop, r.Path)
+		}
+	}
+	code, out, _ := runCLI(t, "plan", "--config", cfg, "--account", "north", "--json")
+	if code != exitOK || !strings.Contains(out, `"north"`) || strings.Contains(out, `"south"`) {
+		t.Errorf("plan --account north: exit %d\n%s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "run", "--config", cfg, "--account", "west"); code != exitUsage || !strings.Contains(stderr, `"west"`) || !strings.Contains(stderr, "north, south") {
+		t.Errorf("unknown account: exit %d, %q; want 2 naming the configured ones", code, stderr)
+	}
+}

@@ -71,6 +71,7 @@ func planCommand(out io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 			&cli.BoolFlag{Name: "probe", Usage: "size resources never exported with a few one-record requests"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			accountFlag,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Action: func(c *cli.Context) error {
