@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/schema"
@@ -170,4 +172,17 @@ func prioritiseBy[T any](items []T, due func(T) load.Due, now time.Time) {
 		}
 		return cmp.Compare(b.ID, a.ID)
 	})
+}
+
+// mgrClient is the account's client as its config sets it up: base URL,
+// rate, the key's shared ledger; more adds to it.
+func mgrClient(a Account, key string, ledger *budget.Ledger, clock budget.Clock, log *slog.Logger, more ...mgr.Option) (*mgr.Client, error) {
+	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log), mgr.WithLedger(ledger)}
+	if a.BaseURL != "" {
+		opts = append(opts, mgr.WithBaseURL(a.BaseURL))
+	}
+	if a.RequestsPerMinute > 0 {
+		opts = append(opts, mgr.WithRateLimit(a.RequestsPerMinute, time.Minute, 0))
+	}
+	return mgr.NewClient(key, append(opts, more...)...)
 }

@@ -134,19 +134,12 @@ func makePlan(ctx context.Context, cfg *Config, probe bool, clock budget.Clock, 
 		var client *mgr.Client
 		key, kerr := a.apiKey()
 		if kerr == nil {
-			ledger, err := budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, key))
+			ledger, err := planLedger(state, a, key, clock, &pa)
 			if err != nil {
 				return nil, err
 			}
-			if st, err := ledger.Read(); err == nil && st.CoolUntil.After(clock.Now()) {
-				pa.Silent = &st.CoolUntil
-			}
 			if probe {
-				opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log), mgr.WithLedger(ledger), mgr.WithRateLimit(rpm, time.Minute, 0)}
-				if a.BaseURL != "" {
-					opts = append(opts, mgr.WithBaseURL(a.BaseURL))
-				}
-				if client, err = mgr.NewClient(key, opts...); err != nil {
+				if client, err = mgrClient(a, key, ledger, clock, log); err != nil {
 					return nil, err
 				}
 			}
@@ -287,6 +280,19 @@ func hours(h float64) string {
 	return fmt.Sprintf("%.1f hours", h)
 }
 
+// planLedger opens the key's ledger and notes in pa a rate-limit silence
+// still running on it.
+func planLedger(state string, a Account, key string, clock budget.Clock, pa *planAccount) (*budget.Ledger, error) {
+	ledger, err := budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, key))
+	if err != nil {
+		return nil, err
+	}
+	if st, err := ledger.Read(); err == nil && st.CoolUntil.After(clock.Now()) {
+		pa.Silent = &st.CoolUntil
+	}
+	return ledger, nil
+}
+
 // planRepairOps is makePlan for a RepairOps account: list pages of 500
 // (one page for an incremental ticket or customer listing), one request
 // per KPI month and shop, one per detail due. --probe asks each list's
@@ -298,25 +304,12 @@ func planRepairOps(ctx context.Context, w *load.Warehouse, a Account, due map[[2
 	key, kerr := a.apiKey()
 	switch {
 	case kerr == nil:
-		ledger, err := budget.OpenLedger(filepath.Join(state, "ledger"), budget.KeyID(a.Source, key))
+		ledger, err := planLedger(state, a, key, clock, &pa)
 		if err != nil {
 			return pa, err
 		}
-		if st, err := ledger.Read(); err == nil && st.CoolUntil.After(clock.Now()) {
-			pa.Silent = &st.CoolUntil
-		}
 		if probe {
-			opts := []repairops.Option{repairops.WithClock(clock), repairops.WithLogger(log), repairops.WithLedger(ledger)}
-			if a.BaseURL != "" {
-				opts = append(opts, repairops.WithBaseURL(a.BaseURL))
-			}
-			if a.RequestsPerHour > 0 {
-				opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
-			}
-			if a.PageSize > 0 {
-				opts = append(opts, repairops.WithPageSize(a.PageSize))
-			}
-			if client, err = repairops.NewClient(key, opts...); err != nil {
+			if client, err = roClient(a, key, ledger, clock, log); err != nil {
 				return pa, err
 			}
 		}

@@ -262,17 +262,7 @@ func (x *roRun) emit(ctx context.Context, r roRes, p repairops.Page, cursorKey, 
 func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget.Ledger, runID string, st accountState, lim runLimits, clock budget.Clock, log *slog.Logger, pages chan<- page) (res load.AccountResult) {
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
 	log = log.With("account", a.Name)
-	opts := []repairops.Option{repairops.WithClock(clock), repairops.WithLogger(log), repairops.WithLedger(ledger), repairops.WithRunBudget(lim.maxRequests, lim.deadline)}
-	if a.BaseURL != "" {
-		opts = append(opts, repairops.WithBaseURL(a.BaseURL))
-	}
-	if a.RequestsPerHour > 0 {
-		opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
-	}
-	if a.PageSize > 0 {
-		opts = append(opts, repairops.WithPageSize(a.PageSize))
-	}
-	c, err := repairops.NewClient(key, opts...)
+	c, err := roClient(a, key, ledger, clock, log, repairops.WithRunBudget(lim.maxRequests, lim.deadline))
 	if err != nil {
 		res.Status, res.Error = load.StatusFailed, err.Error()
 		return res
@@ -394,6 +384,22 @@ func extractRepairOps(ctx context.Context, a Account, key string, ledger *budget
 	}
 	fails.settle(&res)
 	return res
+}
+
+// roClient is the account's client as its config sets it up: base URL,
+// hourly quota, page size, the key's shared ledger; more adds to it.
+func roClient(a Account, key string, ledger *budget.Ledger, clock budget.Clock, log *slog.Logger, more ...repairops.Option) (*repairops.Client, error) {
+	opts := []repairops.Option{repairops.WithClock(clock), repairops.WithLogger(log), repairops.WithLedger(ledger)}
+	if a.BaseURL != "" {
+		opts = append(opts, repairops.WithBaseURL(a.BaseURL))
+	}
+	if a.RequestsPerHour > 0 {
+		opts = append(opts, repairops.WithRateLimit(a.RequestsPerHour, time.Hour, 0))
+	}
+	if a.PageSize > 0 {
+		opts = append(opts, repairops.WithPageSize(a.PageSize))
+	}
+	return repairops.NewClient(key, append(opts, more...)...)
 }
 
 func roLeftover(a Account) *leftover {

@@ -369,14 +369,7 @@ func extractAccount(ctx context.Context, a Account, key string, ledger *budget.L
 	}
 	res = load.AccountResult{Account: a.Name, Source: a.Source, Status: load.StatusOK}
 	log = log.With("account", a.Name)
-	opts := []mgr.Option{mgr.WithClock(clock), mgr.WithLogger(log), mgr.WithLedger(ledger), mgr.WithRunBudget(lim.maxRequests, lim.deadline)}
-	if a.BaseURL != "" {
-		opts = append(opts, mgr.WithBaseURL(a.BaseURL))
-	}
-	if a.RequestsPerMinute > 0 {
-		opts = append(opts, mgr.WithRateLimit(a.RequestsPerMinute, time.Minute, 0))
-	}
-	c, err := mgr.NewClient(key, opts...)
+	c, err := mgrClient(a, key, ledger, clock, log, mgr.WithRunBudget(lim.maxRequests, lim.deadline))
 	if err != nil {
 		res.Status, res.Error = load.StatusFailed, err.Error()
 		return res
