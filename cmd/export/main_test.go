@@ -361,3 +361,20 @@ func TestRunOnlySomeAccounts(t *testing.T) {
 		t.Errorf("unknown account: exit %d, %q; want 2 naming the configured ones", code, stderr)
 	}
 }
+
+// --from-parquet needs published files: without a parquet root in the
+// config, or with nothing published under it, it says so.
+func TestQueryFromParquetNeedsPublishedFiles(t *testing.T) {
+	dir := t.TempDir()
+	base := "warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    api_key_env: TEST_UNSET_KEY_VAR\n"
+	for _, tc := range []struct{ config, want string }{
+		{base, "needs a config whose `parquet:`"},
+		{"parquet: ./pq\n" + base, "no published tables under"},
+	} {
+		cfg := writeConfig(t, dir, tc.config)
+		code, _, stderr := runCLI(t, "query", "--config", cfg, "--from-parquet", "--sql", "SELECT 1")
+		if code == exitOK || !strings.Contains(stderr, tc.want) {
+			t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tc.want)
+		}
+	}
+}
