@@ -63,6 +63,16 @@ echo "== export query tickets_by_status_month (newest 15 rows)"
 "$bin" query --config "$dir/export.yaml" --limit 15 tickets_by_status_month
 
 echo
+echo "== export query sales_by_month (newest 8 rows), receivables, invoice_checks (empty: the books add up)"
+"$bin" query --config "$dir/export.yaml" --limit 8 sales_by_month
+"$bin" query --config "$dir/export.yaml" receivables
+"$bin" query --config "$dir/export.yaml" invoice_checks
+
+echo
+echo "== export query repairops_turnaround (newest 8 rows: from the timelines; the KPIs agree)"
+"$bin" query --config "$dir/export.yaml" --limit 8 repairops_turnaround
+
+echo
 echo "== Parquet files"
 find "$dir/parquet" -name '*.parquet' | wc -l | xargs echo "files:"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS rows FROM read_parquet('$dir/parquet/mgr/tickets/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY account"

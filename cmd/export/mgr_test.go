@@ -137,6 +137,7 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 		}
 	}
 	assertMatchesSimulator(t, srv, cfg)
+	assertMGRQueries(t, srv, cfg)
 	for _, sh := range srv.Shops {
 		for _, typ := range []string{"tickets", "customers", "products"} {
 			got := queryCSV(t, cfg, fmt.Sprintf("SELECT count(*) FROM mgr.custom_fields WHERE account = '%s' AND type = '%s'", sh.Name, typ))

@@ -104,6 +104,7 @@ func TestRepairOpsFullThenIncremental(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}
 	assertMatchesRepairOps(t, srv, path)
+	assertRepairOpsQueries(t, srv, path)
 	// Requests: one per list page (all lists fit a 500 page), one per KPI
 	// window (25 months per shop, plus the refused one asked again in two
 	// halves), one per detail.

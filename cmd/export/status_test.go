@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +12,7 @@ import (
 )
 
 func TestStatusShowsRunsCursorsRejectsAndDrift(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.duckdb")
-	w, err := load.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Ensure(ctx, schema.All...); err != nil {
-		t.Fatal(err)
-	}
+	w, path := newWarehouse(t)
 	at := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
 	run := func(id, page string) {
 		t.Helper()
