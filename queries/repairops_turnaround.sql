@@ -2,7 +2,7 @@
 WITH closed AS (
     SELECT t.account, t.shop_id, t.id, t.created_at, min(l.timestamp) AS closed_at
     FROM repairops.tickets t
-    JOIN repairops.ticket_timeline l ON l.account = t.account AND l.ticket_id = t.id AND l.status = 'CLOSED'
+    JOIN repairops.ticket_timeline l ON l.account = t.account AND l.ticket_id = t.id AND upper(l.status) = 'CLOSED'
     GROUP BY ALL
 )
 SELECT
