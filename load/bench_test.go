@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -23,11 +26,11 @@ func BenchmarkDetailPages(b *testing.B) {
 		children string // a child table, and its rows per page
 		perPage  int
 	}{
-		{schema.MGRTicketInvoices, `[{"id":"%[1]d","created_date":"2026-08-03T10:00:00Z","status":"Paid","amount_subtotal":"100.00","amount_tax":"8.88","amount_total":"108.88","amount_paid":"108.88","amount_due":"0.00",
+		{mgr.TicketInvoicesTable, `[{"id":"%[1]d","created_date":"2026-08-03T10:00:00Z","status":"Paid","amount_subtotal":"100.00","amount_tax":"8.88","amount_total":"108.88","amount_paid":"108.88","amount_due":"0.00",
 			"line_items":[{"id":"%[1]d-1","name":"Screen","quantity":"1","price":"80.00","total":"80.00"},{"id":"%[1]d-2","name":"Labour","quantity":"0.5","price":"40.00","total":"20.00"}],
 			"payments":[{"id":"%[1]d-p","amount":"108.88","method":"Card","date":"2026-08-03T11:00:00Z"}],"ticket":{"ticket_ref":"N-%[1]05d"}}]`,
 			"mgr.ticket_invoice_lines", 2},
-		{schema.RepairOpsTickets, `[{"id":"t-%[1]d","number":"T%[1]06d","status":"CLOSED","customer":{"id":"c-1","name":"John Doe"},"device":{"identifier":"iPhone 14 Pro","category":"smartphone"},
+		{repairops.TicketsTable, `[{"id":"t-%[1]d","number":"T%[1]06d","status":"CLOSED","customer":{"id":"c-1","name":"John Doe"},"device":{"identifier":"iPhone 14 Pro","category":"smartphone"},
 			"issue":{"description":"Cracked screen","severity":"high"},"timeline":[{"status":"INTAKE","timestamp":"2026-02-15T10:30:00Z","actor":"Desk"},{"status":"DIAGNOSTICS","timestamp":"2026-02-15T11:00:00Z","actor":"Alice"},
 			{"status":"IN_REPAIR","timestamp":"2026-02-16T09:00:00Z","actor":"Alice"},{"status":"CLOSED","timestamp":"2026-02-17T09:00:00Z","actor":"Alice"}],
 			"diagnostics":{"findings":"Screen damaged","estimated_cost":259.99,"recommended_parts":["Screen"]},"labor":{"hours":1.5,"rate":65.00,"total":97.50},
@@ -41,7 +44,7 @@ func BenchmarkDetailPages(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer w.Close()
-			if err := w.Ensure(ctx, schema.All...); err != nil {
+			if err := w.Ensure(ctx, sources.Tables()...); err != nil {
 				b.Fatal(err)
 			}
 			at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -52,7 +54,7 @@ func TestChildLinesAreReplacedWithTheirParent(t *testing.T) {
 
 	detail := `[{"id":1,"created_date":"2026-03-01T10:00:00Z","amount_total":"30.00","line_items":[{"name":"a","total":"10.00"},{"name":"b","total":"20.00"}],"payments":[{"id":"p1","amount":"30.00"}]},
 	            {"id":2,"created_date":"2026-04-01T10:00:00Z","amount_total":"5.00","line_items":[{"name":"c","total":"5.00"}]}]`
-	s := stageRun(t, w, schema.MGRTicketInvoices, "r1", detail)
+	s := stageRun(t, w, mgr.TicketInvoicesTable, "r1", detail)
 	if got := statsOf(s, lines); got.Inserted != 3 {
 		t.Fatalf("lines stats %+v, want 3 inserted", got)
 	}
@@ -61,7 +63,7 @@ func TestChildLinesAreReplacedWithTheirParent(t *testing.T) {
 	}
 
 	// A list page (no arrays) changes the header only; the lines stay.
-	s = stageRun(t, w, schema.MGRTicketInvoices, "r2", `[{"id":1,"created_date":"2026-03-01T10:00:00Z","amount_total":"25.00"}]`)
+	s = stageRun(t, w, mgr.TicketInvoicesTable, "r2", `[{"id":1,"created_date":"2026-03-01T10:00:00Z","amount_total":"25.00"}]`)
 	if got := statsOf(s, lines); got != (TableStats{}) {
 		t.Fatalf("list page touched lines: %+v", got)
 	}
@@ -71,7 +73,7 @@ func TestChildLinesAreReplacedWithTheirParent(t *testing.T) {
 
 	// The detail again, one line dropped and one changed; staged twice in
 	// one checkpoint, the last version wins whole.
-	s = stageRun(t, w, schema.MGRTicketInvoices, "r3",
+	s = stageRun(t, w, mgr.TicketInvoicesTable, "r3",
 		`[{"id":1,"created_date":"2026-03-01T10:00:00Z","line_items":[{"name":"x","total":"1.00"},{"name":"y","total":"2.00"},{"name":"z","total":"3.00"}]}]`,
 		`[{"id":1,"created_date":"2026-03-01T10:00:00Z","line_items":[{"name":"a","total":"25.00"}],"payments":[]}]`)
 	if got := statsOf(s, lines); got.Updated != 1 || got.Deleted != 1 || got.Inserted != 0 {
@@ -112,7 +114,7 @@ func TestListPagesDoNotEraseDetailColumns(t *testing.T) {
 		if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
 			t.Fatal(err)
 		}
-		b, err := transform.Page(schema.MGRTicketInvoices, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+		b, err := transform.Page(mgr.TicketInvoicesTable, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,10 +232,10 @@ func TestEnsureWidensQuantities(t *testing.T) {
 	if _, err := w.Query(ctx, `ALTER TABLE mgr.ticket_invoice_lines ALTER COLUMN quantity TYPE BIGINT`); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Ensure(ctx, schema.All...); err != nil {
+	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
 		t.Fatal(err)
 	}
-	stageRun(t, w, schema.MGRTicketInvoices, "r1", `[{"id":1,"created_date":"2026-03-01T10:00:00Z","line_items":[{"name":"Labour","quantity":"1.5","price":"40.00","total":"60.00"}]}]`)
+	stageRun(t, w, mgr.TicketInvoicesTable, "r1", `[{"id":1,"created_date":"2026-03-01T10:00:00Z","line_items":[{"name":"Labour","quantity":"1.5","price":"40.00","total":"60.00"}]}]`)
 	if got := one(t, w, `SELECT typeof(quantity) || ' ' || quantity FROM mgr.ticket_invoice_lines`); got != "DECIMAL(18,4) 1.5000" {
 		t.Fatalf("quantity = %s", got)
 	}
@@ -255,7 +257,7 @@ func TestARowCountsOncePerRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, page := range pages {
-			b, err := transform.Page(schema.MGRTicketInvoices, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+			b, err := transform.Page(mgr.TicketInvoicesTable, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

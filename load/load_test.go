@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -22,7 +24,7 @@ func openTemp(t *testing.T) (*Warehouse, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	if err := w.Ensure(ctx, schema.All...); err != nil {
+	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
 		t.Fatal(err)
 	}
 	return w, path
@@ -40,7 +42,7 @@ func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary 
 		t.Fatal(err)
 	}
 	for _, p := range pages {
-		b, err := transform.Page(schema.MGRTickets, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+		b, err := transform.Page(mgr.TicketsTable, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +171,7 @@ func TestParquetMatchesTheTable(t *testing.T) {
 	glob := filepath.Join(root, "mgr", "tickets", "**", "*.parquet")
 	compare := func() {
 		t.Helper()
-		cols := columnList(schema.MGRTickets, "")
+		cols := columnList(mgr.TicketsTable, "")
 		pq := fmt.Sprintf("SELECT %s FROM read_parquet('%s', hive_partitioning = true)", cols, glob)
 		tb := fmt.Sprintf("SELECT %s FROM mgr.tickets", cols)
 		q := fmt.Sprintf(`SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s))`, pq, tb, tb, pq)
@@ -207,6 +209,9 @@ func TestPublishQueueSurvivesACrashBeforePublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
+	if err := w2.Ensure(ctx, mgr.TicketsTable); err != nil { // as every writer does on opening
+		t.Fatal(err)
+	}
 	pub, err := w2.Publish(ctx, filepath.Join(t.TempDir(), "pq"))
 	if err != nil || len(pub) != 1 || pub[0].Rows != 1 {
 		t.Fatalf("publish after restart = %+v, %v; want the pending partition", pub, err)

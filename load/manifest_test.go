@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/extract/mgr"
 )
 
 func readManifest(t *testing.T, root, table string) Manifest {
@@ -48,7 +48,7 @@ func TestManifestDescribesPublishedFiles(t *testing.T) {
 			t.Error("account not marked as a path column")
 		}
 	}
-	if types["created_date"] != "TIMESTAMPTZ" || types["_extra"] != "JSON" || len(m.Columns) != len(schema.MGRTickets.Columns) {
+	if types["created_date"] != "TIMESTAMPTZ" || types["_extra"] != "JSON" || len(m.Columns) != len(mgr.TicketsTable.Columns) {
 		t.Errorf("columns = %v", m.Columns)
 	}
 

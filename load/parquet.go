@@ -77,9 +77,9 @@ func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, erro
 		}
 		batch := todo[:n]
 		todo = todo[n:]
-		t := schema.Lookup(batch[0].table)
+		t := w.tables[batch[0].table]
 		if t == nil {
-			return done, fmt.Errorf("publish Parquet: queued table %s is not declared", batch[0].table)
+			return done, fmt.Errorf("publish Parquet: queued table %s is not declared (Ensure it first)", batch[0].table)
 		}
 		pub, err := w.publishTable(ctx, root, t, batch)
 		done = append(done, pub...)

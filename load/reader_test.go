@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/extract/mgr"
 )
 
 // readerEnv points at tools/parquet-reader/read.mjs; `make test` installs
@@ -51,7 +51,7 @@ func readIndependently(t *testing.T, file string) (map[string]parquetColumn, []m
 
 func TestIndependentReaderSeesExactValues(t *testing.T) {
 	w, path := openTemp(t)
-	stageRun(t, w, schema.MGRTicketInvoices, "r1", `[
+	stageRun(t, w, mgr.TicketInvoicesTable, "r1", `[
 	 {"id":"A1","created_date":"2026-03-01T10:00:00-0600","amount_total":259.99,"amount_tax":"0.29","amount_due":"-0.01",
 	  "last_payment_date":"2026-03-02T23:59:59.5+01:00",
 	  "line_items":[{"name":"Screen","quantity":1,"price":"249.99","total":249.99},{"name":"Huge","price":"99999999999.99","total":"123456789012.34"}]},

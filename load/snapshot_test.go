@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/transform"
 )
 
@@ -26,7 +26,7 @@ func TestParquetSnapshotServesThePublishedTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	inv := `[{"id":"9","created_date":"2026-08-03T10:00:00Z","status":"Paid","amount_total":"108.88","amount_paid":"108.88","line_items":[{"name":"screen","quantity":"1.5","price":"72.59","total":"108.88"}],"odd":"kept"}]`
-	b, err := transform.Page(schema.MGRTicketInvoices, []byte(inv), transform.Meta{Account: "007", RunID: "r2", ExtractedAt: at}, nil)
+	b, err := transform.Page(mgr.TicketInvoicesTable, []byte(inv), transform.Meta{Account: "007", RunID: "r2", ExtractedAt: at}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

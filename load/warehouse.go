@@ -36,7 +36,9 @@ type Warehouse struct {
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// tables are the declarations Ensure made, by qualified name.
+	tables   map[string]*schema.Table
 	staged   map[string]*stagedTable // by qualified table name
 	drift    map[driftKey]string
 	cursors  map[[2]string]string // (account, resource) → value, pending
@@ -99,7 +101,7 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
 	}
 	db := sql.OpenDB(connector)
-	w := &Warehouse{path: path, db: db, staged: map[string]*stagedTable{}, drift: map[driftKey]string{},
+	w := &Warehouse{path: path, db: db, tables: map[string]*schema.Table{}, staged: map[string]*stagedTable{}, drift: map[driftKey]string{},
 		cursors: map[[2]string]string{}, archived: map[string]archiveMark{}, stats: map[[2]string]*TableStats{}}
 	if w.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -282,10 +284,13 @@ func TableDDL(t *schema.Table) string {
 
 // Ensure creates the schemas and tables of the declarations, and adds
 // columns declared since a table was created (declarations only ever add).
+// The warehouse knows its tables by the declarations ensured: Publish
+// writes only those.
 func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, t := range tables {
+		w.tables[t.FullName()] = t
 		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
 			return fmt.Errorf("create %s: %w", t.FullName(), err)
 		}

@@ -1,6 +1,6 @@
--- RepairOps tickets closed per organisation, shop and month (UTC) of closing, with the days from intake to closing (mean, median, slowest), from each ticket's timeline.
+-- RepairOps tickets closed per organisation, shop and month (UTC) of closing, with the days from intake to closing (mean, median, slowest), from each ticket's timeline. Tickets that name no shop (the documented list names none) count for the organisation's shop_id 'all', as its KPIs do.
 WITH closed AS (
-    SELECT t.account, t.shop_id, t.id, t.created_at, min(l.timestamp) AS closed_at
+    SELECT t.account, coalesce(t.shop_id, 'all') AS shop_id, t.id, t.created_at, min(l.timestamp) AS closed_at
     FROM repairops.tickets t
     JOIN repairops.ticket_timeline l ON l.account = t.account AND l.ticket_id = t.id AND upper(l.status) = 'CLOSED'
     GROUP BY ALL

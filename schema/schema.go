@@ -139,7 +139,7 @@ type Column struct {
 
 // Table is one declared table.
 type Table struct {
-	Source string // "mgr" or "repairops": the DuckDB schema and Parquet folder
+	Source string // the source's name (e.g. mgr): the DuckDB schema and Parquet folder
 	Name   string // snake_case table name
 	// Resource is the API resource the rows come from (e.g. "tickets").
 	Resource string

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/extract/mgr"
 )
 
 // BenchmarkPageTickets measures transform throughput on MGR-shaped pages of 50.
@@ -18,7 +18,7 @@ func BenchmarkPageTickets(b *testing.B) {
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
-		bt, err := Page(schema.MGRTickets, page, meta, nil)
+		bt, err := Page(mgr.TicketsTable, page, meta, nil)
 		if err != nil || bt.Record.NumRows() != 50 {
 			b.Fatal(err)
 		}

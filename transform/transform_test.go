@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
 	"github.com/repairshop/export/schema"
 )
 
@@ -161,7 +163,7 @@ func TestPageTickets(t *testing.T) {
 	 {"ticket_ref": "no id", "created_date": "2026-07-16T11:00:00-0600"},
 	 "not an object"
 	]`
-	b, err := Page(schema.MGRTickets, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
+	b, err := Page(mgr.TicketsTable, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,14 +222,14 @@ func TestPageTickets(t *testing.T) {
 
 func TestPageNotArray(t *testing.T) {
 	for _, body := range []string{`{"error":"x"}`, `<html>`, `[{"id":1}`} {
-		if _, err := Page(schema.MGRTickets, []byte(body), meta, nil); err == nil {
+		if _, err := Page(mgr.TicketsTable, []byte(body), meta, nil); err == nil {
 			t.Errorf("Page(%q): want error", body)
 		}
 	}
 }
 
 func TestAlternativeSpellingWinsOnlyWhenFirstIsAbsent(t *testing.T) {
-	b, err := Page(schema.MGRTickets, []byte(`[{"id":1,"createdDate":"2026-01-02T03:04:05Z","ticketRef":"A","ticket_ref":"B"}]`), meta, nil)
+	b, err := Page(mgr.TicketsTable, []byte(`[{"id":1,"createdDate":"2026-01-02T03:04:05Z","ticketRef":"A","ticket_ref":"B"}]`), meta, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +276,7 @@ func TestPageChildTables(t *testing.T) {
 	  "payments": [{"id": "p1", "amount": "1.00"}]},
 	 {"id": 11, "created_date": "2026-03-05T09:00:00Z", "payments": ["cash"]}
 	]`
-	b, err := Page(schema.MGRTicketInvoices, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
+	b, err := Page(mgr.TicketInvoicesTable, []byte(page), meta, memory.NewCheckedAllocator(memory.DefaultAllocator))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +333,7 @@ func TestPageChildTables(t *testing.T) {
 
 func TestDriftExamplesHideNestedSecrets(t *testing.T) {
 	long := strings.Repeat("é", 100)
-	b, err := Page(schema.MGRTickets, []byte(`[{"id":1,"created_date":"2026-01-02T03:04:05Z",
+	b, err := Page(mgr.TicketsTable, []byte(`[{"id":1,"created_date":"2026-01-02T03:04:05Z",
 		"custom_fields":{"device_pin":"1234","colour":"red","owner":{"passcode":"0000"}},"notes":"`+long+`",
 		"invoice":{"last_payment_date":{}}}]`), meta, nil)
 	if err != nil {
@@ -384,7 +386,7 @@ func TestParseDecimalScale4(t *testing.T) {
 func TestFixedColumnsComeFromTheRequest(t *testing.T) {
 	page := []byte(`[{"id":1,"name":"Passcode","type":"dropdown","options":["yes","no"]}]`)
 	meta := Meta{Account: "north", RunID: "r", ExtractedAt: time.Now(), Fixed: map[string]string{"type": "tickets"}}
-	b, err := Page(schema.MGRCustomFields, page, meta, nil)
+	b, err := Page(mgr.CustomFieldsTable, page, meta, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +399,7 @@ func TestFixedColumnsComeFromTheRequest(t *testing.T) {
 		t.Errorf("row = %v; want type from the request, the record's type as field_type", got)
 	}
 	meta.Fixed = nil
-	b2, err := Page(schema.MGRCustomFields, page, meta, nil)
+	b2, err := Page(mgr.CustomFieldsTable, page, meta, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +422,7 @@ func TestRepairOpsTicketDetail(t *testing.T) {
 	  "labor":{"hours":1.5,"rate":65.00,"total":97.50},
 	  "parts":[{"name":"Screen","quantity":1,"unit_cost":80.00,"total":80.00}],
 	  "total_cost":177.50,"created_at":"2026-02-15T10:30:00Z","updated_at":"2026-02-20T14:15:00Z"}]`
-	b, err := Page(schema.RepairOpsTickets, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now()}, nil)
+	b, err := Page(repairops.TicketsTable, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +467,7 @@ func TestKPIRowsRoundAndTakeTheirShop(t *testing.T) {
 	page := `[{"date":"2026-02-20","revenue":3450.0000000001,"throughput":12,"avg_turnaround_days":2.333333333,
 	  "qc_pass_rate":0.95238095,"customer_satisfaction":4.7,"labor_margin":0.35,"parts_margin":0.48},
 	 {"date":"2026-02-21","shop_id":"s-9","revenue":"10.005","throughput":1}]`
-	b, err := Page(schema.RepairOpsKPIDaily, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now(), Fixed: map[string]string{"shop_id": "s-1"}}, nil)
+	b, err := Page(repairops.KPIDailyTable, []byte(page), Meta{Account: "ro", RunID: "r", ExtractedAt: time.Now(), Fixed: map[string]string{"shop_id": "s-1"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/schema"
 )
 
@@ -111,10 +114,10 @@ func TestKillAnywhereConverges(t *testing.T) {
 	}
 
 	points := []string{
-		hookArchived + "#3",
+		pipeline.HookArchived + "#3",
 		load.HookBeforeCommit + "#1",
 		load.HookAfterCommit + "#2",
-		hookArchived + "#4",
+		pipeline.HookArchived + "#4",
 		load.HookBeforeRename + "#2",
 		load.HookAfterRename + "#1",
 		load.HookBeforeManifest + "#1",
@@ -166,7 +169,7 @@ func TestKillAnywhereConverges(t *testing.T) {
 	}
 
 	_, count, diff := compareWarehouses(t, refDir, crashDir)
-	for _, tb := range schema.All {
+	for _, tb := range sources.Tables() {
 		if n := diff(tb); n != "0" {
 			t.Errorf("%s: %s rows differ from the uninterrupted run", tb.FullName(), n)
 		}
@@ -175,13 +178,13 @@ func TestKillAnywhereConverges(t *testing.T) {
 		t.Errorf("tickets after the crashes = %s, want %d", n, 330+170)
 	}
 	pq := func(dir string) string {
-		return fmt.Sprintf(`SELECT %s FROM read_parquet('%s', hive_partitioning = true)`, businessColumns(schema.MGRTickets),
+		return fmt.Sprintf(`SELECT %s FROM read_parquet('%s', hive_partitioning = true)`, businessColumns(mgr.TicketsTable),
 			filepath.Join(dir, "pq", "mgr", "tickets", "*", "*", "*", "*.parquet"))
 	}
 	if n := diffSQL(count, pq(refDir), pq(crashDir)); n != "0" {
 		t.Errorf("Parquet: %s rows differ from the uninterrupted run", n)
 	}
-	if n := diffSQL(count, pq(crashDir), "SELECT "+businessColumns(schema.MGRTickets)+" FROM crashed.mgr.tickets"); n != "0" {
+	if n := diffSQL(count, pq(crashDir), "SELECT "+businessColumns(mgr.TicketsTable)+" FROM crashed.mgr.tickets"); n != "0" {
 		t.Errorf("Parquet: %s rows differ from the crashed warehouse's table", n)
 	}
 	// Killed before the run closed: interrupted. Killed while publishing:

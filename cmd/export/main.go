@@ -1,8 +1,8 @@
-// Command export copies repair-shop data from My Gadget Repairs (and, later,
-// RepairOps) into a DuckDB warehouse and a Parquet tree. It parses flags,
-// builds a config and calls one function per subcommand; the work is done in
-// extract/, transform/ and load/. This file is the one place that turns
-// errors into exit codes.
+// Command export copies repair-shop data from the APIs of the sources in
+// extract/sources (My Gadget Repairs, RepairOps) into a DuckDB warehouse and
+// a Parquet tree. It parses flags, builds a config and calls one function
+// of package pipeline per subcommand, and prints what came back; this file
+// is the one place that turns errors into exit codes.
 package main
 
 import (
@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,10 +24,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/queries"
-	"github.com/repairshop/export/schema"
 )
 
 // Exit codes: cron users script on these.
@@ -56,6 +55,12 @@ const crashEnv = "EXPORT_TEST_CRASH_AT"
 // checkpointEnv overrides the pages per checkpoint, so that a crash test
 // sees several checkpoints in a small export.
 const checkpointEnv = "EXPORT_TEST_CHECKPOINT_PAGES"
+
+// hooks are the crash points set by crashEnv; nil in production.
+var hooks func(point string)
+
+// checkpointPages is the pages per checkpoint set by checkpointEnv (0: the default).
+var checkpointPages int
 
 func crashHook(spec string) func(string) {
 	point, nth := spec, 1
@@ -93,34 +98,49 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
+// exitCode is the one map from errors to exit codes.
 func exitCode(err error) int {
-	var ue usageError
+	var ue config.UsageError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, errPartial):
+	case errors.Is(err, pipeline.ErrPartial):
 		return exitPartial
-	case errors.Is(err, errRejected):
+	case errors.Is(err, pipeline.ErrRejected):
 		return exitRejected
 	}
 	return exitFailure
 }
 
+func usageError(err error) error { return config.UsageError{Err: err} }
+
+// options are the pipeline's options from the command line.
+func options(c *cli.Context, log *slog.Logger) pipeline.Options {
+	return pipeline.Options{Log: log, Hook: hooks, CheckpointPages: checkpointPages}
+}
+
 var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}
+
+// accountFlag limits a command to some of the configured accounts, e.g. an
+// hourly cron line draining a RepairOps backlog beside the nightly run of
+// every account.
+var accountFlag = &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err) }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:                  "export",
-		Usage:                 "export repair-shop data from My Gadget Repairs into DuckDB and Parquet",
+		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
 		Writer:                stdout,
 		ErrWriter:             stderr,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every retry and page"},
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		OnUsageError: onUsageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "export: no command %q; see `export --help`\n", name)
 			os.Exit(exitUsage)
@@ -137,20 +157,22 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
 					accountFlag,
 				},
-				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					cfg, err := configFrom(c)
 					if err != nil {
 						return err
 					}
-					lim := runLimits{maxRequests: c.Int64("max-requests")}
-					if lim.maxRequests < 0 || c.Duration("max-duration") < 0 {
-						return usagef("run: --max-requests and --max-duration must be positive")
+					opt := options(c, logger(c, stderr))
+					opt.Limits.MaxRequests = c.Int64("max-requests")
+					if opt.Limits.MaxRequests < 0 || c.Duration("max-duration") < 0 {
+						return config.Usagef("run: --max-requests and --max-duration must be positive")
 					}
 					if d := c.Duration("max-duration"); d > 0 {
-						lim.deadline = time.Now().Add(d)
+						opt.Limits.Deadline = time.Now().Add(d)
 					}
-					_, err = runExport(c.Context, cfg, lim, budget.Real{}, logger(c, stderr), stdout)
+					rep, err := pipeline.Run(c.Context, cfg, opt)
+					printReport(stdout, rep)
 					return err
 				},
 			},
@@ -164,13 +186,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.StringSliceFlag{Name: "table", Usage: "rebuild only this table (repeatable; a child table rebuilds with its parent)"},
 					&cli.BoolFlag{Name: "allow-unarchived", Usage: "rebuild even though earlier runs loaded rows without archiving them (those rows are lost)"},
 				},
-				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					cfg, err := configFrom(c)
 					if err != nil {
 						return err
 					}
-					_, err = rebuild(c.Context, cfg, c.StringSlice("table"), c.Bool("allow-unarchived"), budget.Real{}, logger(c, stderr), stdout)
+					rep, err := pipeline.Rebuild(c.Context, cfg, c.StringSlice("table"), c.Bool("allow-unarchived"), options(c, logger(c, stderr)))
+					printReport(stdout, rep)
 					return err
 				},
 			},
@@ -183,17 +206,45 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 					&cli.IntFlag{Name: "limit", Value: 10, Usage: "rows per section"},
 				},
-				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
 					path, err := warehousePath(c)
 					if err != nil {
 						return err
 					}
-					cfg, _ := loadConfig(c.String("config")) // for the key ledgers; --warehouse alone does without
+					cfg, _ := config.Load(c.String("config")) // for the key ledgers; --warehouse alone does without
 					return showStatus(c.Context, stdout, path, cfg, c.Int("limit"), c.Bool("json"))
 				},
 			},
-			planCommand(stdout),
+			{
+				Name:  "plan",
+				Usage: "print, per account and resource, the requests the next run needs and the time at the key's rate",
+				Description: "Estimates come from the warehouse (rows held, unfinished listings, the detail queue) and spend no requests.\n" +
+					"Resources never exported are unknown; --probe sizes them with a few one-record requests each (paced like a run).",
+				Flags: []cli.Flag{
+					configFlag,
+					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+					&cli.BoolFlag{Name: "probe", Usage: "size resources never exported with a few one-record requests"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+					accountFlag,
+				},
+				OnUsageError: onUsageError,
+				Action: func(c *cli.Context) error {
+					cfg, err := configFrom(c)
+					if err != nil {
+						return err
+					}
+					plans, err := pipeline.Plan(c.Context, cfg, c.Bool("probe"), options(c, logger(c, stderr)))
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(stdout, plans)
+					}
+					printPlan(stdout, plans)
+					return nil
+				},
+			},
 			simulateCommand(stdout),
 			{
 				Name:      "query",
@@ -208,7 +259,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.IntFlag{Name: "limit", Usage: "print at most this many rows (0: all)"},
 					&cli.BoolFlag{Name: "from-parquet", Usage: "answer from the published Parquet files, not the warehouse (automatic while a run holds the warehouse)"},
 				},
-				OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return queryCommand(c, stdout, stderr) },
 			},
 			{
@@ -238,8 +289,8 @@ func logger(c *cli.Context, w io.Writer) *slog.Logger {
 }
 
 // configFrom loads --config and applies flag overrides.
-func configFrom(c *cli.Context) (*Config, error) {
-	cfg, err := loadConfig(c.String("config"))
+func configFrom(c *cli.Context) (*config.Config, error) {
+	cfg, err := config.Load(c.String("config"))
 	if err != nil {
 		return nil, err
 	}
@@ -250,34 +301,11 @@ func configFrom(c *cli.Context) (*Config, error) {
 		cfg.Parquet = c.String("parquet")
 	}
 	if names := c.StringSlice("account"); len(names) > 0 {
-		if cfg.Accounts, err = selectAccounts(cfg.Accounts, names); err != nil {
+		if err := cfg.Select(names); err != nil {
 			return nil, err
 		}
 	}
 	return cfg, nil
-}
-
-// accountFlag limits a command to some of the configured accounts, e.g. an
-// hourly cron line draining a RepairOps backlog beside the nightly run of
-// every account.
-var accountFlag = &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
-
-// selectAccounts keeps the named accounts, in the config's order.
-func selectAccounts(all []Account, names []string) ([]Account, error) {
-	var kept []Account
-	known := make([]string, len(all))
-	for i, a := range all {
-		known[i] = a.Name
-		if slices.Contains(names, a.Name) {
-			kept = append(kept, a)
-		}
-	}
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			return nil, usagef("--account %q: no such account in the config (it has %s)", n, strings.Join(known, ", "))
-		}
-	}
-	return kept, nil
 }
 
 // warehousePath is --warehouse, or the config's warehouse.
@@ -285,7 +313,7 @@ func warehousePath(c *cli.Context) (string, error) {
 	if p := c.String("warehouse"); p != "" {
 		return p, nil
 	}
-	cfg, err := loadConfig(c.String("config"))
+	cfg, err := config.Load(c.String("config"))
 	if err != nil {
 		return "", err
 	}
@@ -303,11 +331,11 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	sqlText := c.String("sql")
 	if sqlText == "" {
 		if c.NArg() != 1 {
-			return usagef("query: name one query (see `export query --list`) or pass --sql; flags go before the name")
+			return config.Usagef("query: name one query (see `export query --list`) or pass --sql; flags go before the name")
 		}
 		q, err := queries.Get(c.Args().First())
 		if err != nil {
-			return usageError{err}
+			return usageError(err)
 		}
 		sqlText = q.SQL
 	}
@@ -332,7 +360,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 // on errOut, with the run the snapshot shows.
 func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
 	fromParquet := c.Bool("from-parquet")
-	var cfg *Config
+	var cfg *config.Config
 	if c.String("warehouse") == "" || fromParquet {
 		var err error
 		if cfg, err = configFrom(c); err != nil {
@@ -355,7 +383,7 @@ func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
 		fmt.Fprintf(errOut, "export: the warehouse is busy: %s has it open.\n", busy)
 	}
 	if cfg.Parquet == "" {
-		return nil, usagef("query: --from-parquet needs a config whose `parquet:` names the published files")
+		return nil, config.Usagef("query: --from-parquet needs a config whose `parquet:` names the published files")
 	}
 	w, snap, err := load.OpenParquet(c.Context, cfg.Parquet)
 	if err != nil {
@@ -381,9 +409,7 @@ func printResult(out io.Writer, res load.Result, format string) error {
 				objs[i][c] = r[j]
 			}
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(objs)
+		return printJSON(out, objs)
 	case "table":
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
@@ -396,114 +422,11 @@ func printResult(out io.Writer, res load.Result, format string) error {
 		_, err := fmt.Fprintf(out, "(%d rows)\n", len(res.Rows))
 		return err
 	}
-	return usagef("query: --format %q: want table, csv or json", format)
+	return config.Usagef("query: --format %q: want table, csv or json", format)
 }
 
-func printSchema(out io.Writer, asJSON bool) error {
-	type col struct {
-		Name     string   `json:"name"`
-		Type     string   `json:"type"`
-		Paths    []string `json:"json_paths,omitempty"`
-		Parent   string   `json:"from_parent,omitempty"`
-		Required bool     `json:"required"`
-		Nullable bool     `json:"nullable"`
-		Doc      string   `json:"doc,omitempty"`
-	}
-	type table struct {
-		Name        string   `json:"name"`
-		Doc         string   `json:"doc"`
-		Resource    string   `json:"resource"`
-		Parent      string   `json:"parent,omitempty"`
-		ArrayPaths  []string `json:"array_paths,omitempty"`
-		Key         []string `json:"primary_key"`
-		PartitionBy string   `json:"partition_by,omitempty"`
-		Columns     []col    `json:"columns"`
-	}
-	var ts []table
-	for _, t := range schema.All {
-		tt := table{Name: t.FullName(), Doc: t.Doc, Resource: t.Resource, ArrayPaths: t.ArrayPaths, Key: t.Key, PartitionBy: t.PartitionBy}
-		if t.Parent != nil {
-			tt.Parent = t.Parent.FullName()
-		}
-		for _, c := range t.Columns {
-			tt.Columns = append(tt.Columns, col{Name: c.Name, Type: c.Type.DuckDBType(), Paths: c.Paths, Parent: c.Parent, Required: c.Required, Nullable: c.Nullable, Doc: c.Doc})
-		}
-		ts = append(ts, tt)
-	}
-	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ts)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s — %s\n", t.Name, t.Doc)
-		if t.Parent != "" {
-			fmt.Fprintf(tw, "  lines of %s, from its array %s; replaced whole when the parent is re-fetched with it\n", t.Parent, strings.Join(t.ArrayPaths, " | "))
-		}
-		fmt.Fprintf(tw, "  primary key (%s)", strings.Join(t.Key, ", "))
-		if t.PartitionBy != "" {
-			fmt.Fprintf(tw, "; Parquet partitioned by year/month of %s", t.PartitionBy)
-		}
-		fmt.Fprintln(tw)
-		for _, c := range t.Columns {
-			src := strings.Join(c.Paths, " | ")
-			switch {
-			case c.Parent != "":
-				src = "(parent's " + c.Parent + ")"
-			case c.Name == schema.ColLineNo:
-				src = "(position in the array)"
-			case src == "":
-				src = "(exporter)"
-			}
-			null := "NOT NULL"
-			if c.Nullable {
-				null = ""
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, c.Type, null, src)
-		}
-		fmt.Fprintln(tw)
-	}
-	return tw.Flush()
-}
-
-// printSchemaMarkdown renders docs/tables.md, the column reference for SQL
-// and BI users, from the declarations (a test keeps the file current).
-func printSchemaMarkdown(out io.Writer) error {
-	var b strings.Builder
-	b.WriteString("# Tables\n\nGenerated by `export schema --markdown` from the declarations in `schema/`; do not edit.\n")
-	b.WriteString("Every table has `account`, `extracted_at`, `run_id` and `_extra` (fields the API sent that no column declares, as JSON).\n")
-	for _, t := range schema.All {
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", t.FullName(), t.Doc)
-		if t.Parent != nil {
-			fmt.Fprintf(&b, "Lines of `%s`, from its array `%s`; a parent fetched with the array replaces its lines whole.\n", t.Parent.FullName(), strings.Join(t.ArrayPaths, "` | `"))
-		} else {
-			fmt.Fprintf(&b, "From the API resource `%s`.\n", t.Resource)
-		}
-		fmt.Fprintf(&b, "Primary key `(%s)`.", strings.Join(t.Key, ", "))
-		if t.PartitionBy != "" {
-			fmt.Fprintf(&b, " Parquet: `%s/%s/account=…/year=…/month=…/` by `%s` (UTC).", t.Source, t.Name, t.PartitionBy)
-		} else {
-			fmt.Fprintf(&b, " Parquet: `%s/%s/account=…/`.", t.Source, t.Name)
-		}
-		b.WriteString("\n\n| column | type | null | from |\n|---|---|---|---|\n")
-		for _, c := range t.Columns {
-			src := "`" + strings.Join(c.Paths, "` or `") + "`"
-			switch {
-			case c.Parent != "":
-				src = "parent's `" + c.Parent + "`"
-			case c.Name == schema.ColLineNo:
-				src = "position in the array (1-based)"
-			case c.System:
-				src = c.Doc
-			}
-			null := "no"
-			if c.Nullable {
-				null = "yes"
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Name, c.Type.DuckDBType(), null, src)
-		}
-	}
-	_, err := io.WriteString(out, b.String())
-	return err
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

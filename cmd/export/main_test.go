@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,12 +16,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/queries"
-	"github.com/repairshop/export/schema"
 )
+
+// runExport runs an export in-process as `export run` does, printing its
+// report to out.
+func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
+	rep, err := pipeline.Run(ctx, cfg, pipeline.Options{Limits: lim, Clock: clk, Log: log})
+	printReport(out, rep)
+	return rep.Summary, err
+}
 
 // runCLI runs the command line in-process and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -80,24 +93,16 @@ func TestConfigErrorsExit2(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	for err, want := range map[error]int{
-		nil:                                  exitOK,
-		usagef("x"):                          exitUsage,
-		fmt.Errorf("a: %w", errPartial):      exitPartial,
-		fmt.Errorf("r: %w", errRejected):     exitRejected,
-		errors.New("boom"):                   exitFailure,
-		fmt.Errorf("w: %w", usageError{nil}): exitUsage,
+		nil:                                      exitOK,
+		config.Usagef("x"):                       exitUsage,
+		fmt.Errorf("a: %w", pipeline.ErrPartial): exitPartial,
+		fmt.Errorf("r: %w", pipeline.ErrRejected): exitRejected,
+		errors.New("boom"):                        exitFailure,
+		fmt.Errorf("w: %w", config.UsageError{}):  exitUsage,
 	} {
 		if got := exitCode(err); got != want {
 			t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
 		}
-	}
-	st, err := runStatus([]load.AccountResult{{Status: load.StatusOK}, {Status: load.StatusPartial, Error: "north: budget"}}, nil)
-	if st != load.StatusPartial || exitCode(err) != exitPartial {
-		t.Errorf("one partial account: %s, exit %d", st, exitCode(err))
-	}
-	st, err = runStatus([]load.AccountResult{{Status: load.StatusFailed, Error: "x"}, {Status: load.StatusPartial, Error: "y"}}, nil)
-	if st != load.StatusFailed || exitCode(err) != exitFailure {
-		t.Errorf("failed + partial: %s, exit %d", st, exitCode(err))
 	}
 }
 
@@ -196,7 +201,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := 2 * (int(listRequests(520) + listRequests(230))); pages != want {
+	if want := 2 * (int(mgr.ListRequests(520) + mgr.ListRequests(230))); pages != want {
 		t.Errorf("archived %d pages, want %d", pages, want)
 	}
 }
@@ -230,23 +235,6 @@ func TestRejectsAreQuarantinedAndReported(t *testing.T) {
 	}
 }
 
-func TestResumeOffset(t *testing.T) {
-	for _, tt := range []struct {
-		cursor string
-		want   int
-	}{
-		{"", 0},
-		{listCursor{Pass: "complete", RunID: "r"}.String(), 0},
-		{listCursor{Pass: "in_progress", Next: 500, RunID: "r"}.String(), 450},
-		{listCursor{Pass: "in_progress", Next: 50, RunID: "r"}.String(), 0},
-		{"not json", 0},
-	} {
-		if got := resumeOffset(tt.cursor); got != tt.want {
-			t.Errorf("resumeOffset(%s) = %d, want %d", tt.cursor, got, tt.want)
-		}
-	}
-}
-
 func TestSchemaCommandShowsEveryTable(t *testing.T) {
 	code, out, _ := runCLI(t, "schema", "--json")
 	if code != exitOK {
@@ -270,8 +258,8 @@ func TestSchemaCommandShowsEveryTable(t *testing.T) {
 	for i, tb := range tables {
 		byName[tb.Name] = i
 	}
-	if len(tables) != len(schema.All) {
-		t.Fatalf("%d tables printed, %d declared", len(tables), len(schema.All))
+	if len(tables) != len(sources.Tables()) {
+		t.Fatalf("%d tables printed, %d declared", len(tables), len(sources.Tables()))
 	}
 	lines := tables[byName["mgr.ticket_invoice_lines"]]
 	if lines.Parent != "mgr.ticket_invoices" || strings.Join(lines.Key, ",") != "account,ticket_invoice_id,line_no" || lines.ArrayPaths[0] != "line_items" {
@@ -298,39 +286,6 @@ func TestTablesDocIsCurrent(t *testing.T) {
 	code, got, _ := runCLI(t, "schema", "--markdown")
 	if code != exitOK || got != string(want) {
 		t.Fatal("docs/tables.md is out of date with the declarations: run `make docs`")
-	}
-}
-
-// Failures interleaved with successes never stop an account; a streak of
-// maxFailureStreak does, and every failure reaches the account's error.
-func TestFailuresStopAfterAStreak(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	var f failures
-	for i := range 2 * maxFailureStreak {
-		if f.add(log, fmt.Sprint("part ", i), errors.New("HTTP 500")) {
-			t.Fatalf("stopped at failure %d, each followed by a success", i)
-		}
-		f.ok()
-	}
-	stopped := 0
-	for i := range maxFailureStreak {
-		if f.add(log, "streak", errors.New("HTTP 500")) {
-			stopped = i + 1
-		}
-	}
-	if stopped != maxFailureStreak {
-		t.Errorf("a streak of %d stopped at %d", maxFailureStreak, stopped)
-	}
-	res := load.AccountResult{Account: "north", Status: load.StatusPartial, Error: "account north: quota"}
-	f.settle(&res)
-	if res.Status != load.StatusFailed || !strings.HasPrefix(res.Error, "account north: quota; ") || !strings.Contains(res.Error, "part 5: HTTP 500") ||
-		!strings.Contains(res.Error, fmt.Sprintf("%d part(s) failed", 3*maxFailureStreak)) {
-		t.Errorf("settled: %+v", res)
-	}
-	clean := load.AccountResult{Account: "south", Status: load.StatusOK}
-	(&failures{}).settle(&clean)
-	if clean.Status != load.StatusOK || clean.Error != "" {
-		t.Errorf("nothing failed, yet: %+v", clean)
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/schema"
@@ -24,7 +26,7 @@ func newWarehouse(t *testing.T) (*load.Warehouse, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Ensure(ctx, schema.All...); err != nil {
+	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
 		w.Close()
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestShippedQueriesOnKnownInvoices(t *testing.T) {
 	if err := w.BeginRun(ctx, "r1", load.KindExport, now); err != nil {
 		t.Fatal(err)
 	}
-	for tb, page := range map[*schema.Table]string{schema.MGRTicketInvoices: ticket, schema.MGRPOSInvoices: pos} {
+	for tb, page := range map[*schema.Table]string{mgr.TicketInvoicesTable: ticket, mgr.POSInvoicesTable: pos} {
 		b, err := transform.Page(tb, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: now}, nil)
 		if err != nil {
 			t.Fatal(err)

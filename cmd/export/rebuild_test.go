@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
-	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/pipeline"
 )
 
 // fullSnapshot renders every row of every declared table, bookkeeping
@@ -24,7 +25,7 @@ func fullSnapshot(t *testing.T, dir string) string {
 	}
 	defer w.Close()
 	var b strings.Builder
-	for _, tb := range schema.All {
+	for _, tb := range sources.Tables() {
 		cols := make([]string, len(tb.Columns))
 		for i, c := range tb.Columns {
 			cols[i] = load.Quote(c.Name) + "::VARCHAR"
@@ -65,7 +66,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 		}
 	}
 	// Run 2 dies after archiving pages past its first checkpoint.
-	cmd, out := startExport(t, append(env, crashEnv+"="+hookArchived+"#7"), "run", "--config", cfg)
+	cmd, out := startExport(t, append(env, crashEnv+"="+pipeline.HookArchived+"#7"), "run", "--config", cfg)
 	if err := cmd.Wait(); !killed(err) {
 		t.Fatalf("run 2 was not killed: %v\n%s", err, out)
 	}

@@ -11,14 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/pipeline"
 )
 
 // roConfig writes and loads a config for the RepairOps simulator's
 // organisations with the given extra account lines.
-func roConfig(t *testing.T, srv *repairopstest.Server, extra string) (string, *Config) {
+func roConfig(t *testing.T, srv *repairopstest.Server, extra string) (string, *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
@@ -29,7 +31,7 @@ func roConfig(t *testing.T, srv *repairopstest.Server, extra string) (string, *C
 		fmt.Fprintf(&b, "  - name: %s\n    source: repairops\n    base_url: %s\n    api_key_env: %s\n%s", o.Name, srv.URL, name, extra)
 	}
 	path := writeConfig(t, dir, b.String())
-	cfg, err := loadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func detailRequests(log []repairopstest.Request, org, resource string) []string 
 	return ids
 }
 
-func runRO(t *testing.T, cfg *Config, lim runLimits, clk budget.Clock) (error, string) {
+func runRO(t *testing.T, cfg *config.Config, lim pipeline.Limits, clk budget.Clock) (error, string) {
 	t.Helper()
 	var logs, out strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -96,11 +98,14 @@ func runRO(t *testing.T, cfg *Config, lim runLimits, clk budget.Clock) (error, s
 // and changes exactly those rows.
 func TestRepairOpsFullThenIncremental(t *testing.T) {
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
-	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(260, 120))
+	// A deployment beyond the docs: tickets name their shop (KPIs go per
+	// shop) and sort by -updated_at (incremental listings stop early).
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(260, 120),
+		repairopstest.WithShopIDs(), repairopstest.WithSortable("created_at", "updated_at"))
 	defer srv.Close()
 	path, cfg := roConfig(t, srv, "")
 	srv.Inject(repairopstest.Fault{BadKPIWindows: 1}) // the first window is asked again in halves
-	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+	if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}
 	assertMatchesRepairOps(t, srv, path)
@@ -127,7 +132,7 @@ func TestRepairOpsFullThenIncremental(t *testing.T) {
 	// The next day: 5 tickets move on, 2 are opened. The plan, made
 	// before, knows the listings and KPI windows but not the changes.
 	clk.Advance(24 * time.Hour)
-	plans, err := makePlan(context.Background(), cfg, false, clk, slog.New(slog.DiscardHandler))
+	plans, err := pipeline.Plan(context.Background(), cfg, false, pipeline.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +146,7 @@ func TestRepairOpsFullThenIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	added, _ := srv.AddTickets("metro", 2, clk.Now().Add(-2*time.Hour))
-	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+	if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 		t.Fatalf("incremental run: %v\n%s", err, logs)
 	}
 	log := srv.Log()[before:]
@@ -181,18 +186,21 @@ func TestRepairOpsCappedRunResumes(t *testing.T) {
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150))
 	defer srv.Close()
 	path, cfg := roConfig(t, srv, "    start_date: 2026-01-01\n")
-	err, logs := runRO(t, cfg, runLimits{maxRequests: 40}, clk)
-	if !errors.Is(err, errPartial) || !strings.Contains(err.Error(), "left for the next run: details tickets") {
+	err, logs := runRO(t, cfg, pipeline.Limits{MaxRequests: 40}, clk)
+	if !errors.Is(err, pipeline.ErrPartial) || !strings.Contains(err.Error(), "left for the next run: details tickets") {
 		t.Fatalf("capped run: %v\n%s", err, logs)
 	}
 	if got := srv.Count("metro", 0, ""); got != 40 {
 		t.Errorf("capped run sent %d requests, want 40", got)
 	}
 	clk.Advance(time.Hour)
-	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+	if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 		t.Fatalf("second run: %v\n%s", err, logs)
 	}
 	assertMatchesRepairOps(t, srv, path)
+	// The documented tickets name no shop: the organisation's KPIs and the
+	// timelines agree as a whole.
+	assertRepairOpsQueries(t, srv, path)
 	if dup := len(detailRequests(srv.Log(), "metro", "tickets")) - srv.Orgs[0].Tickets(); dup != 0 {
 		t.Errorf("%d ticket details fetched twice", dup)
 	}
@@ -208,11 +216,11 @@ func TestRepairOpsQuotaSpreadsOverHours(t *testing.T) {
 	path, cfg := roConfig(t, srv, "    requests_per_hour: 1000\n")
 	runs := 0
 	for ; runs < 8; runs++ {
-		err, logs := runRO(t, cfg, runLimits{}, clk)
+		err, logs := runRO(t, cfg, pipeline.Limits{}, clk)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errPartial) || !strings.Contains(err.Error(), "hourly quota is spent until") {
+		if !errors.Is(err, pipeline.ErrPartial) || !strings.Contains(err.Error(), "hourly quota is spent until") {
 			t.Fatalf("run %d: %v\n%s", runs+1, err, logs)
 		}
 		clk.Advance(time.Hour)
@@ -234,7 +242,7 @@ func TestRepairOpsForced429IsWaitedOut(t *testing.T) {
 	defer srv.Close()
 	path, cfg := roConfig(t, srv, "    resources: [inventory, tickets]\n")
 	srv.Inject(repairopstest.Fault{RateLimited: 1})
-	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+	if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
 	}
 	log := srv.Log()
@@ -256,7 +264,7 @@ func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
 	defer srv.Close()
 	_, cfg := roConfig(t, srv, "    resources: [inventory]\n")
 	srv.Inject(repairopstest.Fault{ServerErrors: 20})
-	err, logs := runRO(t, cfg, runLimits{}, clk)
+	err, logs := runRO(t, cfg, pipeline.Limits{}, clk)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 500 SERVER_ERROR: Internal server error; contact support (details: {\"request_id\":") {
 		t.Fatalf("err %v", err)
 	}
@@ -265,7 +273,7 @@ func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
 	}
 
 	t.Setenv("TEST_RO_METRO_KEY", srv.Orgs[0].Keys["webhooks"])
-	err, logs = runRO(t, cfg, runLimits{}, clk)
+	err, logs = runRO(t, cfg, pipeline.Limits{}, clk)
 	if err == nil || !strings.Contains(err.Error(), "account metro") || !strings.Contains(err.Error(), "HTTP 403 FORBIDDEN") ||
 		!strings.Contains(err.Error(), "api_key_env") || !strings.Contains(err.Error(), "Read scope") {
 		t.Fatalf("err %v", err)
@@ -294,7 +302,7 @@ func TestRepairOpsWithoutTheSort(t *testing.T) {
 			srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(120), tc.opt)
 			defer srv.Close()
 			path, cfg := roConfig(t, srv, "    resources: [tickets]\n    page_size: 50\n")
-			if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+			if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 				t.Fatalf("run: %v\n%s", err, logs)
 			}
 			clk.Advance(24 * time.Hour)
@@ -303,7 +311,7 @@ func TestRepairOpsWithoutTheSort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err, logs := runRO(t, cfg, runLimits{}, clk)
+			err, logs := runRO(t, cfg, pipeline.Limits{}, clk)
 			if err != nil {
 				t.Fatalf("incremental run: %v\n%s", err, logs)
 			}
@@ -344,7 +352,7 @@ func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
 	bad := srv.Orgs[0].TicketIDs()[7]
 	srv.Break("/inventory", 404)
 	srv.Break("/tickets/"+bad, 500)
-	err, logs := runRO(t, cfg, runLimits{}, clk)
+	err, logs := runRO(t, cfg, pipeline.Limits{}, clk)
 	if err == nil || exitCode(err) != exitFailure || !strings.Contains(err.Error(), "listing inventory") || !strings.Contains(err.Error(), "details of tickets "+bad) {
 		t.Fatalf("run with broken parts: exit %d, %v; want a failure naming inventory and ticket %s\n%s", exitCode(err), err, bad, logs)
 	}
@@ -361,7 +369,7 @@ func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
 	srv.Break("/tickets/"+bad, 0)
 	clk.Advance(time.Hour)
 	before := len(srv.Log())
-	if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+	if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 		t.Fatalf("run after mending: %v\n%s", err, logs)
 	}
 	if got := detailRequests(srv.Log()[before:], "metro", "tickets"); !slices.Equal(got, []string{bad}) {
@@ -382,15 +390,16 @@ func TestRepairOpsKPIRefusalsAreNotRepeated(t *testing.T) {
 		perShop int // KPI requests per shop
 	}{
 		{400, 1},
-		{500, maxFailureStreak * 5}, // each window: a request and 4 retries
+		{500, pipeline.MaxFailureStreak * 5}, // each window: a request and 4 retries
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
-			srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(40))
+			// Tickets that name their shops: KPIs are asked per shop.
+			srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(40), repairopstest.WithShopIDs())
 			defer srv.Close()
 			path, cfg := roConfig(t, srv, "")
 			srv.Break("/kpis", tc.status)
-			err, logs := runRO(t, cfg, runLimits{}, clk)
+			err, logs := runRO(t, cfg, pipeline.Limits{}, clk)
 			if exitCode(err) != exitPartial || !strings.Contains(err.Error(), "KPI window(s) failed") || !strings.Contains(err.Error(), "not asked after those failures") {
 				t.Fatalf("run: exit %d, %v; want partial naming the KPI gaps\n%s", exitCode(err), err, logs)
 			}
@@ -402,7 +411,7 @@ func TestRepairOpsKPIRefusalsAreNotRepeated(t *testing.T) {
 
 			srv.Break("/kpis", 0)
 			clk.Advance(time.Hour)
-			if err, logs := runRO(t, cfg, runLimits{}, clk); err != nil {
+			if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
 				t.Fatalf("run after mending: %v\n%s", err, logs)
 			}
 			assertMatchesRepairOps(t, srv, path)

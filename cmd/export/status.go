@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/pipeline"
 )
 
 // statusReport is `export status --json`: the warehouse's meta state, and
@@ -25,49 +24,13 @@ type statusReport struct {
 	load.Status
 	// Keys is each configured account's rate-budget ledger (shared by every
 	// process using the key); empty without a config.
-	Keys []keyInfo `json:"keys,omitempty"`
+	Keys []pipeline.KeyInfo `json:"keys,omitempty"`
 }
 
-// keyInfo is an account's key ledger as status shows it (never the key).
-type keyInfo struct {
-	Account string `json:"account"`
-	Ledger  string `json:"ledger"`
-	budget.LedgerState
-	Error string `json:"error,omitempty"`
-}
-
-// keyInfos reads the ledgers of the configured accounts; an account whose
-// key is not in the environment is reported, not fatal.
-func keyInfos(cfg *Config) []keyInfo {
-	dir, err := cfg.stateDir()
-	var out []keyInfo
-	for _, a := range cfg.Accounts {
-		ki := keyInfo{Account: a.Name}
-		key, kerr := a.apiKey()
-		switch {
-		case err != nil:
-			ki.Error = err.Error()
-		case kerr != nil:
-			ki.Error = "key not in the environment (" + a.APIKeyEnv + "): ledger unknown"
-		default:
-			l, lerr := budget.OpenLedger(filepath.Join(dir, "ledger"), budget.KeyID(a.Source, key))
-			if lerr == nil {
-				ki.Ledger = l.Path()
-				ki.LedgerState, lerr = l.Read()
-			}
-			if lerr != nil {
-				ki.Error = lerr.Error()
-			}
-		}
-		out = append(out, ki)
-	}
-	return out
-}
-
-func showStatus(ctx context.Context, out io.Writer, path string, cfg *Config, limit int, asJSON bool) error {
+func showStatus(ctx context.Context, out io.Writer, path string, cfg *config.Config, limit int, asJSON bool) error {
 	rep := statusReport{Warehouse: path}
 	if cfg != nil {
-		rep.Keys = keyInfos(cfg)
+		rep.Keys = pipeline.Keys(cfg)
 	}
 	if load.Held(path) {
 		if h, err := load.ReadHolder(path); err == nil {
@@ -89,9 +52,7 @@ func showStatus(ctx context.Context, out io.Writer, path string, cfg *Config, li
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(out, rep)
 	}
 	printStatus(out, rep)
 	return nil

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/load"
-	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
 
@@ -19,7 +19,7 @@ func TestStatusShowsRunsCursorsRejectsAndDrift(t *testing.T) {
 		if err := w.BeginRun(ctx, id, load.KindExport, at); err != nil {
 			t.Fatal(err)
 		}
-		b, err := transform.Page(schema.MGRTickets, []byte(page), transform.Meta{Account: "north", RunID: id, ExtractedAt: at}, nil)
+		b, err := transform.Page(mgr.TicketsTable, []byte(page), transform.Meta{Account: "north", RunID: id, ExtractedAt: at}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

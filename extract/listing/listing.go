@@ -105,6 +105,16 @@ func Summarise(records json.RawMessage, fpFields, timeFields []string) []Listed 
 	return out
 }
 
+// SoleID is the id of the one record of a page (a detail response wrapped
+// in an array), or "" when the page holds another number of records or the
+// record has no id.
+func SoleID(records json.RawMessage) string {
+	if l := Summarise(records, nil, nil); len(l) == 1 {
+		return l[0].ID
+	}
+	return ""
+}
+
 // FirstTime is the first of fields that holds a readable time, or zero.
 func FirstTime(obj map[string]any, fields []string) time.Time {
 	for _, f := range fields {

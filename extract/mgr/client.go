@@ -1,31 +1,21 @@
-// Package mgr is the My Gadget Repairs API client. It pages through list
-// endpoints by offset, paced below the key's limit, and treats every sign of
-// throttling as a reason for a minute of silence: the vendor blocks the key
-// and the shop's IP for six hours after ten ignored rate-limit errors, which
-// would take the shop's own integrations down with our export.
-//
-// It yields raw pages and knows nothing of Arrow or DuckDB.
 package mgr
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
-	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/listing"
+	"github.com/repairshop/export/extract/rest"
 )
 
 // Documented limits.
@@ -36,128 +26,57 @@ const (
 	MinCooldown = time.Minute
 )
 
-// Errors callers branch on with errors.Is.
-var (
-	// ErrAuth means the key was refused before it ever worked: fix the key.
-	ErrAuth = errors.New("mgr: API key refused")
-	// ErrRateBudget means the run stopped on this key because throttling
-	// persisted after the cool-downs; the next run resumes.
-	ErrRateBudget = errors.New("mgr: rate limit persisted; stopped to avoid a block")
-	// ErrBlocked means the vendor has blocked the key/IP (six hours).
-	ErrBlocked = errors.New("mgr: key or IP blocked by the API")
-	// ErrRunBudget means the run's own cap (--max-requests, --max-duration)
-	// is spent; nothing went wrong and the next run continues.
-	ErrRunBudget = errors.New("mgr: the run's request budget is spent")
-)
+// Page is one successful list or detail response, as fetched.
+type Page = extract.Page
+
+// Option configures a Client: the options are package rest's, shared by
+// every client (rest.WithBaseURL, rest.WithClock, rest.WithRateLimit, …).
+type Option = rest.Option
 
 // Client talks to one shop's API key. It is safe for concurrent use; all
 // requests on the key share one pacing bucket.
 type Client struct {
-	key      string
-	base     *url.URL
-	hc       *http.Client
-	clock    budget.Clock
-	log      *slog.Logger
-	limit    int
-	per      time.Duration
-	headroom float64
-	cooldown time.Duration
-	retries  int
-	backoff  time.Duration
-	timeout  time.Duration
-	bucket   *budget.Bucket
-	ledger   *budget.Ledger
+	http *rest.Client
 
-	maxRequests int64     // 0: no cap
-	deadline    time.Time // zero: none
-
-	requests  atomic.Int64
-	succeeded atomic.Bool
+	// spelling is, per resource with several documented spellings, the
+	// one this server answers to (learnt from a 404 on the other).
+	mu       sync.Mutex
+	spelling map[string]string
 }
-
-// Option configures a Client.
-type Option func(*Client)
-
-// WithBaseURL points the client at another server (default the vendor's).
-func WithBaseURL(u string) Option {
-	return func(c *Client) {
-		if p, err := url.Parse(strings.TrimSuffix(u, "/")); err == nil {
-			c.base = p
-		}
-	}
-}
-
-// WithHTTPClient sets the HTTP client (default: a dedicated client, never http.DefaultClient).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
-
-// WithClock sets the clock used for pacing, cool-downs and backoff.
-func WithClock(clk budget.Clock) Option { return func(c *Client) { c.clock = clk } }
-
-// WithLogger sets the logger for retries and rate signals.
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
-
-// WithRateLimit sets the key's limit (default 30 per minute); the client
-// paces to headroom×limit (default 90%) so it stays below it.
-func WithRateLimit(n int, per time.Duration, headroom float64) Option {
-	return func(c *Client) { c.limit, c.per, c.headroom = n, per, headroom }
-}
-
-// WithCooldown sets the silence after a rate signal. Production code keeps
-// the default (one minute, as the vendor asks); tests against a simulator
-// with a scaled window scale it too.
-func WithCooldown(d time.Duration) Option { return func(c *Client) { c.cooldown = d } }
-
-// WithRetries bounds retries of one request on 5xx, timeouts and garbled
-// responses, with exponential backoff starting at backoff.
-func WithRetries(n int, backoff time.Duration) Option {
-	return func(c *Client) { c.retries, c.backoff = n, backoff }
-}
-
-// WithLedger shares the key's pacing and rate signals with every other
-// process using it, through a ledger file (see budget.Ledger).
-func WithLedger(l *budget.Ledger) Option { return func(c *Client) { c.ledger = l } }
-
-// WithRunBudget caps what this client may spend: at most maxRequests
-// requests (0: no cap) and none sent after deadline (zero: none). Once
-// spent, calls fail with ErrRunBudget before sending anything.
-func WithRunBudget(maxRequests int64, deadline time.Time) Option {
-	return func(c *Client) { c.maxRequests, c.deadline = maxRequests, deadline }
-}
-
-// WithRequestTimeout bounds one HTTP request (default 60 s).
-func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // NewClient returns a client for one API key.
 func NewClient(key string, opts ...Option) (*Client, error) {
-	base, _ := url.Parse("https://api.mygadgetrepairs.com/v1")
-	c := &Client{
-		key: key, base: base, hc: &http.Client{}, clock: budget.Real{}, log: slog.New(slog.DiscardHandler),
-		limit: DefaultRequestsPerMinute, per: time.Minute, cooldown: MinCooldown,
-		retries: 4, backoff: 2 * time.Second, timeout: 60 * time.Second,
-	}
-	for _, o := range opts {
-		o(c)
-	}
 	if key == "" {
 		return nil, fmt.Errorf("%w: empty key", ErrAuth)
 	}
-	b, err := budget.NewBucket(c.clock, c.limit, c.per, c.headroom)
+	c := &Client{spelling: map[string]string{}}
+	defaults := rest.Settings{
+		BaseURL: "https://api.mygadgetrepairs.com/v1",
+		Limit:   DefaultRequestsPerMinute, Per: time.Minute, Cooldown: MinCooldown,
+		Retries: 4, Backoff: 2 * time.Second, Timeout: 60 * time.Second,
+	}
+	rules := rest.Rules{
+		Name:      "mgr",
+		Authorize: func(h http.Header) { h.Set("Authorization", key) },
+		Check: func(resp *http.Response, body []byte, shown string) error {
+			return check(resp, body, shown, c.http.Redact)
+		},
+		Retry: c.shouldRetry,
+	}
+	var err error
+	c.http, err = rest.New(key, defaults, opts, rules, func(s rest.Settings) (int, time.Duration, float64) { return s.Limit, s.Per, s.Headroom })
 	if err != nil {
-		return nil, fmt.Errorf("mgr: %w", err)
+		return nil, err
 	}
-	if c.ledger != nil {
-		b.UseLedger(c.ledger)
-	}
-	c.bucket = b
 	return c, nil
 }
 
 // CoolingUntil is the end of the key's current rate-limit silence, whoever
 // recorded it (zero if none).
-func (c *Client) CoolingUntil() time.Time { return c.bucket.CoolingUntil() }
+func (c *Client) CoolingUntil() time.Time { return c.http.CoolingUntil() }
 
 // Requests is the number of HTTP requests sent so far, failures included.
-func (c *Client) Requests() int64 { return c.requests.Load() }
+func (c *Client) Requests() int64 { return c.http.Requests() }
 
 // maxRateSignals is how many rate-limit signals the client takes before
 // giving up on the key for this run. One: the signal is recorded with a
@@ -197,51 +116,39 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 	stale, stepBacks := 0, 0
 	first := true
 	for offset := max(start, 0); ; {
-		params := url.Values{}
-		for k, v := range res.Params {
-			params[k] = append([]string(nil), v...)
-		}
+		params := rest.Params(res.Params)
 		params.Set("limit", strconv.Itoa(PageSize))
 		params.Set("offset", strconv.Itoa(offset))
-		body, err := c.get(ctx, res.Name, params)
+		body, err := c.list(ctx, res, params)
 		if err != nil {
 			return fmt.Errorf("mgr: list %s at offset %d: %w", res.Name, offset, err)
 		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(body, &items); err != nil {
-			// get() already retried garbled bodies; this is not an array at all.
-			return fmt.Errorf("mgr: list %s at offset %d: response is not a JSON array: %w", res.Name, offset, err)
+		items, err := decodeList(body)
+		if err != nil {
+			return fmt.Errorf("mgr: list %s at offset %d: %w", res.Name, offset, err)
 		}
 		if !first && offset > 0 && len(items) > 0 && stepBacks < maxStepBacks && len(seen) > 0 {
 			// The page should start inside the overlap, with a record
 			// already seen; if not, records moved towards the head by
 			// more than the overlap and some may have been stepped over.
-			if id, ok := recordID(items[0]); ok {
+			if id, ok := listing.RecordID(items[0]); ok {
 				if _, dup := seen[id]; !dup {
 					stepBacks++
 					back := max(offset-PageSize+Overlap, 0)
-					c.log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
+					c.http.Log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
 					offset = back
 					continue
 				}
 			}
 		}
 		first = false
-		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.clock.Now()}
-		fresh := make([]json.RawMessage, 0, len(items))
-		for i, it := range items {
-			id, ok := recordID(it)
-			if ok {
-				if _, dup := seen[id]; dup {
-					if i >= Overlap || offset == start {
-						page.Dupes++ // a repeat beyond the overlap we asked for
-					}
-					page.Dropped = append(page.Dropped, i)
-					continue
-				}
-				seen[id] = struct{}{}
+		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: -1}
+		fresh, dropped, _ := rest.Fresh(seen, items, listing.RecordID)
+		page.Dropped = dropped
+		for _, i := range dropped {
+			if i >= Overlap || offset == start {
+				page.Dupes++ // a repeat beyond the overlap we asked for
 			}
-			fresh = append(fresh, it)
 		}
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
@@ -256,7 +163,7 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 			if res.Reference {
 				// A short lookup list served whole whatever the offset:
 				// everything has been seen.
-				c.log.Warn("mgr: the list repeats itself instead of paging; taking it as complete", "resource", res.Name, "offset", offset)
+				c.http.Log.Warn("mgr: the list repeats itself instead of paging; taking it as complete", "resource", res.Name, "offset", offset)
 				return nil
 			}
 			if stale++; stale >= maxEmptyPages {
@@ -269,98 +176,139 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 	}
 }
 
+// list fetches one page of res, under the spelling the server answers to.
+func (c *Client) list(ctx context.Context, res Resource, params url.Values) ([]byte, error) {
+	return c.spelt(ctx, res.Name, res.ListPaths(), "", params)
+}
+
 // Get fetches one record, e.g. Get(ctx, "tickets", "1001").
 func (c *Client) Get(ctx context.Context, resource, id string) (Page, error) {
-	path := resource + "/" + url.PathEscape(id)
-	body, err := c.get(ctx, path, nil)
+	paths := []string{resource}
+	if r, ok := Lookup(resource); ok {
+		paths = r.DetailPaths()
+	}
+	body, err := c.spelt(ctx, resource+"/", paths, "/"+url.PathEscape(id), nil)
 	if err != nil {
-		return Page{}, fmt.Errorf("mgr: get %s: %w", path, err)
+		return Page{}, fmt.Errorf("mgr: get %s/%s: %w", resource, id, err)
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return Page{}, fmt.Errorf("mgr: get %s: response is not a JSON object: %w", path, err)
+		return Page{}, fmt.Errorf("mgr: get %s/%s: response is not a JSON object: %w", resource, id, err)
 	}
-	return Page{Resource: resource, Body: body, Records: append(append([]byte{'['}, body...), ']'), Count: 1, FetchedAt: c.clock.Now()}, nil
+	return Page{Resource: resource, Body: body, Records: append(append([]byte{'['}, body...), ']'), Count: 1, Total: 1, FetchedAt: c.http.Clock.Now(), Last: true}, nil
 }
 
-func recordID(rec json.RawMessage) (string, bool) { return listing.RecordID(rec) }
+// spelt requests the first of paths (+suffix) the server is known to
+// answer to. The vendor's page spells some endpoints two ways (the heading
+// /ticketInvoices, the example URLs /ticketsInvoices and
+// /ticketinvoices/{id}); until one has answered, a 404 is asked again in
+// the next spelling, and the one that answers is used from then on (and
+// said once in the log). A 404 in every spelling is the API's 404.
+func (c *Client) spelt(ctx context.Context, key string, paths []string, suffix string, params url.Values) ([]byte, error) {
+	c.mu.Lock()
+	known, ok := c.spelling[key]
+	c.mu.Unlock()
+	if ok {
+		return c.http.Get(ctx, known+suffix, params)
+	}
+	var first error
+	for i, p := range paths {
+		body, err := c.http.Get(ctx, p+suffix, params)
+		if err == nil {
+			c.mu.Lock()
+			if _, said := c.spelling[key]; !said && i > 0 {
+				c.http.Log.Warn("mgr: the endpoint answers under another of the spellings the vendor's page uses; using it from now on", "tried", "/"+paths[0]+suffix, "answers", "/"+p+suffix)
+			}
+			c.spelling[key] = p
+			c.mu.Unlock()
+			return body, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if !IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, first
+}
+
+// Probe sizes a list without reading it: it asks for one record at each
+// offset (paced like any request) and reports whether the list holds
+// more than offset records.
+func (c *Client) Probe(ctx context.Context, res Resource, offset int) (bool, error) {
+	params := rest.Params(res.Params)
+	params.Set("limit", "1")
+	params.Set("offset", strconv.Itoa(offset))
+	body, err := c.list(ctx, res, params)
+	if err != nil {
+		return false, fmt.Errorf("mgr: probe %s at offset %d: %w", res.Name, offset, err)
+	}
+	items, err := decodeList(body)
+	if err != nil {
+		return false, fmt.Errorf("mgr: probe %s at offset %d: %w", res.Name, offset, err)
+	}
+	return len(items) > 0, nil
+}
 
 // IsNotFound reports whether err is the API's 404 for a record (deleted
-// since it was listed).
+// since it was listed) or an endpoint.
 func IsNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
-// spent says why the run's own budget forbids another request, or "".
-func (c *Client) spent() string {
-	if c.maxRequests > 0 && c.requests.Load() >= c.maxRequests {
-		return fmt.Sprintf("%d of %d requests sent", c.requests.Load(), c.maxRequests)
+// check reads an answer: a success is 200 or 201 with JSON, anything else
+// the API's error (recognised as the rate-limit error or a block by its
+// status or wording: the docs give neither).
+func check(resp *http.Response, body []byte, shown string, redact func(string) string) error {
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
+		if !json.Valid(body) {
+			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + redact(rest.Snippet(body))}
+		}
+		return nil
 	}
-	if !c.deadline.IsZero() && !c.clock.Now().Before(c.deadline) {
-		return "the run's time is up (" + c.deadline.Format(time.RFC3339) + ")"
-	}
-	return ""
+	ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: redact(errorMessage(body))}
+	ae.RateLimited = resp.StatusCode == http.StatusTooManyRequests || rateLimitText.MatchString(ae.Message)
+	ae.Blocked = blockedText.MatchString(ae.Message)
+	return ae
 }
 
-// get performs one GET with pacing, rate-signal handling and bounded retries.
-func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byte, error) {
-	rateSignals, failures := 0, 0
-	for {
-		if why := c.spent(); why != "" {
-			return nil, fmt.Errorf("%w: %s", ErrRunBudget, why)
+// shouldRetry is the one place that decides what a failed request means:
+// a transient failure is retried, a rate signal silences the key and ends
+// the account's run, anything else ends the call.
+func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest.Decision {
+	switch classify(err, c.http.Succeeded()) {
+	case rateSignal:
+		try.Limited++
+		until := c.http.Bucket().CoolDown(c.http.Cooldown)
+		c.http.Log.Warn("mgr: rate-limit signal; the key stays silent and this account stops for this run", "path", try.Path, "error", err, "silent_until", until)
+		if try.Limited >= maxRateSignals {
+			return rest.Decision{Err: fmt.Errorf("%w (silent until %s): %w", ErrRateBudget, until.Format(time.RFC3339), err)}
 		}
-		if err := c.bucket.Wait(ctx); err != nil {
-			return nil, err
-		}
-		if why := c.spent(); why != "" { // the wait may have crossed the deadline
-			return nil, fmt.Errorf("%w: %s", ErrRunBudget, why)
-		}
-		body, err := c.do(ctx, path, params)
-		if err == nil {
-			c.succeeded.Store(true)
-			return body, nil
-		}
-		switch decide(err, c.succeeded.Load()) {
-		case rateSignal:
-			rateSignals++
-			until := c.bucket.CoolDown(c.cooldown)
-			c.log.Warn("mgr: rate-limit signal; the key stays silent and this account stops for this run", "path", path, "error", err, "silent_until", until)
-			if rateSignals >= maxRateSignals {
-				return nil, fmt.Errorf("%w (silent until %s): %w", ErrRateBudget, until.Format(time.RFC3339), err)
-			}
-		case transient:
-			failures++
-			if failures > c.retries {
-				return nil, fmt.Errorf("giving up after %d attempts: %w", failures, err)
-			}
-			wait := c.backoff << (failures - 1)
-			c.log.Warn("mgr: transient failure; retrying", "path", path, "error", err, "attempt", failures, "wait", wait)
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		case authFailure:
-			return nil, fmt.Errorf("%w (check the key in the account's api_key_env): %w", ErrAuth, err)
-		case blocked:
-			return nil, fmt.Errorf("%w: %w", ErrBlocked, err)
-		default:
-			return nil, err
-		}
+		return rest.Decision{Wait: until.Sub(c.http.Clock.Now())}
+	case transient:
+		return rest.Decision{}
+	case authFailure:
+		return rest.Decision{Err: fmt.Errorf("%w (check the key in the account's api_key_env): %w", ErrAuth, err)}
+	case blocked:
+		return rest.Decision{Err: fmt.Errorf("%w: %w", ErrBlocked, err)}
 	}
+	return rest.Decision{Err: err}
 }
 
-type verdict int
+type class int
 
 const (
-	fatal verdict = iota
+	fatal class = iota
 	transient
 	rateSignal
 	authFailure
 	blocked
 )
 
-// decide is the one place that classifies a failed request.
-func decide(err error, keyWorked bool) verdict {
+// classify sorts a failed request.
+func classify(err error, keyWorked bool) class {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		switch {
@@ -390,105 +338,4 @@ func decide(err error, keyWorked bool) verdict {
 		return transient
 	}
 	return transient // connection refused/reset and other transport errors
-}
-
-var (
-	rateLimitText = regexp.MustCompile(`(?i)rate.?limit|too many requests|requests per minute`)
-	blockedText   = regexp.MustCompile(`(?i)\b(been|are|is|now|currently) blocked\b`)
-)
-
-// maxBody bounds one response body.
-const maxBody = 64 << 20
-
-func (c *Client) do(ctx context.Context, path string, params url.Values) ([]byte, error) {
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + path
-	if params != nil {
-		u.RawQuery = params.Encode()
-	}
-	shown := path
-	if u.RawQuery != "" {
-		shown += "?" + u.RawQuery
-	}
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("build request %s: %w", shown, err)
-	}
-	req.Header.Set("Authorization", c.key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "repairshop-export")
-	c.requests.Add(1)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		// Never let the URL-carrying *url.Error leak credentials: the key is
-		// a header, not in the URL, so the URL is safe to show.
-		return nil, fmt.Errorf("GET %s: %w", shown, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: read body: %w", shown, err)
-	}
-	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
-		if !json.Valid(body) {
-			return nil, &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + snippet(body)}
-		}
-		return body, nil
-	}
-	ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: errorMessage(body)}
-	ae.RateLimited = resp.StatusCode == http.StatusTooManyRequests || rateLimitText.MatchString(ae.Message)
-	ae.Blocked = blockedText.MatchString(ae.Message)
-	return nil, ae
-}
-
-// errorMessage extracts {"error":"..."} (or {"error":{"message":...}}), else a snippet.
-func errorMessage(body []byte) string {
-	var e struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && len(e.Error) > 0 {
-		var s string
-		if json.Unmarshal(e.Error, &s) == nil {
-			return s
-		}
-		var o struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(e.Error, &o) == nil && o.Message != "" {
-			return o.Message
-		}
-		return string(e.Error)
-	}
-	return snippet(body)
-}
-
-func snippet(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > 200 {
-		return string(b[:200]) + "…"
-	}
-	return string(b)
-}
-
-// Probe sizes a list without reading it: it asks for one record at each
-// offset (paced like any request) and reports whether the list holds
-// more than offset records.
-func (c *Client) Probe(ctx context.Context, res Resource, offset int) (bool, error) {
-	params := url.Values{}
-	for k, v := range res.Params {
-		params[k] = append([]string(nil), v...)
-	}
-	params.Set("limit", "1")
-	params.Set("offset", strconv.Itoa(offset))
-	body, err := c.get(ctx, res.Name, params)
-	if err != nil {
-		return false, fmt.Errorf("mgr: probe %s at offset %d: %w", res.Name, offset, err)
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
-		return false, fmt.Errorf("mgr: probe %s at offset %d: response is not a JSON array: %w", res.Name, offset, err)
-	}
-	return len(items) > 0, nil
 }

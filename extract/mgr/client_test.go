@@ -16,6 +16,7 @@ import (
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/rest"
 )
 
 var start = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
@@ -27,7 +28,7 @@ func setup(t *testing.T, srvOpts []mgrtest.Option, cliOpts ...mgr.Option) (*mgrt
 	clk := budget.NewFake(start)
 	srv := mgrtest.NewServer(append([]mgrtest.Option{mgrtest.WithClock(clk), mgrtest.WithTickets(430, 60)}, srvOpts...)...)
 	t.Cleanup(srv.Close)
-	c, err := mgr.NewClient(srv.Shops[0].Key, append([]mgr.Option{mgr.WithBaseURL(srv.URL), mgr.WithClock(clk), mgr.WithRetries(3, time.Second)}, cliOpts...)...)
+	c, err := mgr.NewClient(srv.Shops[0].Key, append([]mgr.Option{rest.WithBaseURL(srv.URL), rest.WithClock(clk), rest.WithRetries(3, time.Second)}, cliOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestDefaultPacingRealTime(t *testing.T) {
 	// Real clock, real sockets, a scaled window: 30 requests per 300 ms.
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(30, 300*time.Millisecond), mgrtest.WithTickets(1600, 10))
 	defer srv.Close()
-	c, _ := mgr.NewClient(srv.Shops[0].Key, mgr.WithBaseURL(srv.URL), mgr.WithRateLimit(30, 300*time.Millisecond, 0))
+	c, _ := mgr.NewClient(srv.Shops[0].Key, rest.WithBaseURL(srv.URL), rest.WithRateLimit(30, 300*time.Millisecond, 0))
 	ids, err := listAll(t, c, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +267,7 @@ func TestUnauthorizedAfterSuccessIsARateSignal(t *testing.T) {
 
 func TestUnauthorizedFirstIsFatal(t *testing.T) {
 	srv, _, clk := setup(t, nil)
-	c, _ := mgr.NewClient("not-a-key", mgr.WithBaseURL(srv.URL), mgr.WithClock(clk))
+	c, _ := mgr.NewClient("not-a-key", rest.WithBaseURL(srv.URL), rest.WithClock(clk))
 	_, err := listAll(t, c, nil)
 	if !errors.Is(err, mgr.ErrAuth) {
 		t.Fatalf("err = %v, want ErrAuth", err)
@@ -283,7 +284,7 @@ func TestRateLimitErrorRecognisedAndObeyed(t *testing.T) {
 	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusForbidden, http.StatusServiceUnavailable} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			// A client misconfigured to twice the real limit.
-			srv, c, _ := setup(t, []mgrtest.Option{mgrtest.WithRateLimitStatus(status), mgrtest.WithTickets(3000, 10)}, mgr.WithRateLimit(60, time.Minute, 1))
+			srv, c, _ := setup(t, []mgrtest.Option{mgrtest.WithRateLimitStatus(status), mgrtest.WithTickets(3000, 10)}, rest.WithRateLimit(60, time.Minute, 1))
 			ids, runs := listResuming(t, c)
 			assertExactlyOnce(t, dedupe(ids), srv.Shops[0].TicketIDs())
 			if srv.Blocked("north") {
@@ -323,7 +324,7 @@ func TestServerErrorsRetriedWithBound(t *testing.T) {
 }
 
 func TestTimeoutsRetried(t *testing.T) {
-	srv, c, _ := setup(t, nil, mgr.WithRequestTimeout(100*time.Millisecond))
+	srv, c, _ := setup(t, nil, rest.WithRequestTimeout(100*time.Millisecond))
 	srv.Inject(mgrtest.Fault{Stall: 2, StallFor: 2 * time.Second})
 	ids, err := listAll(t, c, nil)
 	if err != nil {
@@ -365,7 +366,7 @@ func TestGarbledResponsesAreRetried(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var logs strings.Builder
-			srv, c, _ := setup(t, nil, mgr.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			srv, c, _ := setup(t, nil, rest.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			srv.Inject(f)
 			ids, err := listAll(t, c, nil)
 			if err != nil {
@@ -380,12 +381,12 @@ func TestGarbledResponsesAreRetried(t *testing.T) {
 }
 
 func TestRunBudgetStopsBeforeSending(t *testing.T) {
-	srv, c, _ := setup(t, nil, mgr.WithRunBudget(4, time.Time{}))
+	srv, c, _ := setup(t, nil, rest.WithRunBudget(4, time.Time{}))
 	_, err := listAll(t, c, nil)
 	if !errors.Is(err, mgr.ErrRunBudget) || len(srv.Log()) != 4 {
 		t.Fatalf("err %v after %d requests; want ErrRunBudget after exactly 4", err, len(srv.Log()))
 	}
-	srv2, c2, _ := setup(t, nil, mgr.WithRunBudget(0, start.Add(10*time.Second)))
+	srv2, c2, _ := setup(t, nil, rest.WithRunBudget(0, start.Add(10*time.Second)))
 	_, err = listAll(t, c2, nil)
 	if !errors.Is(err, mgr.ErrRunBudget) {
 		t.Fatalf("deadline: %v", err)
@@ -428,7 +429,7 @@ func TestBlockedKeyStopsAtOnce(t *testing.T) {
 		fmt.Fprintf(w, `{"error":%q}`, mgrtest.BlockedMessage)
 	}))
 	defer srv.Close()
-	c, _ := mgr.NewClient("k", mgr.WithBaseURL(srv.URL), mgr.WithClock(budget.NewFake(start)))
+	c, _ := mgr.NewClient("k", rest.WithBaseURL(srv.URL), rest.WithClock(budget.NewFake(start)))
 	_, err := listAll(t, c, nil)
 	if !errors.Is(err, mgr.ErrBlocked) || n != 1 {
 		t.Fatalf("err %v after %d requests; want ErrBlocked after one (retrying a block only extends it)", err, n)

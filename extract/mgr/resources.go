@@ -27,9 +27,18 @@ type Resource struct {
 	// changed too: totals, status, payments, update time. Every spelling
 	// users have seen is listed; those absent are skipped.
 	Fingerprint []string
+	// Spellings are other paths the vendor's page gives the list and the
+	// detail endpoint, tried in order after Name on a 404.
+	ListSpellings, DetailSpellings []string
 }
 
-// The resources of shared/api/mgr.md. Lists accept limit (≤ 50) and
+// ListPaths are the paths the list may answer under, Name first.
+func (r Resource) ListPaths() []string { return append([]string{r.Name}, r.ListSpellings...) }
+
+// DetailPaths are the paths below which the detail may answer, Name first.
+func (r Resource) DetailPaths() []string { return append([]string{r.Name}, r.DetailSpellings...) }
+
+// The resources of the vendor's API page. Lists accept limit (≤ 50) and
 // offset; `page` is broken in the live API (page=2 returns []), so it is
 // never sent.
 var (
@@ -37,10 +46,13 @@ var (
 	Customers = Resource{Name: "customers", Dated: true}
 	// TicketInvoices: the vendor page spells the list both /ticketInvoices
 	// (the heading, and the detail path /ticketInvoices/{id}) and
-	// /ticketsInvoices (the example URL). We use /ticketInvoices: it is the
-	// spelling of the heading and of the detail endpoint, and the one the
-	// API Explorer — which the docs call the source of truth — lists.
-	TicketInvoices = Resource{Name: "ticketInvoices", Dated: true, Detail: true, Fingerprint: documentFingerprint}
+	// /ticketsInvoices (the example URL), and the detail's example URL is
+	// /ticketinvoices/{id}. We ask /ticketInvoices first: it is the
+	// spelling of the headings, and the one the API Explorer — which the
+	// docs call the source of truth — lists; a 404 there is asked again in
+	// the example's spelling (see Client.spelt).
+	TicketInvoices = Resource{Name: "ticketInvoices", Dated: true, Detail: true, Fingerprint: documentFingerprint,
+		ListSpellings: []string{"ticketsInvoices"}, DetailSpellings: []string{"ticketinvoices"}}
 	POSInvoices    = Resource{Name: "posInvoices", Dated: true, Detail: true, Fingerprint: documentFingerprint}
 	PurchaseOrders = Resource{Name: "purchaseOrders", Dated: true, Detail: true, Fingerprint: []string{
 		"status", "status.label", "amount_total", "total", "grand_total", "received_date", "receivedDate",

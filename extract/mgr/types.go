@@ -1,31 +1,25 @@
 package mgr
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
-	"time"
+
+	"github.com/repairshop/export/extract/rest"
 )
 
-// Page is one successful list or detail response, as fetched.
-type Page struct {
-	Resource string     // e.g. "tickets"
-	Params   url.Values // query parameters sent (never the key)
-	Body     []byte     // the response body exactly as received, for the raw archive
-	// Records is a JSON array of the records on this page not already seen
-	// earlier in the same listing (the API's loose ordering repeats some).
-	Records json.RawMessage
-	Count   int // records in Records
-	Dupes   int // records on the page dropped as already seen
-	// Dropped are the positions in Body's array of the records left out of
-	// Records as already seen, so that the archived body replays exactly.
-	Dropped   []int
-	FetchedAt time.Time
-	// Next is the offset the following page starts at, and Last is set on
-	// the listing's final page: together, where a resumed listing goes on.
-	Next int
-	Last bool
-}
+// Errors callers branch on with errors.Is.
+var (
+	// ErrAuth means the key was refused before it ever worked: fix the key.
+	ErrAuth = errors.New("mgr: API key refused")
+	// ErrRateBudget means the run stopped on this key at a rate-limit
+	// signal, to avoid a block; the next run resumes.
+	ErrRateBudget = errors.New("mgr: rate limit persisted; stopped to avoid a block")
+	// ErrBlocked means the vendor has blocked the key/IP (six hours).
+	ErrBlocked = errors.New("mgr: key or IP blocked by the API")
+	// ErrRunBudget means the run's own cap (--max-requests, --max-duration)
+	// is spent; nothing went wrong and the next run continues.
+	ErrRunBudget = rest.ErrRunBudget
+)
 
 // APIError is a response other than 200/201. MGR's error body is
 // {"error":"message"}; Message holds that text when present.

@@ -1,13 +1,3 @@
-// Package repairops is the RepairOps API client. RepairOps meters each key
-// by the hour (1,000 read requests for a Read-scoped key) and says where the
-// key stands on every response (X-RateLimit-Limit/Remaining/Reset). The
-// client reads those headers on every answer and stops short of the quota,
-// leaving a reserve for the shop's other integrations, so the export never
-// runs the key dry by surprise; a 429 is waited out until the reset the API
-// names.
-//
-// It yields raw pages and knows nothing of Arrow or DuckDB. How the API
-// pages and wraps its answers lives in envelope.go alone.
 package repairops
 
 import (
@@ -15,19 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/listing"
+	"github.com/repairshop/export/extract/rest"
 )
 
 // Documented limits.
@@ -42,149 +31,75 @@ const (
 	DefaultPace = 250 * time.Millisecond
 )
 
-// Errors callers branch on with errors.Is.
-var (
-	// ErrAuth means the key was refused (401) or lacks the scope (403).
-	ErrAuth = errors.New("repairops: API key refused")
-	// ErrQuota means the key's hourly quota, less the reserve, is spent and
-	// the run cannot wait for the reset; the next run resumes.
-	ErrQuota = errors.New("repairops: the key's hourly quota is spent")
-	// ErrRunBudget means the run's own cap (--max-requests, --max-duration)
-	// is spent; nothing went wrong and the next run continues.
-	ErrRunBudget = errors.New("repairops: the run's request budget is spent")
-	// StopListing, returned by a List callback, ends the listing without error.
-	StopListing = errors.New("repairops: stop listing")
-)
+// Page is one successful list or detail response, as fetched.
+type Page = extract.Page
+
+// Option configures a Client: the options are package rest's, shared by
+// every client. Here rest.WithRateLimit sets the key's quota (default 1000
+// per hour): the client uses headroom×quota (default 90 %) and leaves the
+// rest for the shop's other integrations; the API's X-RateLimit-Limit wins
+// when it is lower. rest.WithCooldown is the wait after a 429 that names
+// neither Retry-After nor X-RateLimit-Reset. rest.WithRunBudget with a
+// deadline also lets the client wait for the quota's reset when the reset
+// comes before it; without one, a spent quota ends the run (ErrQuota).
+// rest.WithPace is the least time between two requests (default
+// DefaultPace, or less when the quota spread over its window is faster);
+// rest.WithPageSize the list page size (default and maximum 500).
+type Option = rest.Option
 
 // Client talks to one organisation's API key. It is safe for concurrent
 // use; all requests on the key share one pacing bucket and one view of the
 // quota.
 type Client struct {
-	key      string
-	base     *url.URL
-	hc       *http.Client
-	clock    budget.Clock
-	log      *slog.Logger
-	limit    int // requests per window, as configured
-	per      time.Duration
-	headroom float64
-	cooldown time.Duration // wait after a 429 that names no reset
-	retries  int
-	backoff  time.Duration
-	timeout  time.Duration
-	pace     time.Duration
-	pageSize int
-	bucket   *budget.Bucket
-	ledger   *budget.Ledger
-
-	maxRequests int64     // 0: no cap
-	deadline    time.Time // zero: none
-
-	requests atomic.Int64
+	http *rest.Client
 
 	mu    sync.Mutex
 	quota Quota
 	mine  []time.Time // this client's requests within the last window
 }
 
-// Option configures a Client.
-type Option func(*Client)
-
-// WithBaseURL points the client at another server (default the vendor's).
-func WithBaseURL(u string) Option {
-	return func(c *Client) {
-		if p, err := url.Parse(strings.TrimSuffix(u, "/")); err == nil {
-			c.base = p
-		}
-	}
-}
-
-// WithHTTPClient sets the HTTP client (default: a dedicated client, never http.DefaultClient).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
-
-// WithClock sets the clock used for pacing, quota waits and backoff.
-func WithClock(clk budget.Clock) Option { return func(c *Client) { c.clock = clk } }
-
-// WithLogger sets the logger for retries and quota waits.
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
-
-// WithRateLimit sets the key's quota (default 1000 per hour). The client
-// uses headroom×quota (default 90%) and leaves the rest for the shop's other
-// integrations. The API's X-RateLimit-Limit wins when it is lower.
-func WithRateLimit(n int, per time.Duration, headroom float64) Option {
-	return func(c *Client) { c.limit, c.per, c.headroom = n, per, headroom }
-}
-
-// WithCooldown sets the wait after a 429 that names neither Retry-After nor
-// X-RateLimit-Reset (default one minute).
-func WithCooldown(d time.Duration) Option { return func(c *Client) { c.cooldown = d } }
-
-// WithRetries bounds retries of one request on 5xx, timeouts and garbled
-// responses, with exponential backoff starting at backoff.
-func WithRetries(n int, backoff time.Duration) Option {
-	return func(c *Client) { c.retries, c.backoff = n, backoff }
-}
-
-// WithLedger shares the key's pacing and 429 waits with every other process
-// using it, through a ledger file (see budget.Ledger).
-func WithLedger(l *budget.Ledger) Option { return func(c *Client) { c.ledger = l } }
-
-// WithRunBudget caps what this client may spend: at most maxRequests
-// requests (0: no cap) and none sent after deadline (zero: none). Once
-// spent, calls fail with ErrRunBudget before sending anything. A deadline
-// also lets the client wait for the quota's reset when the reset comes
-// before it; without one, a spent quota ends the run (ErrQuota).
-func WithRunBudget(maxRequests int64, deadline time.Time) Option {
-	return func(c *Client) { c.maxRequests, c.deadline = maxRequests, deadline }
-}
-
-// WithRequestTimeout bounds one HTTP request (default 60 s).
-func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
-
-// WithPace sets the least time between two requests (default DefaultPace,
-// or less when the quota spread over its window is faster).
-func WithPace(d time.Duration) Option { return func(c *Client) { c.pace = d } }
-
-// WithPageSize sets the list page size (default and maximum 500).
-func WithPageSize(n int) Option { return func(c *Client) { c.pageSize = n } }
-
 // NewClient returns a client for one API key.
 func NewClient(key string, opts ...Option) (*Client, error) {
-	base, _ := url.Parse("https://api.repairops.io/v1")
-	c := &Client{
-		key: key, base: base, hc: &http.Client{}, clock: budget.Real{}, log: slog.New(slog.DiscardHandler),
-		limit: DefaultRequestsPerHour, per: time.Hour, headroom: budget.DefaultHeadroom, cooldown: time.Minute,
-		retries: 4, backoff: 2 * time.Second, timeout: 60 * time.Second, pace: DefaultPace, pageSize: MaxPageSize,
-	}
-	for _, o := range opts {
-		o(c)
-	}
 	if key == "" {
 		return nil, fmt.Errorf("%w: empty key", ErrAuth)
 	}
-	if c.limit <= 0 || c.per <= 0 {
-		return nil, fmt.Errorf("repairops: quota must be positive, got %d per %v", c.limit, c.per)
+	c := &Client{}
+	defaults := rest.Settings{
+		BaseURL: "https://api.repairops.io/v1",
+		Limit:   DefaultRequestsPerHour, Per: time.Hour, Headroom: budget.DefaultHeadroom, Cooldown: time.Minute,
+		Retries: 4, Backoff: 2 * time.Second, Timeout: 60 * time.Second, Pace: DefaultPace, PageSize: MaxPageSize,
 	}
-	if c.headroom <= 0 || c.headroom > 1 {
-		c.headroom = budget.DefaultHeadroom
+	rules := rest.Rules{
+		Name:      "repairops",
+		Authorize: func(h http.Header) { h.Set("Authorization", "Bearer "+key) },
+		Admit:     c.admit,
+		Sent: func(at time.Time) {
+			c.mu.Lock()
+			c.mine = append(c.mine, at)
+			c.mu.Unlock()
+		},
+		Check: c.check,
+		Retry: c.shouldRetry,
 	}
-	c.pageSize = min(max(c.pageSize, 1), MaxPageSize)
-	// Never faster than the pace, unless the quota spread evenly over its
-	// window is faster still (a key with a very large quota).
-	pace := min(c.pace, c.per/time.Duration(c.limit))
-	b, err := budget.NewBucket(c.clock, 1, max(pace, time.Millisecond), 1)
+	var err error
+	c.http, err = rest.New(key, defaults, opts, rules, func(s rest.Settings) (int, time.Duration, float64) {
+		// Never faster than the pace, unless the quota spread evenly over
+		// its window is faster still (a key with a very large quota).
+		pace := min(s.Pace, s.Per/time.Duration(s.Limit))
+		return 1, max(pace, time.Millisecond), 1
+	})
 	if err != nil {
-		return nil, fmt.Errorf("repairops: %w", err)
+		return nil, err
 	}
-	if c.ledger != nil {
-		b.UseLedger(c.ledger)
+	if h := c.http.Headroom; h <= 0 || h > 1 {
+		c.http.Headroom = budget.DefaultHeadroom
 	}
-	c.bucket = b
+	c.http.PageSize = min(max(c.http.PageSize, 1), MaxPageSize)
 	return c, nil
 }
 
 // Requests is the number of HTTP requests sent so far, failures included.
-func (c *Client) Requests() int64 { return c.requests.Load() }
+func (c *Client) Requests() int64 { return c.http.Requests() }
 
 // Quota is the key's quota as the last response reported it.
 func (c *Client) Quota() Quota {
@@ -195,12 +110,12 @@ func (c *Client) Quota() Quota {
 
 // CoolingUntil is the end of a 429 wait recorded on the key, by this or
 // another process (zero if none).
-func (c *Client) CoolingUntil() time.Time { return c.bucket.CoolingUntil() }
+func (c *Client) CoolingUntil() time.Time { return c.http.CoolingUntil() }
 
 // Allowed is how many requests per window the client allows itself on a
 // key whose limit is limit: headroom×min(limit, configured).
 func (c *Client) allowed(limit int) int {
-	return max(int(math.Floor(float64(min(limit, c.limit))*c.headroom)), 1)
+	return max(int(math.Floor(float64(min(limit, c.http.Limit))*c.http.Headroom)), 1)
 }
 
 // maxEmptyPages stops a listing whose pages bring nothing new, which means
@@ -227,18 +142,15 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 	seen := map[string]struct{}{}
 	stale, total, anon := 0, -1, 0
 	for offset := max(start, 0); ; {
-		params := url.Values{}
-		for k, v := range res.Params {
-			params[k] = append([]string(nil), v...)
-		}
+		params := rest.Params(res.Params)
 		if !res.Unpaged || offset > 0 {
-			pageParams(params, offset, c.pageSize)
+			pageParams(params, offset, c.http.PageSize)
 		}
-		body, err := c.get(ctx, res.Name, params)
+		body, err := c.http.Get(ctx, res.Name, params)
 		if err != nil {
 			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
 		}
-		lp, err := decodeList(body, offset, c.pageSize)
+		lp, err := decodeList(body, offset, c.http.PageSize)
 		if err != nil {
 			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
 		}
@@ -251,21 +163,10 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if total < 0 {
 			total = lp.total
 		}
-		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.clock.Now(), Total: lp.total, Next: lp.next, Last: !lp.more}
-		fresh := make([]json.RawMessage, 0, len(lp.items))
-		for i, it := range lp.items {
-			if id, ok := listing.RecordID(it); ok {
-				if _, dup := seen[id]; dup {
-					page.Dupes++
-					page.Dropped = append(page.Dropped, i)
-					continue
-				}
-				seen[id] = struct{}{}
-			} else {
-				anon++
-			}
-			fresh = append(fresh, it)
-		}
+		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: lp.total, Next: lp.next, Last: !lp.more}
+		fresh, dropped, nameless := rest.Fresh(seen, lp.items, listing.RecordID)
+		page.Dropped, page.Dupes = dropped, len(dropped)
+		anon += nameless
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
 		if err := fn(page); err != nil {
@@ -276,7 +177,7 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		}
 		if page.Last {
 			if start == 0 && total >= 0 && len(seen)+anon != total {
-				c.log.Warn("repairops: the listing's distinct records differ from the total the API reported (records changed while paging; the next run catches up)",
+				c.http.Log.Warn("repairops: the listing's distinct records differ from the total the API reported (records changed while paging; the next run catches up)",
 					"resource", res.Name, "seen", len(seen)+anon, "total", total)
 			}
 			return nil
@@ -295,7 +196,7 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 // Get fetches one record, e.g. Get(ctx, "tickets", "550e8400-…").
 func (c *Client) Get(ctx context.Context, resource, id string) (Page, error) {
 	path := resource + "/" + url.PathEscape(id)
-	body, err := c.get(ctx, path, nil)
+	body, err := c.http.Get(ctx, path, nil)
 	if err != nil {
 		return Page{}, fmt.Errorf("repairops: get %s: %w", path, err)
 	}
@@ -303,19 +204,16 @@ func (c *Client) Get(ctx context.Context, resource, id string) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("repairops: get %s: %w", path, err)
 	}
-	return Page{Resource: resource, Body: body, Records: append(append([]byte{'['}, rec...), ']'), Count: 1, Total: 1, FetchedAt: c.clock.Now(), Last: true}, nil
+	return Page{Resource: resource, Body: body, Records: append(append([]byte{'['}, rec...), ']'), Count: 1, Total: 1, FetchedAt: c.http.Clock.Now(), Last: true}, nil
 }
 
 // Probe asks for one record of a list and returns the total the API
 // reports (-1 if it does not say): `export plan` sizes a list for one
 // request.
 func (c *Client) Probe(ctx context.Context, res Resource) (int, error) {
-	params := url.Values{}
-	for k, v := range res.Params {
-		params[k] = append([]string(nil), v...)
-	}
+	params := rest.Params(res.Params)
 	pageParams(params, 0, 1)
-	body, err := c.get(ctx, res.Name, params)
+	body, err := c.http.Get(ctx, res.Name, params)
 	if err != nil {
 		return 0, fmt.Errorf("repairops: probe %s: %w", res.Name, err)
 	}
@@ -339,17 +237,6 @@ func IsInvalidRequest(err error) bool {
 	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest
 }
 
-// spent says why the run's own budget forbids another request, or "".
-func (c *Client) spent() string {
-	if c.maxRequests > 0 && c.requests.Load() >= c.maxRequests {
-		return fmt.Sprintf("%d of %d requests sent", c.requests.Load(), c.maxRequests)
-	}
-	if !c.deadline.IsZero() && !c.clock.Now().Before(c.deadline) {
-		return "the run's time is up (" + c.deadline.Format(time.RFC3339) + ")"
-	}
-	return ""
-}
-
 // quotaWait says how long the quota makes the next request wait, and why:
 // the headers' Remaining down to the reserve (the API's view, every client
 // of the key counted), or — when the API sends no headers — this client's
@@ -364,7 +251,8 @@ func (c *Client) quotaWait(now time.Time) (time.Duration, string) {
 			return q.Reset.Sub(now) + time.Second, fmt.Sprintf("X-RateLimit-Remaining is %d of %d; the last %d are left for the shop's other integrations", q.Remaining, q.Limit, reserve)
 		}
 	}
-	cut := now.Add(-c.per)
+	per := c.http.Per
+	cut := now.Add(-per)
 	keep := c.mine[:0]
 	for _, t := range c.mine {
 		if t.After(cut) {
@@ -372,99 +260,74 @@ func (c *Client) quotaWait(now time.Time) (time.Duration, string) {
 		}
 	}
 	c.mine = keep
-	if n := c.allowed(c.limit); len(c.mine) >= n {
-		return c.mine[0].Add(c.per).Sub(now), fmt.Sprintf("%d requests sent in the last %v (the configured quota's %d)", len(c.mine), c.per, n)
+	if n := c.allowed(c.http.Limit); len(c.mine) >= n {
+		return c.mine[0].Add(per).Sub(now), fmt.Sprintf("%d requests sent in the last %v (the configured quota's %d)", len(c.mine), per, n)
 	}
 	return 0, ""
 }
 
-// admit waits until a request may be sent, then reserves its slot.
+// admit waits, before each request, for the hourly quota: with a deadline
+// the reset comes before, the client waits for it; otherwise a spent quota
+// ends the run (ErrQuota) and the next run resumes.
 func (c *Client) admit(ctx context.Context) error {
 	for {
-		if why := c.spent(); why != "" {
-			return fmt.Errorf("%w: %s", ErrRunBudget, why)
+		if err := c.http.Spent(); err != nil {
+			return err
 		}
-		now := c.clock.Now()
+		now := c.http.Clock.Now()
 		wait, why := c.quotaWait(now)
 		if wait <= 0 {
-			break
+			return nil
 		}
 		until := now.Add(wait)
-		if c.deadline.IsZero() || until.After(c.deadline) {
+		if c.http.Deadline.IsZero() || until.After(c.http.Deadline) {
 			return fmt.Errorf("%w until %s: %s", ErrQuota, until.Format(time.RFC3339), why)
 		}
-		c.log.Info("repairops: hourly quota reached; waiting for its reset (the run's deadline allows it)", "until", until.Format(time.RFC3339), "why", why)
-		if err := c.clock.Sleep(ctx, wait); err != nil {
+		c.http.Log.Info("repairops: hourly quota reached; waiting for its reset (the run's deadline allows it)", "until", until.Format(time.RFC3339), "why", why)
+		if err := c.http.Clock.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
-	if err := c.bucket.Wait(ctx); err != nil {
-		return err
-	}
-	if why := c.spent(); why != "" { // the wait may have crossed the deadline
-		return fmt.Errorf("%w: %s", ErrRunBudget, why)
-	}
-	return nil
 }
 
-// get performs one GET with pacing, quota handling and bounded retries.
-func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byte, error) {
-	limited, failures := 0, 0
-	for {
-		if err := c.admit(ctx); err != nil {
-			return nil, err
+// shouldRetry is the one place that decides what a failed request means: a
+// 429 is waited out to the reset the API names (twice at most), a 401/403
+// is the key's, a transient failure is retried, anything else ends the call.
+func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest.Decision {
+	var ae *APIError
+	isAPI := errors.As(err, &ae)
+	switch {
+	case isAPI && ae.RateLimited():
+		try.Limited++
+		now := c.http.Clock.Now()
+		until := ae.RetryAfter
+		if !until.After(now) {
+			until = now.Add(c.http.Cooldown)
 		}
-		body, err := c.do(ctx, path, params)
-		if err == nil {
-			return body, nil
+		if try.Limited > maxRateLimited {
+			return rest.Decision{Err: fmt.Errorf("%w: %d rate-limit errors in a row: %w", ErrQuota, try.Limited, err)}
 		}
-		var ae *APIError
-		isAPI := errors.As(err, &ae)
-		switch {
-		case isAPI && ae.RateLimited():
-			limited++
-			now := c.clock.Now()
-			until := ae.RetryAfter
-			if !until.After(now) {
-				until = now.Add(c.cooldown)
-			}
-			if limited > maxRateLimited {
-				return nil, fmt.Errorf("%w: %d rate-limit errors in a row: %w", ErrQuota, limited, err)
-			}
-			if !c.deadline.IsZero() && until.After(c.deadline) {
-				return nil, fmt.Errorf("%w until %s, after the run's deadline: %w", ErrQuota, until.Format(time.RFC3339), err)
-			}
-			// The wait goes in the key's ledger, so every process on the
-			// key keeps it; after it the quota is whatever the next answer
-			// says.
-			c.bucket.CoolDown(until.Sub(now))
-			c.log.Warn("repairops: rate limited; waiting until the reset the API named", "path", path, "error", err, "until", until.Format(time.RFC3339))
-			if err := c.clock.Sleep(ctx, until.Sub(now)); err != nil {
-				return nil, err
-			}
-			c.mu.Lock()
-			c.quota.Known = false
-			c.mu.Unlock()
-		case isAPI && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
-			what := "the key is missing or invalid"
-			if ae.Status == http.StatusForbidden {
-				what = "the key's scope does not allow reading /" + strings.SplitN(path, "/", 2)[0]
-			}
-			return nil, fmt.Errorf("%w: %s (fix the key in the account's api_key_env; an export needs a key with the Read scope, from Settings → API Keys): %w", ErrAuth, what, err)
-		case isTransient(err):
-			failures++
-			if failures > c.retries {
-				return nil, fmt.Errorf("giving up after %d attempts: %w", failures, err)
-			}
-			wait := c.backoff << (failures - 1)
-			c.log.Warn("repairops: transient failure; retrying", "path", path, "error", err, "attempt", failures, "wait", wait)
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, err
+		if !c.http.Deadline.IsZero() && until.After(c.http.Deadline) {
+			return rest.Decision{Err: fmt.Errorf("%w until %s, after the run's deadline: %w", ErrQuota, until.Format(time.RFC3339), err)}
 		}
+		// The wait goes in the key's ledger, so every process on the key
+		// keeps it; after it the quota is whatever the next answer says.
+		c.http.Bucket().CoolDown(until.Sub(now))
+		c.http.Log.Warn("repairops: rate limited; waiting until the reset the API named", "path", try.Path, "error", err, "until", until.Format(time.RFC3339))
+		c.mu.Lock()
+		c.quota.Known = false
+		c.mu.Unlock()
+		return rest.Decision{Wait: until.Sub(now)}
+	case isAPI && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
+		what := "the key is missing or invalid"
+		if ae.Status == http.StatusForbidden {
+			what = "the key's scope does not allow reading " + strings.SplitN(try.Path, "?", 2)[0]
+		}
+		return rest.Decision{Err: fmt.Errorf("%w: %s (fix the key in the account's api_key_env; an export needs a key with the Read scope, from Settings → API Keys): %w", ErrAuth, what, err)}
+	case isTransient(err):
+		return rest.Decision{}
 	}
+	return rest.Decision{Err: err}
 }
 
 // isTransient classifies failures worth retrying: 5xx, 408, a garbled 200,
@@ -480,66 +343,25 @@ func isTransient(err error) bool {
 	return true // timeouts, connection refused/reset, truncated bodies
 }
 
-// maxBody bounds one response body.
-const maxBody = 64 << 20
-
-func (c *Client) do(ctx context.Context, path string, params url.Values) ([]byte, error) {
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + path
-	if params != nil {
-		u.RawQuery = params.Encode()
-	}
-	shown := "/" + path
-	if u.RawQuery != "" {
-		shown += "?" + u.RawQuery
-	}
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("build request %s: %w", shown, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "repairshop-export")
-	c.requests.Add(1)
-	c.mu.Lock()
-	c.mine = append(c.mine, c.clock.Now())
-	c.mu.Unlock()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		// The key travels in a header, never in the URL: the URL is safe to show.
-		return nil, fmt.Errorf("GET %s: %w", shown, err)
-	}
-	defer resp.Body.Close()
+// check reads an answer: X-RateLimit-* on every one, a 2xx with JSON, or
+// the error envelope (the key redacted wherever it is echoed).
+func (c *Client) check(resp *http.Response, body []byte, shown string) error {
 	c.noteQuota(resp.Header)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: read body: %w", shown, err)
-	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if !json.Valid(body) {
-			return nil, &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + c.redact(snippet(body))}
+			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + c.http.Redact(rest.Snippet(body))}
 		}
-		return body, nil
+		return nil
 	}
 	code, msg, details := decodeError(body)
-	ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Code: code, Message: c.redact(msg)}
+	ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Code: code, Message: c.http.Redact(msg)}
 	if len(details) > 0 {
-		ae.Details = json.RawMessage(c.redact(string(details)))
+		ae.Details = json.RawMessage(c.http.Redact(string(details)))
 	}
 	if ae.RateLimited() {
-		ae.RetryAfter = retryAt(resp.Header, c.clock.Now())
+		ae.RetryAfter = retryAt(resp.Header, c.http.Clock.Now())
 	}
-	return nil, ae
-}
-
-// redact hides the key wherever an error body echoes it.
-func (c *Client) redact(s string) string {
-	if len(c.key) < 4 {
-		return s
-	}
-	return strings.ReplaceAll(s, c.key, "[redacted]")
+	return ae
 }
 
 // noteQuota records the X-RateLimit-* headers of a response.
@@ -549,15 +371,15 @@ func (c *Client) noteQuota(h http.Header) {
 	if errL != nil || errR != nil {
 		return
 	}
-	now := c.clock.Now()
+	now := c.http.Clock.Now()
 	reset := resetTime(h.Get("X-RateLimit-Reset"), now)
 	if reset.IsZero() {
-		reset = now.Add(c.per) // no reset said: assume a full window
+		reset = now.Add(c.http.Per) // no reset said: assume a full window
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if (!c.quota.Known || c.quota.Limit != limit) && limit < c.limit {
-		c.log.Info("repairops: the API reports a lower quota than configured; using the API's", "x_ratelimit_limit", limit, "configured", c.limit)
+	if (!c.quota.Known || c.quota.Limit != limit) && limit < c.http.Limit {
+		c.http.Log.Info("repairops: the API reports a lower quota than configured; using the API's", "x_ratelimit_limit", limit, "configured", c.http.Limit)
 	}
 	c.quota = Quota{Known: true, Limit: limit, Remaining: remaining, Reset: reset}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/extract/rest"
 )
 
 var start = time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC)
@@ -23,7 +24,7 @@ func newPair(t *testing.T, srvOpts []repairopstest.Option, opts ...Option) (*rep
 	clk := budget.NewFake(start)
 	srv := repairopstest.NewServer(append([]repairopstest.Option{repairopstest.WithClock(clk), repairopstest.WithTickets(300)}, srvOpts...)...)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(srv.Orgs[0].Key, append([]Option{WithBaseURL(srv.URL), WithClock(clk), WithRetries(3, time.Second)}, opts...)...)
+	c, err := NewClient(srv.Orgs[0].Key, append([]Option{rest.WithBaseURL(srv.URL), rest.WithClock(clk), rest.WithRetries(3, time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func newPair(t *testing.T, srvOpts []repairopstest.Option, opts ...Option) (*rep
 }
 
 func TestListFollowsNextOffset(t *testing.T) {
-	srv, c, _ := newPair(t, nil, WithPageSize(120))
+	srv, c, _ := newPair(t, []repairopstest.Option{repairopstest.WithSortable("created_at", "updated_at")}, rest.WithPageSize(120))
 	var ids []string
 	pages := 0
 	err := c.List(context.Background(), Resource{Name: "tickets", Params: map[string][]string{"sort": {"-updated_at"}}}, func(p Page) error {
@@ -82,7 +83,7 @@ func TestQuotaIsNeverRunDry(t *testing.T) {
 		t.Fatalf("%d × 429", got)
 	}
 	// A run with time to spare waits for the reset.
-	c2, _ := NewClient(srv.Orgs[0].Key, WithBaseURL(srv.URL), WithClock(clk), WithRunBudget(0, clk.Now().Add(2*time.Hour)))
+	c2, _ := NewClient(srv.Orgs[0].Key, rest.WithBaseURL(srv.URL), rest.WithClock(clk), rest.WithRunBudget(0, clk.Now().Add(2*time.Hour)))
 	for _, id := range ids[:60] {
 		if _, err := c2.Get(ctx, "tickets", id); err != nil {
 			t.Fatalf("with a deadline: %v", err)
@@ -95,7 +96,7 @@ func TestQuotaIsNeverRunDry(t *testing.T) {
 
 // The API's lower quota wins over the configured one.
 func TestLowerServerQuotaWins(t *testing.T) {
-	srv, c, _ := newPair(t, []repairopstest.Option{repairopstest.WithQuota(20, time.Hour)}, WithRateLimit(1000, time.Hour, 0))
+	srv, c, _ := newPair(t, []repairopstest.Option{repairopstest.WithQuota(20, time.Hour)}, rest.WithRateLimit(1000, time.Hour, 0))
 	n := 0
 	var err error
 	for _, id := range srv.Orgs[0].TicketIDs() {
@@ -136,8 +137,7 @@ func TestA429IsWaitedOutToTheReset(t *testing.T) {
 
 // A 429 whose reset lies beyond the run's deadline ends the run, cleanly.
 func TestA429PastTheDeadlineStops(t *testing.T) {
-	srv, c, clk := newPair(t, nil)
-	c.deadline = clk.Now().Add(10 * time.Minute)
+	srv, c, _ := newPair(t, nil, rest.WithRunBudget(0, start.Add(10*time.Minute)))
 	srv.Inject(repairopstest.Fault{RateLimited: 1})
 	_, err := c.Get(context.Background(), "tickets", srv.Orgs[0].TicketIDs()[0])
 	if !errors.Is(err, ErrQuota) || len(srv.Log()) != 1 {
@@ -169,7 +169,7 @@ func TestAuthFailuresNameTheKeyAndScope(t *testing.T) {
 		if key == "" {
 			key = "ro_bogus_key_0123456789"
 		}
-		c, _ := NewClient(key, WithBaseURL(srv.URL), WithClock(clk))
+		c, _ := NewClient(key, rest.WithBaseURL(srv.URL), rest.WithClock(clk))
 		err := c.List(context.Background(), Tickets, func(Page) error { return nil })
 		if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "api_key_env") {
 			t.Errorf("%s: %v", scope, err)
@@ -188,7 +188,7 @@ func TestErrorEnvelopeVerbatimKeyRedacted(t *testing.T) {
 		fmt.Fprintf(w, `{"error":{"code":"CONFLICT","message":"Key %s: resource conflict","details":{"field":"id","value":"x-1","key":"%s"}}}`, key, key)
 	}))
 	defer srv.Close()
-	c, _ := NewClient(key, WithBaseURL(srv.URL))
+	c, _ := NewClient(key, rest.WithBaseURL(srv.URL))
 	_, err := c.Get(context.Background(), "tickets", "x-1")
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != 409 || ae.Code != "CONFLICT" {
@@ -287,7 +287,7 @@ func TestPagingTheServerChose(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	var logged strings.Builder
-	c, err := NewClient("k", WithBaseURL(srv.URL), WithClock(budget.NewFake(start)), WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	c, err := NewClient("k", rest.WithBaseURL(srv.URL), rest.WithClock(budget.NewFake(start)), rest.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}

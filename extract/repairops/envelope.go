@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+
+	"github.com/repairshop/export/extract/rest"
 )
 
 // This file is the one place that knows how RepairOps v1 pages and wraps
@@ -61,12 +63,12 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 	}
 	switch d := bytes.TrimSpace(env.Data); {
 	case len(d) == 0:
-		return lp, fmt.Errorf("response has no data array: %s", snippet(body))
+		return lp, fmt.Errorf("response has no data array: %s", rest.Snippet(body))
 	case string(d) == "null":
 		// An empty result serialised from a nil list: nothing here.
 	default:
 		if err := json.Unmarshal(d, &lp.items); err != nil {
-			return lp, fmt.Errorf("response's data is not an array: %s", snippet(d))
+			return lp, fmt.Errorf("response's data is not an array: %s", rest.Snippet(d))
 		}
 	}
 	lp.next = offset + len(lp.items)
@@ -150,7 +152,7 @@ func decodeError(body []byte) (code, message string, details json.RawMessage) {
 		Error json.RawMessage `json:"error"`
 	}
 	if json.Unmarshal(body, &env) != nil || len(env.Error) == 0 {
-		return "", snippet(body), nil
+		return "", rest.Snippet(body), nil
 	}
 	var e struct {
 		Code    string          `json:"code"`
@@ -168,12 +170,4 @@ func decodeError(body []byte) (code, message string, details json.RawMessage) {
 		e.Message = "no error message"
 	}
 	return e.Code, e.Message, e.Details
-}
-
-func snippet(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > 200 {
-		return string(b[:200]) + "…"
-	}
-	return string(b)
 }

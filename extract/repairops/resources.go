@@ -28,7 +28,7 @@ type Resource struct {
 	Order []string
 }
 
-// The resources of shared/api/repairops.md.
+// The resources of the vendor's API reference.
 var (
 	// Tickets are listed newest change first (sort=-updated_at) so that an
 	// incremental run stops paging once past what it already has.

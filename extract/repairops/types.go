@@ -2,33 +2,26 @@ package repairops
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
 	"time"
+
+	"github.com/repairshop/export/extract/rest"
 )
 
-// Page is one successful list or detail response, as fetched.
-type Page struct {
-	Resource string     // e.g. "tickets"
-	Params   url.Values // query parameters sent (never the key)
-	Body     []byte     // the response body exactly as received, for the raw archive
-	// Records is a JSON array of the records on this page not already seen
-	// earlier in the same listing (records that moved while the client
-	// paged, e.g. by a sort on updated_at, come round twice).
-	Records json.RawMessage
-	Count   int // records in Records
-	Dupes   int // records on the page dropped as already seen
-	// Dropped are the positions in the body's data array of the records
-	// left out of Records, so that the archived body replays exactly.
-	Dropped   []int
-	FetchedAt time.Time
-	// Total is the listing's size as the API reported it (-1: not said).
-	Total int
-	// Next is the offset the following page starts at, and Last is set on
-	// the listing's final page.
-	Next int
-	Last bool
-}
+// Errors callers branch on with errors.Is.
+var (
+	// ErrAuth means the key was refused (401) or lacks the scope (403).
+	ErrAuth = errors.New("repairops: API key refused")
+	// ErrQuota means the key's hourly quota, less the reserve, is spent and
+	// the run cannot wait for the reset; the next run resumes.
+	ErrQuota = errors.New("repairops: the key's hourly quota is spent")
+	// ErrRunBudget means the run's own cap (--max-requests, --max-duration)
+	// is spent; nothing went wrong and the next run continues.
+	ErrRunBudget = rest.ErrRunBudget
+	// StopListing, returned by a List callback, ends the listing without error.
+	StopListing = errors.New("repairops: stop listing")
+)
 
 // APIError is a response other than 2xx, with RepairOps's error envelope
 // {"error":{"code","message","details"}} as received (the key redacted).

@@ -1,10 +1,12 @@
 // Package mgrtest is a My Gadget Repairs API simulator: a real HTTP server
 // with seeded shops that enforces what the vendor documents and what users
-// have observed (shared/api/mgr.md, shared/DESIGN.md §2) as strictly as the
-// real service: 30 requests per minute per key, a rate-limit error that must
-// be obeyed for a minute, and a six-hour block of the key and the IP after it
-// is ignored ten times. Tests use NewServer like httptest.NewServer;
-// `export simulate` serves it on a fixed port.
+// have observed (docs/sources.md) as strictly as the real service: 30
+// requests per minute per key, a rate-limit error that must be obeyed for a
+// minute, and a six-hour block of the key and the IP after it is ignored
+// ten times. Where the vendor's page is ambiguous it serves one reading by
+// default and the others as options (WithDocumentedSpellings,
+// WithLimitPerIP). Tests use NewServer like httptest.NewServer; `export
+// simulate` serves it on a fixed port.
 package mgrtest
 
 import (
@@ -49,6 +51,11 @@ type config struct {
 	seed          uint64
 	tickets       []int
 	addr          string
+	// documented: serve the invoice list and detail only under the
+	// spellings of the vendor page's example URLs.
+	documented bool
+	// perIP: the window counts every key's requests from one address.
+	perIP bool
 }
 
 // Option configures a Server.
@@ -77,6 +84,18 @@ func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 
 // WithTickets sets the number of tickets per shop, in shop order.
 func WithTickets(n ...int) Option { return func(c *config) { c.tickets = n } }
+
+// WithDocumentedSpellings serves the ticket invoice list only as
+// /ticketsInvoices and its detail only as /ticketinvoices/{id}, the
+// spellings of the vendor page's example URLs (its headings say
+// /ticketInvoices, which the simulator serves by default): a client must
+// cope with either.
+func WithDocumentedSpellings() Option { return func(c *config) { c.documented = true } }
+
+// WithLimitPerIP counts the rate limit per client address across keys
+// instead of per key. The vendor page speaks of the key's requests but
+// blocks the key and the IP; a deployment may count either way.
+func WithLimitPerIP() Option { return func(c *config) { c.perIP = true } }
 
 // WithAddr listens on addr (e.g. "127.0.0.1:8081") instead of a random loopback port.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
@@ -133,6 +152,7 @@ type Server struct {
 	mu     sync.Mutex
 	data   sync.RWMutex // guards the shops' records
 	keys   map[string]*keyState
+	ips    map[string]*limitState // WithLimitPerIP
 	ipBan  map[string]time.Time
 	faults Fault
 	broken map[string]int // path under /v1 → status it answers with, until mended
@@ -141,7 +161,13 @@ type Server struct {
 }
 
 type keyState struct {
-	shop         *Shop
+	shop *Shop
+	limitState
+}
+
+// limitState is the rate-limit window of a key (or, WithLimitPerIP, of an
+// address) and its strikes.
+type limitState struct {
 	window       []time.Time
 	lastRateErr  time.Time
 	strikes      int
@@ -168,7 +194,7 @@ func Start(opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{cfg: cfg, Shops: newShops(cfg.seed, cfg.tickets), keys: map[string]*keyState{}, ipBan: map[string]time.Time{}, shift: map[string]int{}}
+	s := &Server{cfg: cfg, Shops: newShops(cfg.seed, cfg.tickets), keys: map[string]*keyState{}, ips: map[string]*limitState{}, ipBan: map[string]time.Time{}, shift: map[string]int{}}
 	for _, sh := range s.Shops {
 		s.keys[sh.Key] = &keyState{shop: sh}
 	}
@@ -357,34 +383,41 @@ func (s *Server) admit(r *http.Request) (status int, shop *Shop, rateLimited boo
 	if now.Before(ks.blockedUntil) {
 		return http.StatusForbidden, shop, false
 	}
+	ls := &ks.limitState
+	if s.cfg.perIP {
+		if ls = s.ips[ip]; ls == nil {
+			ls = &limitState{}
+			s.ips[ip] = ls
+		}
+	}
 	// Every request counts against the window, refused ones included.
 	cut := now.Add(-s.cfg.window)
-	keep := ks.window[:0]
-	for _, t := range ks.window {
+	keep := ls.window[:0]
+	for _, t := range ls.window {
 		if t.After(cut) {
 			keep = append(keep, t)
 		}
 	}
-	ks.window = append(keep, now)
-	if !ks.lastRateErr.IsZero() && now.Sub(ks.lastRateErr) < s.cfg.cooldown {
+	ls.window = append(keep, now)
+	if !ls.lastRateErr.IsZero() && now.Sub(ls.lastRateErr) < s.cfg.cooldown {
 		// The client ignored the rate-limit error.
-		ks.strikes++
-		if ks.strikes >= s.cfg.strikes {
+		ls.strikes++
+		if ls.strikes >= s.cfg.strikes {
 			ks.blockedUntil = now.Add(s.cfg.blockDuration)
 			s.ipBan[ip] = ks.blockedUntil
 			return http.StatusForbidden, shop, false
 		}
-		ks.lastRateErr = now
+		ls.lastRateErr = now
 		return s.cfg.rateStatus, shop, true
 	}
-	if len(ks.window) > s.cfg.limit {
-		ks.lastRateErr = now
+	if len(ls.window) > s.cfg.limit {
+		ls.lastRateErr = now
 		return s.cfg.rateStatus, shop, true
 	}
-	if !ks.lastRateErr.IsZero() {
+	if !ls.lastRateErr.IsZero() {
 		// Obeyed: a full cool-down passed since the last error.
-		ks.strikes = 0
-		ks.lastRateErr = time.Time{}
+		ls.strikes = 0
+		ls.lastRateErr = time.Time{}
 	}
 	if s.faults.Unauthorized > 0 {
 		s.faults.Unauthorized--
@@ -422,7 +455,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
 		writeError(w, broken, "Invalid request.")
 		return broken
 	}
-	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/")
+	path, ok := s.spelling(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1"), "/"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "Resource not found. Please check the endpoint in the API Explorer.")
+		return http.StatusNotFound
+	}
 	s.data.RLock() // records may change between runs (SetTicketStatus, AddPayment)
 	defer s.data.RUnlock()
 	if c := shop.colls[path]; c != nil {
@@ -439,6 +476,25 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, shop *Shop) int {
 	}
 	writeError(w, http.StatusNotFound, "Resource not found. Please check the endpoint in the API Explorer.")
 	return http.StatusNotFound
+}
+
+// spelling maps a request path to the resource it serves: with
+// WithDocumentedSpellings the ticket invoices answer only under the
+// example URLs' spellings.
+func (s *Server) spelling(path string) (string, bool) {
+	if !s.cfg.documented {
+		return path, true
+	}
+	res, id, detail := strings.Cut(path, "/")
+	switch {
+	case res == "ticketInvoices":
+		return "", false
+	case res == "ticketsInvoices" && !detail:
+		return "ticketInvoices", true
+	case res == "ticketinvoices" && detail:
+		return "ticketInvoices/" + id, true
+	}
+	return path, true
 }
 
 // write sends a 200 with body, or a garbled 200 when a fault says so.

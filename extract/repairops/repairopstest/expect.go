@@ -18,8 +18,9 @@ type Expect struct {
 // Expected returns, by qualified table name, what a complete export of the
 // organisation holds now, computed from the data in integer units: every
 // ticket with its timeline, parts, labor and diagnostics, every customer
-// with its repairs, the inventory, and each shop's KPIs from the first day
-// of history to the clock's day.
+// with its repairs, the inventory, and the KPIs from the first day of
+// history to the clock's day: each shop's (WithShopIDs), else the
+// organisation's.
 func (s *Server) Expected(org string) map[string]Expect {
 	s.data.RLock()
 	defer s.data.RUnlock()
@@ -53,8 +54,17 @@ func (s *Server) Expected(org string) map[string]Expect {
 		t.add("repairops.inventory", "quantity_on_hand", int64(it.OnHand)*10000, 4).add("cost", it.Cost, 2).add("selling_price", it.Price, 2)
 	}
 	last := lastKPIDay(s.cfg.clock.Now())
-	for _, sh := range o.Shops {
-		for _, k := range o.kpis(sh.ID, o.zeroDay, last) {
+	// KPIs are asked per shop when the tickets name their shops, else for
+	// the organisation as a whole.
+	shops := []string{""}
+	if s.cfg.shopIDs {
+		shops = nil
+		for _, sh := range o.Shops {
+			shops = append(shops, sh.ID)
+		}
+	}
+	for _, shop := range shops {
+		for _, k := range o.kpis(shop, o.zeroDay, last) {
 			js := k.json()
 			e := t.add("repairops.kpi_daily", "revenue", k.Revenue, 2).add("throughput", int64(k.Throughput), 0)
 			for _, col := range []string{"avg_turnaround_days", "qc_pass_rate", "customer_satisfaction"} {

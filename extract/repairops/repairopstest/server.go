@@ -1,10 +1,14 @@
 // Package repairopstest is a RepairOps API simulator: a real HTTP server with
-// seeded organisations that enforces what shared/api/repairops.md documents
-// as strictly as the real service: Bearer keys with scopes and hourly
-// quotas (Read 1,000, Write 100, Admin 10), X-RateLimit-* headers on every
-// response, 429 RATE_LIMIT_EXCEEDED in the error envelope, limit ≤ 500,
-// the list envelope with pagination, the documented filters and sort. Tests
-// use NewServer like httptest.NewServer; `export simulate` serves it.
+// seeded organisations that enforces what the vendor's API reference
+// documents as strictly as the real service: Bearer keys with scopes and
+// hourly quotas (Read 1,000, Write 100, Admin 10), X-RateLimit-* headers on
+// every response, 429 RATE_LIMIT_EXCEEDED in the error envelope, limit ≤
+// 500, the list envelope with pagination, the documented filters only (400
+// INVALID_REQUEST for any other parameter) and the documented sort only
+// (-created_at). By default it shows no more than the reference does: the
+// ticket list carries no shop_id. Options turn on what a deployment may do
+// beyond it (WithSortable, WithShopIDs). Tests use NewServer like
+// httptest.NewServer; `export simulate` serves it.
 package repairopstest
 
 import (
@@ -13,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,8 +47,9 @@ type config struct {
 	seed       uint64
 	tickets    []int
 	addr       string
-	sortable   map[string]bool // nil: any field of the records
+	sortable   map[string]bool // fields sort= may name
 	ignoreSort bool
+	shopIDs    bool // list records carry shop_id
 }
 
 // Option configures a Server.
@@ -75,10 +81,10 @@ func WithTickets(n ...int) Option { return func(c *config) { c.tickets = n } }
 // WithAddr listens on addr instead of a random loopback port.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
-// WithSortable limits sort= to the given fields (another 400 INVALID_REQUEST
-// "Cannot sort by …"), as a deployment that sorts only by the documented
-// example's created_at would; with no fields the server ignores sort= and
-// answers in its default order. The docs allow both readings.
+// WithSortable lets sort= name the given fields (another is 400
+// INVALID_REQUEST "Cannot sort by …"); by default only the documented
+// example's created_at. With no fields the server ignores sort= and answers
+// in its default order. The docs allow every reading.
 func WithSortable(fields ...string) Option {
 	return func(c *config) {
 		c.ignoreSort = len(fields) == 0
@@ -88,6 +94,12 @@ func WithSortable(fields ...string) Option {
 		}
 	}
 }
+
+// WithShopIDs makes list records (tickets, customers, inventory) carry
+// their shop_id, as the create call's body suggests a deployment may; the
+// documented list shows none, so by default there is none and the
+// organisation's KPIs are its shops' together.
+func WithShopIDs() Option { return func(c *config) { c.shopIDs = true } }
 
 // Fault is a misbehaviour to inject into the next requests, any key.
 type Fault struct {
@@ -152,7 +164,8 @@ func NewServer(opts ...Option) *Server {
 
 // Start starts a simulator.
 func Start(opts ...Option) (*Server, error) {
-	cfg := config{clock: budget.Real{}, quotas: DefaultQuotas, window: time.Hour, seed: 2026, tickets: []int{1500, 400}, addr: "127.0.0.1:0"}
+	cfg := config{clock: budget.Real{}, quotas: DefaultQuotas, window: time.Hour, seed: 2026, tickets: []int{1500, 400}, addr: "127.0.0.1:0",
+		sortable: map[string]bool{"created_at": true}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -416,6 +429,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 	defer s.data.RUnlock()
 	q := r.URL.Query()
 	res, id, hasID := strings.Cut(path, "/")
+	if bad := unknownParam(res, hasID, q); bad != "" {
+		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "Unknown query parameter "+bad, map[string]any{"field": bad})
+		return
+	}
 	if hasID {
 		if strings.Contains(id, "/") || (res != "tickets" && res != "customers") {
 			writeError(w, http.StatusNotFound, "NOT_FOUND", "Resource does not exist", map[string]any{"path": r.URL.Path})
@@ -429,12 +446,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 		switch res {
 		case "tickets":
 			if t := o.ticketByID[id]; t != nil {
-				s.send(w, t.detailJSON())
+				s.send(w, s.shown(t.detailJSON()))
 				return
 			}
 		case "customers":
 			if c := o.custByID[id]; c != nil {
-				s.send(w, c.detailJSON())
+				s.send(w, s.shown(c.detailJSON()))
 				return
 			}
 		}
@@ -445,7 +462,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 	case "tickets":
 		var rows []row
 		for _, t := range o.tickets {
-			rows = append(rows, row{rec: t.listJSON(), created: t.Created, fields: map[string]string{
+			rows = append(rows, row{rec: s.shown(t.listJSON()), created: t.Created, fields: map[string]string{
 				"shop_id": t.ShopID, "status": t.status(), "customer_id": t.Customer.ID}})
 		}
 		s.list(w, q, rows, []string{"shop_id", "status", "customer_id"}, "-created_at")
@@ -456,7 +473,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 			if name != "" && !strings.Contains(strings.ToLower(c.Name), name) {
 				continue
 			}
-			rows = append(rows, row{rec: c.listJSON(), created: c.Created, fields: map[string]string{"shop_id": c.ShopID}})
+			rows = append(rows, row{rec: s.shown(c.listJSON()), created: c.Created, fields: map[string]string{"shop_id": c.ShopID}})
 		}
 		s.list(w, q, rows, []string{"shop_id"}, "-created_at")
 	case "inventory":
@@ -465,7 +482,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 			if v := q.Get("in_stock"); v != "" && (v == "true") != (it.OnHand > 0) {
 				continue
 			}
-			rows = append(rows, row{rec: it.listJSON(), fields: map[string]string{"shop_id": it.ShopID, "category": it.Category}})
+			rows = append(rows, row{rec: s.shown(it.listJSON()), fields: map[string]string{"shop_id": it.ShopID, "category": it.Category}})
 		}
 		s.list(w, q, rows, []string{"shop_id", "category"}, "name")
 	case "kpis":
@@ -473,6 +490,44 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 	default:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "Resource does not exist", map[string]any{"path": r.URL.Path})
 	}
+}
+
+// shown is a record as the server shows it: without shop_id unless
+// WithShopIDs.
+func (s *Server) shown(rec map[string]any) map[string]any {
+	if !s.cfg.shopIDs {
+		delete(rec, "shop_id")
+	}
+	return rec
+}
+
+// params are the query parameters each endpoint takes: its documented
+// ones, the common filters "most endpoints" take, and paging; a detail
+// takes none.
+var params = map[string][]string{
+	"tickets":   {"shop_id", "status", "customer_id", "created_after", "created_before", "sort", "limit", "offset"},
+	"customers": {"shop_id", "name", "status", "customer_id", "created_after", "created_before", "sort", "limit", "offset"},
+	"inventory": {"shop_id", "category", "in_stock", "status", "customer_id", "created_after", "created_before", "sort", "limit", "offset"},
+	"kpis":      {"shop_id", "start_date", "end_date", "metrics", "limit", "offset"},
+}
+
+// unknownParam names a query parameter the endpoint does not take, or "".
+func unknownParam(res string, detail bool, q map[string][]string) string {
+	allowed := params[res]
+	if detail {
+		allowed = nil
+	}
+	var bad []string
+	for k := range q {
+		if !slices.Contains(allowed, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	sort.Strings(bad)
+	return bad[0]
 }
 
 func uuidLike(s string) bool {
@@ -567,7 +622,7 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, rows []row, 
 		sortBy = defaultSort
 	}
 	field, desc := strings.TrimPrefix(sortBy, "-"), strings.HasPrefix(sortBy, "-")
-	if s.cfg.sortable != nil && !s.cfg.ignoreSort && sortBy != defaultSort && !s.cfg.sortable[field] {
+	if !s.cfg.ignoreSort && sortBy != defaultSort && !s.cfg.sortable[field] {
 		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "Cannot sort by "+field, map[string]any{"field": "sort", "value": sortBy})
 		return
 	}

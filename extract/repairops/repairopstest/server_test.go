@@ -93,7 +93,8 @@ func TestAuthErrors(t *testing.T) {
 }
 
 func TestPaginationFiltersAndSort(t *testing.T) {
-	srv := NewServer(WithTickets(300))
+	// This deployment sorts by updated_at and shows shop_id, beyond the docs.
+	srv := NewServer(WithTickets(300), WithSortable("created_at", "updated_at"), WithShopIDs())
 	defer srv.Close()
 	o := srv.Orgs[0]
 	seen := map[string]bool{}
@@ -226,5 +227,41 @@ func TestChangedTicketsMoveOn(t *testing.T) {
 	added, _ := srv.AddTickets("metro", 2, at)
 	if d := get(t, srv.URL+"/tickets/"+added[0], srv.Orgs[0].Key).body; d["status"] != "INTAKE" {
 		t.Errorf("new ticket: %v", d["status"])
+	}
+}
+
+// By default the simulator shows and takes only what the reference
+// documents: no shop_id on list records, sort by created_at only, and a
+// 400 for any parameter an endpoint does not take.
+func TestOnlyWhatTheDocsShow(t *testing.T) {
+	srv := NewServer(WithTickets(40))
+	defer srv.Close()
+	key := srv.Orgs[0].Key
+	for _, tt := range []struct {
+		path   string
+		status int
+		field  string
+	}{
+		{"/tickets?sort=-created_at&limit=5", 200, ""},
+		{"/tickets?sort=-updated_at", 400, "sort"},
+		{"/tickets?updated_after=2026-01-01", 400, "updated_after"},
+		{"/customers?name=a&created_after=2026-01-01", 200, ""},
+		{"/inventory?in_stock=true&category=screens", 200, ""},
+		{"/inventory?page=2", 400, "page"},
+		{"/kpis?start_date=2026-01-01&end_date=2026-01-31&metrics=revenue", 200, ""},
+		{"/kpis?start_date=2026-01-01&end_date=2026-01-31&sort=date", 400, "sort"},
+		{"/tickets/" + srv.Orgs[0].TicketIDs()[0] + "?expand=parts", 400, "expand"},
+	} {
+		r := get(t, srv.URL+tt.path, key)
+		if r.status != tt.status || (tt.field != "" && (errorCode(r) != "INVALID_REQUEST" || !strings.Contains(string(r.raw), `"field":"`+tt.field+`"`))) {
+			t.Errorf("%s: %d %s; want %d naming %q", tt.path, r.status, r.raw, tt.status, tt.field)
+		}
+	}
+	for _, path := range []string{"/tickets?limit=500", "/customers?limit=500", "/inventory?limit=500"} {
+		for _, d := range get(t, srv.URL+path, key).body["data"].([]any) {
+			if _, ok := d.(map[string]any)["shop_id"]; ok {
+				t.Fatalf("%s: a record carries shop_id: %v", path, d)
+			}
+		}
 	}
 }

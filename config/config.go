@@ -1,0 +1,387 @@
+// Package config reads export.yaml: where the warehouse, the Parquet tree,
+// the raw archive and the key ledgers live, and the accounts. It reads the
+// keys every account has (name, source, base_url, api_key_env, resources);
+// an account's other keys, and the top-level keys a source owns, are read
+// into that source's own Options and Settings, so each source's keys live
+// with its code. The keys are a contract with users' files: extend, never
+// rename. A misspelt key, or one that belongs to another source, is an
+// error naming its line.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/sources"
+)
+
+// Config is a loaded export.yaml, its paths made absolute.
+type Config struct {
+	// Path is the file it was read from.
+	Path      string
+	Warehouse string
+	Parquet   string
+	// Raw is the raw archive directory (every response body a run used,
+	// for `export rebuild`); default: "raw" beside the warehouse file.
+	Raw string
+	// StateDir holds state shared across warehouses, such as each API
+	// key's rate-budget ledger. Default: $EXPORT_STATE_DIR, else
+	// $XDG_STATE_HOME/repairshop-export, else ~/.local/state/repairshop-export.
+	StateDir string
+	Accounts []extract.Account
+	// Settings are the sources' top-level keys, by source name.
+	Settings map[string]extract.Options
+}
+
+// UsageError is a bad flag, config or environment: exit code 2.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef makes a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// topKeys are the top-level keys the config itself reads.
+var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "accounts"}
+
+// accountKeys are the keys every account has.
+var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources"}
+
+var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// Load reads and checks a config file. Relative paths in it are relative
+// to the file, so a cron job finds the same warehouse whatever its working
+// directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Usagef("config: %w (pass --config or create export.yaml; see `export simulate --write-config`)", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, Usagef("config %s: %w", path, err)
+	}
+	cfg.Path = path
+	dir := filepath.Dir(path)
+	cfg.Warehouse = resolve(dir, cfg.Warehouse)
+	for _, p := range []*string{&cfg.Parquet, &cfg.Raw, &cfg.StateDir} {
+		if *p != "" {
+			*p = resolve(dir, *p)
+		}
+	}
+	return cfg, nil
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Parse reads a config's text (paths as written).
+func Parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil, err
+	}
+	cfg := &Config{Settings: map[string]extract.Options{}}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("line %d: want keys and values (warehouse:, accounts:, …)", root.Line)
+	}
+	var errs []error
+	settings := map[string]*yaml.Node{} // source → its top-level keys
+	var accounts *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "warehouse":
+			errs = append(errs, v.Decode(&cfg.Warehouse))
+		case "parquet":
+			errs = append(errs, v.Decode(&cfg.Parquet))
+		case "raw":
+			errs = append(errs, v.Decode(&cfg.Raw))
+		case "state_dir":
+			errs = append(errs, v.Decode(&cfg.StateDir))
+		case "accounts":
+			accounts = v
+		default:
+			src := ownerOf(k.Value, func(s *extract.Source) extract.Options {
+				if s.Settings == nil {
+					return nil
+				}
+				return s.Settings()
+			})
+			if src == nil {
+				errs = append(errs, fmt.Errorf("line %d: unknown key %q (known: %s)", k.Line, k.Value, strings.Join(append(slices.Clone(topKeys), settingKeys()...), ", ")))
+				continue
+			}
+			if settings[src.Name] == nil {
+				settings[src.Name] = &yaml.Node{Kind: yaml.MappingNode}
+			}
+			settings[src.Name].Content = append(settings[src.Name].Content, k, v)
+		}
+	}
+	for _, s := range sources.All {
+		if s.Settings == nil {
+			continue
+		}
+		opts := s.Settings()
+		if n := settings[s.Name]; n != nil {
+			if err := n.Decode(opts); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		errs = append(errs, opts.Check()...)
+		cfg.Settings[s.Name] = opts
+	}
+	if cfg.Warehouse == "" {
+		errs = append(errs, errors.New("warehouse: missing (the DuckDB file to write, e.g. ./warehouse.duckdb)"))
+	}
+	if accounts == nil || len(accounts.Content) == 0 {
+		errs = append(errs, errors.New("accounts: none configured"))
+	} else if accounts.Kind != yaml.SequenceNode {
+		errs = append(errs, fmt.Errorf("line %d: accounts: want a list of accounts", accounts.Line))
+	} else {
+		seen := map[string]bool{}
+		for i, n := range accounts.Content {
+			a, aerrs := parseAccount(n, i, cfg)
+			errs = append(errs, aerrs...)
+			if a.Name != "" && seen[a.Name] {
+				errs = append(errs, fmt.Errorf("account %q: name used twice", a.Name))
+			}
+			seen[a.Name] = true
+			cfg.Accounts = append(cfg.Accounts, a)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parseAccount reads one account: the common keys here, the rest into its
+// source's Options.
+func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
+	var a extract.Account
+	where := fmt.Sprintf("accounts[%d]", i)
+	if n.Kind != yaml.MappingNode {
+		return a, []error{fmt.Errorf("line %d: %s: want keys and values (name:, source:, …)", n.Line, where)}
+	}
+	var errs []error
+	own := &yaml.Node{Kind: yaml.MappingNode}
+	var others []*yaml.Node // keys that are not common, in order
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		k, v := n.Content[j], n.Content[j+1]
+		var err error
+		switch k.Value {
+		case "name":
+			err = v.Decode(&a.Name)
+		case "source":
+			err = v.Decode(&a.Source)
+		case "base_url":
+			err = v.Decode(&a.BaseURL)
+		case "api_key_env":
+			err = v.Decode(&a.APIKeyEnv)
+		case "resources":
+			err = v.Decode(&a.Resources)
+		default:
+			others = append(others, k, v)
+		}
+		errs = append(errs, err)
+	}
+	if a.Name != "" {
+		where = fmt.Sprintf("account %q", a.Name)
+	}
+	for j, err := range errs {
+		if err != nil {
+			errs[j] = fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	switch {
+	case a.Name == "":
+		errs = append(errs, fmt.Errorf("%s: name is missing", where))
+	case !accountName.MatchString(a.Name):
+		errs = append(errs, fmt.Errorf("%s: name must be lower-case letters, digits, '-' or '_' (it becomes the account column and a Parquet folder)", where))
+	}
+	if a.BaseURL != "" {
+		if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: base_url %q is not an http(s) URL", where, a.BaseURL))
+		}
+	}
+	if a.APIKeyEnv == "" {
+		errs = append(errs, fmt.Errorf("%s: api_key_env is missing (name of the environment variable that holds the API key)", where))
+	}
+	src, ok := sources.Lookup(a.Source)
+	if !ok {
+		return a, append(errs, fmt.Errorf("%s: source %q: want %s", where, a.Source, strings.Join(sources.Names(), " or ")))
+	}
+	a.Settings = cfg.Settings[src.Name]
+	for _, r := range a.Resources {
+		if _, ok := src.Lookup(r); !ok {
+			var names []string
+			for _, x := range src.Resources {
+				names = append(names, x.Name)
+			}
+			errs = append(errs, fmt.Errorf("%s: resources: %q is not %s %s resource (one of %s)", where, r, article(src.Short), src.Short, strings.Join(names, ", ")))
+		}
+	}
+	known := keysOf(src.Options())
+	for j := 0; j+1 < len(others); j += 2 {
+		k, v := others[j], others[j+1]
+		if slices.Contains(known, k.Value) {
+			own.Content = append(own.Content, k, v)
+			continue
+		}
+		if owner := ownerOf(k.Value, func(s *extract.Source) extract.Options { return s.Options() }); owner != nil {
+			errs = append(errs, fmt.Errorf("%s: %s applies to source %s only", where, k.Value, owner.Name))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("line %d: %s: unknown key %q (an account has %s)", k.Line, where, k.Value, strings.Join(append(slices.Clone(accountKeys), known...), ", ")))
+	}
+	a.Options = src.Options()
+	if err := own.Decode(a.Options); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
+	} else {
+		for _, err := range a.Options.Check() {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+	}
+	return a, errs
+}
+
+func article(word string) string {
+	if strings.ContainsRune("AEIOUaeiouM", rune(word[0])) { // "an MGR", "an apple"
+		return "an"
+	}
+	return "a"
+}
+
+// ownerOf finds the source whose options (as opts gives them) have key.
+func ownerOf(key string, opts func(*extract.Source) extract.Options) *extract.Source {
+	for _, s := range sources.All {
+		if o := opts(s); o != nil && slices.Contains(keysOf(o), key) {
+			return s
+		}
+	}
+	return nil
+}
+
+// settingKeys are every source's top-level keys.
+func settingKeys() []string {
+	var out []string
+	for _, s := range sources.All {
+		if s.Settings != nil {
+			out = append(out, keysOf(s.Settings())...)
+		}
+	}
+	return out
+}
+
+// keysOf lists the yaml keys of an options struct.
+func keysOf(opts any) []string {
+	t := reflect.TypeOf(opts)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []string
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// RawDir is the raw archive directory: configured, or "raw" beside the
+// warehouse file.
+func (c *Config) RawDir() string {
+	if c.Raw != "" {
+		return c.Raw
+	}
+	return filepath.Join(filepath.Dir(c.Warehouse), "raw")
+}
+
+// StateDirectory is where per-key state lives: shared by every warehouse
+// and process of this user, so two cron jobs on one key pace as one client.
+func (c *Config) StateDirectory() (string, error) {
+	switch {
+	case c.StateDir != "":
+		return c.StateDir, nil
+	case os.Getenv("EXPORT_STATE_DIR") != "":
+		return os.Getenv("EXPORT_STATE_DIR"), nil
+	case os.Getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_STATE_HOME"), "repairshop-export"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("state directory: %w (set state_dir in the config or EXPORT_STATE_DIR)", err)
+	}
+	return filepath.Join(home, ".local", "state", "repairshop-export"), nil
+}
+
+// Select keeps the named accounts, in the config's order (--account).
+func (c *Config) Select(names []string) error {
+	var kept []extract.Account
+	known := make([]string, len(c.Accounts))
+	for i, a := range c.Accounts {
+		known[i] = a.Name
+		if slices.Contains(names, a.Name) {
+			kept = append(kept, a)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return Usagef("--account %q: no such account in the config (it has %s)", n, strings.Join(known, ", "))
+		}
+	}
+	c.Accounts = kept
+	return nil
+}
+
+// APIKey reads an account's key from its environment variable.
+func APIKey(a extract.Account) (string, error) {
+	k := os.Getenv(a.APIKeyEnv)
+	if k == "" {
+		return "", Usagef("account %q: environment variable %s is not set or empty; set it to the shop's API key", a.Name, a.APIKeyEnv)
+	}
+	return k, nil
+}
+
+// File is a config to write (`export simulate --write-config`).
+type File struct {
+	Warehouse string        `yaml:"warehouse"`
+	Parquet   string        `yaml:"parquet,omitempty"`
+	Accounts  []FileAccount `yaml:"accounts"`
+}
+
+// FileAccount is one account of a File: the common keys, then its
+// source's.
+type FileAccount struct {
+	Name      string         `yaml:"name"`
+	Source    string         `yaml:"source"`
+	BaseURL   string         `yaml:"base_url,omitempty"`
+	APIKeyEnv string         `yaml:"api_key_env"`
+	Options   map[string]any `yaml:",inline"`
+}
+
+// Marshal renders a File as YAML.
+func (f File) Marshal() ([]byte, error) { return yaml.Marshal(f) }

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
+)
+
+const good = `warehouse: ./w.duckdb
+mgr_rate_scope: host
+accounts:
+  - name: north
+    source: mgr
+    api_key_env: K1
+    requests_per_minute: 20
+    resources: [tickets, customFields/tickets]
+  - name: metro
+    source: repairops
+    base_url: https://api.example.test/v1
+    api_key_env: K2
+    shops: [a, b]
+    page_size: 100
+`
+
+// Each source reads its own keys into its own options; the top-level key
+// a source owns reaches its accounts.
+func TestEachSourceReadsItsOwnKeys(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Accounts) != 2 {
+		t.Fatalf("accounts %+v", cfg.Accounts)
+	}
+	north, metro := cfg.Accounts[0], cfg.Accounts[1]
+	if o, ok := north.Options.(*mgr.Options); !ok || o.RequestsPerMinute != 20 || strings.Join(north.Resources, ",") != "tickets,customFields/tickets" {
+		t.Errorf("north: %+v %+v", north, north.Options)
+	}
+	if s, ok := north.Settings.(*mgr.Settings); !ok || s.RateScope != mgr.ScopeHost {
+		t.Errorf("north's settings: %+v", north.Settings)
+	}
+	if o, ok := metro.Options.(*repairops.Options); !ok || o.PageSize != 100 || strings.Join(o.Shops, ",") != "a,b" || metro.BaseURL != "https://api.example.test/v1" {
+		t.Errorf("metro: %+v %+v", metro, metro.Options)
+	}
+}
+
+func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
+	for _, tt := range []struct {
+		name, config, want string
+	}{
+		{"a misspelt account key names its line", strings.Replace(good, "requests_per_minute: 20", "requests_per_minit: 20", 1), `line 7: account "north": unknown key "requests_per_minit"`},
+		{"a misspelt top-level key", "warehose: x\n" + good, `line 1: unknown key "warehose"`},
+		{"another source's key", strings.Replace(good, "requests_per_minute: 20", "page_size: 20", 1), "account \"north\": page_size applies to source repairops only"},
+		{"a source's own check", strings.Replace(good, "page_size: 100", "page_size: 0\n    start_date: 2026-13-01", 1), `start_date "2026-13-01" is not a date`},
+		{"a bad top-level value", strings.Replace(good, "mgr_rate_scope: host", "mgr_rate_scope: ip", 1), `mgr_rate_scope "ip": want key or host`},
+		{"an unknown resource", strings.Replace(good, "customFields/tickets", "webhooks", 1), `"webhooks" is not an MGR resource`},
+		{"a wrong type", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: lots", 1), "line 7"},
+		{"no accounts", "warehouse: x\n", "accounts: none configured"},
+		{"an unknown source", strings.Replace(good, "source: mgr", "source: shopify", 1), `source "shopify": want mgr or repairops`},
+	} {
+		_, err := Parse([]byte(tt.config))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v; want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestSelectNamesTheConfiguredAccounts(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Select([]string{"west"}); err == nil || !strings.Contains(err.Error(), "north, metro") {
+		t.Errorf("unknown account: %v", err)
+	}
+	if err := cfg.Select([]string{"metro"}); err != nil || len(cfg.Accounts) != 1 || cfg.Accounts[0].Name != "metro" {
+		t.Errorf("select metro: %v %+v", err, cfg.Accounts)
+	}
+}
+
+// A written config reads back with the same accounts and keys.
+func TestFileRoundTrips(t *testing.T) {
+	f := File{Warehouse: "./w.duckdb", Parquet: "./pq", Accounts: []FileAccount{
+		{Name: "north", Source: "mgr", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "MGR_NORTH_KEY", Options: map[string]any{"requests_per_minute": 6000}},
+		{Name: "metro", Source: "repairops", BaseURL: "http://127.0.0.1:2/v1", APIKeyEnv: "REPAIROPS_METRO_KEY", Options: map[string]any{"requests_per_hour": 100000}},
+	}}
+	b, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if o := cfg.Accounts[0].Options.(*mgr.Options); o.RequestsPerMinute != 6000 || cfg.Accounts[1].Options.(*repairops.Options).RequestsPerHour != 100000 || cfg.Parquet != "./pq" {
+		t.Errorf("read back %+v from\n%s", cfg, b)
+	}
+}

@@ -1,0 +1,157 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/budget"
+)
+
+// errStatus is a test API's error.
+type errStatus int
+
+func (e errStatus) Error() string { return fmt.Sprintf("HTTP %d", int(e)) }
+
+// testRules: 5xx is transient, 429 waits a second (twice at most), any
+// other status ends the call.
+func testRules(key string) Rules {
+	return Rules{
+		Name:      "test",
+		Authorize: func(h http.Header) { h.Set("Authorization", "Key "+key) },
+		Check: func(resp *http.Response, body []byte, shown string) error {
+			if resp.StatusCode != http.StatusOK {
+				return errStatus(resp.StatusCode)
+			}
+			return nil
+		},
+		Retry: func(_ context.Context, err error, try *Try) Decision {
+			var st errStatus
+			switch {
+			case errors.As(err, &st) && st == 429:
+				if try.Limited++; try.Limited > 2 {
+					return Decision{Err: fmt.Errorf("limited: %w", err)}
+				}
+				return Decision{Wait: time.Second}
+			case errors.As(err, &st) && st >= 500:
+				return Decision{}
+			}
+			return Decision{Err: err}
+		},
+	}
+}
+
+func client(t *testing.T, url string, clk budget.Clock, opts ...Option) *Client {
+	t.Helper()
+	s := Settings{BaseURL: url, Limit: 600, Per: time.Minute, Retries: 2, Backoff: time.Second, Timeout: time.Second}
+	c, err := New("k-secret", s, append([]Option{WithClock(clk)}, opts...), testRules("k-secret"), func(s Settings) (int, time.Duration, float64) { return s.Limit, s.Per, s.Headroom })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// server answers the statuses in order, then 200.
+func server(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		if r.Header.Get("Authorization") != "Key k-secret" {
+			w.WriteHeader(401)
+			return
+		}
+		if i < len(statuses) {
+			w.WriteHeader(statuses[i])
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func TestTheRetryLoopFollowsTheRules(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		statuses []int
+		ok       bool
+		sent     int32
+		slept    time.Duration // backoff and waits on the fake clock, beyond pacing
+	}{
+		{"a success", nil, true, 1, 0},
+		{"transient failures are retried with backoff", []int{503, 500}, true, 3, 3 * time.Second},
+		{"retries are bounded", []int{503, 503, 503, 503}, false, 3, 3 * time.Second},
+		{"a rate limit waits as the rules say", []int{429, 429}, true, 3, 2 * time.Second},
+		{"and stops when they say", []int{429, 429, 429}, false, 3, 2 * time.Second},
+		{"anything else ends the call", []int{404}, false, 1, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			clk := budget.NewFake(start)
+			srv, n := server(t, tt.statuses...)
+			c := client(t, srv.URL, clk)
+			body, err := c.Get(context.Background(), "things", nil)
+			if (err == nil) != tt.ok || n.Load() != tt.sent || (tt.ok && string(body) != `{"ok":true}`) {
+				t.Fatalf("body %s, err %v after %d requests; want ok=%v after %d", body, err, n.Load(), tt.ok, tt.sent)
+			}
+			pacing := time.Duration(tt.sent-1) * c.Bucket().Interval()
+			if slept := clk.Now().Sub(start); slept < tt.slept || slept > tt.slept+pacing {
+				t.Errorf("slept %v, want %v plus pacing (≤ %v)", slept, tt.slept, pacing)
+			}
+			if c.Requests() != int64(tt.sent) {
+				t.Errorf("counted %d requests, sent %d", c.Requests(), tt.sent)
+			}
+		})
+	}
+}
+
+func TestTheRunBudgetStopsBeforeSending(t *testing.T) {
+	clk := budget.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv, n := server(t)
+	c := client(t, srv.URL, clk, WithRunBudget(2, time.Time{}))
+	for range 2 {
+		if _, err := c.Get(context.Background(), "things", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Get(context.Background(), "things", nil); !errors.Is(err, ErrRunBudget) || n.Load() != 2 {
+		t.Fatalf("third request: %v after %d sent; want ErrRunBudget after 2", err, n.Load())
+	}
+	late := client(t, srv.URL, clk, WithRunBudget(0, clk.Now().Add(-time.Second)))
+	if _, err := late.Get(context.Background(), "things", nil); !errors.Is(err, ErrRunBudget) || !strings.Contains(err.Error(), "time is up") {
+		t.Fatalf("past the deadline: %v", err)
+	}
+}
+
+func TestTheKeyIsRedacted(t *testing.T) {
+	c := client(t, "http://127.0.0.1:1", budget.Real{})
+	if got := c.Redact("echo: k-secret, again k-secret"); strings.Contains(got, "k-secret") {
+		t.Errorf("redacted %q", got)
+	}
+}
+
+func TestFreshDropsRepeatsByID(t *testing.T) {
+	seen := map[string]struct{}{"1": {}}
+	items := []string{`{"id":1}`, `{"id":2}`, `{"x":0}`, `{"id":2}`}
+	var raw []json.RawMessage
+	for _, it := range items {
+		raw = append(raw, json.RawMessage(it))
+	}
+	fresh, dropped, anon := Fresh(seen, raw, func(m json.RawMessage) (string, bool) {
+		var r struct{ ID *int }
+		if json.Unmarshal(m, &r) != nil || r.ID == nil {
+			return "", false
+		}
+		return fmt.Sprint(*r.ID), true
+	})
+	if len(fresh) != 2 || fmt.Sprint(dropped) != "[0 3]" || anon != 1 {
+		t.Errorf("fresh %s, dropped %v, anon %d", fresh, dropped, anon)
+	}
+}

@@ -1,0 +1,60 @@
+// Package sources is the list of sources: the one place, beside each
+// source's own folder, that names them. Everything else — the config, the
+// driver, the commands — goes through this list, so a new source is a
+// folder shaped like extract/mgr plus one line here (and one for its
+// simulator).
+package sources
+
+import (
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/repairops"
+	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/schema"
+)
+
+// All are the sources, in the order their tables are listed.
+var All = []*extract.Source{&mgr.Source, &repairops.Source}
+
+// Simulators are the sources' built-in simulators, for `export simulate`.
+var Simulators = []extract.Simulator{mgrtest.Simulator, repairopstest.Simulator}
+
+// Lookup finds a source by its config name.
+func Lookup(name string) (*extract.Source, bool) {
+	for _, s := range All {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// Names are the sources' config names.
+func Names() []string {
+	out := make([]string, len(All))
+	for i, s := range All {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Tables are every declared table, source by source, children after their
+// parent.
+func Tables() []*schema.Table {
+	var out []*schema.Table
+	for _, s := range All {
+		out = append(out, s.Tables...)
+	}
+	return out
+}
+
+// Table finds a declared table by its qualified name ("mgr.tickets").
+func Table(fullName string) *schema.Table {
+	for _, t := range Tables() {
+		if t.FullName() == fullName {
+			return t
+		}
+	}
+	return nil
+}

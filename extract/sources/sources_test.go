@@ -1,0 +1,64 @@
+package sources
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/repairshop/export/schema"
+)
+
+var snake = regexp.MustCompile(`^_?[a-z][a-z0-9_]*$`)
+
+// Every declared table of every source follows the naming contract.
+func TestDeclarations(t *testing.T) {
+	seen := map[string]bool{}
+	for _, tb := range Tables() {
+		if seen[tb.FullName()] {
+			t.Errorf("%s declared twice", tb.FullName())
+		}
+		seen[tb.FullName()] = true
+		if Table(tb.FullName()) != tb {
+			t.Errorf("Lookup(%s) does not find it", tb.FullName())
+		}
+		if tb.Key[0] != schema.ColAccount {
+			t.Errorf("%s: key %v does not start with account", tb.FullName(), tb.Key)
+		}
+		for _, c := range tb.Columns {
+			if !snake.MatchString(c.Name) {
+				t.Errorf("%s.%s: not snake_case", tb.FullName(), c.Name)
+			}
+			if tb.IsKey(c.Name) && !c.Required {
+				t.Errorf("%s.%s: key column not required", tb.FullName(), c.Name)
+			}
+			if !c.System && c.Name != strings.ReplaceAll(c.Paths[0], ".", "_") {
+				t.Errorf("%s.%s: name is not its documented path flattened with _ (%s)", tb.FullName(), c.Name, c.Paths[0])
+			}
+		}
+		for _, sys := range []string{schema.ColAccount, schema.ColExtractedAt, schema.ColRunID, schema.ColExtra} {
+			if tb.ColumnIndex(sys) < 0 {
+				t.Errorf("%s: no %s column", tb.FullName(), sys)
+			}
+		}
+	}
+}
+
+// Every resource of every source loads one of its own top-level tables,
+// and every top-level table is loaded by a resource.
+func TestResourcesHaveTheirTables(t *testing.T) {
+	for _, s := range All {
+		loaded := map[*schema.Table]bool{}
+		for _, r := range s.Resources {
+			if r.Table == nil || r.Table.IsChild() || r.Table.Source != s.Name {
+				t.Errorf("%s %s: table %v", s.Name, r.Name, r.Table)
+				continue
+			}
+			loaded[r.Table] = true
+		}
+		for _, tb := range s.Tables {
+			if !tb.IsChild() && !loaded[tb] {
+				t.Errorf("%s: no resource loads %s", s.Name, tb.FullName())
+			}
+		}
+	}
+}

@@ -1,0 +1,389 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/listing"
+	"github.com/repairshop/export/load"
+)
+
+// account is one account's extraction in one run: its session's tasks in
+// order, then the detail queue, for as long as its budget lasts. It is the
+// Emitter the tasks send their responses to.
+type account struct {
+	a      extract.Account
+	src    *extract.Source
+	key    string
+	ledger *budget.Ledger
+	runID  string
+	clock  budget.Clock
+	log    *slog.Logger
+	pages  chan<- page
+
+	sess    extract.Session
+	openErr error
+	tasks   []extract.Task
+	// details are the account's resources with a detail, in budget order.
+	details []extract.Resource
+	// fetched is, per detail resource, the list fingerprint each record's
+	// detail was fetched for; due what earlier runs left due; dueNow what
+	// this run's listings found due.
+	fetched map[string]map[string]string
+	due     map[string][]load.Due
+	dueNow  map[string]map[string]load.Due
+	left    leftover
+	fails   failures
+}
+
+// prepare opens the account's session and reads what it starts from: its
+// cursors, its detail queue. A session that cannot open fails the account
+// (in run), not the run.
+func (x *account) prepare(ctx context.Context, w *load.Warehouse, lim Limits) error {
+	x.sess, x.openErr = x.src.Open(extract.Env{Account: x.a, RunID: x.runID, Key: x.key, Ledger: x.ledger, Clock: x.clock, Log: x.log,
+		MaxRequests: lim.MaxRequests, Deadline: lim.Deadline})
+	if x.openErr != nil {
+		return nil
+	}
+	st, err := newStored(ctx, w, x.a.Name)
+	if err != nil {
+		return err
+	}
+	x.fetched, x.due, x.dueNow = map[string]map[string]string{}, map[string][]load.Due{}, map[string]map[string]load.Due{}
+	for _, r := range x.src.AccountResources(x.a) {
+		if !r.Detail {
+			continue
+		}
+		x.details = append(x.details, r)
+		x.dueNow[r.Name] = map[string]load.Due{}
+		if x.fetched[r.Name], x.due[r.Name], err = w.DetailState(ctx, x.a.Name, r.Name); err != nil {
+			return err
+		}
+	}
+	x.left = newLeftover(x.src.Pace(x.a), x.details)
+	x.tasks, x.openErr = x.sess.Tasks(ctx, st)
+	return nil
+}
+
+// Emit decodes a task's response (the same decoding a rebuild does), notes
+// which records' details are due, and queues it for the loader.
+func (x *account) Emit(ctx context.Context, r extract.Response) error {
+	e := r.Entry
+	d, err := x.src.Decode(e)
+	if err != nil {
+		return fmt.Errorf("%s page: %w", e.Resource, err)
+	}
+	if fetched, ok := x.fetched[e.Resource]; ok {
+		for _, l := range d.Listed {
+			had, was := fetched[l.ID]
+			if had != l.Fingerprint {
+				x.dueNow[e.Resource][l.ID] = load.Due{ID: l.ID, Fingerprint: l.Fingerprint, Created: l.Created, Changed: was}
+			}
+		}
+	}
+	if r.Next > 0 {
+		x.left.listAt(e.Resource, r.Next)
+	}
+	return x.send(ctx, page{entry: e, decoded: d, cursor: r.Cursor, cursorKey: r.CursorKey})
+}
+
+func (x *account) send(ctx context.Context, p page) error {
+	p.src, p.account = x.src, x.a.Name
+	select {
+	case x.pages <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// verdict is what a failure means, cancellation first.
+func (x *account) verdict(ctx context.Context, err error) extract.Verdict {
+	if ctx.Err() != nil {
+		return extract.Stop
+	}
+	return x.sess.Verdict(err)
+}
+
+// run spends the account's budget by priority: the session's tasks in
+// order (its lists), noting which records need their detail; then the
+// details, changed and recent ones first, newest first. A part that fails
+// fails only itself (and is tried again next run) until a streak of
+// failures says the API is down; a failure the source says stops the
+// account (the key, its rate, the run's caps) stops it cleanly: what was
+// fetched is committed and the next run carries on.
+func (x *account) run(ctx context.Context) (res load.AccountResult) {
+	res = load.AccountResult{Account: x.a.Name, Source: x.a.Source, Status: load.StatusOK}
+	if x.openErr != nil {
+		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %v", x.a.Name, x.openErr)
+		return res
+	}
+	defer func() { res.Requests = x.sess.Requests() }()
+	if until := x.sess.CoolingUntil(); until.After(x.clock.Now()) {
+		x.log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "until", until.Format(time.RFC3339), "ledger", x.ledger.Path())
+	}
+	stop := func(what string, err error, v extract.Verdict) load.AccountResult {
+		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %s: %v", x.a.Name, what, err)
+		if v == extract.Partial {
+			res.Status = load.StatusPartial
+			x.left.other = x.sess.Gaps()
+			res.Error += "; " + x.left.String()
+		}
+		x.log.Error("extract stopped", "while", what, "error", err)
+		x.fails.settle(&res)
+		return res
+	}
+
+	for i, t := range x.tasks {
+		err := t.Run(ctx, x)
+		if err == nil {
+			x.fails.ok()
+			x.left.listDone(t.Resource)
+			x.log.Info("extracted", "resource", t.Resource, "requests", x.sess.Requests())
+			continue
+		}
+		v := x.verdict(ctx, err)
+		if (v == extract.Skip || v == extract.Gone) && !x.fails.add(x.log, t.Name, err) {
+			continue
+		}
+		x.left.lists(x.tasks[i:])
+		x.left.details(x.queue(time.Time{}))
+		return stop(t.Name, err, v)
+	}
+
+	queue := x.queue(x.clock.Now())
+	if len(queue) > 0 {
+		x.log.Info("fetching details", "due", len(queue))
+	}
+	for j, it := range queue {
+		r, d := it.r, it.d
+		p, err := x.sess.Detail(ctx, r.Name, d.ID)
+		v := extract.Skip
+		if err != nil {
+			v = x.verdict(ctx, err)
+		}
+		switch {
+		case err != nil && v == extract.Gone:
+			x.log.Warn("listed record has no detail (deleted since?); it leaves the queue", "resource", r.Name, "id", d.ID)
+			err = x.send(ctx, page{entry: archive.Entry{Resource: r.Name, FetchedAt: x.clock.Now()}, gone: &d})
+			if err == nil {
+				x.fails.ok()
+				continue
+			}
+			v = x.verdict(ctx, err)
+		case err == nil:
+			e := p.DetailEntry(d.Fingerprint)
+			dec, derr := x.src.Decode(e)
+			if err = derr; err == nil {
+				err = x.send(ctx, page{entry: e, decoded: dec})
+			}
+			if err == nil {
+				x.fails.ok()
+				continue
+			}
+			v = x.verdict(ctx, err)
+		}
+		what := fmt.Sprintf("details of %s %s", r.Name, d.ID)
+		if v == extract.Skip && !x.fails.add(x.log, what, err) {
+			continue
+		}
+		x.left.due = map[string]int{}
+		for _, rest := range queue[j:] {
+			x.left.due[rest.r.Name]++
+		}
+		return stop(what, err, v)
+	}
+	if len(queue) > 0 {
+		x.log.Info("details fetched", "count", len(queue), "requests", x.sess.Requests())
+	}
+	if gaps := x.sess.Gaps(); gaps != "" {
+		res.Status, res.Error = load.StatusPartial, fmt.Sprintf("account %s: %s", x.a.Name, gaps)
+	}
+	x.fails.settle(&res)
+	return res
+}
+
+// item is one detail to fetch.
+type item struct {
+	r extract.Resource
+	d load.Due
+}
+
+// queue is the detail queue of the run: what earlier runs left due, updated
+// by what this run listed, across the account's detail resources, in
+// priority order.
+func (x *account) queue(now time.Time) []item {
+	var q []item
+	for _, r := range x.details {
+		byID := map[string]load.Due{}
+		for _, d := range x.due[r.Name] {
+			byID[d.ID] = d
+		}
+		for id, d := range x.dueNow[r.Name] {
+			byID[id] = d
+		}
+		for _, d := range byID {
+			q = append(q, item{r, d})
+		}
+	}
+	prioritiseBy(q, func(it item) load.Due { return it.d }, now)
+	return q
+}
+
+// RecentWindow is how new a never-fetched record must be for its detail to
+// come before the backfill of older ones.
+const RecentWindow = 30 * 24 * time.Hour
+
+// Prioritise orders due details: changed records and recent new ones
+// first, then the backfill; newest first within each.
+func Prioritise(due []load.Due, now time.Time) {
+	prioritiseBy(due, func(d load.Due) load.Due { return d }, now)
+}
+
+// prioritiseBy is Prioritise for items that carry a Due.
+func prioritiseBy[T any](items []T, due func(T) load.Due, now time.Time) {
+	class := func(d load.Due) int {
+		if d.Changed || now.Sub(d.Created) < RecentWindow {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(items, func(x, y T) int {
+		a, b := due(x), due(y)
+		if ca, cb := class(a), class(b); ca != cb {
+			return cmp.Compare(ca, cb)
+		}
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+}
+
+// MaxFailureStreak is how many failures in a row (lists or details the API
+// refused or kept failing on) an account's run goes on after: past it the
+// API is taken to be down and the account stops.
+const MaxFailureStreak = 3
+
+// failures collects what failed in an account's run without ending it. A
+// list or detail the API refuses (a 400, a 404 list, an answer that is not
+// JSON after the client's retries) is logged and left for the next run
+// while the rest goes on: one broken endpoint or record must not cost the
+// night's other data. Key, rate and budget errors still stop the account.
+type failures struct {
+	what   []string
+	streak int
+}
+
+// add notes a failure and says whether the account should stop.
+func (f *failures) add(log *slog.Logger, what string, err error) bool {
+	f.what = append(f.what, what+": "+err.Error())
+	f.streak++
+	log.Error("failed; the rest goes on and the next run tries again", "while", what, "error", err)
+	return f.streak >= MaxFailureStreak
+}
+
+// ok notes a success: the streak of failures is broken.
+func (f *failures) ok() { f.streak = 0 }
+
+// settle marks res failed when anything failed, keeping what it already says.
+func (f *failures) settle(res *load.AccountResult) {
+	if len(f.what) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("account %s: %d part(s) failed and are tried again next run: %s", res.Account, len(f.what), strings.Join(f.what, "; "))
+	if res.Error != "" {
+		msg = res.Error + "; " + msg
+	}
+	res.Status, res.Error = load.StatusFailed, msg
+}
+
+// leftover describes what a stopped account leaves for the next run.
+type leftover struct {
+	order    []string // detail resources, in the order to report them
+	pace     extract.Pace
+	at       map[string]int // resource → where its unfinished listing goes on
+	unlisted []string
+	due      map[string]int
+	other    string // anything else left (failed KPI windows)
+}
+
+func newLeftover(p extract.Pace, details []extract.Resource) leftover {
+	l := leftover{pace: p, at: map[string]int{}}
+	for _, r := range details {
+		l.order = append(l.order, r.Name)
+	}
+	return l
+}
+
+func (l *leftover) listAt(res string, next int) { l.at[res] = next }
+
+func (l *leftover) listDone(res string) { delete(l.at, res) }
+
+// lists notes the resources of the tasks not done.
+func (l *leftover) lists(tasks []extract.Task) {
+	for _, t := range tasks {
+		if !slices.Contains(l.unlisted, t.Resource) {
+			l.unlisted = append(l.unlisted, t.Resource)
+		}
+	}
+}
+
+// details counts the details due when the lists stop.
+func (l *leftover) details(q []item) {
+	l.due = map[string]int{}
+	for _, it := range q {
+		l.due[it.r.Name]++
+	}
+}
+
+func (l *leftover) String() string {
+	var parts []string
+	if len(l.unlisted) > 0 {
+		var ls []string
+		for _, r := range l.unlisted {
+			if off := l.at[r]; off > 0 {
+				ls = append(ls, fmt.Sprintf("%s (from offset %d)", r, off))
+			} else {
+				ls = append(ls, r)
+			}
+		}
+		parts = append(parts, "lists "+strings.Join(ls, ", "))
+	}
+	details := 0
+	var ds []string
+	for _, r := range l.order {
+		if n := l.due[r]; n > 0 {
+			ds = append(ds, fmt.Sprintf("%s %d", r, n))
+			details += n
+		}
+	}
+	if len(ds) > 0 {
+		parts = append(parts, "details "+strings.Join(ds, ", "))
+	}
+	if l.other != "" {
+		parts = append(parts, l.other)
+	}
+	if len(parts) == 0 {
+		return "nothing left"
+	}
+	return fmt.Sprintf("left for the next run: %s (%d detail request(s) ≈ %s at %s, plus the unfinished lists)",
+		strings.Join(parts, "; "), details, (time.Duration(details) * l.pace.Interval()).Round(time.Second), l.pace.Label)
+}
+
+// toLoad converts listed records for the detail queue.
+func toLoad(ls []listing.Listed) []load.Listed {
+	out := make([]load.Listed, len(ls))
+	for i, l := range ls {
+		out[i] = load.Listed{ID: l.ID, Fingerprint: l.Fingerprint, Created: l.Created}
+	}
+	return out
+}

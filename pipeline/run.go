@@ -1,0 +1,373 @@
+// Package pipeline is the sync engine: it drives every source the same way,
+// from the config's accounts to a committed warehouse and published
+// Parquet. It owns the run's fan-out (one goroutine per account, each paced
+// on its own key), the loader (archive, transform, stage, checkpoint),
+// the task loop with its failure streak, the detail-queue drain, the
+// run's caps and the summary of what a stopped run leaves, the rebuild
+// from the raw archive, and the plan's totals. Each of these is written
+// once; what differs between APIs is behind extract.Source.
+//
+// Dependencies point one way: cmd → pipeline → load → transform → schema,
+// and pipeline → extract; no source knows the warehouse.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/load"
+)
+
+var (
+	// ErrPartial marks a run stopped by a rate budget or its own caps,
+	// with what it fetched committed: exit code 3.
+	ErrPartial = errors.New("partial run: stopped by the rate budget; the next run resumes")
+	// ErrRejected marks a run that loaded everything it could but
+	// quarantined some records: exit code 4.
+	ErrRejected = errors.New("records rejected")
+)
+
+// Checkpoints: staged pages are committed (rows, cursors, archive marks in
+// one transaction) every CheckpointPages pages or CheckpointEvery, whichever
+// comes first, so a crash loses at most that much fetching. At MGR's 30
+// requests a minute, 20 pages are 40 s of budget.
+const (
+	CheckpointPages = 20
+	CheckpointEvery = 30 * time.Second
+)
+
+// PageBuffer is how many fetched pages may wait for the loader: a page
+// fetched but not yet archived is lost (and paid for again) if the process
+// dies.
+const PageBuffer = 2
+
+// HookArchived is the crash point after a page is archived and before it
+// is staged (see load.Hook* for the others).
+const HookArchived = "page:archived"
+
+// Limits are a run's own budget per account; zero values mean none.
+type Limits struct {
+	MaxRequests int64     // --max-requests
+	Deadline    time.Time // --max-duration from the start
+}
+
+// Options are how a run or rebuild runs.
+type Options struct {
+	Limits Limits
+	Clock  budget.Clock // default the real clock
+	Log    *slog.Logger // default discard
+	// Hook is called at the crash points (HookArchived, load.Hook*): crash
+	// tests kill the process there. Nil in production.
+	Hook func(point string)
+	// CheckpointPages overrides the pages per checkpoint (0: the default).
+	CheckpointPages int
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = budget.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.CheckpointPages <= 0 {
+		o.CheckpointPages = CheckpointPages
+	}
+}
+
+// Report is what a finished run or rebuild did.
+type Report struct {
+	Summary load.Summary
+	Took    time.Duration
+	// Published are the Parquet partitions written, under ParquetRoot.
+	Published   []load.Published
+	ParquetRoot string
+	// Rebuild only: what was replayed from the raw archive.
+	Replay *ReplayStats
+}
+
+// page is one response on its way to the warehouse: the archive entry (the
+// body as received, with its request), what it decodes to, and what
+// committing it means.
+type page struct {
+	src     *extract.Source
+	account string
+	entry   archive.Entry
+	decoded extract.Decoded
+	cursor  string // the cursor's value once this page is committed
+	// cursorKey names the cursor when it is not the resource's own.
+	cursorKey string
+	// gone, instead of a response, notes a detail the API no longer has
+	// (404): it leaves the queue without a row.
+	gone *load.Due
+}
+
+// newRunID names a run after its start, to the millisecond, so that run ids
+// (and the raw archive's file names) sort in the order the runs happened:
+// the warehouse lock keeps two runs from starting together.
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b)
+}
+
+// Run extracts every account concurrently (each paced on its own key),
+// archives, transforms and stages pages as they arrive, checkpoints them
+// with their cursors, then closes the run and publishes Parquet. The
+// returned error carries the outcome: ErrPartial, ErrRejected, a
+// config.UsageError, or a failure.
+func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
+	opt.defaults()
+	clock, log := opt.Clock, opt.Log
+	accts := make([]*account, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		src, ok := sources.Lookup(a.Source)
+		if !ok {
+			return Report{}, config.Usagef("account %q: no source %q", a.Name, a.Source)
+		}
+		key, err := config.APIKey(a)
+		if err != nil {
+			return Report{}, err
+		}
+		accts[i] = &account{a: a, src: src, key: key}
+	}
+	// The ledgers before the run begins: a bad state directory fails the
+	// run before it is recorded.
+	state, err := cfg.StateDirectory()
+	if err != nil {
+		return Report{}, err
+	}
+	for _, x := range accts {
+		if x.ledger, err = openLedger(state, x.src, x.a, x.key); err != nil {
+			return Report{}, fmt.Errorf("account %s: %w", x.a.Name, err)
+		}
+	}
+	started := clock.Now()
+	w, done, err := openForWrite(ctx, cfg, "export run", started, opt.Hook)
+	if err != nil {
+		return Report{}, err
+	}
+	defer done()
+	runID := newRunID(started)
+	if err := w.BeginRun(ctx, runID, load.KindExport, started); err != nil {
+		return Report{}, err
+	}
+	log.Info("run started", "run", runID, "accounts", len(cfg.Accounts), "warehouse", cfg.Warehouse)
+
+	// A small buffer: a page fetched but not yet archived is lost (and
+	// paid for again) if the process dies.
+	pages := make(chan page, PageBuffer)
+	for _, x := range accts {
+		x.runID, x.clock, x.pages = runID, clock, pages
+		x.log = log.With("account", x.a.Name, "source", x.a.Source)
+		if err := x.prepare(ctx, w, opt.Limits); err != nil {
+			return Report{}, err
+		}
+	}
+	results := make([]load.AccountResult, len(accts))
+	var wg sync.WaitGroup
+	// Extraction stops if loading fails: nothing fetched would be kept.
+	xctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, x := range accts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = x.run(xctx)
+		}()
+	}
+	go func() { wg.Wait(); close(pages) }()
+
+	// Database work finishes even when ctx is cancelled (SIGTERM): what was
+	// fetched is committed and the run row closed.
+	dbctx := context.WithoutCancel(ctx)
+	ld := &loader{w: w, runID: runID, raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
+	var loadErr error
+	for p := range pages {
+		if loadErr != nil {
+			continue // drain so extractors can finish
+		}
+		if err := ld.load(dbctx, p); err != nil {
+			loadErr = fmt.Errorf("account %s: %w", p.account, err)
+			cancel()
+		}
+	}
+	if err := ld.close(); err != nil && loadErr == nil {
+		loadErr = err
+	}
+
+	status, runErr := runStatus(results, loadErr)
+	if ctx.Err() != nil && runErr == nil {
+		status, runErr = load.StatusFailed, fmt.Errorf("interrupted: %w; what was fetched is committed, the next run resumes", context.Cause(ctx))
+	}
+	errText := ""
+	if runErr != nil {
+		errText = runErr.Error()
+	}
+	rep := Report{ParquetRoot: cfg.Parquet}
+	rep.Summary, err = w.Finish(dbctx, runID, clock.Now(), status, results, errText)
+	rep.Took = clock.Now().Sub(started)
+	if err != nil {
+		return rep, errors.Join(err, runErr)
+	}
+	if rep.Published, err = publish(dbctx, w, cfg, runID, clock); err != nil {
+		return rep, errors.Join(err, runErr)
+	}
+	if n := rep.Summary.Totals().Rejected; n > 0 && runErr == nil {
+		runErr = fmt.Errorf("%w: %d record(s) quarantined in meta.rejects; everything else is loaded", ErrRejected, n)
+	}
+	return rep, runErr
+}
+
+// openLedger opens the ledger an account's key paces through.
+func openLedger(state string, src *extract.Source, a extract.Account, key string) (*budget.Ledger, error) {
+	id := budget.KeyID(src.Name, key)
+	if src.LedgerID != nil {
+		id = src.LedgerID(a, key)
+	}
+	return budget.OpenLedger(filepath.Join(state, "ledger"), id)
+}
+
+// openForWrite takes the warehouse lock (failing at once if another
+// process holds it), opens the warehouse and creates the declared tables.
+// done closes the warehouse and releases the lock.
+func openForWrite(ctx context.Context, cfg *config.Config, command string, now time.Time, hook func(string)) (w *load.Warehouse, done func(), err error) {
+	lock, err := load.AcquireLock(cfg.Warehouse, command, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if w, err = load.Open(ctx, cfg.Warehouse); err != nil {
+		lock.Release()
+		return nil, nil, err
+	}
+	w.SetHook(hook)
+	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
+		w.Close()
+		lock.Release()
+		return nil, nil, err
+	}
+	return w, func() { w.Close(); lock.Release() }, nil
+}
+
+// publish writes the queued Parquet partitions and marks the run published.
+func publish(ctx context.Context, w *load.Warehouse, cfg *config.Config, runID string, clock budget.Clock) ([]load.Published, error) {
+	if cfg.Parquet == "" {
+		return nil, nil
+	}
+	pub, err := w.Publish(ctx, cfg.Parquet)
+	if err != nil {
+		return pub, fmt.Errorf("rows are committed, Parquet is not up to date (the next run or rebuild retries): %w", err)
+	}
+	return pub, w.MarkPublished(ctx, runID, clock.Now())
+}
+
+// runStatus folds the accounts' outcomes into the run's status and error.
+func runStatus(results []load.AccountResult, loadErr error) (string, error) {
+	if loadErr != nil {
+		return load.StatusFailed, loadErr
+	}
+	var failed, partial []error
+	for _, r := range results {
+		switch r.Status {
+		case load.StatusFailed:
+			failed = append(failed, errors.New(r.Error))
+		case load.StatusPartial:
+			partial = append(partial, errors.New(r.Error))
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		return load.StatusFailed, errors.Join(append(failed, partial...)...)
+	case len(partial) > 0:
+		return load.StatusPartial, fmt.Errorf("%w: %w", ErrPartial, errors.Join(partial...))
+	}
+	return load.StatusOK, nil
+}
+
+// loader archives, transforms and stages pages, and checkpoints them.
+type loader struct {
+	w       *load.Warehouse
+	runID   string
+	raw     string
+	clock   budget.Clock
+	every   int
+	hook    func(string)
+	writers map[string]*archive.Writer // by account
+	pending int
+	last    time.Time
+}
+
+func (l *loader) load(ctx context.Context, p page) error {
+	if p.gone != nil {
+		l.w.NoteFetched(p.account, p.entry.Resource, p.gone.ID, p.gone.Fingerprint, load.DetailNotFound, p.entry.FetchedAt)
+		return nil
+	}
+	aw := l.writers[p.account]
+	if aw == nil {
+		var err error
+		if aw, err = archive.Create(l.raw, p.src.Name, p.account, l.runID); err != nil {
+			return err
+		}
+		l.writers[p.account] = aw
+	}
+	seq, err := aw.Append(p.entry)
+	if err != nil {
+		return err
+	}
+	if l.hook != nil {
+		l.hook(HookArchived)
+	}
+	e := p.entry
+	e.Seq, e.Source, e.Account, e.RunID = seq, p.src.Name, p.account, l.runID
+	if err := stage(ctx, l.w, e, p.decoded); err != nil {
+		return err
+	}
+	if p.cursor != "" {
+		key := p.entry.Resource
+		if p.cursorKey != "" {
+			key = p.cursorKey
+		}
+		l.w.SetCursor(p.account, key, p.cursor)
+	}
+	l.w.MarkArchived(l.runID, p.account, aw.Rel(), seq)
+	if l.pending++; l.pending >= l.every || l.clock.Now().Sub(l.last) >= CheckpointEvery {
+		return l.checkpoint(ctx)
+	}
+	return nil
+}
+
+// checkpoint makes the archived pages durable, then commits what they
+// staged: the warehouse never counts a page the archive could lose.
+func (l *loader) checkpoint(ctx context.Context) error {
+	for _, aw := range l.writers {
+		if err := aw.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := l.w.Checkpoint(ctx, l.runID, l.clock.Now()); err != nil {
+		return err
+	}
+	l.pending, l.last = 0, l.clock.Now()
+	return nil
+}
+
+// close syncs and closes the archive files (Finish commits the rest).
+func (l *loader) close() error {
+	var errs []error
+	for _, aw := range l.writers {
+		errs = append(errs, aw.Close())
+	}
+	return errors.Join(errs...)
+}

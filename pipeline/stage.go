@@ -1,0 +1,110 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/transform"
+)
+
+// stage transforms one archived response as its source decoded it and
+// stages it, with its detail-queue notes: the one path from a fetched page
+// to the warehouse, shared by `export run` and `export rebuild` so that a
+// rebuild is the run replayed. A partial response (a list page beside its
+// detail) must not erase the columns it lacks; a list page of a resource
+// with a detail is noted as listed; a detail as fetched for the
+// fingerprint it was fetched for.
+func stage(ctx context.Context, w *load.Warehouse, e archive.Entry, d extract.Decoded) error {
+	if d.Table == nil {
+		return nil
+	}
+	b, err := transform.Page(d.Table, d.Records, transform.Meta{Account: e.Account, RunID: e.RunID, ExtractedAt: e.FetchedAt, Fixed: d.Fixed}, nil)
+	if err != nil {
+		return fmt.Errorf("%s page %d: %w", e.Resource, e.Seq, err)
+	}
+	defer b.Release()
+	if d.Partial {
+		err = w.StagePartial(ctx, e.Account, b)
+	} else {
+		err = w.Stage(ctx, e.Account, b)
+	}
+	if d.Listed != nil {
+		w.NoteListed(e.Account, e.Resource, toLoad(d.Listed))
+	}
+	if d.Fetched != "" {
+		w.NoteFetched(e.Account, e.Resource, d.Fetched, e.Fingerprint, load.DetailOK, e.FetchedAt)
+	}
+	return err
+}
+
+// stored is what the warehouse holds for one account, as its session reads
+// it: the cursors as committed when the run began, and column values.
+type stored struct {
+	w       *load.Warehouse
+	account string
+	cursors map[string]string
+}
+
+func newStored(ctx context.Context, w *load.Warehouse, account string) (*stored, error) {
+	s := &stored{w: w, account: account, cursors: map[string]string{}}
+	if w == nil {
+		return s, nil
+	}
+	var err error
+	s.cursors, err = w.Cursors(ctx, account, "")
+	return s, err
+}
+
+func (s *stored) Cursor(name string) string { return s.cursors[name] }
+
+func (s *stored) Cursors(prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range s.cursors {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *stored) Values(ctx context.Context, t *schema.Table, column string) ([]string, error) {
+	if s.w == nil {
+		return nil, nil
+	}
+	res, err := s.w.Query(ctx, fmt.Sprintf(`SELECT DISTINCT CAST(%s AS VARCHAR) FROM %s.%s WHERE account = ? AND %s IS NOT NULL ORDER BY 1`,
+		load.Quote(column), load.Quote(t.Source), load.Quote(t.Name), load.Quote(column)), s.account)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of %s: %w", column, t.FullName(), err)
+	}
+	out := make([]string, len(res.Rows))
+	for i, r := range res.Rows {
+		out[i] = r[0]
+	}
+	return out, nil
+}
+
+// rows counts an account's rows of a resource's table.
+func (s *stored) rows(ctx context.Context, r extract.Resource) (int64, error) {
+	if s.w == nil {
+		return 0, nil
+	}
+	t := r.Table
+	q := fmt.Sprintf("SELECT count(*) FROM %s.%s WHERE account = ?", load.Quote(t.Source), load.Quote(t.Name))
+	args := []any{s.account}
+	for col, v := range r.Fixed {
+		q += fmt.Sprintf(" AND %s = ?", load.Quote(col))
+		args = append(args, v)
+	}
+	res, err := s.w.Query(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("count %s: %w", t.FullName(), err)
+	}
+	var n int64
+	fmt.Sscan(res.Rows[0][0], &n)
+	return n, nil
+}
