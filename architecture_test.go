@@ -92,8 +92,10 @@ func sourceDirs(t *testing.T) []string {
 // branches on its name, so a new source is its folder plus one line.
 func TestOnlyTheListNamesASource(t *testing.T) {
 	names := sourceDirs(t)
+	// The benchmark harness generates one source's pages on purpose, as a
+	// test would.
 	allowed := func(pkg, src string) bool {
-		return pkg == "extract/sources" || pkg == "extract/"+src || strings.HasPrefix(pkg, "extract/"+src+"/")
+		return pkg == "extract/sources" || pkg == "bench" || pkg == "extract/"+src || strings.HasPrefix(pkg, "extract/"+src+"/")
 	}
 	for pkg, imps := range imports(t) {
 		for _, imp := range imps {

@@ -78,7 +78,7 @@ func (w *Warehouse) NoteFetched(account, resource, id, fp, outcome string, at ti
 func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 	for _, n := range w.details {
 		if n.fetchedID != "" {
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.details (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
+			_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
 					fetched_at = excluded.fetched_at, outcome = excluded.outcome`,
@@ -100,10 +100,10 @@ func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 				}
 				args = append(args, n.account, n.resource, l.ID, l.Fingerprint, created, runID)
 			}
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.details (account, resource, id, list_fingerprint, created_at, listed_run)
+			_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, created_at, listed_run)
 				VALUES `+strings.Join(vals, ", ")+`
 				ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
-					created_at = coalesce(excluded.created_at, meta.details.created_at), listed_run = excluded.listed_run`, args...)
+					created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`, args...)
 			if err != nil {
 				return fmt.Errorf("detail queue: listed %s/%s: %w", n.account, n.resource, err)
 			}

@@ -100,8 +100,33 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
 	w.details = nil
-	w.conn.ExecContext(ctx, `DROP TABLE IF EXISTS run_counted`) // the rows the last run in this process counted
-	_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
+	w.written = map[[2]string]TableStats{}
+	// The rows the run counted (see upsertTable), from none.
+	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR, PRIMARY KEY (tbl, k))`); err != nil {
+		return fmt.Errorf("begin run %s: %w", runID, err)
+	}
+	// Tables with rejects an earlier run left: a record loaded now
+	// resolves them (see upsertTable); the others need no look.
+	w.openRejects = map[string]bool{}
+	rows, err := w.conn.QueryContext(ctx, `SELECT DISTINCT table_name FROM meta.rejects WHERE resolved_run_id IS NULL`)
+	if err != nil {
+		return fmt.Errorf("begin run %s: %w", runID, err)
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return fmt.Errorf("begin run %s: %w", runID, err)
+		}
+		w.openRejects[t] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("begin run %s: %w", runID, err)
+	}
+	if err := w.dropShadows(ctx); err != nil { // left by a rebuild that died
+		return fmt.Errorf("begin run %s: %w", runID, err)
+	}
+	_, err = w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
 	if err == nil {
 		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
 	}
@@ -185,6 +210,9 @@ func (w *Warehouse) Checkpoint(ctx context.Context, runID string, at time.Time) 
 // commitStaged runs fn (which writes the staged state) in a transaction,
 // then empties the staging area.
 func (w *Warehouse) commitStaged(ctx context.Context, fn func() error) error {
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
 	err := w.inTx(ctx, func() error {
 		if err := fn(); err != nil {
 			return err
@@ -227,10 +255,6 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 // SQL BEGIN/COMMIT, not database/sql's Tx, because staging (Arrow views,
 // temporary tables) must be able to run on the same connection inside it.
 func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
-	if w.outer {
-		// Inside a rebuild's transaction: EndRebuild commits.
-		return fn()
-	}
 	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -286,10 +310,13 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 		}
 	}
 	var total TableStats
-	for _, s := range w.stats {
-		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			runID, s.Account, s.Table, s.Received, s.Inserted, s.Updated, s.Unchanged, s.Rejected, s.Deleted); err != nil {
-			return fmt.Errorf("table stats: %w", err)
+	for k, s := range w.stats {
+		if w.written[k] != *s { // only what changed since the last checkpoint
+			if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.run_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				runID, s.Account, s.Table, s.Received, s.Inserted, s.Updated, s.Unchanged, s.Rejected, s.Deleted); err != nil {
+				return fmt.Errorf("table stats: %w", err)
+			}
+			w.written[k] = *s
 		}
 		total.Inserted += s.Inserted
 		total.Updated += s.Updated
@@ -393,26 +420,36 @@ func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Nam
 // deltaSQL builds stage_delta: each staged row with its operation against
 // the stored table (insert, update, same), and for a child table also the
 // stored lines of re-fetched parents that are gone (delete).
-func deltaSQL(st *stagedTable) string {
+func deltaSQL(st *stagedTable, tgt string) string {
 	t := st.table
 	if !t.IsChild() {
 		// The versions of a key staged in one checkpoint fold into one: from
 		// its last whole version (a detail) on, later partial versions (a
 		// list page, or a detail that lacks the list's fields) fill in
 		// what they carry. If every version is partial, the fold is
-		// completed from the stored row.
+		// completed from the stored row. Most keys are staged once (a
+		// page's records, a rebuild's): they skip the fold, whose window
+		// and aggregates cost far more memory and time per row.
+		key := quoteList(t.Key)
+		cols := columnList(t, "")
 		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
+			WITH dup AS (SELECT %s FROM %s GROUP BY ALL HAVING count(*) > 1),
+			once AS (SELECT %s, _batch, _partial FROM %s x WHERE NOT EXISTS (SELECT 1 FROM dup WHERE %s)),
+			folded AS (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
+				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
+					FROM (SELECT *, row_number() OVER (ORDER BY _batch, rowid) AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY _batch, rowid ROWS UNBOUNDED PRECEDING) AS _seg
+						FROM %s x WHERE EXISTS (SELECT 1 FROM dup WHERE %s)))
+				WHERE _seg = _mseg GROUP BY %s)
 			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
 			FROM (SELECT %s, x._batch, x._partial
-				FROM (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
-					FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
-						FROM (SELECT *, rowid AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY rowid ROWS UNBOUNDED PRECEDING) AS _seg FROM %s))
-					WHERE _seg = _mseg GROUP BY %s) x
+				FROM (SELECT * FROM once UNION ALL BY NAME SELECT * FROM folded) x
 				LEFT JOIN %s o ON %s) s
 			LEFT JOIN %s t ON %s`,
+			key, Quote(st.name),
+			cols, Quote(st.name), keyJoin(t, "dup", "x"),
+			foldedColumns(t), key, key, Quote(st.name), keyJoin(t, "dup", "x"), key,
 			Quote(schema.ColAccount), sameRow(t), mergedColumns(t),
-			foldedColumns(t), quoteList(t.Key), quoteList(t.Key), Quote(st.name), quoteList(t.Key),
-			target(t), keyJoin(t, "x", "o"), target(t), keyJoin(t, "s", "t"))
+			tgt, keyJoin(t, "x", "o"), tgt, keyJoin(t, "s", "t"))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
 	pk := Quote(t.ParentKey)
@@ -426,8 +463,8 @@ func deltaSQL(st *stagedTable) string {
 		FROM %s t JOIN latest l ON t.account = l.account AND t.%s = l.parent_id
 		WHERE NOT EXISTS (SELECT 1 FROM s WHERE %s)`,
 		Quote(st.parents), Quote(st.name), pk,
-		Quote(schema.ColAccount), sameRow(t), target(t), keyJoin(t, "s", "t"),
-		target(t), pk, keyJoin(t, "s", "t"))
+		Quote(schema.ColAccount), sameRow(t), tgt, keyJoin(t, "s", "t"),
+		tgt, pk, keyJoin(t, "s", "t"))
 }
 
 // foldedColumns aggregates the staged versions of one key (ordered by
@@ -473,7 +510,8 @@ func mergedColumns(t *schema.Table) string {
 // upsertTable moves one staged table into its warehouse table.
 func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID string) error {
 	t := st.table
-	if _, err := w.conn.ExecContext(ctx, deltaSQL(st)); err != nil {
+	tgt := w.target(t)
+	if _, err := w.conn.ExecContext(ctx, deltaSQL(st, tgt)); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
 	// Each row counts once per run under its strongest operation (insert >
@@ -489,9 +527,6 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	}
 	rank := func(op string) string {
 		return fmt.Sprintf("CASE %s WHEN 'insert' THEN 3 WHEN 'update' THEN 2 WHEN 'same' THEN 1 ELSE 0 END", op)
-	}
-	if _, err := w.conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR, PRIMARY KEY (tbl, k))`); err != nil {
-		return fmt.Errorf("count staged rows: %w", err)
 	}
 	counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_counted AS
 		SELECT d.account, %s AS k, d._op AS op, c.op AS before
@@ -548,22 +583,22 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 			SELECT t.account, %s FROM %s t JOIN stage_delta d ON %s WHERE d._op = 'update'
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
-		t.FullName(), partitionExpr(t, "d"), partitionExpr(t, "t"), target(t), keyJoin(t, "t", "d"))
+		t.FullName(), partitionExpr(t, "d"), partitionExpr(t, "t"), tgt, keyJoin(t, "t", "d"))
 	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	if t.IsChild() {
-		del := fmt.Sprintf(`DELETE FROM %s t USING stage_delta d WHERE d._op = 'delete' AND %s`, target(t), keyJoin(t, "t", "d"))
+		del := fmt.Sprintf(`DELETE FROM %s t USING stage_delta d WHERE d._op = 'delete' AND %s`, tgt, keyJoin(t, "t", "d"))
 		if _, err := w.conn.ExecContext(ctx, del); err != nil {
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
 	cols := columnList(t, "")
-	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM stage_delta WHERE _op IN ('insert', 'update')`, target(t), cols, cols)
+	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM stage_delta WHERE _op IN ('insert', 'update')`, tgt, cols, cols)
 	if _, err := w.conn.ExecContext(ctx, upsert); err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
-	if !t.IsChild() {
+	if !t.IsChild() && w.openRejects[t.FullName()] {
 		// A record loaded now resolves its earlier rejects.
 		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
 			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
@@ -577,6 +612,9 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 
 func (w *Warehouse) resetStage(ctx context.Context) {
 	for _, st := range w.staged {
+		for _, r := range st.pending {
+			r.Release()
+		}
 		w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.name))
 		if st.parents != "" {
 			w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.parents))
@@ -585,6 +623,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS stage_delta")
 	w.conn.ExecContext(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
+	w.pendingRows = 0
 	w.drift = map[driftKey]string{}
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
@@ -600,21 +639,30 @@ func sortStats(s []TableStats) {
 	})
 }
 
-// BeginRebuild starts a rebuild run: one transaction, held until
-// EndRebuild, in which the given tables (children included) start empty for
-// the given accounts and are refilled by Stage and Checkpoint from the raw
-// archive. Readers see the old tables until the new ones are complete; a
-// failed rebuild leaves them as they were.
+// Shadow is the schema prefix of a rebuild's shadow tables: a rebuild
+// fills rebuild_<source>.<table> and swaps them in at its end.
+const shadowPrefix = "rebuild_"
+
+// rebuildState is a rebuild in progress: the tables it refills (children
+// included) and the accounts whose rows it replaces.
+type rebuildState struct {
+	runID    string
+	tables   map[string]bool // qualified names
+	accounts string          // SQL list: ('a', 'b')
+}
+
+// BeginRebuild starts a rebuild run. The given tables (children included)
+// are refilled for the given accounts by Stage and Checkpoint from the raw
+// archive into shadow tables, each checkpoint committed (memory stays
+// bounded whatever the archive's size), with a shadow of the detail queue;
+// EndRebuild swaps them in, in one transaction. Readers see the old tables
+// until then; a failed rebuild leaves them as they were.
 func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time.Time, tables []*schema.Table, accounts []string) error {
 	if err := w.BeginRun(ctx, runID, KindRebuild, started); err != nil {
 		return err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("begin rebuild: %w", err)
-	}
-	w.outer = true
 	list := make([]string, len(accounts))
 	for i, a := range accounts {
 		list[i] = sqlString(a)
@@ -623,46 +671,145 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 	if len(accounts) == 0 {
 		in = "(NULL)"
 	}
-	for _, t := range schema.Flatten(tables...) {
-		// Every partition the table has now is rewritten (or removed).
-		queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
-			SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
-			ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), target(t), in)
-		if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
-			return w.abortRebuild(ctx, fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err))
+	rb := &rebuildState{runID: runID, tables: map[string]bool{}, accounts: in}
+	err := w.inTx(ctx, func() error {
+		for _, t := range schema.Flatten(tables...) {
+			rb.tables[t.FullName()] = true
+			// Every partition the table has now is rewritten (or removed).
+			queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+				SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
+				ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), target(t), in)
+			if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+				return fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err)
+			}
+			shadow := shadowTable(t)
+			ddl := strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+target(t), "CREATE OR REPLACE TABLE "+shadow, 1)
+			if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(shadowPrefix+t.Source), ddl); err != nil {
+				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
+			}
 		}
-		if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE account IN %s`, target(t), in)); err != nil {
-			return w.abortRebuild(ctx, fmt.Errorf("rebuild %s: empty: %w", t.FullName(), err))
+		// The replay updates the detail queue as the runs did, from what
+		// it holds now.
+		return w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(shadowPrefix+"meta"),
+			strings.Replace(detailsDDL, "CREATE TABLE IF NOT EXISTS meta.details", "CREATE OR REPLACE TABLE "+shadowDetails, 1),
+			"INSERT INTO "+shadowDetails+" SELECT * FROM meta.details")
+	})
+	if err != nil {
+		w.dropShadows(ctx)
+		return err
+	}
+	w.rebuild = rb
+	return nil
+}
+
+// shadowDetails is the detail queue a rebuild replays into.
+var shadowDetails = Quote(shadowPrefix+"meta") + "." + Quote("details")
+
+func shadowTable(t *schema.Table) string { return Quote(shadowPrefix+t.Source) + "." + Quote(t.Name) }
+
+// target is the table rows go to: the table, or its shadow in a rebuild.
+func (w *Warehouse) target(t *schema.Table) string {
+	if w.rebuild != nil && w.rebuild.tables[t.FullName()] {
+		return shadowTable(t)
+	}
+	return target(t)
+}
+
+// detailsTable is the detail queue notes go to.
+func (w *Warehouse) detailsTable() string {
+	if w.rebuild != nil {
+		return shadowDetails
+	}
+	return "meta.details"
+}
+
+// dropShadows removes every shadow schema (of this rebuild, or of one a
+// crash interrupted).
+func (w *Warehouse) dropShadows(ctx context.Context) error {
+	rows, err := w.conn.QueryContext(ctx, `SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() AND starts_with(schema_name, ?)`, shadowPrefix)
+	if err != nil {
+		return fmt.Errorf("find shadow tables: %w", err)
+	}
+	var schemas []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return err
+		}
+		schemas = append(schemas, s)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, s := range schemas {
+		if err := w.exec(ctx, "DROP SCHEMA IF EXISTS "+Quote(s)+" CASCADE"); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (w *Warehouse) abortRebuild(ctx context.Context, err error) error {
-	w.outer = false
-	if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
-		err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-	}
-	return err
-}
-
-// EndRebuild commits the rebuild's transaction, or rolls it back (the
-// tables stay as they were) when commit is false. Call it after Finish.
+// EndRebuild swaps the rebuilt tables in (the accounts' rows replaced by
+// the shadows', the detail queue by its replay) in one transaction, or,
+// when commit is false, leaves the tables as they were and takes back what
+// the rebuild wrote to the meta tables. Either way the shadows are gone.
+// Call it after the last Checkpoint, before Finish.
 func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.outer {
+	rb := w.rebuild
+	if rb == nil {
 		return errors.New("end rebuild: no rebuild in progress")
 	}
-	if !commit {
+	w.rebuild = nil
+	ctx = context.WithoutCancel(ctx) // finish the swap or the clean-up whatever happens to the caller
+	var err error
+	if commit {
+		err = w.inTx(ctx, func() error {
+			names := make([]string, 0, len(rb.tables))
+			for n := range rb.tables {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				t := w.tables[n]
+				if t == nil {
+					return fmt.Errorf("end rebuild: table %s is not declared", n)
+				}
+				cols := columnList(t, "")
+				if err := w.exec(ctx,
+					fmt.Sprintf("DELETE FROM %s WHERE account IN %s", target(t), rb.accounts),
+					fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", target(t), cols, cols, shadowTable(t))); err != nil {
+					return fmt.Errorf("swap in %s: %w", n, err)
+				}
+			}
+			return w.exec(ctx, "DELETE FROM meta.details", "INSERT INTO meta.details SELECT * FROM "+shadowDetails)
+		})
+		if err != nil {
+			err = fmt.Errorf("commit rebuild: %w", err)
+		}
+	}
+	if !commit || err != nil {
 		w.resetStage(ctx)
-		return w.abortRebuild(ctx, nil)
+		// What the rebuild's checkpoints wrote outside the shadows.
+		undo := w.inTx(ctx, func() error {
+			for _, q := range []string{
+				`DELETE FROM meta.rejects WHERE run_id = ?`,
+				`UPDATE meta.rejects SET resolved_run_id = NULL WHERE resolved_run_id = ?`,
+				`DELETE FROM meta.schema_drift WHERE first_run_id = ?`,
+			} {
+				if _, err := w.conn.ExecContext(ctx, q, rb.runID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if undo != nil {
+			err = errors.Join(err, fmt.Errorf("take back the rebuild's meta rows: %w", undo))
+		}
 	}
-	w.outer = false
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return w.abortRebuild(ctx, fmt.Errorf("commit rebuild: %w", err))
-	}
-	return nil
+	return errors.Join(err, w.dropShadows(ctx))
 }
 
 // ArchiveMarks returns how many pages of each raw archive file the

@@ -15,12 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/repairshop/export/schema"
@@ -45,17 +47,28 @@ type Warehouse struct {
 	archived map[string]archiveMark
 	details  []detailNote              // meta.details changes, pending
 	stats    map[[2]string]*TableStats // this run's, cumulative
-	viewSeq  int
-	hook     func(point string)
-	outer    bool // a rebuild's transaction is open
+	// written are the stats as the last checkpoint wrote them.
+	written map[[2]string]TableStats
+	// openRejects are the tables with rejects earlier runs left unresolved.
+	openRejects map[string]bool
+	viewSeq     int
+	// pendingRows counts the rows staged in Go, not yet flushed to DuckDB.
+	pendingRows int64
+	hook        func(point string)
+	rebuild     *rebuildState // a rebuild in progress
 }
 
 type stagedTable struct {
 	table *schema.Table
-	name  string // temp table name: the table's columns and _batch
+	name  string // temp table name: the table's columns, _batch and _partial
 	// parents, for a child table, is the temp table of parent ids whose
 	// arrays were carried (account, parent_id, _batch).
 	parents string
+	// pending are the records staged since the last flush, each with its
+	// _batch and _partial columns, and pendingParents the parent ids: they
+	// reach DuckDB in one round per flush, not one per page.
+	pending        []arrow.RecordBatch
+	pendingParents []any // account, parent_id, _batch, …
 }
 
 type driftKey struct{ table, field string }
@@ -95,6 +108,9 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	}
 	connector, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
 		_, err := ex.ExecContext(ctx, "SET TimeZone = 'UTC'", nil)
+		if err == nil && mode != inMemory {
+			_, err = ex.ExecContext(ctx, "SET memory_limit = '"+memoryLimit()+"'", nil)
+		}
 		return err
 	})
 	if err != nil {
@@ -123,6 +139,22 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
 	}
 	return w, nil
+}
+
+// DefaultMemoryLimit caps DuckDB's own memory: an export runs beside the
+// shop's other work on small hosts, and its checkpoints are bounded in
+// rows, so more would only be cache. What does not fit spills to the
+// temporary directory beside the warehouse (<warehouse>.tmp).
+// EXPORT_MEMORY_LIMIT (e.g. 2GB) overrides it.
+const DefaultMemoryLimit = "512MB"
+
+var memorySize = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+func memoryLimit() string {
+	if v := strings.TrimSpace(os.Getenv("EXPORT_MEMORY_LIMIT")); memorySize.MatchString(v) {
+		return v
+	}
+	return DefaultMemoryLimit
 }
 
 // ErrBusy marks an open refused because another process has the
@@ -370,6 +402,19 @@ func (w *Warehouse) stage(ctx context.Context, account string, b *transform.Batc
 	return nil
 }
 
+// CheckpointRows is how many staged rows call for a checkpoint whatever
+// the pages: a checkpoint's rows are held in memory (in Go, then in
+// DuckDB's staging tables) until it commits, so this bounds the memory a
+// run or rebuild of any size needs.
+const CheckpointRows = 16384
+
+// PendingRows is the number of rows staged since the last checkpoint.
+func (w *Warehouse) PendingRows() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pendingRows
+}
+
 func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.Batch, batch int, partial bool) error {
 	t := b.Table
 	st, ok := w.staged[t.FullName()]
@@ -386,20 +431,11 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 		w.staged[t.FullName()] = st
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
-		if err := w.appendRecord(ctx, st, b.Record, batch, partial); err != nil {
-			return fmt.Errorf("stage %s: %w", t.FullName(), err)
-		}
+		st.pending = append(st.pending, withStageColumns(b.Record, batch, partial))
+		w.pendingRows += b.Record.NumRows()
 	}
-	if len(b.Parents) > 0 {
-		vals := make([]string, len(b.Parents))
-		args := make([]any, 0, 2*len(b.Parents))
-		for i, p := range b.Parents {
-			vals[i] = fmt.Sprintf("(?, ?, %d)", batch)
-			args = append(args, account, p)
-		}
-		if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+strings.Join(vals, ", "), args...); err != nil {
-			return fmt.Errorf("stage %s parents: %w", t.FullName(), err)
-		}
+	for _, p := range b.Parents {
+		st.pendingParents = append(st.pendingParents, account, p, batch)
 	}
 	for field, example := range b.Drift {
 		k := driftKey{t.FullName(), field}
@@ -417,26 +453,121 @@ func nullable(s string) any {
 	return s
 }
 
-// appendRecord copies an Arrow record into a staging table through a
+// withStageColumns is rec with the staging columns: _batch (the stage
+// call it came with) and _partial.
+func withStageColumns(rec arrow.RecordBatch, batch int, partial bool) arrow.RecordBatch {
+	n := int(rec.NumRows())
+	bb := array.NewInt64Builder(memory.DefaultAllocator)
+	pb := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer bb.Release()
+	defer pb.Release()
+	for range n {
+		bb.Append(int64(batch))
+		pb.Append(partial)
+	}
+	bcol, pcol := bb.NewArray(), pb.NewArray()
+	defer bcol.Release()
+	defer pcol.Release()
+	fields := append(rec.Schema().Fields(), arrow.Field{Name: "_batch", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, arrow.Field{Name: "_partial", Type: arrow.FixedWidthTypes.Boolean, Nullable: true})
+	cols := append(append([]arrow.Array{}, rec.Columns()...), bcol, pcol)
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+}
+
+// flush moves every pending record into its staging table: one Arrow view
+// and one INSERT per table, whatever the pages.
+func (w *Warehouse) flush(ctx context.Context) error {
+	for _, name := range w.stagedNames() {
+		st := w.staged[name]
+		if len(st.pending) > 0 {
+			err := w.appendRecords(ctx, st)
+			for _, r := range st.pending {
+				r.Release()
+			}
+			st.pending = nil
+			if err != nil {
+				return fmt.Errorf("stage %s: %w", name, err)
+			}
+		}
+		for len(st.pendingParents) > 0 {
+			n := min(len(st.pendingParents)/3, 1000)
+			vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+			if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+vals, st.pendingParents[:3*n]...); err != nil {
+				return fmt.Errorf("stage %s parents: %w", name, err)
+			}
+			st.pendingParents = st.pendingParents[3*n:]
+		}
+	}
+	w.pendingRows = 0
+	return nil
+}
+
+// concat joins records of one schema into one.
+func concat(recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	sc := recs[0].Schema()
+	cols := make([]arrow.Array, sc.NumFields())
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	for i := range cols {
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		c, err := array.Concatenate(parts, memory.DefaultAllocator)
+		if err != nil {
+			for _, done := range cols[:i] {
+				done.Release()
+			}
+			return nil, fmt.Errorf("join staged pages: %w", err)
+		}
+		cols[i] = c
+	}
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	return array.NewRecordBatch(sc, cols, rows), nil
+}
+
+// appendRecords copies the pending records into a staging table through a
 // one-shot view (an Arrow stream can be scanned once only).
-func (w *Warehouse) appendRecord(ctx context.Context, st *stagedTable, rec arrow.RecordBatch, batch int, partial bool) error {
+func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
+	var rows int64
+	for _, r := range st.pending {
+		rows += r.NumRows()
+	}
+	// One record of all the pages: DuckDB's Arrow scan keeps a buffer per
+	// batch it is given, so many small pages cost far more memory (and
+	// time) than one record of the same rows.
+	rec, err := concat(st.pending)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		return err
 	}
 	defer rdr.Release()
-	view := fmt.Sprintf("arrow_in_%d", batch)
+	w.viewSeq++
+	view := fmt.Sprintf("arrow_in_%d", w.viewSeq)
 	release, err := w.arrow.RegisterView(rdr, view)
 	if err != nil {
 		return fmt.Errorf("register Arrow view: %w", err)
 	}
 	defer release()
-	list := columnList(st.table, "")
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s, _batch, _partial) SELECT %s, %d, %t FROM %s", Quote(st.name), list, list, batch, partial, Quote(view)))
+	list := columnList(st.table, "") + `, "_batch", "_partial"`
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
 	if err == nil {
 		var n int64
-		if n, err = res.RowsAffected(); err == nil && n != rec.NumRows() {
-			err = fmt.Errorf("staged %d of %d rows", n, rec.NumRows())
+		if n, err = res.RowsAffected(); err == nil && n != rows {
+			err = fmt.Errorf("staged %d of %d rows", n, rows)
 		}
 	}
 	if derr := w.exec(ctx, "DROP VIEW IF EXISTS "+Quote(view)); err == nil {

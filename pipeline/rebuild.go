@@ -130,7 +130,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 				if useMarks {
 					limit = marks[files[j].Rel] // 0: the run died before committing any
 				}
-				if err := replayFile(ctx, w, raw, files[j], chosen, limit, st, opt); err != nil {
+				if err := replayFile(ctx, w, raw, files[j], chosen, limit, st, runID, opt); err != nil {
 					return err
 				}
 				j++
@@ -142,20 +142,22 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 		}
 		return nil
 	}
-	if err := replay(); err != nil {
-		err = errors.Join(err, w.EndRebuild(ctx, false))
-		w.Finish(context.WithoutCancel(ctx), runID, clock.Now(), load.StatusFailed, nil, err.Error())
-		return Report{}, fmt.Errorf("rebuild failed, tables unchanged: %w", err)
-	}
-	rep := Report{ParquetRoot: cfg.Parquet, Replay: st}
-	rep.Summary, err = w.Finish(ctx, runID, clock.Now(), load.StatusOK, nil, "")
+	err = replay()
 	if err == nil {
-		err = w.EndRebuild(ctx, true)
+		err = w.Checkpoint(ctx, runID, clock.Now())
+	}
+	if err == nil {
+		err = w.EndRebuild(ctx, true) // the swap: all or nothing
 	} else {
 		err = errors.Join(err, w.EndRebuild(ctx, false))
 	}
 	if err != nil {
-		return rep, fmt.Errorf("rebuild failed, tables unchanged: %w", err)
+		w.Finish(context.WithoutCancel(ctx), runID, clock.Now(), load.StatusFailed, nil, err.Error())
+		return Report{}, fmt.Errorf("rebuild failed, tables unchanged: %w", err)
+	}
+	rep := Report{ParquetRoot: cfg.Parquet, Replay: st}
+	if rep.Summary, err = w.Finish(ctx, runID, clock.Now(), load.StatusOK, nil, ""); err != nil {
+		return rep, fmt.Errorf("rebuild: %w", err)
 	}
 	rep.Took = clock.Now().Sub(started)
 	if rep.Published, err = publish(ctx, w, cfg, runID, clock); err != nil {
@@ -168,7 +170,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 }
 
 // replayFile stages the first limit pages of one archive file (-1: all).
-func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.File, chosen map[*schema.Table]bool, limit int, st *ReplayStats, opt Options) error {
+func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.File, chosen map[*schema.Table]bool, limit int, st *ReplayStats, runID string, opt Options) error {
 	st.Files++
 	if info, err := os.Stat(filepath.Join(raw, f.Rel)); err == nil {
 		st.Bytes += info.Size()
@@ -201,6 +203,11 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 			return fmt.Errorf("%s: %w", f.Rel, err)
 		}
 		st.Pages++
+		if w.PendingRows() >= load.CheckpointRows {
+			// Bounded memory: a run's pages may be committed in several
+			// steps (the versions of a row fold the same either way).
+			return w.Checkpoint(ctx, runID, opt.Clock.Now())
+		}
 		return nil
 	})
 	if errors.Is(err, archive.ErrTruncated) {

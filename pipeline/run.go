@@ -42,10 +42,15 @@ var (
 // Checkpoints: staged pages are committed (rows, cursors, archive marks in
 // one transaction) every CheckpointPages pages or CheckpointEvery, whichever
 // comes first, so a crash loses at most that much fetching. At MGR's 30
-// requests a minute, 20 pages are 40 s of budget.
+// requests a minute, 20 pages are 40 s of budget; at RepairOps' 1,000 an
+// hour, 80 s. When pages come faster than CheckpointInterval allows (an
+// API far above those limits, a simulator), a checkpoint waits for the
+// interval: its cost is per table, not per page, and a crash then loses
+// that second's pages, which cost that second to fetch again.
 const (
-	CheckpointPages = 20
-	CheckpointEvery = 30 * time.Second
+	CheckpointPages    = 20
+	CheckpointEvery    = 30 * time.Second
+	CheckpointInterval = time.Second
 )
 
 // PageBuffer is how many fetched pages may wait for the loader: a page
@@ -71,8 +76,11 @@ type Options struct {
 	// Hook is called at the crash points (HookArchived, load.Hook*): crash
 	// tests kill the process there. Nil in production.
 	Hook func(point string)
-	// CheckpointPages overrides the pages per checkpoint (0: the default).
-	CheckpointPages int
+	// CheckpointPages overrides the pages per checkpoint (0: the
+	// default); CheckpointInterval the least time between two (negative:
+	// none).
+	CheckpointPages    int
+	CheckpointInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -84,6 +92,12 @@ func (o *Options) defaults() {
 	}
 	if o.CheckpointPages <= 0 {
 		o.CheckpointPages = CheckpointPages
+	}
+	switch {
+	case o.CheckpointInterval == 0:
+		o.CheckpointInterval = CheckpointInterval
+	case o.CheckpointInterval < 0:
+		o.CheckpointInterval = 0
 	}
 }
 
@@ -193,7 +207,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	// Database work finishes even when ctx is cancelled (SIGTERM): what was
 	// fetched is committed and the run row closed.
 	dbctx := context.WithoutCancel(ctx)
-	ld := &loader{w: w, runID: runID, raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
+	ld := &loader{w: w, runID: runID, raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, interval: opt.CheckpointInterval, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
 	var loadErr error
 	for p := range pages {
 		if loadErr != nil {
@@ -298,15 +312,16 @@ func runStatus(results []load.AccountResult, loadErr error) (string, error) {
 
 // loader archives, transforms and stages pages, and checkpoints them.
 type loader struct {
-	w       *load.Warehouse
-	runID   string
-	raw     string
-	clock   budget.Clock
-	every   int
-	hook    func(string)
-	writers map[string]*archive.Writer // by account
-	pending int
-	last    time.Time
+	w        *load.Warehouse
+	runID    string
+	raw      string
+	clock    budget.Clock
+	every    int
+	interval time.Duration
+	hook     func(string)
+	writers  map[string]*archive.Writer // by account
+	pending  int
+	last     time.Time
 }
 
 func (l *loader) load(ctx context.Context, p page) error {
@@ -342,7 +357,9 @@ func (l *loader) load(ctx context.Context, p page) error {
 		l.w.SetCursor(p.account, key, p.cursor)
 	}
 	l.w.MarkArchived(l.runID, p.account, aw.Rel(), seq)
-	if l.pending++; l.pending >= l.every || l.clock.Now().Sub(l.last) >= CheckpointEvery {
+	l.pending++
+	since := l.clock.Now().Sub(l.last)
+	if (l.pending >= l.every && since >= l.interval) || since >= CheckpointEvery || l.w.PendingRows() >= load.CheckpointRows {
 		return l.checkpoint(ctx)
 	}
 	return nil

@@ -108,8 +108,13 @@ func ArrowSchema(t *schema.Table) *arrow.Schema {
 // array for a detail response) into a Batch. It fails only when the bytes
 // are not a JSON array at all; record-level problems become Rejects.
 func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Batch, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(records, &raws); err != nil {
+	type record struct {
+		v   any
+		raw []byte
+	}
+	var recs []record
+	d := decoder{b: records}
+	if err := d.splitArray(func(v any, raw []byte) { recs = append(recs, record{v, raw}) }); err != nil {
 		return nil, fmt.Errorf("transform %s: page is not a JSON array: %w", t.FullName(), err)
 	}
 	if mem == nil {
@@ -128,13 +133,13 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 		kids[i] = &childBuilder{batch: &Batch{Table: ct, Drift: map[string]string{}}, rb: array.NewRecordBuilder(mem, ArrowSchema(ct)), declared: declaredPaths(ct)}
 		defer kids[i].rb.Release()
 	}
-	for _, raw := range raws {
-		obj, err := decodeObject(raw)
-		if err != nil {
-			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: raw, Reason: err.Error()})
+	for _, rec := range recs {
+		obj, ok := rec.v.(map[string]any)
+		if !ok {
+			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: bytes.Clone(rec.raw), Reason: fmt.Sprintf("record is %s, not an object", describe(rec.v))})
 			continue
 		}
-		err = fillRow(t, obj, meta, row, declared, b.Drift)
+		err := fillRow(t, obj, meta, row, declared, b.Drift)
 		for _, k := range kids {
 			if err == nil {
 				err = k.collect(t, obj, row, meta)
@@ -142,7 +147,7 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 		}
 		if err != nil {
 			key, _ := parseString(obj["id"])
-			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: raw, Reason: err.Error()})
+			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: bytes.Clone(rec.raw), Reason: err.Error()})
 			for _, k := range kids {
 				k.pending, k.pendingParent = k.pending[:0], nil
 			}
@@ -237,25 +242,17 @@ func arrayValue(obj map[string]any, paths []string) (any, string, bool) {
 	return nil, "", false
 }
 
-func decodeObject(raw json.RawMessage) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber() // numbers stay literal text: money never passes through float64
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, fmt.Errorf("record is not valid JSON: %w", err)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("record is %s, not an object", describe(v))
-	}
-	return obj, nil
-}
-
 // lookup follows a dotted path through nested objects. A missing key, a
 // null, or an empty object on the way all mean "absent".
 func lookup(obj map[string]any, path string) (any, bool) {
 	var cur any = obj
-	for _, part := range strings.Split(path, ".") {
+	for path != "" {
+		part := path
+		if i := strings.IndexByte(path, '.'); i >= 0 {
+			part, path = path[:i], path[i+1:]
+		} else {
+			path = ""
+		}
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
@@ -270,7 +267,7 @@ func lookup(obj map[string]any, path string) (any, bool) {
 // fillRow converts one record into typed values in row (nil for NULL), or
 // says which column failed and why.
 func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared map[string]bool, drift map[string]string) error {
-	used := map[string]bool{}
+	used := make(map[string]bool, len(t.Columns))
 	for i, c := range t.Columns {
 		row[i] = nil
 		if c.Fixed && !recordHas(obj, c.Paths) {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/repairshop/export/schema"
@@ -103,6 +104,9 @@ var timeLayouts = []string{
 	"02-Jan-2006",
 }
 
+// lastLayout is the index of the layout that read the last instant.
+var lastLayout atomic.Int32
+
 // parseTimestamp reads an instant and returns it in UTC.
 func parseTimestamp(v any) (time.Time, error) {
 	switch x := v.(type) {
@@ -111,8 +115,19 @@ func parseTimestamp(v any) (time.Time, error) {
 		if s == "" || strings.HasPrefix(s, "0000-00-00") {
 			return time.Time{}, errNull
 		}
-		for _, l := range timeLayouts {
+		// The layouts have distinct shapes, so at most one reads a value:
+		// the one that read the last value goes first (a page's instants
+		// share a layout), sparing the failed attempts.
+		last := int(lastLayout.Load())
+		if t, err := time.Parse(timeLayouts[last], s); err == nil {
+			return t.UTC(), nil
+		}
+		for i, l := range timeLayouts {
+			if i == last {
+				continue
+			}
 			if t, err := time.Parse(l, s); err == nil {
+				lastLayout.Store(int32(i))
 				return t.UTC(), nil
 			}
 		}

@@ -118,7 +118,11 @@ func usageError(err error) error { return config.UsageError{Err: err} }
 
 // options are the pipeline's options from the command line.
 func options(c *cli.Context, log *slog.Logger) pipeline.Options {
-	return pipeline.Options{Log: log, Hook: hooks, CheckpointPages: checkpointPages}
+	opt := pipeline.Options{Log: log, Hook: hooks, CheckpointPages: checkpointPages}
+	if checkpointPages > 0 {
+		opt.CheckpointInterval = -1 // a crash test counts pages
+	}
+	return opt
 }
 
 var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}

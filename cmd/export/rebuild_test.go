@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract/archive"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
@@ -115,5 +116,67 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	}
 	if code, out, stderr := runCLI(t, "rebuild", "--config", cfg, "--table", "tickets"); code != exitOK || !strings.Contains(out, "mgr.tickets") {
 		t.Errorf("--table tickets: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// A rebuild that fails part-way (an archived page it cannot read) leaves
+// every table, the detail queue and the Parquet files as they were, and no
+// shadow tables behind.
+func TestFailedRebuildLeavesTheWarehouse(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices")
+	setEnv(t, env)
+	for i := range 2 {
+		if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s%s", i, code, out, stderr)
+		}
+		// South's tickets move on between the runs: the second run's
+		// archive holds what only it loaded.
+		for _, id := range srv.Shop("south").TicketIDs()[:3] {
+			if err := srv.SetTicketStatus("south", id, "Moved on", time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := fullSnapshot(t, dir)
+	details := queryCSV(t, cfg, `SELECT count(*), md5(string_agg(concat_ws('|', account, resource, id, list_fingerprint, detail_fingerprint), ';' ORDER BY ALL)) FROM meta.details`)
+	// The last run's archive of south now holds one page that is not a list.
+	raw := filepath.Join(dir, "raw")
+	files, err := archive.List(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := files[len(files)-1]
+	if last.Account != "south" {
+		t.Fatalf("the last archive file is %s, want south's", last.Rel)
+	}
+	if err := os.Remove(filepath.Join(raw, last.Rel)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := archive.Create(raw, last.Source, last.Account, last.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(archive.Entry{Resource: "tickets", Kind: archive.KindList, FetchedAt: time.Now(), Body: []byte(`{"not":"a list"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	code, out, stderr := runCLI(t, "rebuild", "--config", cfg)
+	if code != exitFailure || !strings.Contains(stderr, "rebuild failed, tables unchanged") {
+		t.Fatalf("rebuild over a broken page: exit %d\n%s%s", code, out, stderr)
+	}
+	if after := fullSnapshot(t, dir); after != before {
+		t.Errorf("a failed rebuild changed the warehouse:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if got := queryCSV(t, cfg, `SELECT count(*), md5(string_agg(concat_ws('|', account, resource, id, list_fingerprint, detail_fingerprint), ';' ORDER BY ALL)) FROM meta.details`); got != details {
+		t.Errorf("a failed rebuild changed the detail queue: %s, was %s", got, details)
+	}
+	if got := queryCSV(t, cfg, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'rebuild_%'`); got != "0" {
+		t.Errorf("%s shadow schemas left behind", got)
+	}
+	if got := queryCSV(t, cfg, `SELECT status FROM meta.runs WHERE kind = 'rebuild'`); got != "failed" {
+		t.Errorf("the rebuild is recorded as %q", got)
 	}
 }

@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/archive"
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/load"
+)
+
+// ticketPage is an MGR list page of n tickets numbered from first.
+func ticketPage(t *testing.T, first, n int) page {
+	t.Helper()
+	src, _ := sources.Lookup("mgr")
+	recs := make([]string, n)
+	for i := range recs {
+		recs[i] = fmt.Sprintf(`{"id":%d,"created_date":"2026-07-16T10:00:00-0600","status":{"label":"New"}}`, first+i)
+	}
+	e := archive.Entry{Resource: "tickets", Kind: archive.KindList, FetchedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Body: []byte("[" + strings.Join(recs, ",") + "]")}
+	d, err := src.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{src: src, account: "north", entry: e, decoded: d}
+}
+
+// Checkpoints come every CheckpointPages pages, but no closer together than
+// the interval, and whenever the staged rows reach load.CheckpointRows.
+func TestCheckpointCadence(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		step     time.Duration // the clock between two pages
+		pages    int
+		rows     int // per page
+		commits  int
+	}{
+		{"every 20 pages", 0, 0, 45, 1, 2},
+		{"pages faster than the interval wait for it", time.Second, 0, 45, 1, 0},
+		{"pages slower than the interval go by the count", time.Second, 100 * time.Millisecond, 45, 1, 2},
+		{"the rows bound whatever the pages", time.Second, 0, 18, 1000, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			w, err := load.Open(ctx, filepath.Join(dir, "w.duckdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := w.Ensure(ctx, sources.Tables()...); err != nil {
+				t.Fatal(err)
+			}
+			commits := 0
+			w.SetHook(func(p string) {
+				if p == load.HookAfterCommit {
+					commits++
+				}
+			})
+			clk := budget.NewFake(time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC))
+			if err := w.BeginRun(ctx, "r1", load.KindExport, clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+			ld := &loader{w: w, runID: "r1", raw: filepath.Join(dir, "raw"), clock: clk, every: CheckpointPages, interval: tc.interval, writers: map[string]*archive.Writer{}, last: clk.Now()}
+			for i := range tc.pages {
+				clk.Advance(tc.step)
+				if err := ld.load(ctx, ticketPage(t, i*tc.rows, tc.rows)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ld.close()
+			if commits != tc.commits {
+				t.Errorf("%d checkpoints, want %d", commits, tc.commits)
+			}
+		})
+	}
+}

@@ -1,0 +1,73 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// reference decodes as encoding/json does with UseNumber (json.Valid
+// judges the whole input, trailing bytes included).
+func reference(b []byte) (any, error) {
+	if !json.Valid(b) {
+		return nil, &errSyntax{msg: "not valid JSON"}
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var decoderCases = []string{
+	`{}`, `[]`, `null`, `true`, `false`, `0`, `-0`, `12.50`, `1e3`, `-1.5E-7`, `259.99000000000001`,
+	`"plain"`, `"caf\u00e9"`, `"tab\tand \"quotes\" and \\ and \/"`, `"\ud83d\ude00"`, `"\ud800"`, "\"bad \xff byte\"",
+	"\"é and 漢字\"", `{"a":1,"a":2}`, `{"id":1,"status":{"label":"New"},"tags":["x",null,{"y":[]}]}`,
+	` [ 1 , 2 ] `, `{"a" : {"b" : {"c" : null}}}`,
+	// Not JSON: each must fail.
+	``, `[`, `{"a":}`, `{"a":1,}`, `[1,]`, `01`, `1.`, `.5`, `-`, `1e`, `+1`, `"unterminated`, `"ctrl` + "\x01" + `"`,
+	`{"a" 1}`, `{1:2}`, `tru`, `nul`, `[1 2]`, `{"a":1}}`, `"\x"`, `'single'`, `NaN`,
+}
+
+// The decoder gives what encoding/json gives, value for value, and fails
+// where it fails.
+func TestDecoderMatchesEncodingJSON(t *testing.T) {
+	for _, c := range decoderCases {
+		want, werr := reference([]byte(c))
+		got, gerr := decodeValue([]byte(c))
+		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %#v (%v), encoding/json %#v (%v)", c, got, gerr, want, werr)
+		}
+	}
+}
+
+func TestDecoderRefusesDeepNesting(t *testing.T) {
+	deep := strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)
+	if _, err := decodeValue([]byte(deep)); err == nil || !strings.Contains(err.Error(), "max depth") {
+		t.Errorf("nesting %d deep: %v", maxDepth+1, err)
+	}
+	ok := strings.Repeat("[", 100) + strings.Repeat("]", 100)
+	if _, err := decodeValue([]byte(ok)); err != nil {
+		t.Errorf("nesting 100 deep: %v", err)
+	}
+}
+
+func FuzzDecoder(f *testing.F) {
+	for _, c := range decoderCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := reference(b)
+		got, gerr := decodeValue(b)
+		if werr != nil && strings.Contains(werr.Error(), "exceeded max depth") {
+			return // both refuse; the depth counts differ by one
+		}
+		if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %#v (%v), encoding/json %#v (%v)", b, got, gerr, want, werr)
+		}
+	})
+}
