@@ -35,8 +35,13 @@ demo: build
 docs:
 	$(GO) run ./cmd/export schema --markdown > docs/tables.md
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# The figures that matter, each a ratio to DuckDB's own readers and writers
+# (or the APIs' allowed rate) measured in the same run: one table on
+# stdout, bench/results.json, a few minutes here. BENCHMARKS.md records the
+# latest and how to read them. Not part of make test.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./transform ./load
+	$(GO) run ./bench -bin $(BIN) -out bench/results.json
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

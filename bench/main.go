@@ -17,13 +17,16 @@ import (
 	"time"
 )
 
+// Run it with make bench: it builds bin/export first.
+
 func main() {
 	bin := flag.String("bin", "bin/export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
-	only := flag.String("only", "", "run only this measurement (rebuild, run, publish, details, rate, requests)")
+	only := flag.String("only", "", "run only this measurement (rebuild, publish, run, details, rate)")
+	runTickets := flag.Int("run-tickets", 100_000, "tickets for the run against the unthrottled simulator")
 	flag.Parse()
-	b := &bench{bin: *bin, only: *only}
+	b := &bench{bin: *bin, only: *only, runTickets: *runTickets}
 	if err := b.run(context.Background(), *sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -4,43 +4,226 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 )
 
 type bench struct {
-	bin     string
-	only    string
-	results results
+	bin        string
+	only       string
+	runTickets int
+	results    results
 }
 
 // results is bench/results.json.
 type results struct {
+	When    time.Time    `json:"when"`
+	Machine string       `json:"machine"`
 	Rebuild []rebuildRun `json:"rebuild"`
+	Publish *publishRun  `json:"publish,omitempty"`
+	Run     *runResult   `json:"run_mgr_tickets,omitempty"`
+	Details []detailRun  `json:"detail_pages,omitempty"`
+	RateMGR *runResult   `json:"rate_floor_mgr,omitempty"`
+	RateRO  *runResult   `json:"rate_floor_repairops,omitempty"`
+	Targets []target     `json:"targets"`
+}
+
+// target is one figure held to its goal.
+type target struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Goal  string  `json:"goal"`
+	Met   bool    `json:"met"`
 }
 
 func (b *bench) want(what string) bool { return b.only == "" || b.only == what }
 
 func (b *bench) run(ctx context.Context, sizes string) error {
-	if b.want("rebuild") {
-		for _, s := range strings.Split(sizes, ",") {
+	b.results.When = time.Now().UTC()
+	b.results.Machine = fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if b.want("rebuild") || b.want("publish") {
+		ns := strings.Split(sizes, ",")
+		for i, s := range ns {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil {
 				return fmt.Errorf("-sizes: %w", err)
 			}
-			r, err := b.rebuild(ctx, n)
+			last := i == len(ns)-1
+			fmt.Fprintf(os.Stderr, "bench: rebuild of %d tickets…\n", n)
+			r, err := b.rebuild(ctx, n, func(dir string) error {
+				if !last || !b.want("publish") {
+					return nil
+				}
+				fmt.Fprintf(os.Stderr, "bench: Parquet publish against COPY…\n")
+				p, err := publish(ctx, dir)
+				b.results.Publish = &p
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			b.results.Rebuild = append(b.results.Rebuild, r)
 		}
 	}
+	if b.want("run") {
+		fmt.Fprintf(os.Stderr, "bench: export run against the unthrottled simulator…\n")
+		r, err := b.runUnthrottled(b.runTickets)
+		if err != nil {
+			return err
+		}
+		b.results.Run = &r
+	}
+	if b.want("details") {
+		fmt.Fprintf(os.Stderr, "bench: detail pages…\n")
+		d, err := details(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		b.results.Details = d
+	}
+	if b.want("rate") {
+		fmt.Fprintf(os.Stderr, "bench: the rate floor…\n")
+		mgr, ro, err := b.rateFloor()
+		if err != nil {
+			return err
+		}
+		b.results.RateMGR, b.results.RateRO = &mgr, &ro
+	}
+	b.targets()
 	return nil
 }
 
-func (b *bench) print(w io.Writer) {
-	for _, r := range b.results.Rebuild {
-		fmt.Fprintf(w, "rebuild %d tickets: %.1f s (%.0f rows/s), peak RSS %.0f MB; read_json %.2f s (%.0f rows/s); ratio %.3f\n",
-			r.Tickets, r.Seconds, r.RowsPerSec, float64(r.PeakRSS)/1e6, r.JSONSeconds, r.JSONRowsSec, r.Ratio)
+// runUnthrottled is `export run` of one MGR shop's n tickets against the
+// simulator at no real limit: what the engine does when the API does not
+// bound it.
+func (b *bench) runUnthrottled(n int) (runResult, error) {
+	dir, err := os.MkdirTemp("", "bench-run-")
+	if err != nil {
+		return runResult{}, err
 	}
+	defer os.RemoveAll(dir)
+	sim, err := startSimulator(b.bin, dir, "--rate", "1000000", "--tickets", fmt.Sprintf("%d,10", n), "--repairops-tickets", "10")
+	if err != nil {
+		return runResult{}, err
+	}
+	defer sim.stop()
+	r, err := exportRun(b.bin, dir, []string{keyOf(sim.env, "MGR_NORTH_KEY")},
+		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: 1000000\n    resources: [tickets]\n", sim.mgrURL))
+	if err != nil {
+		return r, err
+	}
+	r.Records = n
+	r.RowsPerSec = float64(n) / r.Seconds
+	r.MinRequests = (n + 49) / 50
+	r.RequestRatio = float64(r.Requests) / float64(r.MinRequests)
+	return r, nil
+}
+
+// rateFloor runs one MGR and one RepairOps account at a limit scaled to
+// 20 requests a second, which the simulators enforce.
+func (b *bench) rateFloor() (runResult, runResult, error) {
+	dir, err := os.MkdirTemp("", "bench-rate-")
+	if err != nil {
+		return runResult{}, runResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	const perSec = 20
+	sim, err := startSimulator(b.bin, dir, "--rate", fmt.Sprint(perSec*60), "--tickets", "8000,10", "--repairops-rate", fmt.Sprint(perSec*3600), "--repairops-tickets", "300,10")
+	if err != nil {
+		return runResult{}, runResult{}, err
+	}
+	defer sim.stop()
+	mdir, rdir := dir+"/mgr", dir+"/ro"
+	os.MkdirAll(mdir, 0o755)
+	os.MkdirAll(rdir, 0o755)
+	m, err := exportRun(b.bin, mdir, []string{keyOf(sim.env, "MGR_NORTH_KEY")},
+		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: %d\n    resources: [tickets]\n", sim.mgrURL, perSec*60))
+	if err != nil {
+		return m, runResult{}, err
+	}
+	m.Records, m.AllowedPerSec = 8000, perSec
+	m.RateFloor = m.Seconds / (float64(m.Requests) / perSec)
+	m.MinRequests = (8000 + 49) / 50
+	m.RequestRatio = float64(m.Requests) / float64(m.MinRequests)
+	r, err := exportRun(b.bin, rdir, []string{keyOf(sim.env, "REPAIROPS_METRO_KEY")},
+		fmt.Sprintf("  - name: metro\n    source: repairops\n    base_url: %s\n    api_key_env: REPAIROPS_METRO_KEY\n    requests_per_hour: %d\n    resources: [tickets]\n", sim.roURL, perSec*3600))
+	if err != nil {
+		return m, r, err
+	}
+	r.Records, r.AllowedPerSec = 300, perSec
+	r.RateFloor = r.Seconds / (float64(r.Requests) / perSec)
+	r.MinRequests = 1 + 300 // one list page of 500, a detail per ticket
+	r.RequestRatio = float64(r.Requests) / float64(r.MinRequests)
+	return m, r, nil
+}
+
+func (b *bench) targets() {
+	add := func(name string, v float64, goal string, met bool) {
+		b.results.Targets = append(b.results.Targets, target{name, v, goal, met})
+	}
+	if n := len(b.results.Rebuild); n > 0 {
+		big := b.results.Rebuild[n-1]
+		add(fmt.Sprintf("rebuild ÷ read_json at %d tickets", big.Tickets), big.Ratio, "≥ 0.5", big.Ratio >= 0.5)
+		add(fmt.Sprintf("rebuild peak RSS at %d tickets (MB)", big.Tickets), float64(big.PeakRSS)/1e6, "< 300", big.PeakRSS < 300e6)
+		if n > 1 {
+			small := b.results.Rebuild[0]
+			growth := float64(big.PeakRSS)/float64(small.PeakRSS) - 1
+			add(fmt.Sprintf("peak RSS growth %d → %d tickets", small.Tickets, big.Tickets), growth, "≤ 0.20", growth <= 0.2)
+		}
+	}
+	if p := b.results.Publish; p != nil {
+		add("Parquet publish ÷ DuckDB COPY (speed, same memory)", p.Ratio, "≥ 0.8", p.Ratio >= 0.8)
+	}
+	for _, d := range b.results.Details {
+		if strings.HasPrefix(d.Table, "repairops.") {
+			add("RepairOps ticket-detail pages/s", d.PagesPerSec, "≥ 1000", d.PagesPerSec >= 1000)
+		}
+	}
+	for name, r := range map[string]*runResult{"MGR": b.results.RateMGR, "RepairOps": b.results.RateRO} {
+		if r != nil {
+			add("rate-floor ratio "+name, r.RateFloor, "≤ 1.15", r.RateFloor <= 1.15)
+		}
+	}
+}
+
+func (b *bench) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	r := b.results
+	fmt.Fprintf(tw, "measure\tvalue\treference (same run)\tratio\n")
+	for _, x := range r.Rebuild {
+		fmt.Fprintf(tw, "rebuild %d tickets\t%.0f rows/s (%.1f s)\tread_json %.0f rows/s (%.2f s)\t%.3f\n", x.Tickets, x.RowsPerSec, x.Seconds, x.JSONRowsSec, x.JSONSeconds, x.Ratio)
+		fmt.Fprintf(tw, "  peak RSS (VmHWM)\t%.0f MB\t\t\n", float64(x.PeakRSS)/1e6)
+	}
+	if p := r.Publish; p != nil {
+		fmt.Fprintf(tw, "Parquet publish, %d rows in %d partitions\t%.2f s\tCOPY … PARTITION_BY %.2f s\t%.2f\n", p.Rows, p.Partitions, p.SameMemorySeconds, p.CopySeconds, p.Ratio)
+		fmt.Fprintf(tw, "  with DuckDB's memory capped as the export runs\t%.2f s\t\t%.2f\n", p.Seconds, p.CappedRatio)
+	}
+	if x := r.Run; x != nil {
+		fmt.Fprintf(tw, "export run, MGR %d tickets, unthrottled\t%.0f rows/s (%.1f s), peak RSS %.0f MB\t%d requests, minimum %d\t%.3f\n", x.Records, x.RowsPerSec, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.MinRequests, x.RequestRatio)
+	}
+	for _, d := range r.Details {
+		fmt.Fprintf(tw, "detail pages %s\t%.0f pages/s\t%.0f pages/s checkpointing every 20\t\n", d.Table, d.PagesPerSec, d.Every20)
+	}
+	for name, x := range map[string]*runResult{"MGR": r.RateMGR, "RepairOps": r.RateRO} {
+		if x != nil {
+			fmt.Fprintf(tw, "rate floor %s at %.0f requests/s\t%.1f s for %d requests\t%.1f s at the limit\t%.3f\n", name, x.AllowedPerSec, x.Seconds, x.Requests, float64(x.Requests)/x.AllowedPerSec, x.RateFloor)
+			fmt.Fprintf(tw, "  requests ÷ minimum\t%d\t%d\t%.3f\n", x.Requests, x.MinRequests, x.RequestRatio)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "target\tvalue\tgoal\tmet\n")
+	for _, t := range r.Targets {
+		met := "yes"
+		if !t.Met {
+			met = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%s\n", t.Name, t.Value, t.Goal, met)
+	}
+	tw.Flush()
 }

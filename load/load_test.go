@@ -217,3 +217,51 @@ func TestPublishQueueSurvivesACrashBeforePublish(t *testing.T) {
 		t.Fatalf("publish after restart = %+v, %v; want the pending partition", pub, err)
 	}
 }
+
+// A checkpoint that fails is dropped whole: none of its rows, cursors or
+// archive marks is committed (the next run fetches its pages again), the
+// staging area is empty, and the run still finishes, as failed.
+func TestAFailedCheckpointCommitsNothing(t *testing.T) {
+	w, _ := openTemp(t)
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	if err := w.BeginRun(ctx, "r1", KindExport, at); err != nil {
+		t.Fatal(err)
+	}
+	page := "[" + ticketJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + ticketJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
+	b, err := transform.Page(mgr.TicketsTable, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: at}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stage(ctx, "north", b); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	w.SetCursor("north", "tickets", "c1")
+	w.MarkArchived("r1", "north", "north/r1.jsonl.zst", 1)
+	// The run's statistics are written last in the transaction, after the
+	// rows: without their table the checkpoint fails after it upserted.
+	if err := w.exec(ctx, `ALTER TABLE meta.run_tables RENAME TO run_tables_away`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Checkpoint(ctx, "r1", at); err == nil {
+		t.Fatal("checkpoint without meta.run_tables succeeded")
+	}
+	if err := w.exec(ctx, `ALTER TABLE meta.run_tables_away RENAME TO run_tables`); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.PendingRows(); n != 0 {
+		t.Errorf("%d rows still staged after the failed checkpoint", n)
+	}
+	if got := one(t, w, `SELECT (SELECT count(*) FROM mgr.tickets) || '/' || (SELECT count(*) FROM meta.cursors) || '/' || (SELECT count(*) FROM meta.raw_archive)`); got != "0/0/0" {
+		t.Errorf("tickets/cursors/archive marks after the failed checkpoint = %s, want 0/0/0", got)
+	}
+	if _, err := w.Finish(ctx, "r1", at.Add(time.Minute), StatusFailed, nil, "checkpoint failed"); err != nil {
+		t.Fatalf("finish after a failed checkpoint: %v", err)
+	}
+	if got := one(t, w, `SELECT status || '/' || rows_inserted FROM meta.runs WHERE run_id = 'r1'`); got != "failed/0" {
+		t.Errorf("run r1 = %s, want failed/0", got)
+	}
+	if got := loadRun(t, w, "r2", page).Totals(); got.Inserted != 2 {
+		t.Errorf("the next run: %+v, want the 2 tickets inserted", got)
+	}
+}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -49,9 +50,24 @@ type ManifestPartition struct {
 	RunID   string `json:"run_id"` // the last run that changed the partition
 }
 
-// writeManifest describes the table's committed state, which its published
-// files now match, and replaces the manifest atomically.
-func (w *Warehouse) writeManifest(ctx context.Context, root string, t *schema.Table) error {
+// partitions reads the committed table's partitions: rows and last run.
+func (w *Warehouse) partitions(ctx context.Context, t *schema.Table) ([]ManifestPartition, error) {
+	var out []ManifestPartition
+	err := w.scanRows(ctx, fmt.Sprintf(`SELECT account, %s, count(*), max(run_id) FROM %s GROUP BY ALL ORDER BY ALL`, partitionExpr(t, "t"), target(t)+" t"), func(r *sql.Rows) error {
+		var p ManifestPartition
+		if err := r.Scan(&p.Account, &p.Year, &p.Month, &p.Rows, &p.RunID); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// writeManifest describes the table's committed state (its partitions),
+// which its published files now match, and replaces the manifest
+// atomically.
+func (w *Warehouse) writeManifest(root string, t *schema.Table, parts []ManifestPartition) error {
 	m := Manifest{Table: t.FullName(), Doc: t.Doc, PrimaryKey: t.Key, PartitionBy: t.PartitionBy, WrittenAt: time.Now().UTC(), Partitions: []ManifestPartition{}}
 	if t.Parent != nil {
 		m.Parent = t.Parent.FullName()
@@ -63,25 +79,13 @@ func (w *Warehouse) writeManifest(ctx context.Context, root string, t *schema.Ta
 	for _, c := range t.Columns {
 		m.Columns = append(m.Columns, ManifestColumn{Name: c.Name, Type: c.Type.DuckDBType(), Nullable: c.Nullable, InPath: c.Name == schema.ColAccount})
 	}
-	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, %s, count(*), max(run_id) FROM %s GROUP BY ALL ORDER BY ALL`, partitionExpr(t, "t"), target(t)+" t"))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p ManifestPartition
-		if err := rows.Scan(&p.Account, &p.Year, &p.Month, &p.Rows, &p.RunID); err != nil {
-			return err
-		}
+	for _, p := range parts {
 		dir := PartitionDir("", t, p.Account, p.Year, p.Month)
 		rel := strings.TrimPrefix(filepath.ToSlash(dir), t.Source+"/"+t.Name+"/")
 		p.Path = rel + "/" + PartitionFile
 		m.Partitions = append(m.Partitions, p)
 		m.Rows += p.Rows
 		m.RunID = max(m.RunID, p.RunID)
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -33,7 +34,12 @@ type Published struct {
 // PartitionDir is where a table's partition lives under root:
 // <source>/<table>/account=<a>[/year=<y>/month=<m>].
 func PartitionDir(root string, t *schema.Table, account string, year, month int) string {
-	d := filepath.Join(root, t.Source, t.Name, "account="+account)
+	return filepath.Join(root, t.Source, t.Name, partitionPath(t, account, year, month))
+}
+
+// partitionPath is a partition's Hive path: account=<a>[/year=<y>/month=<m>].
+func partitionPath(t *schema.Table, account string, year, month int) string {
+	d := "account=" + account
 	if t.PartitionBy != "" {
 		d = filepath.Join(d, fmt.Sprintf("year=%d", year), fmt.Sprintf("month=%d", month))
 	}
@@ -47,12 +53,19 @@ type queued struct {
 }
 
 // Publish writes every partition queued by committed runs from the
-// committed tables: each to a temporary file beside its target, flushed,
-// then renamed into place. A partition leaves the queue only once its file
-// is in place, so an interrupted publish is finished by the next run.
+// committed tables: a table's queued partitions in one partitioned COPY
+// (DuckDB's own writer, one pass over the table) to files aside, each
+// flushed and then renamed into place. A partition leaves the queue only
+// once its file is in place, so an interrupted publish is finished by the
+// next run.
 func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Files a killed publisher left aside: no live writer owns them (the
+	// caller holds the warehouse lock).
+	if err := os.RemoveAll(filepath.Join(root, stagingDir)); err != nil {
+		return nil, fmt.Errorf("publish Parquet: %w", err)
+	}
 	rows, err := w.conn.QueryContext(ctx, `SELECT table_name, account, year, month FROM meta.publish_queue ORDER BY ALL`)
 	if err != nil {
 		return nil, fmt.Errorf("publish Parquet: read queue: %w", err)
@@ -87,37 +100,157 @@ func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, erro
 			return done, err
 		}
 	}
+	os.Remove(filepath.Join(root, stagingDir)) // empty now; a reader's tree keeps only its tables
 	sort.Slice(done, func(i, j int) bool { return done[i].Dir < done[j].Dir })
 	return done, nil
 }
+
+// stagingDir, under the Parquet root, is where partitions are written
+// before they are renamed into place. Its files end in .tmp: readers that
+// glob *.parquet never see them.
+const stagingDir = ".publish"
 
 // publishTable writes a table's queued partitions, then its manifest, and
 // only then takes them off the queue: a crash anywhere in between makes
 // the next run write them (and the manifest) again.
 func (w *Warehouse) publishTable(ctx context.Context, root string, t *schema.Table, batch []queued) ([]Published, error) {
-	var done []Published
-	for _, q := range batch {
-		p, err := w.publishPartition(ctx, root, t, q)
-		if err != nil {
-			return done, fmt.Errorf("publish Parquet %s account=%s %d-%02d: %w", q.table, q.account, q.year, q.month, err)
-		}
-		done = append(done, p)
+	parts, err := w.partitions(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("publish Parquet %s: read partitions: %w", t.FullName(), err)
 	}
-	if err := w.writeManifest(ctx, root, t); err != nil {
+	done, err := w.writePartitions(ctx, root, t, batch, parts)
+	if err != nil {
+		return done, fmt.Errorf("publish Parquet %s: %w", t.FullName(), err)
+	}
+	if err := w.writeManifest(root, t, parts); err != nil {
 		return done, fmt.Errorf("publish Parquet %s: manifest: %w", t.FullName(), err)
 	}
-	err := w.inTx(ctx, func() error {
-		for _, q := range batch {
-			if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ? AND account = ? AND year = ? AND month = ?`, q.table, q.account, q.year, q.month); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	vals := make([]string, len(batch))
+	for i, q := range batch {
+		vals[i] = fmt.Sprintf("(%s, %d, %d)", sqlString(q.account), q.year, q.month)
+	}
+	_, err = w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM meta.publish_queue WHERE table_name = ? AND (account, year, month) IN (VALUES %s)`, strings.Join(vals, ", ")), t.FullName())
 	if err != nil {
 		return done, fmt.Errorf("publish Parquet %s: dequeue: %w", t.FullName(), err)
 	}
 	return done, nil
+}
+
+// writePartitions writes the queued partitions of t with one COPY …
+// PARTITION_BY into the staging directory, then moves each into place: a
+// partition the COPY wrote replaces its file, one it did not (its rows all
+// moved out) is removed.
+func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.Table, batch []queued, parts []ManifestPartition) ([]Published, error) {
+	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", t.Source, t.Name, os.Getpid()))
+	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	counts := map[queued]int64{}
+	for _, p := range parts {
+		counts[queued{table: t.FullName(), account: p.Account, year: p.Year, month: p.Month}] = p.Rows
+	}
+	year, month := "0", "0"
+	partition := "account"
+	if t.PartitionBy != "" {
+		c := "t." + Quote(t.PartitionBy)
+		year, month = "year("+c+")", "month("+c+")"
+		partition = "account, year, month"
+	}
+	// The account is in the path (Hive partitioning), not in the file, as
+	// Spark and DuckDB's own PARTITION_BY write it.
+	var cols []string
+	for _, c := range t.Columns {
+		if c.Name != schema.ColAccount {
+			cols = append(cols, "t."+Quote(c.Name))
+		}
+	}
+	// One partitioned COPY for the queued partitions that have rows. It
+	// streams: DuckDB flushes its partitions' buffers every
+	// partitioned_write_flush_threshold rows (set at open), so its memory
+	// does not grow with the table. A file's rows are in no particular
+	// order: DuckDB 1.5's sorted partitioned write holds far more memory
+	// (it ran out at 128 MB on a million rows where this takes a fraction).
+	var group []queued
+	for _, q := range batch {
+		if counts[q] > 0 {
+			group = append(group, q)
+		}
+	}
+	if len(group) > 0 {
+		rows := fmt.Sprintf(`SELECT %s, t.account AS account, %s AS year, %s AS month FROM %s t`,
+			strings.Join(cols, ", "), year, month, target(t))
+		if len(group) < len(parts) {
+			// Only these partitions; when every partition is queued (a
+			// first run, a rebuild) the whole table, without the join.
+			vals := make([]string, len(group))
+			for i, q := range group {
+				vals[i] = fmt.Sprintf("(%s, %d, %d)", sqlString(q.account), q.year, q.month)
+			}
+			rows += fmt.Sprintf(` SEMI JOIN (VALUES %s) q(a, y, m) ON t.account = q.a AND %s = q.y AND %s = q.m`, strings.Join(vals, ", "), year, month)
+		}
+		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}')`,
+			rows, sqlString(stage), RowGroupRows, partition)
+		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+	}
+	var done []Published
+	for _, q := range batch {
+		dir := PartitionDir(root, t, q.account, q.year, q.month)
+		p := Published{Table: t.FullName(), Dir: dir, Rows: counts[q]}
+		if err := w.placePartition(stage, dir, t, q, p.Rows); err != nil {
+			return done, fmt.Errorf("account=%s %d-%02d: %w", q.account, q.year, q.month, err)
+		}
+		done = append(done, p)
+	}
+	return done, nil
+}
+
+// placePartition renames a staged partition file into place (or removes
+// the partition's file when it has no rows left).
+func (w *Warehouse) placePartition(stage, dir string, t *schema.Table, q queued, rows int64) error {
+	final := filepath.Join(dir, PartitionFile)
+	removeStaleTemps(dir, PartitionFile)
+	if rows == 0 {
+		// Every row moved out of this partition: remove it.
+		if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	src := filepath.Join(stage, partitionPath(t, q.account, q.year, q.month))
+	files, _ := filepath.Glob(filepath.Join(src, "*.tmp"))
+	if len(files) != 1 {
+		return fmt.Errorf("the partitioned write left %d files for it, want 1", len(files))
+	}
+	if err := syncFile(files[0]); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	w.at(HookBeforeRename)
+	if err := os.Rename(files[0], final); err != nil {
+		return err
+	}
+	w.at(HookAfterRename)
+	return syncFile(dir)
+}
+
+// scanRows runs a query and calls fn for each row.
+func (w *Warehouse) scanRows(ctx context.Context, q string, fn func(*sql.Rows) error) error {
+	rows, err := w.conn.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	return errors.Join(rows.Err(), rows.Close())
 }
 
 // MarkPublished records that a run's Parquet publishing completed (every
@@ -132,59 +265,6 @@ func (w *Warehouse) MarkPublished(ctx context.Context, runID string, at time.Tim
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func (w *Warehouse) publishPartition(ctx context.Context, root string, t *schema.Table, q queued) (Published, error) {
-	dir := PartitionDir(root, t, q.account, q.year, q.month)
-	p := Published{Table: t.FullName(), Dir: dir}
-	where := fmt.Sprintf("%s = %s", Quote(schema.ColAccount), sqlString(q.account))
-	if t.PartitionBy != "" {
-		c := Quote(t.PartitionBy)
-		where += fmt.Sprintf(" AND year(%s) = %d AND month(%s) = %d", c, q.year, c, q.month)
-	}
-	target := Quote(t.Source) + "." + Quote(t.Name)
-	if err := w.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", target, where)).Scan(&p.Rows); err != nil {
-		return p, fmt.Errorf("count rows: %w", err)
-	}
-	final := filepath.Join(dir, PartitionFile)
-	removeStaleTemps(dir, PartitionFile)
-	if p.Rows == 0 {
-		// Every row moved out of this partition: remove it.
-		if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return p, err
-		}
-		return p, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return p, err
-	}
-	// The account is in the path (Hive partitioning), not in the file, as
-	// Spark and DuckDB's own PARTITION_BY write it. The temporary name does
-	// not end in .parquet, so globbing readers never pick it up.
-	var cols []string
-	for _, c := range t.Columns {
-		if c.Name != schema.ColAccount {
-			cols = append(cols, Quote(c.Name))
-		}
-	}
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", PartitionFile, os.Getpid()))
-	copySQL := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE %s ORDER BY %s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d)",
-		strings.Join(cols, ", "), target, where, quoteList(t.Key), sqlString(tmp), RowGroupRows)
-	if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
-		os.Remove(tmp)
-		return p, fmt.Errorf("write: %w", err)
-	}
-	if err := syncFile(tmp); err != nil {
-		os.Remove(tmp)
-		return p, err
-	}
-	w.at(HookBeforeRename)
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return p, err
-	}
-	w.at(HookAfterRename)
-	return p, syncFile(dir)
-}
 
 // removeStaleTemps deletes temporary files a killed publisher left beside
 // name in dir. The caller holds the warehouse lock: no live writer owns them.

@@ -2,9 +2,12 @@ package load
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/repairshop/export/extract/mgr"
@@ -84,6 +87,10 @@ func TestIndependentReaderSeesExactValues(t *testing.T) {
 		}
 	}
 	_, lines := readIndependently(t, filepath.Join(root, "mgr", "ticket_invoice_lines", "account=north", "year=2026", "month=3", PartitionFile))
+	// A file's rows are in no particular order: by line number here.
+	slices.SortFunc(lines, func(a, b map[string]any) int {
+		return strings.Compare(fmt.Sprint(a["line_no"]), fmt.Sprint(b["line_no"]))
+	})
 	if len(lines) != 2 || lines[0]["price"] != "249.99" || lines[1]["price"] != "99999999999.99" || lines[1]["total"] != "123456789012.34" || lines[1]["line_no"] != "2" {
 		t.Errorf("lines read back = %v", lines)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.details = nil
 	w.written = map[[2]string]TableStats{}
 	// The rows the run counted (see upsertTable), from none.
-	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR, PRIMARY KEY (tbl, k))`); err != nil {
+	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR)`); err != nil {
 		return fmt.Errorf("begin run %s: %w", runID, err)
 	}
 	// Tables with rejects an earlier run left: a record loaded now
@@ -207,25 +208,116 @@ func (w *Warehouse) Checkpoint(ctx context.Context, runID string, at time.Time) 
 	return w.commitStaged(ctx, func() error { return w.checkpoint(ctx, runID, at, nil) })
 }
 
-// commitStaged runs fn (which writes the staged state) in a transaction,
-// then empties the staging area.
+// commitStaged classifies what is staged (prepare), runs fn, which writes
+// it, in a transaction, then empties the staging area. A checkpoint that
+// fails is dropped whole: none of its pages is marked committed and no
+// cursor moved, so the next run fetches them again.
 func (w *Warehouse) commitStaged(ctx context.Context, fn func() error) error {
-	if err := w.flush(ctx); err != nil {
-		return err
+	// The run's counts as committed, for a transaction that rolls back.
+	stats := make(map[[2]string]TableStats, len(w.stats))
+	for k, s := range w.stats {
+		stats[k] = *s
 	}
-	err := w.inTx(ctx, func() error {
-		if err := fn(); err != nil {
-			return err
-		}
-		w.at(HookBeforeCommit)
-		return nil
-	})
-	if err != nil {
-		return err
+	written := maps.Clone(w.written)
+	err := w.prepare(ctx)
+	if err == nil {
+		err = w.inTx(ctx, func() error {
+			if err := fn(); err != nil {
+				return err
+			}
+			w.at(HookBeforeCommit)
+			return nil
+		})
 	}
 	w.resetStage(ctx)
+	if err != nil {
+		w.stats = map[[2]string]*TableStats{}
+		for k, s := range stats {
+			w.stats[k] = &s
+		}
+		w.written = written
+		return err
+	}
 	w.at(HookAfterCommit)
 	return nil
+}
+
+// prepare classifies each staged table's rows against the stored ones
+// (classify), table by table, before the checkpoint's transaction: a
+// temporary table created inside a transaction keeps its memory until the
+// commit, however soon it is dropped, and a checkpoint of a few dozen
+// tables then needs more than the memory limit. Only this connection
+// writes the warehouse, so what prepare reads is what the transaction
+// writes over.
+func (w *Warehouse) prepare(ctx context.Context) error {
+	for _, name := range w.stagedNames() {
+		if err := w.classify(ctx, w.staged[name]); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	w.pendingRows = 0
+	return nil
+}
+
+// classify moves one table's pending records into its staging table, then
+// builds from it the table's delta (each staged row with its operation,
+// see deltaSQL) and its counted rows (see upsertTable), and drops it.
+func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
+	if err := w.flush(ctx, st); err != nil {
+		return err
+	}
+	t := st.table
+	st.delta, st.counted = st.name+"__delta", st.name+"__counted"
+	if _, err := w.conn.ExecContext(ctx, deltaSQL(st, w.target(t))); err != nil {
+		return fmt.Errorf("classify staged rows: %w", err)
+	}
+	// Each row counts once per run under its strongest operation (insert >
+	// update > same), remembered in run_counted: a list page inserts an
+	// invoice and its detail completes it in a later checkpoint — one
+	// insert; a row first seen unchanged and then changed — one update.
+	counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+		SELECT d.account, %s AS k, d._op AS op, c.op AS before
+		FROM %s d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
+		WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), countKey(t, "d"))
+	if _, err := w.conn.ExecContext(ctx, counted, t.FullName()); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, count(*) FROM %s GROUP BY ALL`, Quote(st.name)))
+	if err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	st.received = map[string]int64{}
+	for rows.Next() {
+		var a string
+		var n int64
+		if err := rows.Scan(&a, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("count staged rows: %w", err)
+		}
+		st.received[a] = n
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	return w.dropStaging(ctx, st)
+}
+
+// dropStaging drops a table's staging tables (not its delta).
+func (w *Warehouse) dropStaging(ctx context.Context, st *stagedTable) error {
+	stmts := []string{"DROP TABLE IF EXISTS " + Quote(st.name)}
+	if st.parents != "" {
+		stmts = append(stmts, "DROP TABLE IF EXISTS "+Quote(st.parents))
+	}
+	return w.exec(ctx, stmts...)
+}
+
+// countKey is a row's key as one string, for run_counted.
+func countKey(t *schema.Table, alias string) string {
+	parts := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		parts[i] = fmt.Sprintf("CAST(%s.%s AS VARCHAR)", alias, Quote(k))
+	}
+	return "concat_ws(chr(31), " + strings.Join(parts, ", ") + ")"
 }
 
 // Finish commits what is staged and closes the run with its final status.
@@ -417,11 +509,17 @@ func partitionExpr(t *schema.Table, alias string) string {
 
 func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name) }
 
-// deltaSQL builds stage_delta: each staged row with its operation against
+// deltaSQL builds a table's delta: each staged row with its operation against
 // the stored table (insert, update, same), and for a child table also the
 // stored lines of re-fetched parents that are gone (delete).
 func deltaSQL(st *stagedTable, tgt string) string {
 	t := st.table
+	// oldPart is the stored row's partition (where an update moves it from).
+	oldPart := "0 AS _oy, 0 AS _om"
+	if t.PartitionBy != "" {
+		c := "t." + Quote(t.PartitionBy)
+		oldPart = fmt.Sprintf("year(%s) AS _oy, month(%s) AS _om", c, c)
+	}
 	if !t.IsChild() {
 		// The versions of a key staged in one checkpoint fold into one: from
 		// its last whole version (a detail) on, later partial versions (a
@@ -429,42 +527,54 @@ func deltaSQL(st *stagedTable, tgt string) string {
 		// what they carry. If every version is partial, the fold is
 		// completed from the stored row. Most keys are staged once (a
 		// page's records, a rebuild's): they skip the fold, whose window
-		// and aggregates cost far more memory and time per row.
+		// and aggregates cost far more memory and time per row. The
+		// stored rows are read through the staged keys (a semi join built
+		// on the staged side), so memory stays that of the checkpoint,
+		// not of the table.
 		key := quoteList(t.Key)
 		cols := columnList(t, "")
-		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
-			WITH dup AS (SELECT %s FROM %s GROUP BY ALL HAVING count(*) > 1),
+		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+			WITH staged_keys AS (SELECT DISTINCT %s FROM %s),
+			stored AS (SELECT o.* FROM %s o SEMI JOIN staged_keys k ON %s),
+			dup AS (SELECT %s FROM %s GROUP BY ALL HAVING count(*) > 1),
 			once AS (SELECT %s, _batch, _partial FROM %s x WHERE NOT EXISTS (SELECT 1 FROM dup WHERE %s)),
 			folded AS (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
 				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
 					FROM (SELECT *, row_number() OVER (ORDER BY _batch, rowid) AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY _batch, rowid ROWS UNBOUNDED PRECEDING) AS _seg
 						FROM %s x WHERE EXISTS (SELECT 1 FROM dup WHERE %s)))
 				WHERE _seg = _mseg GROUP BY %s)
-			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
+			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
 			FROM (SELECT %s, x._batch, x._partial
 				FROM (SELECT * FROM once UNION ALL BY NAME SELECT * FROM folded) x
-				LEFT JOIN %s o ON %s) s
-			LEFT JOIN %s t ON %s`,
+				LEFT JOIN stored o ON %s) s
+			LEFT JOIN stored t ON %s`,
+			Quote(st.delta),
+			key, Quote(st.name),
+			tgt, keyJoin(t, "k", "o"),
 			key, Quote(st.name),
 			cols, Quote(st.name), keyJoin(t, "dup", "x"),
 			foldedColumns(t), key, key, Quote(st.name), keyJoin(t, "dup", "x"), key,
-			Quote(schema.ColAccount), sameRow(t), mergedColumns(t),
-			tgt, keyJoin(t, "x", "o"), tgt, keyJoin(t, "s", "t"))
+			Quote(schema.ColAccount), sameRow(t), oldPart, mergedColumns(t),
+			keyJoin(t, "x", "o"), keyJoin(t, "s", "t"))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
 	pk := Quote(t.ParentKey)
-	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_delta AS
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 		WITH latest AS (SELECT account, parent_id, max(_batch) AS _batch FROM %s GROUP BY ALL),
-		s AS (SELECT c.* FROM %s c JOIN latest l ON c.account = l.account AND c.%s = l.parent_id AND c._batch = l._batch)
-		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op
-		FROM s LEFT JOIN %s t ON %s
+		s AS (SELECT c.* FROM %s c JOIN latest l ON c.account = l.account AND c.%s = l.parent_id AND c._batch = l._batch),
+		stored AS (SELECT t.* FROM %s t SEMI JOIN latest l ON t.account = l.account AND t.%s = l.parent_id)
+		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
+		FROM s LEFT JOIN stored t ON %s
 		UNION ALL BY NAME
-		SELECT t.*, NULL::BIGINT AS _batch, 'delete' AS _op
-		FROM %s t JOIN latest l ON t.account = l.account AND t.%s = l.parent_id
+		SELECT t.*, NULL::BIGINT AS _batch, 'delete' AS _op, %s
+		FROM stored t
 		WHERE NOT EXISTS (SELECT 1 FROM s WHERE %s)`,
+		Quote(st.delta),
 		Quote(st.parents), Quote(st.name), pk,
-		Quote(schema.ColAccount), sameRow(t), tgt, keyJoin(t, "s", "t"),
-		tgt, pk, keyJoin(t, "s", "t"))
+		tgt, pk,
+		Quote(schema.ColAccount), sameRow(t), oldPart, keyJoin(t, "s", "t"),
+		oldPart,
+		keyJoin(t, "s", "t"))
 }
 
 // foldedColumns aggregates the staged versions of one key (ordered by
@@ -507,39 +617,22 @@ func mergedColumns(t *schema.Table) string {
 	return strings.Join(cols, ", ")
 }
 
-// upsertTable moves one staged table into its warehouse table.
+// upsertTable moves one classified table (see classify) into its
+// warehouse table; the caller holds the checkpoint's transaction.
 func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID string) error {
 	t := st.table
 	tgt := w.target(t)
-	if _, err := w.conn.ExecContext(ctx, deltaSQL(st, tgt)); err != nil {
-		return fmt.Errorf("classify staged rows: %w", err)
-	}
-	// Each row counts once per run under its strongest operation (insert >
-	// update > same), remembered in run_counted: a list page inserts an
-	// invoice and its detail completes it in a later checkpoint — one
-	// insert; a row first seen unchanged and then changed — one update.
-	keyExpr := func(alias string) string {
-		parts := make([]string, len(t.Key))
-		for i, k := range t.Key {
-			parts[i] = fmt.Sprintf("CAST(%s.%s AS VARCHAR)", alias, Quote(k))
-		}
-		return "concat_ws(chr(31), " + strings.Join(parts, ", ") + ")"
-	}
+	delta, counted := Quote(st.delta), Quote(st.counted)
 	rank := func(op string) string {
 		return fmt.Sprintf("CASE %s WHEN 'insert' THEN 3 WHEN 'update' THEN 2 WHEN 'same' THEN 1 ELSE 0 END", op)
 	}
-	counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE stage_counted AS
-		SELECT d.account, %s AS k, d._op AS op, c.op AS before
-		FROM stage_delta d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
-		WHERE d._op <> 'delete'`, keyExpr("d"), keyExpr("d"))
-	if _, err := w.conn.ExecContext(ctx, counted, t.FullName()); err != nil {
-		return fmt.Errorf("count staged rows: %w", err)
-	}
-	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM stage_counted WHERE before IS NULL OR %s > %s GROUP BY ALL
-		UNION ALL SELECT account, 'delete', '', count(*) FROM stage_delta WHERE _op = 'delete' GROUP BY ALL
-		UNION ALL SELECT account, 'received', '', count(*) FROM %s GROUP BY ALL`, rank("op"), rank("before"), Quote(st.name)))
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM %s WHERE before IS NULL OR %s > %s GROUP BY ALL
+		UNION ALL SELECT account, 'delete', '', count(*) FROM %s WHERE _op = 'delete' GROUP BY ALL`, counted, rank("op"), rank("before"), delta))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
+	}
+	for a, n := range st.received {
+		w.statsFor(a, t.FullName()).Received += n
 	}
 	for rows.Next() {
 		var a, op, before string
@@ -562,39 +655,40 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 				s.Unchanged += c.by
 			case "delete":
 				s.Deleted += c.by
-			case "received":
-				s.Received += c.by
 			}
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
-	remember := fmt.Sprintf(`INSERT OR REPLACE INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
-			SELECT k, op FROM stage_counted UNION ALL SELECT k, before FROM stage_counted WHERE before IS NOT NULL) GROUP BY k`, rank("op"))
-	if _, err := w.conn.ExecContext(ctx, remember, t.FullName()); err != nil {
-		return fmt.Errorf("count staged rows: %w", err)
+	forget := fmt.Sprintf(`DELETE FROM run_counted WHERE tbl = ? AND k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, counted)
+	remember := fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
+			SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted)
+	for _, q := range []string{forget, remember} {
+		if _, err := w.conn.ExecContext(ctx, q, t.FullName()); err != nil {
+			return fmt.Errorf("count staged rows: %w", err)
+		}
 	}
 	// Partitions to republish: where changed rows are now and where they were.
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', account, y, m, ? FROM (
-			SELECT d.account, %s FROM stage_delta d WHERE d._op <> 'same'
+			SELECT d.account, %s FROM %s d WHERE d._op <> 'same'
 			UNION ALL
-			SELECT t.account, %s FROM %s t JOIN stage_delta d ON %s WHERE d._op = 'update'
+			SELECT d.account, d._oy, d._om FROM %s d WHERE d._op = 'update'
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
-		t.FullName(), partitionExpr(t, "d"), partitionExpr(t, "t"), tgt, keyJoin(t, "t", "d"))
+		t.FullName(), partitionExpr(t, "d"), delta, delta)
 	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	if t.IsChild() {
-		del := fmt.Sprintf(`DELETE FROM %s t USING stage_delta d WHERE d._op = 'delete' AND %s`, tgt, keyJoin(t, "t", "d"))
+		del := fmt.Sprintf(`DELETE FROM %s t USING %s d WHERE d._op = 'delete' AND %s`, tgt, delta, keyJoin(t, "t", "d"))
 		if _, err := w.conn.ExecContext(ctx, del); err != nil {
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
 	cols := columnList(t, "")
-	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM stage_delta WHERE _op IN ('insert', 'update')`, tgt, cols, cols)
+	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM %s WHERE _op IN ('insert', 'update')`, tgt, cols, cols, delta)
 	if _, err := w.conn.ExecContext(ctx, upsert); err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
@@ -602,7 +696,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		// A record loaded now resolves its earlier rejects.
 		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
 			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
-			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM stage_delta)`, Quote(t.Key[1]))
+			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM %s)`, Quote(t.Key[1]), delta)
 		if _, err := w.conn.ExecContext(ctx, resolve, runID, t.FullName(), runID); err != nil {
 			return fmt.Errorf("resolve rejects: %w", err)
 		}
@@ -611,16 +705,16 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 }
 
 func (w *Warehouse) resetStage(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
 	for _, st := range w.staged {
 		for _, r := range st.pending {
 			r.Release()
 		}
-		w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.name))
-		if st.parents != "" {
-			w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+Quote(st.parents))
+		w.dropStaging(ctx, st)
+		if st.delta != "" {
+			w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(st.delta), "DROP TABLE IF EXISTS "+Quote(st.counted))
 		}
 	}
-	w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS stage_delta")
 	w.conn.ExecContext(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
 	w.pendingRows = 0
@@ -639,9 +733,10 @@ func sortStats(s []TableStats) {
 	})
 }
 
-// Shadow is the schema prefix of a rebuild's shadow tables: a rebuild
-// fills rebuild_<source>.<table> and swaps them in at its end.
-const shadowPrefix = "rebuild_"
+// shadowSuffix names a rebuild's shadow tables: it fills
+// <source>.<table>__rebuild (and meta.details__rebuild) and swaps them in by
+// name at its end.
+const shadowSuffix = "__rebuild"
 
 // rebuildState is a rebuild in progress: the tables it refills (children
 // included) and the accounts whose rows it replaces.
@@ -655,8 +750,10 @@ type rebuildState struct {
 // are refilled for the given accounts by Stage and Checkpoint from the raw
 // archive into shadow tables, each checkpoint committed (memory stays
 // bounded whatever the archive's size), with a shadow of the detail queue;
-// EndRebuild swaps them in, in one transaction. Readers see the old tables
-// until then; a failed rebuild leaves them as they were.
+// EndRebuild swaps them in, in one transaction. A shadow starts with the
+// rows of the other accounts, so the swap is a rename, whatever the
+// table's size. Readers see the old tables until then; a failed rebuild
+// leaves them as they were.
 func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time.Time, tables []*schema.Table, accounts []string) error {
 	if err := w.BeginRun(ctx, runID, KindRebuild, started); err != nil {
 		return err
@@ -683,14 +780,17 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 				return fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err)
 			}
 			shadow := shadowTable(t)
-			ddl := strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+target(t), "CREATE OR REPLACE TABLE "+shadow, 1)
-			if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(shadowPrefix+t.Source), ddl); err != nil {
+			cols := columnList(t, "")
+			if err := w.exec(ctx,
+				strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+target(t), "CREATE OR REPLACE TABLE "+shadow, 1),
+				fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE account NOT IN %s", shadow, cols, cols, target(t), in),
+			); err != nil {
 				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
 			}
 		}
 		// The replay updates the detail queue as the runs did, from what
 		// it holds now.
-		return w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(shadowPrefix+"meta"),
+		return w.exec(ctx,
 			strings.Replace(detailsDDL, "CREATE TABLE IF NOT EXISTS meta.details", "CREATE OR REPLACE TABLE "+shadowDetails, 1),
 			"INSERT INTO "+shadowDetails+" SELECT * FROM meta.details")
 	})
@@ -703,9 +803,9 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 }
 
 // shadowDetails is the detail queue a rebuild replays into.
-var shadowDetails = Quote(shadowPrefix+"meta") + "." + Quote("details")
+var shadowDetails = "meta." + Quote("details"+shadowSuffix)
 
-func shadowTable(t *schema.Table) string { return Quote(shadowPrefix+t.Source) + "." + Quote(t.Name) }
+func shadowTable(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name+shadowSuffix) }
 
 // target is the table rows go to: the table, or its shadow in a rebuild.
 func (w *Warehouse) target(t *schema.Table) string {
@@ -723,38 +823,34 @@ func (w *Warehouse) detailsTable() string {
 	return "meta.details"
 }
 
-// dropShadows removes every shadow schema (of this rebuild, or of one a
+// dropShadows removes every shadow table (of this rebuild, or of one a
 // crash interrupted).
 func (w *Warehouse) dropShadows(ctx context.Context) error {
-	rows, err := w.conn.QueryContext(ctx, `SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() AND starts_with(schema_name, ?)`, shadowPrefix)
+	rows, err := w.conn.QueryContext(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+		WHERE table_catalog = current_database() AND ends_with(table_name, ?)`, shadowSuffix)
 	if err != nil {
 		return fmt.Errorf("find shadow tables: %w", err)
 	}
-	var schemas []string
+	var drops []string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var sch, tbl string
+		if err := rows.Scan(&sch, &tbl); err != nil {
 			rows.Close()
 			return err
 		}
-		schemas = append(schemas, s)
+		drops = append(drops, "DROP TABLE IF EXISTS "+Quote(sch)+"."+Quote(tbl))
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
-	for _, s := range schemas {
-		if err := w.exec(ctx, "DROP SCHEMA IF EXISTS "+Quote(s)+" CASCADE"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.exec(ctx, drops...)
 }
 
-// EndRebuild swaps the rebuilt tables in (the accounts' rows replaced by
-// the shadows', the detail queue by its replay) in one transaction, or,
-// when commit is false, leaves the tables as they were and takes back what
-// the rebuild wrote to the meta tables. Either way the shadows are gone.
-// Call it after the last Checkpoint, before Finish.
+// EndRebuild swaps the rebuilt tables in (each shadow renamed to its
+// table's name, the detail queue's too) in one transaction, or, when
+// commit is false, leaves the tables as they were and takes back what the
+// rebuild wrote to the meta tables. Either way the shadows are gone. Call
+// it after the last Checkpoint, before Finish.
 func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -777,14 +873,13 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 				if t == nil {
 					return fmt.Errorf("end rebuild: table %s is not declared", n)
 				}
-				cols := columnList(t, "")
 				if err := w.exec(ctx,
-					fmt.Sprintf("DELETE FROM %s WHERE account IN %s", target(t), rb.accounts),
-					fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", target(t), cols, cols, shadowTable(t))); err != nil {
+					"DROP TABLE "+target(t),
+					fmt.Sprintf("ALTER TABLE %s RENAME TO %s", shadowTable(t), Quote(t.Name))); err != nil {
 					return fmt.Errorf("swap in %s: %w", n, err)
 				}
 			}
-			return w.exec(ctx, "DELETE FROM meta.details", "INSERT INTO meta.details SELECT * FROM "+shadowDetails)
+			return w.exec(ctx, "DROP TABLE meta.details", "ALTER TABLE "+shadowDetails+" RENAME TO details")
 		})
 		if err != nil {
 			err = fmt.Errorf("commit rebuild: %w", err)

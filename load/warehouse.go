@@ -69,6 +69,10 @@ type stagedTable struct {
 	// reach DuckDB in one round per flush, not one per page.
 	pending        []arrow.RecordBatch
 	pendingParents []any // account, parent_id, _batch, …
+	// delta and counted are the temp tables a checkpoint classifies the
+	// staged rows into (see prepare), received the rows staged per account.
+	delta, counted string
+	received       map[string]int64
 }
 
 type driftKey struct{ table, field string }
@@ -106,10 +110,19 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	case inMemory:
 		dsn = ""
 	}
+	limit, err := memoryLimit(path)
+	if err != nil {
+		return nil, err
+	}
 	connector, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
 		_, err := ex.ExecContext(ctx, "SET TimeZone = 'UTC'", nil)
-		if err == nil && mode != inMemory {
-			_, err = ex.ExecContext(ctx, "SET memory_limit = '"+memoryLimit()+"'", nil)
+		if err == nil && mode == readWrite {
+			_, err = ex.ExecContext(ctx, "SET memory_limit = '"+limit+"'", nil)
+		}
+		if err == nil {
+			// A partitioned COPY (Publish) buffers this many rows per thread
+			// before it writes: 512k by default, a few hundred MB of rows.
+			_, err = ex.ExecContext(ctx, "SET partitioned_write_flush_threshold = 65536", nil)
 		}
 		return err
 	})
@@ -141,20 +154,32 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	return w, nil
 }
 
-// DefaultMemoryLimit caps DuckDB's own memory: an export runs beside the
-// shop's other work on small hosts, and its checkpoints are bounded in
-// rows, so more would only be cache. What does not fit spills to the
-// temporary directory beside the warehouse (<warehouse>.tmp).
-// EXPORT_MEMORY_LIMIT (e.g. 2GB) overrides it.
-const DefaultMemoryLimit = "512MB"
+// DuckDB's own memory is capped: an export runs beside the shop's other
+// work on small hosts, and its checkpoints are bounded in rows, so more
+// would only be cache; what does not fit spills to the temporary directory
+// beside the warehouse (<warehouse>.tmp). What it cannot spill are the
+// tables' primary-key indexes, which grow with the rows, and a
+// checkpoint's per-table transaction state (about 2.5 MB for each table it
+// writes, whatever its rows: some 80 MB when a checkpoint touches every
+// table of both sources), so the cap is MinMemoryLimit or half the
+// warehouse file's size, whichever is larger. EXPORT_MEMORY_LIMIT (e.g.
+// 2GB) sets it outright.
+const MinMemoryLimit = 256 << 20
 
 var memorySize = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
-func memoryLimit() string {
-	if v := strings.TrimSpace(os.Getenv("EXPORT_MEMORY_LIMIT")); memorySize.MatchString(v) {
-		return v
+func memoryLimit(path string) (string, error) {
+	if v, ok := os.LookupEnv("EXPORT_MEMORY_LIMIT"); ok {
+		if v = strings.TrimSpace(v); !memorySize.MatchString(v) {
+			return "", fmt.Errorf("EXPORT_MEMORY_LIMIT=%q: want a size such as 512MB or 2GB", v)
+		}
+		return v, nil
 	}
-	return DefaultMemoryLimit
+	limit := int64(MinMemoryLimit)
+	if info, err := os.Stat(path); err == nil {
+		limit = max(limit, info.Size()/2)
+	}
+	return fmt.Sprintf("%dMiB", limit>>20), nil
 }
 
 // ErrBusy marks an open refused because another process has the
@@ -473,31 +498,27 @@ func withStageColumns(rec arrow.RecordBatch, batch int, partial bool) arrow.Reco
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
 }
 
-// flush moves every pending record into its staging table: one Arrow view
-// and one INSERT per table, whatever the pages.
-func (w *Warehouse) flush(ctx context.Context) error {
-	for _, name := range w.stagedNames() {
-		st := w.staged[name]
-		if len(st.pending) > 0 {
-			err := w.appendRecords(ctx, st)
-			for _, r := range st.pending {
-				r.Release()
-			}
-			st.pending = nil
-			if err != nil {
-				return fmt.Errorf("stage %s: %w", name, err)
-			}
+// flush moves one table's pending records into its staging table: one
+// Arrow view and one INSERT, whatever the pages.
+func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
+	if len(st.pending) > 0 {
+		err := w.appendRecords(ctx, st)
+		for _, r := range st.pending {
+			r.Release()
 		}
-		for len(st.pendingParents) > 0 {
-			n := min(len(st.pendingParents)/3, 1000)
-			vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
-			if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+vals, st.pendingParents[:3*n]...); err != nil {
-				return fmt.Errorf("stage %s parents: %w", name, err)
-			}
-			st.pendingParents = st.pendingParents[3*n:]
+		st.pending = nil
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", st.table.FullName(), err)
 		}
 	}
-	w.pendingRows = 0
+	for len(st.pendingParents) > 0 {
+		n := min(len(st.pendingParents)/3, 1000)
+		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+		if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+vals, st.pendingParents[:3*n]...); err != nil {
+			return fmt.Errorf("stage %s parents: %w", st.table.FullName(), err)
+		}
+		st.pendingParents = st.pendingParents[3*n:]
+	}
 	return nil
 }
 

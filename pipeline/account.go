@@ -92,7 +92,24 @@ func (x *account) Emit(ctx context.Context, r extract.Response) error {
 	if r.Next > 0 {
 		x.left.listAt(e.Resource, r.Next)
 	}
-	return x.send(ctx, page{entry: e, decoded: d, cursor: r.Cursor, cursorKey: r.CursorKey})
+	return x.sendPrepared(ctx, page{entry: e, cursor: r.Cursor, cursorKey: r.CursorKey}, d)
+}
+
+// sendPrepared transforms a response here, in the account's goroutine,
+// while the loader stages earlier pages, and queues it.
+func (x *account) sendPrepared(ctx context.Context, p page, d extract.Decoded) error {
+	e := p.entry
+	e.Account, e.RunID = x.a.Name, x.runID
+	rows, err := prepare(e, d)
+	if err != nil {
+		return err
+	}
+	p.rows = rows
+	if err := x.send(ctx, p); err != nil {
+		rows.release()
+		return err
+	}
+	return nil
 }
 
 func (x *account) send(ctx context.Context, p page) error {
@@ -183,7 +200,7 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 			e := p.DetailEntry(d.Fingerprint)
 			dec, derr := x.src.Decode(e)
 			if err = derr; err == nil {
-				err = x.send(ctx, page{entry: e, decoded: dec})
+				err = x.sendPrepared(ctx, page{entry: e}, dec)
 			}
 			if err == nil {
 				x.fails.ok()

@@ -170,49 +170,86 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 }
 
 // replayFile stages the first limit pages of one archive file (-1: all).
+// A reader goroutine reads, decodes and transforms the pages while this
+// one stages them: the two halves of the work run on two cores.
 func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.File, chosen map[*schema.Table]bool, limit int, st *ReplayStats, runID string, opt Options) error {
 	st.Files++
 	if info, err := os.Stat(filepath.Join(raw, f.Rel)); err == nil {
 		st.Bytes += info.Size()
 	}
 	src, known := sources.Lookup(f.Source)
-	read := 0
-	err := archive.Read(raw, f.Rel, func(e archive.Entry) error {
-		if read++; limit >= 0 && read > limit {
-			// Archived after the last checkpoint of a killed run: the
-			// warehouse never held it.
-			st.Skipped++
-			return nil
+	type item struct {
+		e    archive.Entry
+		rows *prepared
+	}
+	items := make(chan item, 8)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	go func() {
+		defer close(items)
+		read := 0
+		readErr = archive.Read(raw, f.Rel, func(e archive.Entry) error {
+			if read++; limit >= 0 && read > limit {
+				// Archived after the last checkpoint of a killed run: the
+				// warehouse never held it.
+				st.Skipped++
+				return nil
+			}
+			if !known {
+				opt.Log.Warn("archived source is not known; skipped", "file", f.Rel, "source", f.Source)
+				return nil
+			}
+			d, err := src.Decode(e)
+			if err != nil {
+				return fmt.Errorf("%s: %s page %d: %w", f.Rel, e.Resource, e.Seq, err)
+			}
+			if d.Table == nil {
+				opt.Log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
+				return nil
+			}
+			if !chosen[d.Table] {
+				return nil
+			}
+			rows, err := prepare(e, d)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Rel, err)
+			}
+			select {
+			case items <- item{e, rows}:
+				return nil
+			case <-rctx.Done():
+				rows.release()
+				return rctx.Err()
+			}
+		})
+	}()
+	var stageErr error
+	for it := range items {
+		if stageErr != nil {
+			it.rows.release() // drain so the reader can finish
+			continue
 		}
-		if !known {
-			opt.Log.Warn("archived source is not known; skipped", "file", f.Rel, "source", f.Source)
-			return nil
-		}
-		d, err := src.Decode(e)
-		if err != nil {
-			return fmt.Errorf("%s: %s page %d: %w", f.Rel, e.Resource, e.Seq, err)
-		}
-		if d.Table == nil {
-			opt.Log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
-			return nil
-		}
-		if !chosen[d.Table] {
-			return nil
-		}
-		if err := stage(ctx, w, e, d); err != nil {
-			return fmt.Errorf("%s: %w", f.Rel, err)
+		if stageErr = it.rows.stage(ctx, w, it.e); stageErr != nil {
+			stageErr = fmt.Errorf("%s: %w", f.Rel, stageErr)
+			cancel()
+			continue
 		}
 		st.Pages++
 		if w.PendingRows() >= load.CheckpointRows {
 			// Bounded memory: a run's pages may be committed in several
 			// steps (the versions of a row fold the same either way).
-			return w.Checkpoint(ctx, runID, opt.Clock.Now())
+			if stageErr = w.Checkpoint(ctx, runID, opt.Clock.Now()); stageErr != nil {
+				cancel()
+			}
 		}
-		return nil
-	})
-	if errors.Is(err, archive.ErrTruncated) {
-		st.Truncated = append(st.Truncated, f.Rel)
-		err = nil
 	}
-	return err
+	if stageErr != nil {
+		return stageErr
+	}
+	if errors.Is(readErr, archive.ErrTruncated) {
+		st.Truncated = append(st.Truncated, f.Rel)
+		readErr = nil
+	}
+	return readErr
 }

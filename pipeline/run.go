@@ -119,7 +119,7 @@ type page struct {
 	src     *extract.Source
 	account string
 	entry   archive.Entry
-	decoded extract.Decoded
+	rows    *prepared
 	cursor  string // the cursor's value once this page is committed
 	// cursorKey names the cursor when it is not the resource's own.
 	cursorKey string
@@ -211,6 +211,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	var loadErr error
 	for p := range pages {
 		if loadErr != nil {
+			p.rows.release()
 			continue // drain so extractors can finish
 		}
 		if err := ld.load(dbctx, p); err != nil {
@@ -329,6 +330,7 @@ func (l *loader) load(ctx context.Context, p page) error {
 		l.w.NoteFetched(p.account, p.entry.Resource, p.gone.ID, p.gone.Fingerprint, load.DetailNotFound, p.entry.FetchedAt)
 		return nil
 	}
+	defer p.rows.release() // stage releases them first, unless an error comes before
 	aw := l.writers[p.account]
 	if aw == nil {
 		var err error
@@ -346,7 +348,7 @@ func (l *loader) load(ctx context.Context, p page) error {
 	}
 	e := p.entry
 	e.Seq, e.Source, e.Account, e.RunID = seq, p.src.Name, p.account, l.runID
-	if err := stage(ctx, l.w, e, p.decoded); err != nil {
+	if err := p.rows.stage(ctx, l.w, e); err != nil {
 		return err
 	}
 	if p.cursor != "" {

@@ -27,7 +27,12 @@ func ticketPage(t *testing.T, first, n int) page {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return page{src: src, account: "north", entry: e, decoded: d}
+	e.Account, e.RunID = "north", "r1"
+	rows, err := prepare(e, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{src: src, account: "north", entry: e, rows: rows}
 }
 
 // Checkpoints come every CheckpointPages pages, but no closer together than

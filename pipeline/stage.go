@@ -12,32 +12,65 @@ import (
 	"github.com/repairshop/export/transform"
 )
 
-// stage transforms one archived response as its source decoded it and
-// stages it, with its detail-queue notes: the one path from a fetched page
-// to the warehouse, shared by `export run` and `export rebuild` so that a
-// rebuild is the run replayed. A partial response (a list page beside its
-// detail) must not erase the columns it lacks; a list page of a resource
-// with a detail is noted as listed; a detail as fetched for the
-// fingerprint it was fetched for.
-func stage(ctx context.Context, w *load.Warehouse, e archive.Entry, d extract.Decoded) error {
+// prepared is a response transformed for its table, ready to stage: the
+// CPU-bound half of the one path from a fetched page to the warehouse,
+// done where the response is read (an account's goroutine, the rebuild's
+// reader) while the loader stages the previous pages.
+type prepared struct {
+	d extract.Decoded
+	b *transform.Batch // nil: the response loads no table
+}
+
+// prepare transforms one archived response as its source decoded it. The
+// entry's account, run and fetch time are the rows' own.
+func prepare(e archive.Entry, d extract.Decoded) (*prepared, error) {
+	p := &prepared{d: d}
 	if d.Table == nil {
+		return p, nil
+	}
+	var err error
+	p.b, err = transform.Page(d.Table, d.Records, transform.Meta{Account: e.Account, RunID: e.RunID, ExtractedAt: e.FetchedAt, Fixed: d.Fixed}, nil)
+	if err != nil {
+		where := e.Resource + " page"
+		if e.Seq > 0 {
+			where = fmt.Sprintf("%s page %d", e.Resource, e.Seq)
+		}
+		return p, fmt.Errorf("%s: %w", where, err)
+	}
+	return p, nil
+}
+
+// release frees the transformed rows (after staging, or when they are
+// never staged); once.
+func (p *prepared) release() {
+	if p != nil && p.b != nil {
+		p.b.Release()
+		p.b = nil
+	}
+}
+
+// stage stages a prepared response with its detail-queue notes: the one
+// path from a fetched page to the warehouse, shared by `export run` and
+// `export rebuild` so that a rebuild is the run replayed. A partial
+// response (a list page beside its detail) must not erase the columns it
+// lacks; a list page of a resource with a detail is noted as listed; a
+// detail as fetched for the fingerprint it was fetched for.
+func (p *prepared) stage(ctx context.Context, w *load.Warehouse, e archive.Entry) error {
+	defer p.release()
+	if p == nil || p.b == nil {
 		return nil
 	}
-	b, err := transform.Page(d.Table, d.Records, transform.Meta{Account: e.Account, RunID: e.RunID, ExtractedAt: e.FetchedAt, Fixed: d.Fixed}, nil)
-	if err != nil {
-		return fmt.Errorf("%s page %d: %w", e.Resource, e.Seq, err)
-	}
-	defer b.Release()
-	if d.Partial {
-		err = w.StagePartial(ctx, e.Account, b)
+	var err error
+	if p.d.Partial {
+		err = w.StagePartial(ctx, e.Account, p.b)
 	} else {
-		err = w.Stage(ctx, e.Account, b)
+		err = w.Stage(ctx, e.Account, p.b)
 	}
-	if d.Listed != nil {
-		w.NoteListed(e.Account, e.Resource, toLoad(d.Listed))
+	if p.d.Listed != nil {
+		w.NoteListed(e.Account, e.Resource, toLoad(p.d.Listed))
 	}
-	if d.Fetched != "" {
-		w.NoteFetched(e.Account, e.Resource, d.Fetched, e.Fingerprint, load.DetailOK, e.FetchedAt)
+	if p.d.Fetched != "" {
+		w.NoteFetched(e.Account, e.Resource, p.d.Fetched, e.Fingerprint, load.DetailOK, e.FetchedAt)
 	}
 	return err
 }

@@ -39,7 +39,7 @@ echo "(log in $dir/run.log; $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f"
 
 echo
 echo "== rows loaded per table (every MGR resource; lines and payments are child tables)"
-"$bin" query --config "$dir/export.yaml" --sql "SELECT table_name, sum(rows_inserted) FILTER (WHERE account = 'north') AS north, sum(rows_inserted) FILTER (WHERE account = 'south') AS south FROM meta.run_tables GROUP BY ALL ORDER BY table_name"
+"$bin" query --config "$dir/export.yaml" --sql "SELECT table_name, sum(rows_inserted) FILTER (WHERE account = 'north') AS north, sum(rows_inserted) FILTER (WHERE account = 'south') AS south FROM meta.run_tables WHERE table_name LIKE 'mgr.%' GROUP BY ALL ORDER BY table_name"
 
 echo
 echo "== RepairOps rows loaded per table (ticket details give timeline, parts, labor, diagnostics; customer details their repairs)"

@@ -71,3 +71,22 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+// The fast decimal reader agrees with the exact one wherever it answers.
+func FuzzPlainDecimal(f *testing.F) {
+	for _, s := range []string{"259.99", "-0.5", "+12", "1234567890123456.78", "0.10", ".5", "5.", "00012.3400", "9999999999999999.99", "1e3", "12.345", "-", "", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, scale := range []int{2, 4} {
+			n, ok := plainDecimal(s, 18, scale)
+			if !ok {
+				continue
+			}
+			want, err := exactDecimal(s, 18, scale, false)
+			if err != nil || want != n {
+				t.Errorf("%q at scale %d: fast %d, exact %d (%v)", s, scale, n, want, err)
+			}
+		}
+	})
+}

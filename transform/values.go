@@ -60,6 +60,14 @@ func scaled(v any, precision, scale int, round bool) (int64, error) {
 	default:
 		return 0, fmt.Errorf("want a number, got %s", describe(v))
 	}
+	if n, ok := plainDecimal(s, precision, scale); ok {
+		return n, nil
+	}
+	return exactDecimal(s, precision, scale, round)
+}
+
+// exactDecimal reads any decimal literal through big numbers.
+func exactDecimal(s string, precision, scale int, round bool) (int64, error) {
 	if !decimalLiteral.MatchString(s) {
 		return 0, fmt.Errorf("%q is not a plain decimal number", s)
 	}
@@ -87,6 +95,56 @@ func scaled(v any, precision, scale int, round bool) (int64, error) {
 		return 0, fmt.Errorf("%q does not fit DECIMAL(%d,%d)", s, precision, scale)
 	}
 	return n.Int64(), nil
+}
+
+// pow10 are the powers of ten an int64 holds.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// plainDecimal reads the common case without big numbers: digits, an
+// optional point and at most scale decimals (or more that are all zero),
+// no exponent, within precision. ok is false for anything else, which the
+// exact path then reads (or refuses).
+func plainDecimal(s string, precision, scale int) (int64, bool) {
+	neg := false
+	switch {
+	case s == "":
+		return 0, false
+	case s[0] == '-' || s[0] == '+':
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	if intPart == "" && (!hasPoint || frac == "") {
+		return 0, false
+	}
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > scale || len(intPart)+scale > 18 || precision > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, part := range []string{intPart, frac} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+	}
+	n *= pow10[scale-len(frac)]
+	if n >= pow10[precision] {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // timeLayouts are the instant formats the sources use, most specific first.

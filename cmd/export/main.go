@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,24 @@ func crashHook(spec string) func(string) {
 	}
 }
 
+// profileEnv names a file to write a CPU profile of the command to (go
+// tool pprof reads it): how `make bench`'s figures are explained.
+const profileEnv = "EXPORT_CPU_PROFILE"
+
 func main() {
+	if path := os.Getenv(profileEnv); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	code := run()
+	if os.Getenv(profileEnv) != "" {
+		pprof.StopCPUProfile()
+	}
+	os.Exit(code)
+}
+
+func run() int {
 	if spec := os.Getenv(crashEnv); spec != "" {
 		hooks = crashHook(spec)
 	}
@@ -95,7 +113,7 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 	}
-	os.Exit(exitCode(err))
+	return exitCode(err)
 }
 
 // exitCode is the one map from errors to exit codes.

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -229,7 +230,7 @@ func Read(root, rel string, fn func(Entry) error) error {
 			return fmt.Errorf("raw archive %s after page %d: %w", rel, n, err)
 		}
 		var e Entry
-		if err := json.Unmarshal(line, &e); err != nil {
+		if err := gojson.Unmarshal(line, &e); err != nil {
 			return fmt.Errorf("raw archive %s page %d: %w", rel, n+1, err)
 		}
 		if err := fn(e); err != nil {

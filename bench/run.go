@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// simulator is `export simulate` in a child process.
+type simulator struct {
+	cmd      *exec.Cmd
+	mgrURL   string
+	roURL    string
+	env      []string // the keys, NAME=value
+	stopping bool
+}
+
+// startSimulator serves both simulators with the given flags and waits for
+// their config and keys.
+func startSimulator(bin, dir string, args ...string) (*simulator, error) {
+	cfg, keys := filepath.Join(dir, "sim.yaml"), filepath.Join(dir, "keys.env")
+	cmd := exec.Command(bin, append([]string{"simulate", "--write-config", cfg, "--env-file", keys}, args...)...)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &simulator{cmd: cmd}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(cfg); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("the simulator did not start")
+		}
+	}
+	data, _ := os.ReadFile(cfg)
+	urls := regexp.MustCompile(`base_url: (\S+)`).FindAllStringSubmatch(string(data), -1)
+	for _, u := range urls {
+		switch {
+		case s.mgrURL == "":
+			s.mgrURL = u[1]
+		case u[1] != s.mgrURL:
+			s.roURL = u[1]
+		}
+	}
+	f, err := os.Open(keys)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		s.env = append(s.env, strings.TrimPrefix(sc.Text(), "export "))
+	}
+	return s, nil
+}
+
+func (s *simulator) stop() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// runResult is one `export run` of one account.
+type runResult struct {
+	Records    int     `json:"records"`
+	Requests   int     `json:"requests"`
+	Seconds    float64 `json:"seconds"`
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+	RowsPerSec float64 `json:"rows_per_second,omitempty"`
+	// AllowedPerSec is the rate the API allows; RateFloor the run's wall
+	// time ÷ (requests ÷ that rate): 1.11 is pacing at 90 % of the limit.
+	AllowedPerSec float64 `json:"allowed_per_second,omitempty"`
+	RateFloor     float64 `json:"rate_floor_ratio,omitempty"`
+	// MinRequests is the fewest requests that could fetch the records.
+	MinRequests  int     `json:"min_requests,omitempty"`
+	RequestRatio float64 `json:"requests_over_minimum,omitempty"`
+}
+
+var requestsLine = regexp.MustCompile(`account (\S+) \((\S+)\): ok, (\d+) request\(s\)`)
+
+// exportRun writes a one-account config and runs `export run` on it.
+func exportRun(bin, dir string, env []string, account string) (runResult, error) {
+	var r runResult
+	cfg := filepath.Join(dir, "export.yaml")
+	if err := os.WriteFile(cfg, []byte("warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n"+account), 0o644); err != nil {
+		return r, err
+	}
+	took, rss, out, err := child(bin, env, "run", "--config", cfg)
+	if err != nil {
+		return r, err
+	}
+	r.Seconds, r.PeakRSS = took.Seconds(), rss
+	m := requestsLine.FindStringSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("no requests in the run's summary:\n%s", out)
+	}
+	r.Requests, _ = strconv.Atoi(m[3])
+	return r, nil
+}
+
+func keyOf(env []string, name string) string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return kv
+		}
+	}
+	return ""
+}

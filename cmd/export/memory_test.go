@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/mgr/mgrtest"
+	"github.com/repairshop/export/extract/repairops/repairopstest"
+)
+
+// One run of both sources at the demo's size, unthrottled: checkpoints
+// grow to load.CheckpointRows and touch every table of both sources at
+// once, and the warehouse is small, so DuckDB runs at its memory floor
+// (load.MinMemoryLimit). Every table still lands exact. (At half the floor
+// a checkpoint of every table does not fit: each table a transaction
+// writes holds a few MB of DuckDB state whatever its rows.)
+func TestBothSourcesFitTheMemoryFloor(t *testing.T) {
+	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(1_000_000, time.Minute), mgrtest.WithTickets(700))
+	defer mgrSrv.Close()
+	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(600))
+	defer roSrv.Close()
+	dir := t.TempDir()
+	var b strings.Builder
+	fmt.Fprintf(&b, "warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
+	for _, sh := range mgrSrv.Shops {
+		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
+		t.Setenv(env, sh.Key)
+		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, requests_per_minute: 100000}\n", sh.Name, mgrSrv.URL, env)
+	}
+	for _, o := range roSrv.Orgs {
+		env := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
+		t.Setenv(env, o.Key)
+		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, requests_per_hour: 1000000}\n", o.Name, roSrv.URL, env)
+	}
+	cfg := writeConfig(t, dir, b.String())
+	t.Setenv("EXPORT_MEMORY_LIMIT", "") // restored after the test
+	os.Unsetenv("EXPORT_MEMORY_LIMIT")  // the floor applies
+	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
+	}
+	assertMatchesSimulator(t, mgrSrv, cfg)
+	assertMatchesRepairOps(t, roSrv, cfg)
+}
