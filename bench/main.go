@@ -20,6 +20,9 @@ import (
 // Run it with make bench: it builds bin/export first.
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == launchFlag {
+		launch(os.Args[2:])
+	}
 	bin := flag.String("bin", "bin/export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
@@ -40,20 +43,35 @@ func main() {
 	fmt.Printf("\nwritten to %s\n", *out)
 }
 
-// child runs the export binary and reports its wall time and peak RSS
-// (the kernel's high-water mark of the child, VmHWM).
+// child runs the export binary and reports its wall time and peak RSS.
+//
+// The peak is the child's own: it is started by a launcher (this program
+// again, with launchFlag, before it allocates anything). Linux carries a
+// process's high-water mark across exec, and Go starts children with
+// vfork, so a child of this process would report this process's RSS (a
+// gigabyte after the DuckDB references) whenever that is larger than its
+// own; the launcher's is a few MB.
 func child(bin string, env []string, args ...string) (time.Duration, int64, string, error) {
-	cmd := exec.Command(bin, args...)
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	rssR, rssW, err := os.Pipe()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer rssR.Close()
+	cmd := exec.Command(self, append([]string{launchFlag, bin}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var outb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &outb, &outb
+	cmd.ExtraFiles = []*os.File{rssW} // fd 3
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	took := time.Since(start)
+	rssW.Close()
 	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024 // kB on Linux
-	}
+	fmt.Fscan(rssR, &rss)
 	if err != nil {
 		return took, rss, outb.String(), fmt.Errorf("%s %v: %w\n%s", filepath.Base(bin), args, err, outb.String())
 	}
@@ -61,4 +79,28 @@ func child(bin string, env []string, args ...string) (time.Duration, int64, stri
 		os.Stderr.Write(outb.Bytes())
 	}
 	return took, rss, outb.String(), nil
+}
+
+// launchFlag makes this program the launcher of one child (see child).
+const launchFlag = "-launch"
+
+// launch runs args as a child with this process's input and output, writes
+// the child's peak RSS in bytes to fd 3 and exits with its exit code.
+func launch(args []string) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			fmt.Fprint(os.NewFile(3, "rss"), ru.Maxrss*1024) // kB on Linux
+		}
+	}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			os.Exit(ee.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "bench: launch:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

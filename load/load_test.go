@@ -265,3 +265,44 @@ func TestAFailedCheckpointCommitsNothing(t *testing.T) {
 		t.Errorf("the next run: %+v, want the 2 tickets inserted", got)
 	}
 }
+
+// More partitions than DuckDB keeps files open for in one partitioned
+// write (100): each still gets exactly one file, with its rows.
+func TestPublishManyPartitions(t *testing.T) {
+	w, dir := openTemp(t)
+	root := filepath.Join(filepath.Dir(dir), "parquet")
+	const months, perMonth = 130, 100
+	var recs []string
+	for j := range perMonth { // the months interleaved, as a table's rows are
+		for i := range months {
+			created := time.Date(2015, time.Month(1+i), 1+j%28, 10, 0, 0, 0, time.UTC).Format("2006-01-02T15:04:05-0700")
+			recs = append(recs, ticketJSON(i*perMonth+j, created, "New"))
+		}
+	}
+	loadRun(t, w, "r1", "["+strings.Join(recs, ",")+"]")
+	// DuckDB flushes its partitions every so many rows (65,536 as the
+	// warehouse opens): a few rows here, so that this small table's write
+	// flushes while more than 100 partitions are open, as a large one's does.
+	if err := w.exec(ctx, "SET partitioned_write_flush_threshold = 100"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := w.Publish(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pub) != months {
+		t.Fatalf("published %d partitions, want %d", len(pub), months)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "mgr", "tickets", "account=north", "year=*", "month=*", "*"))
+	if len(files) != months {
+		t.Fatalf("%d files for %d partitions", len(files), months)
+	}
+	for _, f := range files {
+		if filepath.Base(f) != PartitionFile {
+			t.Fatalf("unexpected file %s", f)
+		}
+		if n := one(t, w, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s')`, f)); n != fmt.Sprint(perMonth) {
+			t.Errorf("%s holds %s rows, want %d", f, n, perMonth)
+		}
+	}
+}

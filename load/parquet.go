@@ -24,6 +24,12 @@ const PartitionFile = "data.parquet"
 // stream a file a row group at a time; it is also DuckDB's own default.
 const RowGroupRows = 122880
 
+// PartitionsPerWrite bounds the partitions one COPY writes. DuckDB keeps
+// at most partitioned_write_max_open_files (100) partition files open;
+// past that it closes some and starts new files for them, and a partition
+// must be one file. Each open file also holds a row group's buffer.
+const PartitionsPerWrite = 48
+
 // Published is one partition written by Publish.
 type Published struct {
 	Table string
@@ -165,31 +171,35 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 			cols = append(cols, "t."+Quote(c.Name))
 		}
 	}
-	// One partitioned COPY for the queued partitions that have rows. It
-	// streams: DuckDB flushes its partitions' buffers every
-	// partitioned_write_flush_threshold rows (set at open), so its memory
-	// does not grow with the table. A file's rows are in no particular
-	// order: DuckDB 1.5's sorted partitioned write holds far more memory
-	// (it ran out at 128 MB on a million rows where this takes a fraction).
+	// A partitioned COPY for the queued partitions that have rows,
+	// PartitionsPerWrite at a time. It streams: DuckDB flushes its
+	// partitions' buffers every partitioned_write_flush_threshold rows (set
+	// at open), so its memory does not grow with the table. A file's rows
+	// are in no particular order: DuckDB 1.5's sorted partitioned write
+	// holds far more memory (it ran out at 128 MB on a million rows where
+	// this takes a fraction).
 	var group []queued
 	for _, q := range batch {
 		if counts[q] > 0 {
 			group = append(group, q)
 		}
 	}
-	if len(group) > 0 {
+	for len(group) > 0 {
+		chunk := group[:min(len(group), PartitionsPerWrite)]
+		group = group[len(chunk):]
 		rows := fmt.Sprintf(`SELECT %s, t.account AS account, %s AS year, %s AS month FROM %s t`,
 			strings.Join(cols, ", "), year, month, target(t))
-		if len(group) < len(parts) {
-			// Only these partitions; when every partition is queued (a
-			// first run, a rebuild) the whole table, without the join.
-			vals := make([]string, len(group))
-			for i, q := range group {
+		if len(chunk) < len(parts) {
+			// Only these partitions; when every partition is in the chunk
+			// (a first run, a rebuild of a small table) the whole table,
+			// without the join.
+			vals := make([]string, len(chunk))
+			for i, q := range chunk {
 				vals[i] = fmt.Sprintf("(%s, %d, %d)", sqlString(q.account), q.year, q.month)
 			}
 			rows += fmt.Sprintf(` SEMI JOIN (VALUES %s) q(a, y, m) ON t.account = q.a AND %s = q.y AND %s = q.m`, strings.Join(vals, ", "), year, month)
 		}
-		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}')`,
+		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
 			rows, sqlString(stage), RowGroupRows, partition)
 		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
