@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,5 +305,42 @@ func TestPublishManyPartitions(t *testing.T) {
 		if n := one(t, w, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s')`, f)); n != fmt.Sprint(perMonth) {
 			t.Errorf("%s holds %s rows, want %d", f, n, perMonth)
 		}
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.duckdb")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<30); err != nil { // sparse: 1 GiB
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env, path, want, err string
+	}{
+		{name: "the floor for a small warehouse", path: filepath.Join(t.TempDir(), "none.duckdb"), want: "256MiB"},
+		{name: "half of a large warehouse file", path: big, want: "512MiB"},
+		{name: "the environment sets it", env: "2GB", path: big, want: "2GB"},
+		{name: "a malformed value is refused", env: "lots", path: big, err: `EXPORT_MEMORY_LIMIT="lots"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("EXPORT_MEMORY_LIMIT", tc.env)
+			} else {
+				t.Setenv("EXPORT_MEMORY_LIMIT", "")
+				os.Unsetenv("EXPORT_MEMORY_LIMIT")
+			}
+			got, err := memoryLimit(tc.path)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("memoryLimit = %q, %v; want an error naming %s", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("memoryLimit = %q, %v; want %s", got, err, tc.want)
+			}
+		})
 	}
 }
