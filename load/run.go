@@ -103,7 +103,9 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.details = nil
 	w.written = map[[2]string]TableStats{}
 	// The rows the run counted (see upsertTable), from none.
-	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR)`); err != nil {
+	// And the keys each run saw, for complete listings (see commitDeletes).
+	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR)`,
+		`CREATE OR REPLACE TEMP TABLE run_seen (tbl VARCHAR, account VARCHAR, run_id VARCHAR, k VARCHAR)`); err != nil {
 		return fmt.Errorf("begin run %s: %w", runID, err)
 	}
 	// Tables with rejects an earlier run left: a record loaded now
@@ -379,6 +381,15 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 		if err := w.upsertTable(ctx, st, runID); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if err := w.writeVersions(ctx, st, runID); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := w.rememberSeen(ctx, st); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := w.commitDeletes(ctx, runID); err != nil {
+		return err
 	}
 	if err := w.commitRejects(ctx, runID, at); err != nil {
 		return err
@@ -722,6 +733,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}
 	w.details = nil
+	w.completes, w.gones = nil, nil
 }
 
 func sortStats(s []TableStats) {
@@ -770,7 +782,13 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 	}
 	rb := &rebuildState{runID: runID, tables: map[string]bool{}, accounts: in}
 	err := w.inTx(ctx, func() error {
+		var all []*schema.Table
 		for _, t := range schema.Flatten(tables...) {
+			if all = append(all, t); t.HistoryTable != nil {
+				all = append(all, t.HistoryTable)
+			}
+		}
+		for _, t := range all {
 			rb.tables[t.FullName()] = true
 			// Every partition the table has now is rewritten (or removed).
 			queue := fmt.Sprintf(`INSERT INTO meta.publish_queue

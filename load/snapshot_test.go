@@ -47,8 +47,8 @@ func TestParquetSnapshotServesThePublishedTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	if info.Tables != 3 || info.RunID != "r2" {
-		t.Errorf("snapshot %+v; want 3 tables (tickets, invoices, lines: no payment was loaded) as of r2", info)
+	if info.Tables != 5 || info.RunID != "r2" {
+		t.Errorf("snapshot %+v; want 5 tables (tickets and invoices with their histories, lines: no payment was loaded) as of r2", info)
 	}
 	for _, q := range []string{
 		`SELECT * FROM mgr.tickets ORDER BY ALL`,

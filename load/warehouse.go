@@ -56,6 +56,10 @@ type Warehouse struct {
 	pendingRows int64
 	hook        func(point string)
 	rebuild     *rebuildState // a rebuild in progress
+	// completes and gones are the deletes staged (see MarkComplete,
+	// MarkGone).
+	completes []completion
+	gones     []gone
 }
 
 type stagedTable struct {
@@ -347,42 +351,64 @@ func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, t := range tables {
-		w.tables[t.FullName()] = t
-		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
-			return fmt.Errorf("create %s: %w", t.FullName(), err)
+		if err := w.ensure(ctx, t); err != nil {
+			return err
 		}
-		have := map[string]string{} // column → its DuckDB type
-		rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
-		if err != nil {
-			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
-		}
-		for rows.Next() {
-			var n, typ string
-			if err := rows.Scan(&n, &typ); err != nil {
-				rows.Close()
-				return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+		if h := t.HistoryTable; h != nil {
+			var exists bool
+			if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?`, h.Source, h.Name).Scan(&exists); err != nil {
+				return fmt.Errorf("inspect %s: %w", h.FullName(), err)
 			}
-			have[n] = typ
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
-		}
-		for _, c := range t.Columns {
-			if typ, ok := have[c.Name]; ok && typ == "BIGINT" && c.Type == schema.Decimal {
-				// Widened since the table was created (quantities became
-				// fractional). Any quantity a shop counts fits the 14
-				// integer digits of DECIMAL(18,4); a value that did not
-				// would fail the ALTER, not be cut.
-				stmt := fmt.Sprintf("ALTER TABLE %s.%s ALTER COLUMN %s TYPE %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
-				if err := w.exec(ctx, stmt); err != nil {
-					return fmt.Errorf("widen column %s.%s: %w", t.FullName(), c.Name, err)
+			if err := w.ensure(ctx, h); err != nil {
+				return err
+			}
+			if !exists {
+				if err := w.seedHistory(ctx, t); err != nil {
+					return fmt.Errorf("create %s: %w", h.FullName(), err)
 				}
 			}
-			if _, ok := have[c.Name]; !ok {
-				stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
-				if err := w.exec(ctx, stmt); err != nil {
-					return fmt.Errorf("add column %s.%s: %w", t.FullName(), c.Name, err)
-				}
+		}
+	}
+	return nil
+}
+
+// ensure creates one table, or adds the columns it lacks.
+func (w *Warehouse) ensure(ctx context.Context, t *schema.Table) error {
+	w.tables[t.FullName()] = t
+	if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
+		return fmt.Errorf("create %s: %w", t.FullName(), err)
+	}
+	have := map[string]string{} // column → its DuckDB type
+	rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+	}
+	for rows.Next() {
+		var n, typ string
+		if err := rows.Scan(&n, &typ); err != nil {
+			rows.Close()
+			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+		}
+		have[n] = typ
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+	}
+	for _, c := range t.Columns {
+		if typ, ok := have[c.Name]; ok && typ == "BIGINT" && c.Type == schema.Decimal {
+			// Widened since the table was created (quantities became
+			// fractional). Any quantity a shop counts fits the 14
+			// integer digits of DECIMAL(18,4); a value that did not
+			// would fail the ALTER, not be cut.
+			stmt := fmt.Sprintf("ALTER TABLE %s.%s ALTER COLUMN %s TYPE %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
+			if err := w.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("widen column %s.%s: %w", t.FullName(), c.Name, err)
+			}
+		}
+		if _, ok := have[c.Name]; !ok {
+			stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", Quote(t.Source), Quote(t.Name), Quote(c.Name), c.Type.DuckDBType())
+			if err := w.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("add column %s.%s: %w", t.FullName(), c.Name, err)
 			}
 		}
 	}

@@ -189,8 +189,12 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		}
 		switch {
 		case err != nil && v == extract.Gone:
-			x.log.Warn("listed record has no detail (deleted since?); it leaves the queue", "resource", r.Name, "id", d.ID)
-			err = x.send(ctx, page{entry: archive.Entry{Resource: r.Name, FetchedAt: x.clock.Now()}, gone: &d})
+			x.log.Warn("listed record has no detail (deleted since?); it leaves the queue and is marked deleted", "resource", r.Name, "id", d.ID)
+			e := archive.Gone(r.Name, d.ID, d.Fingerprint, x.clock.Now())
+			var dec extract.Decoded
+			if dec, err = decode(x.src, e); err == nil {
+				err = x.sendPrepared(ctx, page{entry: e}, dec)
+			}
 			if err == nil {
 				x.fails.ok()
 				continue

@@ -138,6 +138,11 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 			if err := w.Checkpoint(ctx, runID, clock.Now()); err != nil {
 				return err
 			}
+			for _, f := range files[i:j] { // its listings are complete or not by now
+				if err := w.ForgetSeen(ctx, f.RunID, f.Account); err != nil {
+					return err
+				}
+			}
 			i = j
 		}
 		return nil
@@ -200,7 +205,7 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 				opt.Log.Warn("archived source is not known; skipped", "file", f.Rel, "source", f.Source)
 				return nil
 			}
-			d, err := src.Decode(e)
+			d, err := decode(src, e)
 			if err != nil {
 				return fmt.Errorf("%s: %s page %d: %w", f.Rel, e.Resource, e.Seq, err)
 			}

@@ -123,9 +123,6 @@ type page struct {
 	cursor  string // the cursor's value once this page is committed
 	// cursorKey names the cursor when it is not the resource's own.
 	cursorKey string
-	// gone, instead of a response, notes a detail the API no longer has
-	// (404): it leaves the queue without a row.
-	gone *load.Due
 }
 
 // newRunID names a run after its start, to the millisecond, so that run ids
@@ -134,7 +131,7 @@ type page struct {
 func newRunID(now time.Time) string {
 	b := make([]byte, 3)
 	rand.Read(b)
-	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b)
+	return now.UTC().Format(load.RunIDLayout) + "-" + hex.EncodeToString(b)
 }
 
 // Run extracts every account concurrently (each paced on its own key),
@@ -326,10 +323,6 @@ type loader struct {
 }
 
 func (l *loader) load(ctx context.Context, p page) error {
-	if p.gone != nil {
-		l.w.NoteFetched(p.account, p.entry.Resource, p.gone.ID, p.gone.Fingerprint, load.DetailNotFound, p.entry.FetchedAt)
-		return nil
-	}
 	defer p.rows.release() // stage releases them first, unless an error comes before
 	aw := l.writers[p.account]
 	if aw == nil {

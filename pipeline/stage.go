@@ -21,11 +21,21 @@ type prepared struct {
 	b *transform.Batch // nil: the response loads no table
 }
 
+// decode reads an archived response as its source does; a KindGone page
+// (a detail's 404) names its resource's table and the record.
+func decode(src *extract.Source, e archive.Entry) (extract.Decoded, error) {
+	if e.Kind == archive.KindGone {
+		r, _ := src.Lookup(e.Resource)
+		return extract.Decoded{Table: r.Table, Fixed: r.Fixed}, nil
+	}
+	return src.Decode(e)
+}
+
 // prepare transforms one archived response as its source decoded it. The
 // entry's account, run and fetch time are the rows' own.
 func prepare(e archive.Entry, d extract.Decoded) (*prepared, error) {
 	p := &prepared{d: d}
-	if d.Table == nil {
+	if d.Table == nil || e.Kind == archive.KindGone {
 		return p, nil
 	}
 	var err error
@@ -57,7 +67,18 @@ func (p *prepared) release() {
 // detail as fetched for the fingerprint it was fetched for.
 func (p *prepared) stage(ctx context.Context, w *load.Warehouse, e archive.Entry) error {
 	defer p.release()
-	if p == nil || p.b == nil {
+	if p == nil || p.d.Table == nil {
+		return nil
+	}
+	if e.Kind == archive.KindGone {
+		// The record's detail answered 404: it leaves the detail queue
+		// and its row is deleted.
+		id := e.GoneID()
+		w.NoteFetched(e.Account, e.Resource, id, e.Fingerprint, load.DetailNotFound, e.FetchedAt)
+		w.MarkGone(e.Account, p.d.Table, id, e.RunID, e.FetchedAt)
+		return nil
+	}
+	if p.b == nil {
 		return nil
 	}
 	var err error
@@ -71,6 +92,9 @@ func (p *prepared) stage(ctx context.Context, w *load.Warehouse, e archive.Entry
 	}
 	if p.d.Fetched != "" {
 		w.NoteFetched(e.Account, e.Resource, p.d.Fetched, e.Fingerprint, load.DetailOK, e.FetchedAt)
+	}
+	if err == nil && e.Complete {
+		w.MarkComplete(e.Account, p.d.Table, p.d.Fixed, e.RunID, e.FetchedAt)
 	}
 	return err
 }

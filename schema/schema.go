@@ -168,6 +168,16 @@ type Table struct {
 	// ticket's labor) rather than an array: the object is one line. An
 	// array there is read as lines all the same.
 	Object bool
+
+	// History, on a top-level table whose rows change over time, keeps
+	// every version of its rows in <name>_history (see HistoryTable).
+	History bool
+	// HistoryTable is the table of versions New declares when History is
+	// set: the table's columns, then valid_from, valid_to and deleted; its
+	// key is the table's and valid_from. The loader writes it, never
+	// transform. Versions is set on it, pointing back.
+	HistoryTable *Table
+	Versions     *Table
 }
 
 // Names of the system columns every table carries.
@@ -179,6 +189,14 @@ const (
 	// ColLineNo is a child row's 1-based position in its parent's array,
 	// the last part of a child table's key.
 	ColLineNo = "line_no"
+	// ColDeletedAt, on a top-level table, is when a complete listing of the
+	// resource no longer returned the row, or its detail answered 404
+	// (NULL while the source has it). The row stays.
+	ColDeletedAt = "deleted_at"
+	// The columns of a history table (see Table.History).
+	ColValidFrom = "valid_from"
+	ColValidTo   = "valid_to"
+	ColDeleted   = "deleted"
 )
 
 // Col declares a column read from path, named after the path with nested
@@ -232,7 +250,32 @@ func New(t Table) *Table {
 		c.Source, c.Resource = tb.Source, tb.Resource
 		tb.Children = append(tb.Children, build(*c, tb))
 	}
+	if tb.History {
+		tb.HistoryTable = history(tb)
+	}
 	return tb
+}
+
+// history declares the table of versions of t.
+func history(t *Table) *Table {
+	h := &Table{
+		Source: t.Source, Name: t.Name + "_history", Versions: t,
+		Doc:         "Every version of " + t.FullName() + " the export has seen: one row per run that saw the row change (or go), valid from the start of that run until the next version's.",
+		Key:         append(append([]string{}, t.Key...), ColValidFrom),
+		PartitionBy: t.PartitionBy,
+	}
+	h.Columns = append(append([]Column{}, t.Columns...),
+		Column{Name: ColValidFrom, Type: Timestamp, System: true, Required: true, Doc: "start of the run that first saw this version"},
+		Column{Name: ColValidTo, Type: Timestamp, System: true, Doc: "start of the run that saw the next version (NULL: the current version)"},
+		Column{Name: ColDeleted, Type: Bool, System: true, Required: true, Doc: "the version is the row's deletion: the source no longer has it"},
+	)
+	for i, c := range h.Columns {
+		h.Columns[i].Nullable = !c.Required && !h.IsKey(c.Name)
+	}
+	if err := h.validate(); err != nil {
+		panic(err)
+	}
+	return h
 }
 
 // Nested declares a child table for the array at arrayPath (alternative
@@ -283,6 +326,9 @@ func build(t Table, parent *Table) *Table {
 		Column{Name: ColRunID, Type: String, Required: true, System: true, Doc: "export run that last changed the row (meta.runs)"},
 		Column{Name: ColExtra, Type: JSON, System: true, Doc: "fields the API sent that this table does not declare"},
 	)
+	if parent == nil {
+		cols = append(cols, Column{Name: ColDeletedAt, Type: Timestamp, System: true, Doc: "when the source stopped returning the row (a complete listing without it, or a 404 of its detail); NULL while it has it"})
+	}
 	t.Columns = cols
 	t.Key = append([]string{ColAccount}, t.Key...)
 	if err := t.validate(); err != nil {
@@ -314,6 +360,18 @@ func Flatten(tables ...*Table) []*Table {
 	for _, t := range tables {
 		out = append(out, t)
 		out = append(out, t.Children...)
+	}
+	return out
+}
+
+// WithHistory lists tables each followed by its history table, if any.
+func WithHistory(tables ...*Table) []*Table {
+	var out []*Table
+	for _, t := range tables {
+		out = append(out, t)
+		if t.HistoryTable != nil {
+			out = append(out, t.HistoryTable)
+		}
 	}
 	return out
 }

@@ -258,8 +258,18 @@ func TestSchemaCommandShowsEveryTable(t *testing.T) {
 	for i, tb := range tables {
 		byName[tb.Name] = i
 	}
-	if len(tables) != len(sources.Tables()) {
-		t.Fatalf("%d tables printed, %d declared", len(tables), len(sources.Tables()))
+	// Each declared table, and a history beside each that keeps one.
+	histories := 0
+	for _, tb := range sources.Tables() {
+		if tb.HistoryTable != nil {
+			histories++
+		}
+	}
+	if len(tables) != len(sources.Tables())+histories || histories != 9 {
+		t.Fatalf("%d tables printed, %d declared with %d histories", len(tables), len(sources.Tables()), histories)
+	}
+	if h := tables[byName["mgr.tickets_history"]]; strings.Join(h.Key, ",") != "account,id,valid_from" || h.Columns[len(h.Columns)-1].Name != "deleted" {
+		t.Errorf("history table = %+v", h)
 	}
 	lines := tables[byName["mgr.ticket_invoice_lines"]]
 	if lines.Parent != "mgr.ticket_invoices" || strings.Join(lines.Key, ",") != "account,ticket_invoice_id,line_no" || lines.ArrayPaths[0] != "line_items" {

@@ -18,7 +18,7 @@ import (
 // a checkpoint of every table does not fit: each table a transaction
 // writes holds a few MB of DuckDB state whatever its rows.)
 func TestBothSourcesFitTheMemoryFloor(t *testing.T) {
-	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(1_000_000, time.Minute), mgrtest.WithTickets(700))
+	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(1_000_000, time.Minute), mgrtest.WithTickets(700, 500))
 	defer mgrSrv.Close()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(600))
 	defer roSrv.Close()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/schema"
 )
 
 // fullSnapshot renders every row of every declared table, bookkeeping
@@ -26,7 +28,7 @@ func fullSnapshot(t *testing.T, dir string) string {
 	}
 	defer w.Close()
 	var b strings.Builder
-	for _, tb := range sources.Tables() {
+	for _, tb := range schema.WithHistory(sources.Tables()...) {
 		cols := make([]string, len(tb.Columns))
 		for i, c := range tb.Columns {
 			cols[i] = load.Quote(c.Name) + "::VARCHAR"
@@ -80,8 +82,12 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	srv.Close() // from here on, no network
 
 	before := fullSnapshot(t, dir)
-	if !strings.Contains(before, "mgr.tickets [400 ") {
-		t.Fatalf("snapshot before = %s", before)
+	// A version per ticket, one more per status change the tickets show (5
+	// relabelled, one changed again — unless run 3, resuming the listing
+	// the killed run 2 left, started past it).
+	changed := queryCSV(t, cfg, `SELECT count(*) FROM mgr.tickets WHERE status_label LIKE 'Relabelled %' OR status_label = 'Changed again'`)
+	if n, _ := strconv.Atoi(changed); n < 5 || !strings.Contains(before, "mgr.tickets [400 ") || !strings.Contains(before, fmt.Sprintf("mgr.tickets_history [%d ", 400+n)) {
+		t.Fatalf("snapshot before (%s changed tickets) = %s", changed, before)
 	}
 	code, out2, stderr := runCLI(t, "rebuild", "--config", cfg)
 	if code != exitOK {

@@ -37,7 +37,24 @@ const Ext = ".jsonl.zst"
 const (
 	KindList   = "list"   // Body is a JSON array of records
 	KindDetail = "detail" // Body is one JSON object
+	// KindGone: the record's detail answered 404; Body is {"id": …}.
+	KindGone = "gone"
 )
+
+// Gone is the archived page of a record whose detail answered 404.
+func Gone(resource, id, fingerprint string, at time.Time) Entry {
+	body, _ := json.Marshal(map[string]string{"id": id})
+	return Entry{Resource: resource, Kind: KindGone, FetchedAt: at, Fingerprint: fingerprint, Body: body}
+}
+
+// GoneID is the id a KindGone page names.
+func (e Entry) GoneID() string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(e.Body, &v)
+	return v.ID
+}
 
 // Entry is one archived response.
 type Entry struct {
@@ -54,14 +71,22 @@ type Entry struct {
 	Dropped []int `json:"dropped,omitempty"`
 	// Fingerprint, on a detail response, is the list fingerprint the
 	// detail was fetched for (see the detail queue in load).
-	Fingerprint string          `json:"fingerprint,omitempty"`
-	Body        json.RawMessage `json:"body"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Complete, on a list page, says it is the last page of a listing
+	// that returned every record of the resource for the account (from
+	// the first page, without a filter): what the run did not see of it
+	// is gone from the source.
+	Complete bool            `json:"complete,omitempty"`
+	Body     json.RawMessage `json:"body"`
 }
 
 // Records returns the JSON array of records the run used from this
 // response: a list body without the dropped positions, or a detail body
 // wrapped in an array.
 func (e Entry) Records() (json.RawMessage, error) {
+	if e.Kind == KindGone {
+		return json.RawMessage("[]"), nil
+	}
 	if e.Kind == KindDetail {
 		return append(append(json.RawMessage{'['}, e.Body...), ']'), nil
 	}

@@ -97,7 +97,11 @@ func (s *session) Tasks(ctx context.Context, st extract.Stored) ([]extract.Task,
 				if p.Last {
 					cur = ListCursor{Pass: "complete", RunID: s.env.RunID}
 				}
-				return emit.Emit(ctx, extract.Response{Entry: p.ListEntry(), Cursor: cur.String(), Next: p.Next})
+				e := p.ListEntry()
+				// Read from its first page in this run: what it did not
+				// return is gone from the shop.
+				e.Complete = p.Last && start == 0
+				return emit.Emit(ctx, extract.Response{Entry: e, Cursor: cur.String(), Next: p.Next})
 			})
 		}})
 	}

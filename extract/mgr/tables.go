@@ -10,6 +10,7 @@ import "github.com/repairshop/export/schema"
 var TicketsTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "tickets",
+	History:  true,
 	Resource: "tickets",
 	Doc:      "Repair tickets (jobs) of the shop.",
 	Key:      []string{"id"},
@@ -72,6 +73,7 @@ func cols(groups ...[]schema.Column) []schema.Column {
 var CustomersTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "customers",
+	History:  true,
 	Resource: "customers",
 	Doc:      "Customers of the shop.",
 	Key:      []string{"id"},
@@ -147,6 +149,7 @@ func invoicePayments(name, parentKey, doc string) *schema.Table {
 var TicketInvoicesTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "ticket_invoices",
+	History:  true,
 	Resource: "ticketInvoices",
 	Doc:      "Invoices raised for repair tickets.",
 	Key:      []string{"id"},
@@ -166,6 +169,7 @@ var TicketInvoicesTable = schema.New(schema.Table{
 var POSInvoicesTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "pos_invoices",
+	History:  true,
 	Resource: "posInvoices",
 	Doc:      "Point-of-sale invoices (counter sales without a ticket).",
 	Key:      []string{"id"},
@@ -184,6 +188,7 @@ var POSInvoicesTable = schema.New(schema.Table{
 var PurchaseOrdersTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "purchase_orders",
+	History:  true,
 	Resource: "purchaseOrders",
 	Doc:      "Purchase orders sent to suppliers.",
 	Key:      []string{"id"},
@@ -223,6 +228,7 @@ var PurchaseOrdersTable = schema.New(schema.Table{
 var ProductsTable = schema.New(schema.Table{
 	Source:   "mgr",
 	Name:     "products",
+	History:  true,
 	Resource: "products",
 	Doc:      "Products, parts and services with prices and stock.",
 	Key:      []string{"id"},

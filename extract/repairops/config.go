@@ -27,6 +27,10 @@ type Options struct {
 	// CustomerFullPassDays is how often customers are listed in full
 	// rather than only the new ones (default 7).
 	CustomerFullPassDays int `yaml:"customer_full_pass_days,omitempty"`
+	// TicketFullPassDays is how often tickets are listed in full rather
+	// than only down to the last change seen (default 7): the full pass is
+	// what shows which tickets were deleted, and costs a request per 500.
+	TicketFullPassDays int `yaml:"ticket_full_pass_days,omitempty"`
 	// Shops are the shop ids KPIs are exported for (default: every shop_id
 	// the tickets name; the whole organisation as "all" if they name none).
 	Shops []string `yaml:"shops,omitempty"`
@@ -48,7 +52,7 @@ func (o *Options) Check() []error {
 	for _, kv := range []struct {
 		key string
 		v   int
-	}{{"requests_per_hour", o.RequestsPerHour}, {"lookback_days", o.LookbackDays}, {"kpi_reread_days", o.KPIRereadDays}, {"customer_full_pass_days", o.CustomerFullPassDays}} {
+	}{{"requests_per_hour", o.RequestsPerHour}, {"lookback_days", o.LookbackDays}, {"kpi_reread_days", o.KPIRereadDays}, {"customer_full_pass_days", o.CustomerFullPassDays}, {"ticket_full_pass_days", o.TicketFullPassDays}} {
 		if kv.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", kv.key))
 		}
@@ -69,6 +73,7 @@ const (
 	defaultLookbackDays     = 2
 	defaultKPIRereadDays    = 7
 	defaultCustomerFullDays = 7
+	defaultTicketFullDays   = 7
 	defaultKPIYears         = 2
 )
 

@@ -18,8 +18,9 @@ func planList(ctx context.Context, a extract.Account, r extract.Resource, size i
 	cur := ParseCursor(st.Cursor(r.Name))
 	switch r.Name {
 	case Tickets.Name:
-		if cur.Pass == "complete" && !cur.Watermark.IsZero() {
-			return 1, "incremental: changes since " + cur.Watermark.Format(time.RFC3339) + " less the lookback", false, nil
+		every := time.Duration(orDefault(o.TicketFullPassDays, defaultTicketFullDays)) * day
+		if cur.Pass == "complete" && !cur.Watermark.IsZero() && now.Sub(cur.LastFull) < every {
+			return 1, "incremental: changes since " + cur.Watermark.Format(time.RFC3339) + " less the lookback; full pass due " + cur.LastFull.Add(every).Format(time.RFC3339), false, nil
 		}
 	case Customers.Name:
 		every := time.Duration(orDefault(o.CustomerFullPassDays, defaultCustomerFullDays)) * day

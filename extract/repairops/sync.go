@@ -128,8 +128,9 @@ func (s *session) Tasks(ctx context.Context, st extract.Stored) ([]extract.Task,
 }
 
 // emit sends a list page with the cursor that follows it, noting which
-// shops the tickets name.
-func (s *session) emit(ctx context.Context, emit extract.Emitter, p Page, cursorKey, cursor string) error {
+// shops the tickets name. complete marks the last page of a listing that
+// read every record of the resource, from its first page, unfiltered.
+func (s *session) emit(ctx context.Context, emit extract.Emitter, p Page, cursorKey, cursor string, complete bool) error {
 	if p.Resource == Tickets.Name {
 		var recs []map[string]any
 		json.Unmarshal(p.Records, &recs)
@@ -139,7 +140,9 @@ func (s *session) emit(ctx context.Context, emit extract.Emitter, p Page, cursor
 			}
 		}
 	}
-	return emit.Emit(ctx, extract.Response{Entry: p.ListEntry(), Cursor: cursor, CursorKey: cursorKey, Next: p.Next})
+	e := p.ListEntry()
+	e.Complete = complete && p.Last
+	return emit.Emit(ctx, extract.Response{Entry: e, Cursor: cursor, CursorKey: cursorKey, Next: p.Next})
 }
 
 // inventory is listed in full every run.
@@ -149,23 +152,26 @@ func (s *session) inventory(ctx context.Context, emit extract.Emitter) error {
 		if p.Last {
 			cur = Cursor{Pass: "complete", RunID: s.env.RunID}.String()
 		}
-		return s.emit(ctx, emit, p, "", cur)
+		return s.emit(ctx, emit, p, "", cur, true)
 	})
 }
 
 // tickets lists tickets newest change first. Once a full pass is complete,
-// a run reads only down to the watermark less the lookback; a first (or
-// unfinished) pass reads everything, resuming where it stopped after
-// reading what changed since it began.
+// a run reads only down to the watermark less the lookback, but every
+// ticket_full_pass_days reads everything again (what it no longer returns
+// was deleted); a first (or unfinished) pass reads everything, resuming
+// where it stopped after reading what changed since it began.
 func (s *session) tickets(ctx context.Context, emit extract.Emitter) error {
 	cur := ParseCursor(s.st.Cursor(Tickets.Name))
 	lookback := time.Duration(orDefault(s.o.LookbackDays, defaultLookbackDays)) * day
+	every := time.Duration(orDefault(s.o.TicketFullPassDays, defaultTicketFullDays)) * day
+	now := s.env.Clock.Now()
 	res := Tickets
 	res.Params = url.Values{"sort": {"-updated_at"}}
-	if cur.Pass == "complete" && !cur.Watermark.IsZero() {
+	if cur.Pass == "complete" && !cur.Watermark.IsZero() && now.Sub(cur.LastFull) < every {
 		newest, err := s.head(ctx, emit, res, cur.Watermark.Add(-lookback), func(newest time.Time) string {
-			return Cursor{Pass: "complete", Watermark: latestOf(cur.Watermark, newest), RunID: s.env.RunID}.String()
-		})
+			return Cursor{Pass: "complete", Watermark: latestOf(cur.Watermark, newest), LastFull: cur.LastFull, RunID: s.env.RunID}.String()
+		}, true)
 		if err == nil {
 			s.env.Log.Info("tickets listed since the watermark", "watermark", cur.Watermark.Format(time.RFC3339), "newest", newest.Format(time.RFC3339))
 		}
@@ -177,7 +183,7 @@ func (s *session) tickets(ctx context.Context, emit extract.Emitter) error {
 		// of where it stopped: read them first. The unfinished pass keeps
 		// its cursor until its own pages move it on.
 		keep := cur.String()
-		newest, err := s.head(ctx, emit, res, cur.PassStarted.Add(-lookback), func(time.Time) string { return keep })
+		newest, err := s.head(ctx, emit, res, cur.PassStarted.Add(-lookback), func(time.Time) string { return keep }, false)
 		if err != nil {
 			return err
 		}
@@ -185,17 +191,18 @@ func (s *session) tickets(ctx context.Context, emit extract.Emitter) error {
 		start = max(cur.Next-resumeOverlap, 0)
 		s.env.Log.Info("resuming an unfinished ticket pass", "offset", start)
 	} else {
-		cur = Cursor{Pass: "in_progress", PassStarted: s.env.Clock.Now()}
+		cur = Cursor{Pass: "in_progress", PassStarted: now, Watermark: cur.Watermark}
 	}
 	return s.sortedList(ctx, res, start, func(p Page) error {
 		for _, l := range Listing(Tickets, p.Records) {
 			cur.PassMax = latestOf(cur.PassMax, l.Created)
 		}
-		next := Cursor{Pass: "in_progress", Next: p.Next, PassStarted: cur.PassStarted, PassMax: cur.PassMax, RunID: s.env.RunID}
+		next := Cursor{Pass: "in_progress", Next: p.Next, PassStarted: cur.PassStarted, PassMax: cur.PassMax, Watermark: cur.Watermark, RunID: s.env.RunID}
 		if p.Last {
-			next = Cursor{Pass: "complete", Watermark: latestOf(cur.PassMax, cur.Watermark), RunID: s.env.RunID}
+			next = Cursor{Pass: "complete", Watermark: latestOf(cur.PassMax, cur.Watermark), LastFull: cur.PassStarted, RunID: s.env.RunID}
 		}
-		return s.emit(ctx, emit, p, "", next.String())
+		// A pass resumed in this run did not see what it read before.
+		return s.emit(ctx, emit, p, "", next.String(), start == 0)
 	})
 }
 
@@ -203,8 +210,9 @@ func (s *session) tickets(ctx context.Context, emit extract.Emitter) error {
 // records older than stopAt, and returns the newest time seen. If the API
 // turns out not to honour the sort, it reads to the end instead: stopping
 // early is only safe on a sorted listing. cursor gives the cursor of the
-// listing's last page.
-func (s *session) head(ctx context.Context, emit extract.Emitter, res Resource, stopAt time.Time, cursor func(newest time.Time) string) (time.Time, error) {
+// listing's last page; complete says a listing read to the end is
+// complete (not when it reads ahead of an unfinished pass).
+func (s *session) head(ctx context.Context, emit extract.Emitter, res Resource, stopAt time.Time, cursor func(newest time.Time) string, whole bool) (time.Time, error) {
 	var newest, prev time.Time
 	sorted := true
 	err := s.sortedList(ctx, res, 0, func(p Page) error {
@@ -225,7 +233,7 @@ func (s *session) head(ctx context.Context, emit extract.Emitter, res Resource, 
 		if last {
 			cur = cursor(newest)
 		}
-		if err := s.emit(ctx, emit, p, "", cur); err != nil {
+		if err := s.emit(ctx, emit, p, "", cur, whole); err != nil { // complete only at the true end (p.Last)
 			return err
 		}
 		if last {
@@ -280,7 +288,7 @@ func (s *session) customers(ctx context.Context, emit extract.Emitter) error {
 			if p.Last {
 				next = Cursor{Pass: "complete", Watermark: newest, LastFull: cur.LastFull, RunID: s.env.RunID}.String()
 			}
-			return s.emit(ctx, emit, p, "", next)
+			return s.emit(ctx, emit, p, "", next, false)
 		})
 	}
 	start := 0
@@ -295,7 +303,7 @@ func (s *session) customers(ctx context.Context, emit extract.Emitter) error {
 		if p.Last {
 			next = Cursor{Pass: "complete", Watermark: latestOf(cur.PassMax, cur.Watermark), LastFull: now, RunID: s.env.RunID}
 		}
-		return s.emit(ctx, emit, p, "", next.String())
+		return s.emit(ctx, emit, p, "", next.String(), start == 0)
 	})
 }
 
@@ -399,7 +407,7 @@ func (s *session) kpiWindow(ctx context.Context, emit extract.Emitter, shop, key
 		if *ok && p.Last { // a server that pages KPIs: the window is read at its last page
 			cur = KPICursor{Through: to.Format(DateFormat), RunID: s.env.RunID}.String()
 		}
-		return s.emit(ctx, emit, p, key, cur)
+		return s.emit(ctx, emit, p, key, cur, false)
 	})
 	switch v := s.Verdict(err); {
 	case err == nil:

@@ -14,6 +14,7 @@ import "github.com/repairshop/export/schema"
 var TicketsTable = schema.New(schema.Table{
 	Source:   "repairops",
 	Name:     "tickets",
+	History:  true,
 	Resource: "tickets",
 	Doc:      "Repair tickets, from the list (summary) and the detail endpoint.",
 	Key:      []string{"id"},
@@ -82,6 +83,7 @@ var TicketsTable = schema.New(schema.Table{
 var CustomersTable = schema.New(schema.Table{
 	Source:   "repairops",
 	Name:     "customers",
+	History:  true,
 	Resource: "customers",
 	Doc:      "Customers of the organisation, with lifetime figures.",
 	Key:      []string{"id"},
@@ -116,6 +118,7 @@ var CustomersTable = schema.New(schema.Table{
 var InventoryTable = schema.New(schema.Table{
 	Source:   "repairops",
 	Name:     "inventory",
+	History:  true,
 	Resource: "inventory",
 	Doc:      "Inventory items (parts and accessories) with stock levels and prices.",
 	Key:      []string{"id"},

@@ -608,3 +608,39 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, shop *Shop, res st
 	b.WriteByte(']')
 	return s.write(w, []byte(b.String()))
 }
+
+// Delete removes a record of a list resource ("tickets", "customers",
+// "ticketInvoices", …) as a shop's staff would between two runs: the list
+// no longer returns it and its detail answers 404. Expected keeps
+// counting it: an export keeps a deleted row, marked deleted.
+func (s *Server) Delete(shop, resource, id string) error {
+	s.data.Lock()
+	defer s.data.Unlock()
+	sh := s.Shop(shop)
+	if sh == nil {
+		return fmt.Errorf("mgrtest: no shop %q", shop)
+	}
+	c := sh.colls[resource]
+	if c == nil {
+		return fmt.Errorf("mgrtest: shop %s has no list %q", shop, resource)
+	}
+	i, ok := c.byID[id]
+	if !ok {
+		return fmt.Errorf("mgrtest: shop %s has no %s %s", shop, resource, id)
+	}
+	items := c.items
+	c.items, c.byID = nil, nil
+	for j, r := range items {
+		if j != i {
+			c.add(r)
+		}
+	}
+	if resource == "tickets" { // the tickets mirror the collection, index for index
+		sh.tickets = append(sh.tickets[:i:i], sh.tickets[i+1:]...)
+		sh.byID = make(map[string]int, len(sh.tickets))
+		for j, t := range sh.tickets {
+			sh.byID[fmt.Sprint(t.ID)] = j
+		}
+	}
+	return nil
+}

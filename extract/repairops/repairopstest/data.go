@@ -335,3 +335,21 @@ func (o *Org) Customers() int { return len(o.customers) }
 
 // InventoryItems is the number of inventory items.
 func (o *Org) InventoryItems() int { return len(o.inventory) }
+
+// CustomerIDs returns every customer id.
+func (o *Org) CustomerIDs() []string {
+	ids := make([]string, len(o.customers))
+	for i, c := range o.customers {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// InventoryIDs returns every inventory item id.
+func (o *Org) InventoryIDs() []string {
+	ids := make([]string, len(o.inventory))
+	for i, it := range o.inventory {
+		ids[i] = it.ID
+	}
+	return ids
+}

@@ -2,6 +2,7 @@ package repairopstest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,4 +194,38 @@ func (s *Server) AddTickets(org string, n int, at time.Time) ([]string, error) {
 		ids = append(ids, o.addTicket(at.Add(time.Duration(i)*time.Second), at.Add(time.Duration(i)*time.Second)).ID)
 	}
 	return ids, nil
+}
+
+// Delete removes a ticket, customer or inventory item ("tickets",
+// "customers", "inventory") as a shop's staff would between two runs: the
+// list no longer returns it and its detail answers 404. Expected follows
+// the organisation's data, so it no longer counts the record.
+func (s *Server) Delete(org, resource, id string) error {
+	s.data.Lock()
+	defer s.data.Unlock()
+	o := s.Org(org)
+	if o == nil {
+		return fmt.Errorf("repairopstest: no organisation %q", org)
+	}
+	found := false
+	switch resource {
+	case "tickets":
+		o.tickets = slices.DeleteFunc(o.tickets, func(t *ticket) bool { return t.ID == id })
+		_, found = o.ticketByID[id]
+		delete(o.ticketByID, id)
+	case "customers":
+		o.customers = slices.DeleteFunc(o.customers, func(c *customer) bool { return c.ID == id })
+		_, found = o.custByID[id]
+		delete(o.custByID, id)
+	case "inventory":
+		n := len(o.inventory)
+		o.inventory = slices.DeleteFunc(o.inventory, func(it *item) bool { return it.ID == id })
+		found = len(o.inventory) < n
+	default:
+		return fmt.Errorf("repairopstest: no list %q to delete from", resource)
+	}
+	if !found {
+		return fmt.Errorf("repairopstest: %s has no %s %s", org, resource, id)
+	}
+	return nil
 }

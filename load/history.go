@@ -1,0 +1,232 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/repairshop/export/schema"
+)
+
+// History and deletes.
+//
+// A table declared with History keeps every version of its rows in
+// <table>_history: one version per run that saw the row change, valid from
+// the start of that run (parsed from its id, so a rebuild from the archive
+// alone gives the same instants) until the next version's. A run that
+// changes a row twice (a list page, then its detail, checkpoints apart)
+// leaves one version: the second change replaces the first in place. The
+// versions are written in the checkpoint that upserts the row.
+//
+// A row is deleted (deleted_at set, the row kept) when a complete listing
+// of its resource no longer returns it (MarkComplete), or its detail
+// answers 404 (MarkGone); its history gets a version with deleted set. A
+// row seen again is live again: the staged row, deleted_at NULL, differs
+// from the stored one and is upserted.
+
+// runStartSQL is the start of the run whose id is in col: parsed from the
+// id export runs carry (20261129T021500.000Z-…), else the run's row in
+// meta.runs, else fallback.
+func runStartSQL(col, fallback string) string {
+	return fmt.Sprintf(`coalesce(CAST(try_strptime(left(%s, 19), '%%Y%%m%%dT%%H%%M%%S.%%g') AS TIMESTAMPTZ), (SELECT r.started_at FROM meta.runs r WHERE r.run_id = %s), %s)`, col, col, fallback)
+}
+
+// RunIDLayout is how an export run's id starts: the run's start in UTC.
+// A random suffix follows.
+const RunIDLayout = "20060102T150405.000Z"
+
+// historyOf is the table a table's versions are written to (its shadow in
+// a rebuild), or "" without history.
+func (w *Warehouse) historyOf(t *schema.Table) string {
+	if t.HistoryTable == nil {
+		return ""
+	}
+	return w.target(t.HistoryTable)
+}
+
+// writeVersions records the changed rows of a classified table as
+// versions; the caller holds the checkpoint's transaction.
+func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID string) error {
+	t := st.table
+	hist := w.historyOf(t)
+	if hist == "" {
+		return nil
+	}
+	changed := fmt.Sprintf(`SELECT *, %s AS _from FROM %s d WHERE d._op IN ('insert', 'update')`, runStartSQL("d.run_id", "d.extracted_at"), Quote(st.delta))
+	if err := w.newVersions(ctx, t, hist, changed, nil, runID); err != nil {
+		return err
+	}
+	// The version an update closed is in its row's old partition.
+	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+		SELECT DISTINCT '%s', d.account, d._oy, d._om, ? FROM %s d WHERE d._op = 'update' AND d._oy IS NOT NULL
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), Quote(st.delta))
+	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+		return fmt.Errorf("history: queue Parquet partitions: %w", err)
+	}
+	return nil
+}
+
+// newVersions closes the current versions of the rows that rows selects
+// (with args: the table's columns and _from, the new version's start) and
+// adds theirs. A current version from the same run is replaced instead.
+func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any, runID string) error {
+	closeOld := fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d
+		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id`, hist, rows, keyJoin(t, "h", "d"))
+	add := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s, valid_from, valid_to, deleted)
+		SELECT %s, d._from, NULL, d.deleted_at IS NOT NULL FROM (%s) d`, hist, columnList(t, ""), columnList(t, "d."), rows)
+	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), partitionExpr(t, "d"), rows)
+	for _, q := range []string{closeOld, add} {
+		if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, queue, append([]any{runID}, args...)...); err != nil {
+		return fmt.Errorf("history: queue Parquet partitions: %w", err)
+	}
+	return nil
+}
+
+// seedHistory gives every row of a table whose history table was just
+// created its current version, so that history starts from what the
+// warehouse holds.
+func (w *Warehouse) seedHistory(ctx context.Context, t *schema.Table) error {
+	cols := columnList(t, "")
+	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s, valid_from, valid_to, deleted)
+		SELECT %s, %s, NULL, deleted_at IS NOT NULL FROM %s t`,
+		target(t.HistoryTable), cols, columnList(t, "t."), runStartSQL("t.run_id", "t.extracted_at"), target(t)))
+	return err
+}
+
+// completion is a complete listing staged for the next checkpoint: every
+// row of the table (those whose fixed columns have these values) that the
+// run did not see is deleted.
+type completion struct {
+	account string
+	table   *schema.Table
+	fixed   map[string]string
+	runID   string
+	at      time.Time
+}
+
+// gone is a record whose detail answered 404, staged for the next
+// checkpoint.
+type gone struct {
+	account string
+	table   *schema.Table
+	id      string
+	runID   string
+	at      time.Time
+}
+
+// MarkComplete says that a listing of t's resource that returned every
+// record of the account (from its first page to its last, without a
+// filter) ended with a page staged in this run; fixed are the values of
+// the request's FromRequest columns (the rows it covers: one type of
+// custom field). At the next checkpoint, the account's rows the run did
+// not see are deleted as of at. A listing cut short never calls it.
+func (w *Warehouse) MarkComplete(account string, t *schema.Table, fixed map[string]string, runID string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.IsChild() {
+		return
+	}
+	w.completes = append(w.completes, completion{account, t, fixed, runID, at})
+}
+
+// MarkGone says that the detail of the record id of t answered 404 at at:
+// the row is deleted at the next checkpoint.
+func (w *Warehouse) MarkGone(account string, t *schema.Table, id, runID string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.IsChild() || len(t.Key) != 2 {
+		return
+	}
+	w.gones = append(w.gones, gone{account, t, id, runID, at})
+}
+
+// rememberSeen notes the keys a classified top-level table staged, with
+// the run that staged them: a complete listing deletes what its run did
+// not see. The caller holds the checkpoint's transaction.
+func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
+	if st.table.IsChild() {
+		return nil
+	}
+	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO run_seen SELECT DISTINCT ?, d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,
+		countKey(st.table, "d"), Quote(st.delta)), st.table.FullName())
+	return err
+}
+
+// ForgetSeen drops what the run saw of an account: a rebuild replays the
+// runs one archive file (one run of one account) after another, each file's
+// pages ending in a checkpoint, and a listing never spans two files.
+func (w *Warehouse) ForgetSeen(ctx context.Context, runID, account string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := w.conn.ExecContext(ctx, `DELETE FROM run_seen WHERE run_id = ? AND account = ?`, runID, account)
+	return err
+}
+
+// commitDeletes deletes the rows the staged completions and 404s name;
+// the caller holds the checkpoint's transaction (of run runID), after the
+// upserts.
+func (w *Warehouse) commitDeletes(ctx context.Context, runID string) error {
+	for _, c := range w.completes {
+		t := c.table
+		conds := []string{"t.account = ?", fmt.Sprintf("NOT EXISTS (SELECT 1 FROM run_seen s WHERE s.tbl = ? AND s.account = t.account AND s.run_id = ? AND s.k = %s)", countKey(t, "t"))}
+		args := []any{c.account, t.FullName(), c.runID}
+		for _, col := range t.Columns {
+			if v, ok := c.fixed[col.Name]; ok && col.Fixed {
+				conds = append(conds, "t."+Quote(col.Name)+" = ?")
+				args = append(args, v)
+			}
+		}
+		if err := w.deleteRows(ctx, t, c.account, strings.Join(conds, " AND "), args, c.runID, c.at, runID); err != nil {
+			return fmt.Errorf("%s: rows a complete listing no longer returns: %w", t.FullName(), err)
+		}
+	}
+	for _, g := range w.gones {
+		t := g.table
+		cond := fmt.Sprintf("t.account = ? AND CAST(t.%s AS VARCHAR) = ?", Quote(t.Key[1]))
+		if err := w.deleteRows(ctx, t, g.account, cond, []any{g.account, g.id}, g.runID, g.at, runID); err != nil {
+			return fmt.Errorf("%s %s: a record whose detail answered 404: %w", t.FullName(), g.id, err)
+		}
+	}
+	return nil
+}
+
+// deleteRows marks the live rows of t that cond selects (alias t) deleted
+// as of at by the run runID saw it: a version in the history, their
+// partitions queued (by the checkpoint's run, queuedBy), the run's count.
+func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, cond string, args []any, runID string, at time.Time, queuedBy string) error {
+	tgt := w.target(t)
+	sel := fmt.Sprintf(`SELECT t.* REPLACE (CAST(? AS TIMESTAMPTZ) AS deleted_at, CAST(? AS VARCHAR) AS run_id), %s AS _from
+		FROM %s t WHERE t.deleted_at IS NULL AND %s`, runStartSQL("CAST(? AS VARCHAR)", "CAST(? AS TIMESTAMPTZ)"), tgt, cond)
+	selArgs := append([]any{at.UTC(), runID, runID, runID, at.UTC()}, args...)
+	var n int64
+	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+sel+")", selArgs...).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if hist := w.historyOf(t); hist != "" {
+		if err := w.newVersions(ctx, t, hist, sel, selArgs, queuedBy); err != nil {
+			return err
+		}
+	}
+	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+		SELECT DISTINCT '%s', t.account, %s, ? FROM %s t WHERE t.deleted_at IS NULL AND %s
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), tgt, cond)
+	if _, err := w.conn.ExecContext(ctx, queue, append([]any{queuedBy}, args...)...); err != nil {
+		return fmt.Errorf("queue Parquet partitions: %w", err)
+	}
+	upd := fmt.Sprintf(`UPDATE %s t SET deleted_at = ?, run_id = ? WHERE t.deleted_at IS NULL AND %s`, tgt, cond)
+	if _, err := w.conn.ExecContext(ctx, upd, append([]any{at.UTC(), runID}, args...)...); err != nil {
+		return err
+	}
+	w.statsFor(account, t.FullName()).Deleted += n
+	return nil
+}

@@ -1,0 +1,156 @@
+package load
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/transform"
+)
+
+// run is one export run in a test: its id says when it started, as an
+// export run's does.
+type run struct {
+	id string
+	at time.Time
+}
+
+func newRun(day int) run {
+	at := time.Date(2026, 11, day, 2, 0, 0, 0, time.UTC)
+	return run{id: at.Format(RunIDLayout) + "-test" + fmt.Sprint(day), at: at}
+}
+
+// stagePage stages one page of tbl for account north as run r fetched it.
+func stagePage(t *testing.T, w *Warehouse, tbl *schema.Table, r run, page string, fixed map[string]string) {
+	t.Helper()
+	b, err := transform.Page(tbl, []byte(page), transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Minute), Fixed: fixed}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if err := w.Stage(ctx, "north", b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func begin(t *testing.T, w *Warehouse, r run) {
+	t.Helper()
+	if err := w.BeginRun(ctx, r.id, KindExport, r.at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func finish(t *testing.T, w *Warehouse, r run) Summary {
+	t.Helper()
+	sum, err := w.Finish(ctx, r.id, r.at.Add(time.Hour), StatusOK, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func tickets(statuses ...string) string {
+	recs := make([]string, 0, len(statuses))
+	for i, s := range statuses {
+		if s != "" {
+			recs = append(recs, ticketJSON(i+1, "2026-07-16T10:00:00-0600", s))
+		}
+	}
+	return "[" + strings.Join(recs, ",") + "]"
+}
+
+// Each run that sees a row change adds one version, valid from the run's
+// start to the next version's; a run that changes a row twice (two
+// checkpoints) leaves one version, its last.
+func TestHistoryKeepsAVersionPerRun(t *testing.T) {
+	w, _ := openTemp(t)
+	r1, r2, r3 := newRun(1), newRun(2), newRun(3)
+	begin(t, w, r1)
+	stagePage(t, w, mgr.TicketsTable, r1, tickets("New", "New"), nil)
+	finish(t, w, r1)
+
+	begin(t, w, r2)
+	stagePage(t, w, mgr.TicketsTable, r2, tickets("In repair", "New"), nil)
+	finish(t, w, r2)
+
+	begin(t, w, r3)
+	stagePage(t, w, mgr.TicketsTable, r3, tickets("Ready", "New"), nil)
+	if err := w.Checkpoint(ctx, r3.id, r3.at); err != nil {
+		t.Fatal(err)
+	}
+	stagePage(t, w, mgr.TicketsTable, r3, tickets("Done"), nil)
+	finish(t, w, r3)
+
+	got := one(t, w, `SELECT string_agg(id || ':' || status_label || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM mgr.tickets_history`)
+	want := "1:New:01-02:false 1:In repair:02-03:false 1:Done:03-now:false 2:New:01-now:false"
+	if got != want {
+		t.Errorf("history:\n got %s\nwant %s", got, want)
+	}
+	// The current versions are the table.
+	if n := one(t, w, `SELECT count(*) FROM mgr.tickets t JOIN mgr.tickets_history h ON h.account = t.account AND h.id = t.id AND h.valid_to IS NULL AND h.status_label = t.status_label AND h.run_id = t.run_id`); n != "2" {
+		t.Errorf("%s current versions match the table, want 2", n)
+	}
+}
+
+// A complete listing deletes the rows its run did not see (the row stays,
+// with deleted_at); a listing cut short deletes nothing; a row seen again
+// is live again; a detail's 404 deletes its row. History follows.
+func TestDeletes(t *testing.T) {
+	w, _ := openTemp(t)
+	r1, r2, r3, r4, r5 := newRun(1), newRun(2), newRun(3), newRun(4), newRun(5)
+
+	begin(t, w, r1)
+	stagePage(t, w, mgr.TicketsTable, r1, tickets("New", "New", "New"), nil)
+	w.MarkComplete("north", mgr.TicketsTable, nil, r1.id, r1.at.Add(time.Minute))
+	if s := statsOf(finish(t, w, r1), "mgr.tickets"); s.Deleted != 0 || s.Inserted != 3 {
+		t.Fatalf("run 1: %+v", s)
+	}
+
+	begin(t, w, r2) // ticket 2 is gone from the complete listing
+	stagePage(t, w, mgr.TicketsTable, r2, tickets("New", "", "New"), nil)
+	w.MarkComplete("north", mgr.TicketsTable, nil, r2.id, r2.at.Add(time.Minute))
+	if s := statsOf(finish(t, w, r2), "mgr.tickets"); s.Deleted != 1 {
+		t.Fatalf("run 2 deleted %d, want ticket 2", s.Deleted)
+	}
+	live := `SELECT string_agg(id || '=' || coalesce(strftime(deleted_at, '%d %H:%M'), 'live'), ' ' ORDER BY id) FROM mgr.tickets`
+	if got := one(t, w, live); got != "1=live 2=02 02:01 3=live" {
+		t.Fatalf("after run 2: %s", got)
+	}
+
+	begin(t, w, r3) // cut short: only ticket 1 listed, no completion
+	stagePage(t, w, mgr.TicketsTable, r3, tickets("New"), nil)
+	if s := statsOf(finish(t, w, r3), "mgr.tickets"); s.Deleted != 0 {
+		t.Fatalf("a listing cut short deleted %d rows", s.Deleted)
+	}
+
+	begin(t, w, r4) // ticket 2 is back; ticket 3's detail answers 404
+	stagePage(t, w, mgr.TicketsTable, r4, tickets("New", "New", "New"), nil)
+	w.MarkComplete("north", mgr.TicketsTable, nil, r4.id, r4.at.Add(time.Minute))
+	w.MarkGone("north", mgr.TicketsTable, "3", r4.id, r4.at.Add(2*time.Minute))
+	finish(t, w, r4)
+	if got := one(t, w, live); got != "1=live 2=live 3=04 02:02" {
+		t.Fatalf("after run 4: %s", got)
+	}
+	hist := `SELECT string_agg(id || ':' || strftime(valid_from, '%d') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM mgr.tickets_history`
+	if got, want := one(t, w, hist), "1:01:false 2:01:false 2:02:true 2:04:false 3:01:false 3:04:true"; got != want {
+		t.Fatalf("history:\n got %s\nwant %s", got, want)
+	}
+
+	// A complete listing of one custom-field type deletes only that type's
+	// rows the run did not see.
+	r6 := newRun(6)
+	begin(t, w, r5)
+	stagePage(t, w, mgr.CustomFieldsTable, r5, `[{"id":1,"name":"Colour"},{"id":2,"name":"PIN"}]`, map[string]string{"type": "tickets"})
+	stagePage(t, w, mgr.CustomFieldsTable, r5, `[{"id":1,"name":"VIP"}]`, map[string]string{"type": "customers"})
+	finish(t, w, r5)
+	begin(t, w, r6)
+	stagePage(t, w, mgr.CustomFieldsTable, r6, `[{"id":1,"name":"Colour"}]`, map[string]string{"type": "tickets"})
+	w.MarkComplete("north", mgr.CustomFieldsTable, map[string]string{"type": "tickets"}, r6.id, r6.at)
+	finish(t, w, r6)
+	if got := one(t, w, `SELECT string_agg(type || '/' || id || '=' || (deleted_at IS NULL), ' ' ORDER BY type, id) FROM mgr.custom_fields`); got != "customers/1=true tickets/1=true tickets/2=false" {
+		t.Fatalf("custom fields (live=true): %s", got)
+	}
+}
