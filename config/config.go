@@ -1,6 +1,7 @@
 // Package config reads export.yaml: where the warehouse, the Parquet tree,
 // the raw archive and the key ledgers live, and the accounts. It reads the
-// keys every account has (name, source, base_url, api_key_env, resources);
+// keys every account has (name, source, base_url, api_key_env, resources,
+// timezone, status_groups);
 // an account's other keys, and the top-level keys a source owns, are read
 // into that source's own Options and Settings, so each source's keys live
 // with its code. The keys are a contract with users' files: extend, never
@@ -19,11 +20,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zone names on hosts without a zoneinfo database
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/model"
 )
 
 // Config is a loaded export.yaml, its paths made absolute.
@@ -57,7 +61,7 @@ func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(for
 var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "accounts"}
 
 // accountKeys are the keys every account has.
-var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources"}
+var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups"}
 
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
@@ -202,6 +206,20 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			err = v.Decode(&a.APIKeyEnv)
 		case "resources":
 			err = v.Decode(&a.Resources)
+		case "timezone":
+			if err = v.Decode(&a.Timezone); err == nil && a.Timezone != "" {
+				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
+					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
+				}
+			}
+		case "status_groups":
+			if err = v.Decode(&a.StatusGroups); err == nil {
+				if cerr := model.CheckGroups(a.StatusGroups); cerr != nil {
+					err = fmt.Errorf("line %d: %w", v.Line, cerr)
+				}
+			} else {
+				err = fmt.Errorf("line %d: status_groups: want group: [label, …] (groups %s)", v.Line, strings.Join(model.Groups, ", "))
+			}
 		default:
 			others = append(others, k, v)
 		}

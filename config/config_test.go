@@ -22,6 +22,8 @@ accounts:
     api_key_env: K2
     shops: [a, b]
     page_size: 100
+    timezone: America/Chicago
+    status_groups: {done: [Collected, "Reparación terminada"]}
 `
 
 // Each source reads its own keys into its own options; the top-level key
@@ -41,6 +43,9 @@ func TestEachSourceReadsItsOwnKeys(t *testing.T) {
 	if s, ok := north.Settings.(*mgr.Settings); !ok || s.RateScope != mgr.ScopeHost {
 		t.Errorf("north's settings: %+v", north.Settings)
 	}
+	if metro.Timezone != "America/Chicago" || strings.Join(metro.StatusGroups["done"], ",") != "Collected,Reparación terminada" {
+		t.Errorf("metro's time zone and status groups: %q %v", metro.Timezone, metro.StatusGroups)
+	}
 	if o, ok := metro.Options.(*repairops.Options); !ok || o.PageSize != 100 || strings.Join(o.Shops, ",") != "a,b" || metro.BaseURL != "https://api.example.test/v1" {
 		t.Errorf("metro: %+v %+v", metro, metro.Options)
 	}
@@ -58,6 +63,9 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"an unknown resource", strings.Replace(good, "customFields/tickets", "webhooks", 1), `"webhooks" is not an MGR resource`},
 		{"a wrong type", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: lots", 1), "line 7"},
 		{"no accounts", "warehouse: x\n", "accounts: none configured"},
+		{"an unknown time zone", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    timezone: America/Springfield", 1), `line 7: timezone "America/Springfield" is not an IANA time zone name`},
+		{"a status group that is not one", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {finished: [Collected]}", 1), `line 7: status_groups: "finished" is not a group`},
+		{"a label in two groups", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {done: [Collected], waiting: [collected]}", 1), `"collected" is in both`},
 		{"an unknown source", strings.Replace(good, "source: mgr", "source: shopify", 1), `source "shopify": want mgr or repairops`},
 	} {
 		_, err := Parse([]byte(tt.config))

@@ -120,6 +120,12 @@ type Account struct {
 	BaseURL   string // "" for the vendor's
 	APIKeyEnv string
 	Resources []string
+	// Timezone is the shop's IANA time zone ("" for none: the one its
+	// timestamps carry, else UTC), by which days and months are counted.
+	Timezone string
+	// StatusGroups map the shop's own status labels to open, waiting,
+	// done or cancelled, before the defaults.
+	StatusGroups map[string][]string
 	// Options are the account's own keys, Settings the source's top-level
 	// keys, each as the source's Options and Settings parsed them.
 	Options  Options

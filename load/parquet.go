@@ -72,7 +72,7 @@ func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, erro
 	if err := os.RemoveAll(filepath.Join(root, stagingDir)); err != nil {
 		return nil, fmt.Errorf("publish Parquet: %w", err)
 	}
-	rows, err := w.conn.QueryContext(ctx, `SELECT table_name, account, year, month FROM meta.publish_queue ORDER BY ALL`)
+	rows, err := w.conn.QueryContext(ctx, `SELECT table_name, account, year, month FROM meta.publish_queue WHERE table_name <> ? ORDER BY ALL`, viewsQueued)
 	if err != nil {
 		return nil, fmt.Errorf("publish Parquet: read queue: %w", err)
 	}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -31,6 +34,14 @@ func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (Resul
 	if res.Columns, err = rows.Columns(); err != nil {
 		return res, fmt.Errorf("query: %w", err)
 	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return res, fmt.Errorf("query: %w", err)
+	}
+	isDate := make([]bool, len(types))
+	for i, ct := range types {
+		isDate[i] = ct.DatabaseTypeName() == "DATE"
+	}
 	vals := make([]any, len(res.Columns))
 	ptrs := make([]any, len(vals))
 	for i := range vals {
@@ -42,6 +53,10 @@ func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (Resul
 		}
 		row := make([]string, len(vals))
 		for i, v := range vals {
+			if d, ok := v.(time.Time); ok && isDate[i] {
+				row[i] = d.Format("2006-01-02") // a calendar day, not an instant
+				continue
+			}
 			row[i] = render(v)
 		}
 		res.Rows = append(res.Rows, row)
@@ -70,4 +85,53 @@ func render(v any) string {
 		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// SetVariables sets DuckDB variables for the queries to read with
+// getvariable(name): a time.Time is a DATE, a []string a list of text.
+func (w *Warehouse) SetVariables(ctx context.Context, vars map[string]any) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, v := range vars {
+		var lit string
+		switch x := v.(type) {
+		case time.Time:
+			lit = "DATE '" + x.Format("2006-01-02") + "'"
+		case []string:
+			q := make([]string, len(x))
+			for i, s := range x {
+				q[i] = sqlString(s)
+			}
+			lit = "[" + strings.Join(q, ", ") + "]::VARCHAR[]"
+		default:
+			return fmt.Errorf("variable %s: unsupported value %T", name, v)
+		}
+		if err := w.exec(ctx, fmt.Sprintf("SET VARIABLE %s = %s", Quote(name), lit)); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// QueryToParquet writes a query's result to a Parquet file (zstd),
+// through a temporary file renamed into place, and returns its rows.
+func (w *Warehouse) QueryToParquet(ctx context.Context, query, path string) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return 0, err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+fmt.Sprintf(".%d.tmp", os.Getpid()))
+	defer os.Remove(tmp)
+	query = strings.TrimRight(strings.TrimSpace(query), ";")
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", query, sqlString(tmp)))
+	if err != nil {
+		return 0, fmt.Errorf("query: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if err := syncFile(tmp); err != nil {
+		return 0, err
+	}
+	return n, os.Rename(tmp, abs)
 }

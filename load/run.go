@@ -391,6 +391,12 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 	if err := w.commitDeletes(ctx, runID); err != nil {
 		return err
 	}
+	if err := w.commitZones(ctx); err != nil {
+		return err
+	}
+	if err := w.queueViews(ctx, runID); err != nil {
+		return fmt.Errorf("queue the views: %w", err)
+	}
 	if err := w.commitRejects(ctx, runID, at); err != nil {
 		return err
 	}
@@ -734,6 +740,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.archived = map[string]archiveMark{}
 	w.details = nil
 	w.completes, w.gones = nil, nil
+	w.zones = nil
 }
 
 func sortStats(s []TableStats) {

@@ -20,6 +20,28 @@ type Status struct {
 	// Details is the detail queue: per account and resource, the details
 	// due (new or changed records not yet fetched) and those held.
 	Details []DueCount `json:"detail_queue"`
+	// Accounts are the accounts' time zones and where they come from.
+	Accounts []AccountZone `json:"accounts"`
+	// Unmapped are the ticket status labels no status rule names (counted
+	// as open): map them with status_groups in the config.
+	Unmapped []UnmappedStatus `json:"unmapped_statuses"`
+}
+
+// AccountZone is one row of meta.accounts.
+type AccountZone struct {
+	Account  string `json:"account"`
+	Source   string `json:"source"`
+	Timezone string `json:"timezone"`
+	Basis    string `json:"timezone_basis"`
+}
+
+// UnmappedStatus is a status label no rule maps, and how many live
+// tickets have it.
+type UnmappedStatus struct {
+	Source  string `json:"source"`
+	Account string `json:"account"`
+	Status  string `json:"status"`
+	Tickets int64  `json:"tickets"`
 }
 
 // RunInfo is one row of meta.runs.
@@ -149,6 +171,31 @@ func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
 	}
 	if err == nil {
 		st.Details, err = w.detailBacklog(ctx)
+	}
+	var modelled bool // a warehouse from before the conformed model has neither
+	if err == nil {
+		err = w.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'accounts')
+			+ (SELECT count(*) FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'tickets') = 2`).Scan(&modelled)
+	}
+	if err == nil && modelled {
+		err = w.scan(ctx, `SELECT account, source, coalesce(timezone, 'UTC'), timezone_basis FROM meta.accounts ORDER BY account`, nil, func(rs *sql.Rows) error {
+			var a AccountZone
+			if err := rs.Scan(&a.Account, &a.Source, &a.Timezone, &a.Basis); err != nil {
+				return err
+			}
+			st.Accounts = append(st.Accounts, a)
+			return nil
+		})
+		if err == nil {
+			err = w.scan(ctx, `SELECT source, account, status, count(*) FROM main.tickets WHERE NOT status_mapped AND status IS NOT NULL GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
+				var u UnmappedStatus
+				if err := rs.Scan(&u.Source, &u.Account, &u.Status, &u.Tickets); err != nil {
+					return err
+				}
+				st.Unmapped = append(st.Unmapped, u)
+				return nil
+			})
+		}
 	}
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)

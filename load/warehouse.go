@@ -60,6 +60,8 @@ type Warehouse struct {
 	// MarkGone).
 	completes []completion
 	gones     []gone
+	// zones are the accounts' zones noted from their timestamps, pending.
+	zones map[string]string
 }
 
 type stagedTable struct {
@@ -95,6 +97,35 @@ func OpenReadOnly(ctx context.Context, path string) (*Warehouse, error) {
 		return nil, fmt.Errorf("open warehouse: %w (run `export run` first)", err)
 	}
 	return open(ctx, path, readOnly)
+}
+
+// OpenScratch opens an empty in-memory warehouse with the meta tables:
+// for describing tables and views without a file.
+func OpenScratch(ctx context.Context) (*Warehouse, error) {
+	w, err := open(ctx, "", inMemory)
+	if err == nil {
+		if err = w.exec(ctx, metaDDL...); err != nil {
+			w.Close()
+		}
+	}
+	return w, err
+}
+
+// Describe lists a table's or view's columns and their types.
+func (w *Warehouse) Describe(ctx context.Context, schemaName, name string) ([][2]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out [][2]string
+	err := w.scanRows(ctx, fmt.Sprintf(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position`,
+		sqlString(schemaName), sqlString(name)), func(r *sql.Rows) error {
+		var c [2]string
+		if err := r.Scan(&c[0], &c[1]); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
 }
 
 // openMode is how open treats the file.
@@ -307,6 +338,21 @@ var metaDDL = []string{
 		pages_committed BIGINT NOT NULL
 	)`,
 	detailsDDL,
+	// Each configured account: its source and time zone (see SetAccounts).
+	`CREATE TABLE IF NOT EXISTS meta.accounts (
+		account VARCHAR PRIMARY KEY,
+		source VARCHAR NOT NULL,
+		timezone VARCHAR, -- an IANA name or UTC±hh:mm; NULL: UTC
+		timezone_basis VARCHAR NOT NULL
+	)`,
+	// Which status labels mean open, waiting, done or cancelled: account
+	// '*' are the defaults, an account's own rows win over them.
+	`CREATE TABLE IF NOT EXISTS meta.status_groups (
+		account VARCHAR NOT NULL,
+		label VARCHAR NOT NULL, -- lower(trim(replace(label, '_', ' ')))
+		status_group VARCHAR NOT NULL,
+		PRIMARY KEY (account, label)
+	)`,
 	// Columns added after the first release (warehouses only ever gain columns).
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'export'`,
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS checkpointed_at TIMESTAMPTZ`,

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/listing"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/schema"
+	"github.com/repairshop/export/transform"
 )
 
 // account is one account's extraction in one run: its session's tasks in
@@ -42,6 +45,8 @@ type account struct {
 	dueNow  map[string]map[string]load.Due
 	left    leftover
 	fails   failures
+	// zoned: the account's time zone is configured or already noted.
+	zoned bool
 }
 
 // prepare opens the account's session and reads what it starts from: its
@@ -92,7 +97,53 @@ func (x *account) Emit(ctx context.Context, r extract.Response) error {
 	if r.Next > 0 {
 		x.left.listAt(e.Resource, r.Next)
 	}
-	return x.sendPrepared(ctx, page{entry: e, cursor: r.Cursor, cursorKey: r.CursorKey}, d)
+	p := page{entry: e, cursor: r.Cursor, cursorKey: r.CursorKey}
+	if !x.zoned && x.a.Timezone == "" {
+		if p.zone = zoneOf(d); p.zone != "" {
+			x.zoned = true
+			x.log.Info("no timezone configured: days and months count in the offset the source's timestamps carry", "zone", p.zone)
+		}
+	}
+	return x.sendPrepared(ctx, p, d)
+}
+
+// zoneOf is the UTC offset the records' business date carries (MGR writes
+// its instants in the shop's offset), or "".
+func zoneOf(d extract.Decoded) string {
+	t := d.Table
+	if t == nil || t.PartitionBy == "" {
+		return ""
+	}
+	c := t.Columns[t.ColumnIndex(t.PartitionBy)]
+	if c.Type != schema.Timestamp || len(c.Paths) == 0 {
+		return ""
+	}
+	var recs []map[string]any
+	if json.Unmarshal(d.Records, &recs) != nil {
+		return ""
+	}
+	for _, rec := range recs[:min(len(recs), 5)] {
+		for _, path := range c.Paths {
+			if v, ok := dig(rec, path).(string); ok {
+				if z, ok := transform.Zone(v); ok {
+					return z
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// dig finds a dotted path in a decoded JSON object.
+func dig(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }
 
 // sendPrepared transforms a response here, in the account's goroutine,

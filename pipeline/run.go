@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/model"
 )
 
 var (
@@ -123,6 +125,9 @@ type page struct {
 	cursor  string // the cursor's value once this page is committed
 	// cursorKey names the cursor when it is not the resource's own.
 	cursorKey string
+	// zone is the account's time zone as its timestamps carry it, on the
+	// first page that shows it when none is configured.
+	zone string
 }
 
 // newRunID names a run after its start, to the millisecond, so that run ids
@@ -265,12 +270,53 @@ func openForWrite(ctx context.Context, cfg *config.Config, command string, now t
 		return nil, nil, err
 	}
 	w.SetHook(hook)
-	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
+	err = w.Ensure(ctx, sources.Tables()...)
+	if err == nil {
+		err = w.SetAccounts(ctx, accountInfos(cfg), statusRules(cfg))
+	}
+	if err == nil {
+		err = w.EnsureViews(ctx, ConformedViews())
+	}
+	if err != nil {
 		w.Close()
 		lock.Release()
 		return nil, nil, err
 	}
 	return w, func() { w.Close(); lock.Release() }, nil
+}
+
+// accountInfos are the configured accounts as the warehouse records them.
+func accountInfos(cfg *config.Config) []load.AccountInfo {
+	out := make([]load.AccountInfo, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		out[i] = load.AccountInfo{Name: a.Name, Source: a.Source, Timezone: a.Timezone}
+	}
+	return out
+}
+
+// statusRules are the default status groups and each account's own.
+func statusRules(cfg *config.Config) []load.StatusRule {
+	own := map[string]map[string][]string{}
+	for _, a := range cfg.Accounts {
+		if len(a.StatusGroups) > 0 {
+			own[a.Name] = a.StatusGroups
+		}
+	}
+	var out []load.StatusRule
+	for _, r := range model.StatusRules(own) {
+		out = append(out, load.StatusRule(r))
+	}
+	return out
+}
+
+// ConformedViews are the model's views in the main schema, as the
+// warehouse creates them.
+func ConformedViews() []load.View {
+	var out []load.View
+	for _, v := range model.Views() {
+		out = append(out, load.View{Schema: "main", Name: v.Name, SQL: v.SQL, Doc: v.Doc})
+	}
+	return out
 }
 
 // publish writes the queued Parquet partitions and marks the run published.
@@ -281,6 +327,14 @@ func publish(ctx context.Context, w *load.Warehouse, cfg *config.Config, runID s
 	pub, err := w.Publish(ctx, cfg.Parquet)
 	if err != nil {
 		return pub, fmt.Errorf("rows are committed, Parquet is not up to date (the next run or rebuild retries): %w", err)
+	}
+	// The conformed model, rewritten whole when a table changed: its views
+	// mix tables.
+	_, statErr := os.Stat(filepath.Join(cfg.Parquet, "main"))
+	views, err := w.PublishViews(ctx, cfg.Parquet, ConformedViews(), runID, statErr != nil)
+	pub = append(pub, views...)
+	if err != nil {
+		return pub, fmt.Errorf("rows are committed, the conformed model's Parquet is not up to date (the next run or rebuild retries): %w", err)
 	}
 	return pub, w.MarkPublished(ctx, runID, clock.Now())
 }
@@ -343,6 +397,9 @@ func (l *loader) load(ctx context.Context, p page) error {
 	e.Seq, e.Source, e.Account, e.RunID = seq, p.src.Name, p.account, l.runID
 	if err := p.rows.stage(ctx, l.w, e); err != nil {
 		return err
+	}
+	if p.zone != "" {
+		l.w.NoteZone(p.account, p.zone)
 	}
 	if p.cursor != "" {
 		key := p.entry.Resource

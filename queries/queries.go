@@ -1,6 +1,9 @@
 // Package queries ships the analytics SQL that `export query NAME` runs.
 // Each query is a .sql file in this folder, embedded into the binary; its
-// first comment lines are its description.
+// first comment lines are its description, and a "-- params: from, to,
+// account" line names the parameters it takes: the command sets them as
+// DuckDB variables (getvariable('from'), getvariable('to') as DATEs,
+// getvariable('accounts') as a list), NULL when not given.
 package queries
 
 import (
@@ -18,8 +21,17 @@ var files embed.FS
 type Query struct {
 	Name        string // file name without .sql
 	Description string
-	SQL         string
+	// Params are the parameters the query takes (from, to, account).
+	Params []string
+	SQL    string
 }
+
+// Known parameters.
+const (
+	ParamFrom    = "from"
+	ParamTo      = "to"
+	ParamAccount = "account"
+)
 
 // All returns the shipped queries sorted by name.
 func All() []Query {
@@ -47,7 +59,16 @@ func Get(name string) (Query, error) {
 		if !strings.HasPrefix(line, "--") {
 			break
 		}
-		desc = append(desc, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+		text := strings.TrimSpace(strings.TrimPrefix(line, "--"))
+		if ps, ok := strings.CutPrefix(text, "params:"); ok {
+			for _, p := range strings.Split(ps, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					q.Params = append(q.Params, p)
+				}
+			}
+			continue
+		}
+		desc = append(desc, text)
 	}
 	q.Description = strings.Join(desc, " ")
 	return q, nil

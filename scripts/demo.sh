@@ -73,6 +73,12 @@ echo "== export query repairops_turnaround (newest 8 rows: from the timelines; t
 "$bin" query --config "$dir/export.yaml" --limit 8 repairops_turnaround
 
 echo
+echo "== both vendors in one model (main.*, days in each shop's time zone): export query turnaround, average_ticket_value, backlog"
+"$bin" query --config "$dir/export.yaml" --limit 8 turnaround
+"$bin" query --config "$dir/export.yaml" --limit 8 average_ticket_value
+"$bin" query --config "$dir/export.yaml" backlog
+
+echo
 echo "== Parquet files"
 find "$dir/parquet" -name '*.parquet' | wc -l | xargs echo "files:"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS rows FROM read_parquet('$dir/parquet/mgr/tickets/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY account"

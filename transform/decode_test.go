@@ -90,3 +90,19 @@ func FuzzPlainDecimal(f *testing.F) {
 		}
 	})
 }
+
+func TestZone(t *testing.T) {
+	for _, tc := range []struct{ in, zone string }{
+		{"2026-07-16T10:00:00-0600", "UTC-06:00"},
+		{"2026-07-16T10:00:00+0530", "UTC+05:30"},
+		{"2026-02-15T10:30:00Z", "UTC"},
+		{"2026-02-15T10:30:00.5+01:00", "UTC+01:00"},
+		{"2026-02-15 10:30:00", ""},
+		{"2026-02-15", ""},
+		{"soon", ""},
+	} {
+		if got, ok := Zone(tc.in); got != tc.zone || ok != (tc.zone != "") {
+			t.Errorf("Zone(%q) = %q, %v; want %q", tc.in, got, ok, tc.zone)
+		}
+	}
+}

@@ -301,3 +301,29 @@ func describe(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// zoneLayouts are the timeLayouts that carry a UTC offset.
+var zoneLayouts = timeLayouts[:4]
+
+// Zone gives the UTC offset an instant was written in ("UTC-06:00",
+// "UTC" for Z or +00:00), for a source whose timestamps carry the shop's
+// own: ok is false when the value has no offset.
+func Zone(s string) (zone string, ok bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range zoneLayouts {
+		t, err := time.Parse(l, s)
+		if err != nil {
+			continue
+		}
+		_, off := t.Zone()
+		if off == 0 {
+			return "UTC", true
+		}
+		sign := "+"
+		if off < 0 {
+			sign, off = "-", -off
+		}
+		return fmt.Sprintf("UTC%s%02d:%02d", sign, off/3600, off%3600/60), true
+	}
+	return "", false
+}

@@ -35,6 +35,12 @@ func TestMGRHistoryAndDeletes(t *testing.T) {
 	moved, deleted := ids[3], ids[10]
 
 	run(exitOK)
+	// No timezone configured: the shop's days are those of the offset its
+	// timestamps carry.
+	_, off := time.Now().In(north.Zone).Zone()
+	if got, want := q(`SELECT timezone || ' / ' || timezone_basis FROM meta.accounts WHERE account = 'north'`), fmt.Sprintf("UTC%+03d:00 / offset of the source's timestamps", off/3600); got != want {
+		t.Errorf("north's zone: %q, want %q", got, want)
+	}
 	for _, label := range []string{"In Progress", "Repaired"} {
 		if err := srv.SetTicketStatus("north", moved, label, time.Now()); err != nil {
 			t.Fatal(err)

@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,7 +279,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.BoolFlag{Name: "list", Usage: "list the shipped queries"},
 					&cli.StringFlag{Name: "sql", Usage: "run this SQL instead of a shipped query"},
-					&cli.StringFlag{Name: "format", Value: "table", Usage: "table | csv | json"},
+					&cli.StringFlag{Name: "format", Value: "table", Usage: "table | csv | json | parquet (parquet needs --out)"},
+					&cli.StringFlag{Name: "out", Usage: "write the result to this file (replaced whole, never half-written)"},
+					&cli.StringFlag{Name: "from", Usage: "first local date (YYYY-MM-DD), for queries that take it"},
+					&cli.StringFlag{Name: "to", Usage: "last local date (YYYY-MM-DD), for queries that take it"},
+					&cli.StringSliceFlag{Name: "account", Usage: "only this account (repeatable), for queries that take it"},
 					&cli.IntFlag{Name: "limit", Usage: "print at most this many rows (0: all)"},
 					&cli.BoolFlag{Name: "from-parquet", Usage: "answer from the published Parquet files, not the warehouse (automatic while a run holds the warehouse)"},
 				},
@@ -346,26 +352,60 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if c.Bool("list") {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, q := range queries.All() {
-			fmt.Fprintf(tw, "%s\t%s\n", q.Name, q.Description)
+			params := ""
+			if len(q.Params) > 0 {
+				params = " [--" + strings.Join(q.Params, " --") + "]"
+			}
+			fmt.Fprintf(tw, "%s%s\t%s\n", q.Name, params, q.Description)
 		}
 		return tw.Flush()
 	}
 	sqlText := c.String("sql")
+	params := []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} // --sql may read any
 	if sqlText == "" {
 		if c.NArg() != 1 {
 			return config.Usagef("query: name one query (see `export query --list`) or pass --sql; flags go before the name")
 		}
 		q, err := queries.Get(c.Args().First())
 		if err != nil {
-			return usageError(err)
+			var names []string
+			for _, q := range queries.All() {
+				names = append(names, q.Name)
+			}
+			return config.Usagef("query: no query named %q; the shipped queries are %s", c.Args().First(), strings.Join(names, ", "))
 		}
-		sqlText = q.SQL
+		sqlText, params = q.SQL, q.Params
+	}
+	vars, err := queryVariables(c, params)
+	if err != nil {
+		return err
+	}
+	format, file := c.String("format"), c.String("out")
+	switch format {
+	case "table", "csv", "json":
+	case "parquet":
+		if file == "" {
+			return config.Usagef("query: --format parquet needs --out FILE")
+		}
+	default:
+		return config.Usagef("query: --format %q: want table, csv, json or parquet", format)
 	}
 	w, err := openForQuery(c, errOut)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	if err := w.SetVariables(c.Context, vars); err != nil {
+		return err
+	}
+	if format == "parquet" {
+		n, err := w.QueryToParquet(c.Context, sqlText, file)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "export: %d row(s) written to %s\n", n, file)
+		return nil
+	}
 	res, err := w.Query(c.Context, sqlText)
 	if err != nil {
 		return err
@@ -373,7 +413,60 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if n := c.Int("limit"); n > 0 && len(res.Rows) > n {
 		res.Rows = res.Rows[:n]
 	}
-	return printResult(out, res, c.String("format"))
+	if file == "" {
+		return printResult(out, res, format)
+	}
+	return writeAtomically(file, func(f io.Writer) error { return printResult(f, res, format) })
+}
+
+// queryVariables reads --from, --to and --account into the variables the
+// shipped queries read; a flag the query does not take is a usage error
+// naming those it does.
+func queryVariables(c *cli.Context, params []string) (map[string]any, error) {
+	vars := map[string]any{}
+	for _, p := range []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} {
+		if !c.IsSet(p) {
+			continue
+		}
+		if !slices.Contains(params, p) {
+			takes := "no parameters"
+			if len(params) > 0 {
+				takes = "only --" + strings.Join(params, ", --")
+			}
+			return nil, config.Usagef("query %s: --%s does not apply (it takes %s)", c.Args().First(), p, takes)
+		}
+		if p == queries.ParamAccount {
+			vars["accounts"] = c.StringSlice(p)
+			continue
+		}
+		d, err := time.Parse("2006-01-02", c.String(p))
+		if err != nil {
+			return nil, config.Usagef("query: --%s %q: want a date, YYYY-MM-DD", p, c.String(p))
+		}
+		vars[p] = d
+	}
+	if f, t := vars[queries.ParamFrom], vars[queries.ParamTo]; f != nil && t != nil && f.(time.Time).After(t.(time.Time)) {
+		return nil, config.Usagef("query: --from %s is after --to %s", c.String("from"), c.String("to"))
+	}
+	return vars, nil
+}
+
+// writeAtomically writes a file through a temporary beside it, renamed
+// into place once complete.
+func writeAtomically(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // openForQuery opens the warehouse to read, or with --from-parquet, or
@@ -444,7 +537,7 @@ func printResult(out io.Writer, res load.Result, format string) error {
 		_, err := fmt.Fprintf(out, "(%d rows)\n", len(res.Rows))
 		return err
 	}
-	return config.Usagef("query: --format %q: want table, csv or json", format)
+	return config.Usagef("query: --format %q: want table, csv, json or parquet", format)
 }
 
 func printJSON(out io.Writer, v any) error {

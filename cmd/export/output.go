@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/model"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/schema"
 )
@@ -125,8 +128,40 @@ func printSchemaMarkdown(out io.Writer) error {
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Name, c.Type.DuckDBType(), null, src)
 		}
 	}
+	if err := describeModel(&b); err != nil {
+		return err
+	}
 	_, err := io.WriteString(out, b.String())
 	return err
+}
+
+// describeModel renders the conformed views (main.*), their columns and
+// types as DuckDB gives them, from a scratch warehouse.
+func describeModel(b *strings.Builder) error {
+	ctx := context.Background()
+	w, err := load.OpenScratch(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
+		return err
+	}
+	if err := w.EnsureViews(ctx, pipeline.ConformedViews()); err != nil {
+		return err
+	}
+	b.WriteString("\n# The conformed model\n\nViews in the `main` schema over both sources (see docs/analytics.md), also published as Parquet under `main/<view>/account=…/`.\n")
+	for _, v := range model.Views() {
+		cols, err := w.Describe(ctx, "main", v.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "\n## main.%s\n\n%s\n\n| column | type |\n|---|---|\n", v.Name, v.Doc)
+		for _, c := range cols {
+			fmt.Fprintf(b, "| `%s` | %s |\n", c[0], c[1])
+		}
+	}
+	return nil
 }
 
 // printReport prints what a run or rebuild did.

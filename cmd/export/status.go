@@ -123,6 +123,20 @@ func printStatus(out io.Writer, r statusReport) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", d.Account, d.Resource, d.Due, d.Fetched)
 		}
 	}
+	if len(r.Accounts) > 0 {
+		fmt.Fprintln(tw, "\nTIME ZONES: days and months in the conformed model (main.*) and the queries count in these")
+		fmt.Fprintln(tw, "account\tsource\ttimezone\tfrom")
+		for _, a := range r.Accounts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Account, a.Source, a.Timezone, a.Basis)
+		}
+	}
+	if len(r.Unmapped) > 0 {
+		fmt.Fprintln(tw, "\nUNMAPPED STATUSES: counted as open; map them with status_groups in the account's config")
+		fmt.Fprintln(tw, "source\taccount\tstatus\ttickets")
+		for _, u := range r.Unmapped {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", u.Source, u.Account, u.Status, u.Tickets)
+		}
+	}
 	if len(r.Keys) > 0 {
 		fmt.Fprintln(tw, "\nAPI KEYS: rate-budget ledgers, shared by every process using the key")
 		fmt.Fprintln(tw, "account\trequests\trate signals\tlast signal\tsilent until\tledger")

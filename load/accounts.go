@@ -1,0 +1,114 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// What the conformed views need beyond the rows: each account's time zone
+// (meta.accounts) and the status rules (meta.status_groups). Both come
+// from the config, written at every run and rebuild; a zone the config
+// does not give is inferred from the source's own timestamps (NoteZone).
+
+// Zone bases: where an account's time zone comes from.
+const (
+	ZoneFromConfig = "config"
+	ZoneFromSource = "offset of the source's timestamps"
+	ZoneUTCDefault = "UTC: no timezone configured and none in the source's timestamps"
+)
+
+// AccountInfo is an account as the config names it.
+type AccountInfo struct {
+	Name, Source string
+	// Timezone is the IANA name the config gives ("" for none).
+	Timezone string
+}
+
+// StatusRule maps a normalised status label of an account ("*": every
+// account) to its group.
+type StatusRule struct {
+	Account, Label, Group string
+}
+
+// SetAccounts records the configured accounts (a configured time zone
+// replaces any inferred one; without one, an inferred zone stays) and the
+// status rules, replacing the rules written before.
+func (w *Warehouse) SetAccounts(ctx context.Context, accounts []AccountInfo, rules []StatusRule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inTx(ctx, func() error {
+		for _, a := range accounts {
+			zone, basis := any(nil), ZoneUTCDefault
+			if a.Timezone != "" {
+				zone, basis = a.Timezone, ZoneFromConfig
+			}
+			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO UPDATE SET source = excluded.source,
+					timezone = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone ELSE m.timezone END,
+					timezone_basis = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone_basis ELSE m.timezone_basis END`,
+				a.Name, a.Source, zone, basis, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig)
+			if err != nil {
+				return fmt.Errorf("record account %s: %w", a.Name, err)
+			}
+		}
+		if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.status_groups`); err != nil {
+			return fmt.Errorf("status rules: %w", err)
+		}
+		for start := 0; start < len(rules); start += 200 {
+			chunk := rules[start:min(start+200, len(rules))]
+			args := make([]any, 0, 3*len(chunk))
+			for _, r := range chunk {
+				args = append(args, r.Account, r.Label, r.Group)
+			}
+			vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
+			if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.status_groups VALUES `+vals, args...); err != nil {
+				return fmt.Errorf("status rules: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// NoteZone records the zone an account's source timestamps carry
+// ("UTC-06:00"), committed with the next checkpoint; a configured zone
+// wins over it.
+func (w *Warehouse) NoteZone(account, zone string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.zones == nil {
+		w.zones = map[string]string{}
+	}
+	w.zones[account] = zone
+}
+
+// commitZones writes the noted zones; the caller holds the checkpoint's
+// transaction.
+func (w *Warehouse) commitZones(ctx context.Context) error {
+	for a, z := range w.zones {
+		if _, err := w.conn.ExecContext(ctx, `UPDATE meta.accounts SET timezone = ?, timezone_basis = ? WHERE account = ? AND timezone_basis <> ?`,
+			z, ZoneFromSource, a, ZoneFromConfig); err != nil {
+			return fmt.Errorf("time zone of %s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// View is a view the warehouse keeps: schema.name AS sql.
+type View struct {
+	Schema, Name, SQL string
+	Doc               string // for its Parquet manifest
+}
+
+// EnsureViews (re)creates views, in order (each after those it reads).
+func (w *Warehouse) EnsureViews(ctx context.Context, views []View) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, v := range views {
+		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(v.Schema),
+			fmt.Sprintf("CREATE OR REPLACE VIEW %s.%s AS\n%s", Quote(v.Schema), Quote(v.Name), v.SQL)); err != nil {
+			return fmt.Errorf("view %s.%s: %w", v.Schema, v.Name, err)
+		}
+	}
+	return nil
+}

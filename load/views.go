@@ -1,0 +1,182 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// PublishViews writes views (the conformed model) to Parquet for BI tools:
+// <root>/<schema>/<view>/account=<a>/data.parquet, with a manifest like a
+// table's, so that `export query --from-parquet` serves them too. A view
+// mixes tables, so it is written whole: one partitioned COPY into a private
+// folder, each account's file flushed and renamed into place, the files of
+// accounts it no longer has removed, then the manifest. runID is the run
+// publishing.
+//
+// The views are written when a checkpoint changed a table since they last
+// were (a row in meta.publish_queue, taken off once they are in place), or
+// when force is set.
+func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View, runID string, force bool) ([]Published, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var queued bool
+	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM meta.publish_queue WHERE table_name = ?`, viewsQueued).Scan(&queued); err != nil {
+		return nil, fmt.Errorf("publish Parquet: read queue: %w", err)
+	}
+	if !queued && !force {
+		return nil, nil
+	}
+	var done []Published
+	for _, v := range views {
+		pub, err := w.publishView(ctx, root, v, runID)
+		done = append(done, pub...)
+		if err != nil {
+			return done, fmt.Errorf("publish Parquet %s.%s: %w", v.Schema, v.Name, err)
+		}
+	}
+	os.Remove(filepath.Join(root, stagingDir))
+	if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ?`, viewsQueued); err != nil {
+		return done, fmt.Errorf("publish Parquet: dequeue the views: %w", err)
+	}
+	return done, nil
+}
+
+// viewsQueued is the table_name of the publish queue's row that says the
+// views are due.
+const viewsQueued = "main"
+
+// queueViews marks the views due when the checkpoint queued any table;
+// the caller holds the checkpoint's transaction.
+func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
+	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue
+		SELECT ?, '*', 0, 0, ? WHERE EXISTS (SELECT 1 FROM meta.publish_queue WHERE table_name <> ?)
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, viewsQueued, runID, viewsQueued)
+	return err
+}
+
+func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID string) ([]Published, error) {
+	name := Quote(v.Schema) + "." + Quote(v.Name)
+	var cols []ManifestColumn
+	err := w.scanRows(ctx, "DESCRIBE "+name, func(r *sql.Rows) error {
+		vals := make([]any, 6)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := r.Scan(ptrs...); err != nil {
+			return err
+		}
+		c := ManifestColumn{Name: fmt.Sprint(vals[0]), Type: strings.ToUpper(fmt.Sprint(vals[1])), Nullable: true}
+		c.InPath = c.Name == "account"
+		cols = append(cols, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int64{}
+	if err := w.scanRows(ctx, fmt.Sprintf("SELECT account, count(*) FROM %s GROUP BY ALL", name), func(r *sql.Rows) error {
+		var a string
+		var n int64
+		if err := r.Scan(&a, &n); err != nil {
+			return err
+		}
+		counts[a] = n
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	accounts := make([]string, 0, len(counts))
+	for a := range counts {
+		accounts = append(accounts, a)
+	}
+	sort.Strings(accounts)
+	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", v.Schema, v.Name, os.Getpid()))
+	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	for start := 0; start < len(accounts); start += PartitionsPerWrite {
+		chunk := accounts[start:min(start+PartitionsPerWrite, len(accounts))]
+		q := make([]string, len(chunk))
+		for i, a := range chunk {
+			q[i] = sqlString(a)
+		}
+		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s WHERE account IN (%s)) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
+			name, strings.Join(q, ", "), sqlString(stage), RowGroupRows)
+		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+	}
+	dir := filepath.Join(root, v.Schema, v.Name)
+	var done []Published
+	m := Manifest{Table: v.Schema + "." + v.Name, Doc: v.Doc, HivePath: "account=<account>/" + PartitionFile, Columns: cols,
+		Partitions: []ManifestPartition{}, RunID: runID, WrittenAt: time.Now().UTC()}
+	for _, a := range accounts {
+		files, _ := filepath.Glob(filepath.Join(stage, "account="+a, "*.tmp"))
+		if len(files) != 1 {
+			return done, fmt.Errorf("account=%s: the partitioned write left %d files, want 1", a, len(files))
+		}
+		pdir := filepath.Join(dir, "account="+a)
+		if err := syncFile(files[0]); err != nil {
+			return done, err
+		}
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return done, err
+		}
+		if err := os.Rename(files[0], filepath.Join(pdir, PartitionFile)); err != nil {
+			return done, err
+		}
+		if err := syncFile(pdir); err != nil {
+			return done, err
+		}
+		done = append(done, Published{Table: m.Table, Dir: pdir, Rows: counts[a]})
+		m.Partitions = append(m.Partitions, ManifestPartition{Path: "account=" + a + "/" + PartitionFile, Account: a, Rows: counts[a], RunID: runID})
+		m.Rows += counts[a]
+	}
+	// Accounts the view no longer has.
+	old, _ := filepath.Glob(filepath.Join(dir, "account=*"))
+	for _, d := range old {
+		if _, ok := counts[strings.TrimPrefix(filepath.Base(d), "account=")]; !ok {
+			if err := os.Remove(filepath.Join(d, PartitionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return done, err
+			}
+			os.Remove(d)
+		}
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return done, err
+	}
+	return done, writeFileAtomically(dir, ManifestFile, append(data, '\n'))
+}
+
+// writeFileAtomically writes dir/name through a temporary file renamed
+// into place.
+func writeFileAtomically(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	removeStaleTemps(dir, name)
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", name, os.Getpid()))
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := syncFile(tmp); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncFile(dir)
+}

@@ -1,0 +1,22 @@
+-- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; paid and due unknown: its API has no invoices or payments). created_day in the account's time zone. Deleted invoices are left out.
+WITH zones AS (
+    SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
+),
+i AS (
+    SELECT 'mgr' AS source, account, id, 'ticket' AS kind, invoice_number AS number, ticket_id, customer_id, status, created_date AS created_at,
+           amount_subtotal AS subtotal, amount_tax AS tax, amount_total AS total, amount_paid AS paid, amount_due AS due
+    FROM mgr.ticket_invoices WHERE deleted_at IS NULL
+    UNION ALL
+    SELECT 'mgr', account, id, 'pos', invoice_number, NULL, customer_id, status, created_date,
+           amount_subtotal, amount_tax, amount_total, amount_paid, amount_due
+    FROM mgr.pos_invoices WHERE deleted_at IS NULL
+    UNION ALL
+    SELECT 'repairops', account, id, 'ticket', number, id, customer_id, status, closed_at,
+           total, NULL, total, NULL, NULL
+    FROM main.tickets WHERE source = 'repairops' AND status_group = 'done' AND total IS NOT NULL
+)
+SELECT i.source, i.account, i.id, i.kind, i.number, i.ticket_id, i.customer_id, i.status, i.created_at,
+       CAST(timezone(coalesce(z.tz, 'UTC'), i.created_at) AS DATE) AS created_day,
+       CAST(i.subtotal AS DECIMAL(18,2)) AS subtotal, CAST(i.tax AS DECIMAL(18,2)) AS tax, CAST(i.total AS DECIMAL(18,2)) AS total,
+       CAST(i.paid AS DECIMAL(18,2)) AS paid, CAST(i.due AS DECIMAL(18,2)) AS due
+FROM i LEFT JOIN zones z ON z.account = i.account

@@ -1,0 +1,162 @@
+// Package model owns the conformed model: the views in the warehouse's
+// main schema that give both sources the same tables (tickets, customers,
+// invoices, …) with the same column names and types, a source and an
+// account on every row. The SQL is in this folder, one view per file,
+// embedded; the warehouse (re)creates the views at every run and rebuild.
+//
+// It also owns what the views need beyond the rows: which status labels
+// mean open, waiting, done or cancelled (data: defaults here, overridden
+// per account in the config), and each account's time zone, by which the
+// views bucket days and months.
+package model
+
+import (
+	"embed"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// View is one conformed view: main.<Name>.
+type View struct {
+	Name string
+	Doc  string // the file's first comment lines
+	SQL  string // the SELECT
+}
+
+// viewOrder lists the views so that each comes after those it reads.
+var viewOrder = []string{
+	"tickets", "status_changes", "customers", "invoices", "invoice_lines", "payments",
+	"purchase_orders", "purchase_order_lines", "inventory", "kpi_daily",
+}
+
+// Views returns the conformed views, each after those it reads.
+func Views() []View {
+	out := make([]View, 0, len(viewOrder))
+	for _, name := range viewOrder {
+		b, err := files.ReadFile(name + ".sql")
+		if err != nil {
+			panic(fmt.Sprintf("model: %s.sql is missing", name)) // embedded: a build error, caught by the tests
+		}
+		v := View{Name: name, SQL: string(b)}
+		var doc []string
+		for _, line := range strings.Split(v.SQL, "\n") {
+			if !strings.HasPrefix(line, "--") {
+				break
+			}
+			doc = append(doc, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+		}
+		v.Doc = strings.Join(doc, " ")
+		out = append(out, v)
+	}
+	return out
+}
+
+// The status groups every ticket status falls into.
+const (
+	Open      = "open"
+	Waiting   = "waiting"
+	Done      = "done"
+	Cancelled = "cancelled"
+)
+
+// Groups are the status groups, in workflow order.
+var Groups = []string{Open, Waiting, Done, Cancelled}
+
+// NormalLabel is how a status label is matched: case, surrounding space
+// and underscores (READY_FOR_PICKUP) do not count. The views match with
+// the same rule: lower(trim(replace(label, '_', ' '))).
+func NormalLabel(label string) string {
+	return strings.ToLower(strings.TrimSpace(strings.ReplaceAll(label, "_", " ")))
+}
+
+// DefaultStatusGroups maps common status labels (English, Spanish, French,
+// German; both APIs' documented codes) to their group. "Ready for
+// collection" waits (for the customer): a ticket is done when it is
+// closed. A label no rule maps counts as open, and `export status` lists
+// it so that the owner can map it (status_groups in the config).
+var DefaultStatusGroups = map[string][]string{
+	Open: {
+		"new", "open", "opened", "in progress", "diagnosing", "diagnosis", "diagnostics", "intake", "triage", "in repair", "repairing", "qc review", "quality check", "testing", "booked in", "checked in", "received",
+		"nuevo", "abierto", "en diagnóstico", "en diagnostico", "en reparación", "en reparacion", "en proceso", "recibido",
+		"nouveau", "ouvert", "en cours", "en diagnostic", "en réparation", "reçu",
+		"neu", "offen", "in bearbeitung", "in diagnose", "in reparatur", "eingegangen",
+	},
+	Waiting: {
+		"waiting", "waiting for parts", "awaiting parts", "parts ordered", "waiting for customer", "awaiting customer", "awaiting approval", "waiting for approval", "on hold", "pending", "ready for collection", "ready for pickup", "ready to collect", "awaiting pickup", "awaiting collection",
+		"en espera", "esperando repuestos", "esperando piezas", "esperando aprobación", "esperando cliente", "pendiente", "listo para entregar", "listo para recoger",
+		"en attente", "en attente de pièces", "en attente du client", "en attente d'accord", "prêt", "prêt à récupérer", "à récupérer",
+		"wartet", "wartet auf teile", "warten auf teile", "wartet auf kunde", "wartet auf freigabe", "abholbereit", "bereit zur abholung",
+	},
+	Done: {
+		"done", "closed", "completed", "complete", "collected", "picked up", "delivered", "resolved", "finished", "invoiced", "paid",
+		"entregado", "completado", "terminado", "finalizado", "cerrado", "reparación terminada", "reparacion terminada",
+		"terminé", "terminée", "livré", "clôturé", "fermé", "récupéré",
+		"abgeschlossen", "erledigt", "abgeholt", "geschlossen", "ausgeliefert",
+	},
+	Cancelled: {
+		"cancelled", "canceled", "void", "voided", "rejected", "declined", "not repaired", "unrepairable", "abandoned",
+		"cancelado", "anulado", "rechazado", "no reparado",
+		"annulé", "annulée", "refusé", "non réparé",
+		"storniert", "abgebrochen", "abgelehnt", "nicht repariert",
+	},
+}
+
+// StatusRule is one row of meta.status_groups: a label (normalised) of an
+// account ("*": every account) and its group.
+type StatusRule struct {
+	Account, Label, Group string
+}
+
+// StatusRules are the defaults (account "*") then each account's own
+// groups, which win over them.
+func StatusRules(accounts map[string]map[string][]string) []StatusRule {
+	var out []StatusRule
+	for _, g := range Groups {
+		for _, l := range DefaultStatusGroups[g] {
+			out = append(out, StatusRule{"*", NormalLabel(l), g})
+		}
+	}
+	names := make([]string, 0, len(accounts))
+	for a := range accounts {
+		names = append(names, a)
+	}
+	slices.Sort(names)
+	for _, a := range names {
+		seen := map[string]bool{}
+		for _, g := range Groups {
+			for _, l := range accounts[a][g] {
+				if n := NormalLabel(l); !seen[n] {
+					seen[n] = true
+					out = append(out, StatusRule{a, n, g})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CheckGroups reports a status_groups config that names a group that is
+// not one of Groups, or one label in two groups.
+func CheckGroups(groups map[string][]string) error {
+	in := map[string]string{}
+	for g, labels := range groups {
+		if !slices.Contains(Groups, g) {
+			return fmt.Errorf("status_groups: %q is not a group (want %s)", g, strings.Join(Groups, ", "))
+		}
+		for _, l := range labels {
+			n := NormalLabel(l)
+			if n == "" {
+				return fmt.Errorf("status_groups: %s: an empty label", g)
+			}
+			if other, ok := in[n]; ok && other != g {
+				return fmt.Errorf("status_groups: %q is in both %s and %s", l, other, g)
+			}
+			in[n] = g
+		}
+	}
+	return nil
+}
