@@ -13,7 +13,8 @@ import (
 )
 
 // Against the MGR simulator: a ticket moved through statuses across three
-// runs has three versions, valid one run to the next; a ticket deleted in
+// runs has three versions, valid one run to the next, and closed when the
+// first run saw it done; a ticket deleted in
 // the shop is marked deleted by the next complete listing, never by one
 // cut short or resumed; an invoice whose detail answers 404 is marked
 // deleted; the run log counts the deletes.
@@ -41,7 +42,7 @@ func TestMGRHistoryAndDeletes(t *testing.T) {
 	if got, want := q(`SELECT timezone || ' / ' || timezone_basis FROM meta.accounts WHERE account = 'north'`), fmt.Sprintf("UTC%+03d:00 / offset of the source's timestamps", off/3600); got != want {
 		t.Errorf("north's zone: %q, want %q", got, want)
 	}
-	for _, label := range []string{"In Progress", "Repaired"} {
+	for _, label := range []string{"In Progress", "Collected"} {
 		if err := srv.SetTicketStatus("north", moved, label, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -65,8 +66,15 @@ func TestMGRHistoryAndDeletes(t *testing.T) {
 			t.Errorf("version %d = %s; want run %s, valid from %s to %s", i+1, v, runs[i], starts[i], next)
 		}
 	}
-	if !strings.HasPrefix(versions[1], "In Progress|") || !strings.HasPrefix(versions[2], "Repaired|") {
-		t.Errorf("versions %v, want In Progress then Repaired", versions)
+	if !strings.HasPrefix(versions[1], "In Progress|") || !strings.HasPrefix(versions[2], "Collected|") {
+		t.Errorf("versions %v, want In Progress then Collected", versions)
+	}
+	// MGR gives no transition times: the ticket closed when the first run
+	// saw it done (Collected is done by the default rules).
+	closed := q(fmt.Sprintf(`SELECT status_group || '|' || closed_at_basis || '|' || strftime(closed_at, '%%Y-%%m-%%d %%H:%%M:%%S.%%g')
+		FROM main.tickets WHERE source = 'mgr' AND account = 'north' AND id = '%s'`, moved))
+	if want := "done|observed|" + starts[2]; closed != want {
+		t.Errorf("closed: %s, want %s", closed, want)
 	}
 	if n := q(`SELECT count(*) FROM mgr.tickets_history WHERE valid_to IS NULL`); n != q(`SELECT count(*) FROM mgr.tickets`) {
 		t.Errorf("%s current versions for %s tickets", n, q(`SELECT count(*) FROM mgr.tickets`))
