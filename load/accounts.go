@@ -15,7 +15,7 @@ import (
 const (
 	ZoneFromConfig = "config"
 	ZoneFromSource = "offset of the source's timestamps"
-	ZoneUTCDefault = "UTC: no timezone configured and none in the source's timestamps"
+	ZoneUTCDefault = "UTC: no timezone configured, and the source's timestamps carry no local offset"
 )
 
 // AccountInfo is an account as the config names it.

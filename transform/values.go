@@ -306,10 +306,14 @@ func describe(v any) string {
 var zoneLayouts = timeLayouts[:4]
 
 // Zone gives the UTC offset an instant was written in ("UTC-06:00",
-// "UTC" for Z or +00:00), for a source whose timestamps carry the shop's
-// own: ok is false when the value has no offset.
+// "UTC" for +00:00), for a source whose timestamps carry the shop's own:
+// ok is false when the value has no offset, or says Z (a writer in UTC,
+// which tells nothing of the shop's zone).
 func Zone(s string) (zone string, ok bool) {
 	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+		return "", false
+	}
 	for _, l := range zoneLayouts {
 		t, err := time.Parse(l, s)
 		if err != nil {

@@ -111,11 +111,52 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	app := newApp(os.Stdout, os.Stderr)
+	err := app.RunContext(ctx, flagsFirst(app, os.Args))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 	}
 	return exitCode(err)
+}
+
+// flagsFirst moves a command's flags before its arguments, so that
+// `export query turnaround --from 2026-01-01` reads as people write it
+// (urfave/cli stops at the first argument). A flag's value moves with it;
+// "--" ends the flags as usual.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	flags, rest := []string{}, []string{}
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if takesValue[name] && !strings.Contains(name, "=") && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(append(append([]string{}, args[:2]...), flags...), rest...)
 }
 
 // exitCode is the one map from errors to exit codes.
@@ -364,7 +405,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	params := []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} // --sql may read any
 	if sqlText == "" {
 		if c.NArg() != 1 {
-			return config.Usagef("query: name one query (see `export query --list`) or pass --sql; flags go before the name")
+			return config.Usagef("query: name one query (see `export query --list`) or pass --sql")
 		}
 		q, err := queries.Get(c.Args().First())
 		if err != nil {

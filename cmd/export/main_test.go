@@ -39,7 +39,8 @@ func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := newApp(&out, &errOut).RunContext(context.Background(), append([]string{"export"}, args...))
+	app := newApp(&out, &errOut)
+	err := app.RunContext(context.Background(), flagsFirst(app, append([]string{"export"}, args...)))
 	if err != nil {
 		fmt.Fprintln(&errOut, "export:", err)
 	}
@@ -341,5 +342,25 @@ func TestQueryFromParquetNeedsPublishedFiles(t *testing.T) {
 		if code == exitOK || !strings.Contains(stderr, tc.want) {
 			t.Errorf("exit %d, %q; want a failure saying %q", code, stderr, tc.want)
 		}
+	}
+}
+
+func TestFlagsMayFollowArguments(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	for _, tc := range []struct{ in, want string }{
+		{"export query turnaround --from 2026-01-01 --format csv", "export query --from 2026-01-01 --format csv turnaround"},
+		{"export query turnaround --list", "export query --list turnaround"}, // a bool flag takes no value
+		{"export query turnaround --to=2026-02-01 --account a", "export query --to=2026-02-01 --account a turnaround"},
+		{"export query --sql x -- --not-a-flag", "export query --sql x -- --not-a-flag"},
+		{"export nosuch a --b", "export nosuch a --b"},
+		{"export", "export"},
+	} {
+		if got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	cfg := writeConfig(t, t.TempDir(), "warehouse: w.duckdb\n")
+	if code, _, stderr := runCLI(t, "query", "nosuch", "--config", cfg); code != exitUsage || !strings.Contains(stderr, "turnaround") {
+		t.Errorf("a flag after the query's name: exit %d, %s; want the usage error listing the queries", code, stderr)
 	}
 }
