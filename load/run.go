@@ -36,6 +36,9 @@ type AccountResult struct {
 	Requests        int64
 	Status          string // ok | partial | failed
 	Error           string
+	// Left says what a partial account leaves for the next run ("" when
+	// it finished).
+	Left string
 }
 
 // TableStats counts what a run did to one table for one account. Received

@@ -47,6 +47,9 @@ type account struct {
 	fails   failures
 	// zoned: the account's time zone is configured or already noted.
 	zoned bool
+	// progress is the account's line in prog (both nil: no display).
+	prog     *Progress
+	progress *accountProgress
 }
 
 // prepare opens the account's session and reads what it starts from: its
@@ -192,9 +195,10 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 	res = load.AccountResult{Account: x.a.Name, Source: x.a.Source, Status: load.StatusOK}
 	if x.openErr != nil {
 		res.Status, res.Error = load.StatusFailed, fmt.Sprintf("account %s: %v", x.a.Name, x.openErr)
+		x.finished(res)
 		return res
 	}
-	defer func() { res.Requests = x.sess.Requests() }()
+	defer func() { res.Requests = x.sess.Requests(); x.finished(res) }()
 	if until := x.sess.CoolingUntil(); until.After(x.clock.Now()) {
 		x.log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "until", until.Format(time.RFC3339), "ledger", x.ledger.Path())
 	}
@@ -203,7 +207,8 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		if v == extract.Partial {
 			res.Status = load.StatusPartial
 			x.left.other = x.sess.Gaps()
-			res.Error += "; " + x.left.String()
+			res.Left = x.left.String()
+			res.Error += "; " + res.Left
 		}
 		x.log.Error("extract stopped", "while", what, "error", err)
 		x.fails.settle(&res)
@@ -232,6 +237,7 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		x.log.Info("fetching details", "due", len(queue))
 	}
 	for j, it := range queue {
+		x.queued(len(queue) - j)
 		r, d := it.r, it.d
 		p, err := x.sess.Detail(ctx, r.Name, d.ID)
 		v := extract.Skip

@@ -83,6 +83,8 @@ type Options struct {
 	// none).
 	CheckpointPages    int
 	CheckpointInterval time.Duration
+	// Progress, when set, is kept up to date for a display (nil: none).
+	Progress *Progress
 }
 
 func (o *Options) defaults() {
@@ -112,6 +114,9 @@ type Report struct {
 	ParquetRoot string
 	// Rebuild only: what was replayed from the raw archive.
 	Replay *ReplayStats
+	// Backlog is the detail queue after the run, per account and resource
+	// (what the next run fetches first).
+	Backlog []load.DueCount
 }
 
 // page is one response on its way to the warehouse: the archive entry (the
@@ -188,7 +193,16 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	for _, x := range accts {
 		x.runID, x.clock, x.pages = runID, clock, pages
 		x.log = log.With("account", x.a.Name, "source", x.a.Source)
+		if opt.Progress != nil {
+			x.prog, x.progress = opt.Progress, opt.Progress.add(x.a.Name, x.a.Source)
+			x.clock = waitClock{Clock: clock, p: x.prog, a: x.progress}
+		}
 		if err := x.prepare(ctx, w, opt.Limits); err != nil {
+			return Report{}, err
+		}
+	}
+	if opt.Progress != nil {
+		if err := planProgress(ctx, w, accts, state, opt); err != nil {
 			return Report{}, err
 		}
 	}
@@ -209,7 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	// Database work finishes even when ctx is cancelled (SIGTERM): what was
 	// fetched is committed and the run row closed.
 	dbctx := context.WithoutCancel(ctx)
-	ld := &loader{w: w, runID: runID, raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, interval: opt.CheckpointInterval, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
+	ld := &loader{w: w, runID: runID, progress: progressOf(accts), raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, interval: opt.CheckpointInterval, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
 	var loadErr error
 	for p := range pages {
 		if loadErr != nil {
@@ -237,6 +251,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	rep.Summary, err = w.Finish(dbctx, runID, clock.Now(), status, results, errText)
 	rep.Took = clock.Now().Sub(started)
 	if err != nil {
+		return rep, errors.Join(err, runErr)
+	}
+	if rep.Backlog, err = w.DetailBacklog(dbctx); err != nil {
 		return rep, errors.Join(err, runErr)
 	}
 	if rep.Published, err = publish(dbctx, w, cfg, runID, clock); err != nil {
@@ -374,6 +391,8 @@ type loader struct {
 	writers  map[string]*archive.Writer // by account
 	pending  int
 	last     time.Time
+	// progress counts each account's rows loaded (nil: no display).
+	progress map[string]*account
 }
 
 func (l *loader) load(ctx context.Context, p page) error {
@@ -395,6 +414,9 @@ func (l *loader) load(ctx context.Context, p page) error {
 	}
 	e := p.entry
 	e.Seq, e.Source, e.Account, e.RunID = seq, p.src.Name, p.account, l.runID
+	if x := l.progress[p.account]; x != nil {
+		x.loaded(p.rows)
+	}
 	if err := p.rows.stage(ctx, l.w, e); err != nil {
 		return err
 	}

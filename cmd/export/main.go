@@ -214,53 +214,29 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:  "run",
 				Usage: "extract every configured account and load the warehouse (and Parquet)",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					configFlag,
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.Int64Flag{Name: "max-requests", Usage: "send at most `N` requests per account, then commit and exit 3 (the next run continues)"},
 					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
 					accountFlag,
-				},
+				}, operatorFlags()...),
 				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					cfg, err := configFrom(c)
-					if err != nil {
-						return err
-					}
-					opt := options(c, logger(c, stderr))
-					opt.Limits.MaxRequests = c.Int64("max-requests")
-					if opt.Limits.MaxRequests < 0 || c.Duration("max-duration") < 0 {
-						return config.Usagef("run: --max-requests and --max-duration must be positive")
-					}
-					if d := c.Duration("max-duration"); d > 0 {
-						opt.Limits.Deadline = time.Now().Add(d)
-					}
-					rep, err := pipeline.Run(c.Context, cfg, opt)
-					printReport(stdout, rep)
-					return err
-				},
+				Action:       func(c *cli.Context) error { return runCommand(c, stdout, stderr, "run") },
 			},
 			{
 				Name:  "rebuild",
 				Usage: "re-run transform and load from the raw archive: no network, no rate budget (e.g. after adding a column)",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					configFlag,
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.StringSliceFlag{Name: "table", Usage: "rebuild only this table (repeatable; a child table rebuilds with its parent)"},
 					&cli.BoolFlag{Name: "allow-unarchived", Usage: "rebuild even though earlier runs loaded rows without archiving them (those rows are lost)"},
-				},
+				}, operatorFlags()...),
 				OnUsageError: onUsageError,
-				Action: func(c *cli.Context) error {
-					cfg, err := configFrom(c)
-					if err != nil {
-						return err
-					}
-					rep, err := pipeline.Rebuild(c.Context, cfg, c.StringSlice("table"), c.Bool("allow-unarchived"), options(c, logger(c, stderr)))
-					printReport(stdout, rep)
-					return err
-				},
+				Action:       func(c *cli.Context) error { return runCommand(c, stdout, stderr, "rebuild") },
 			},
 			{
 				Name:  "status",
@@ -299,7 +275,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					if err != nil {
 						return err
 					}
-					plans, err := pipeline.Plan(c.Context, cfg, c.Bool("probe"), options(c, logger(c, stderr)))
+					log, err := logger(c, stderr)
+					if err != nil {
+						return err
+					}
+					plans, err := pipeline.Plan(c.Context, cfg, c.Bool("probe"), options(c, log))
 					if err != nil {
 						return err
 					}
@@ -347,14 +327,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 		},
 	}
-}
-
-func logger(c *cli.Context, w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if c.Bool("verbose") {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // configFrom loads --config and applies flag overrides.

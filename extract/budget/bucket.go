@@ -78,7 +78,11 @@ func (b *Bucket) Wait(ctx context.Context) error {
 	}
 	b.next = at.Add(b.interval)
 	b.granted++
+	cooling := b.coolUntil.After(now) && !at.Before(b.coolUntil)
 	b.mu.Unlock()
+	if cooling {
+		ctx = WithWaitReason(ctx, "rate-limit cool-down (silent after a rate-limit signal)")
+	}
 	return b.clock.Sleep(ctx, at.Sub(now))
 }
 

@@ -79,3 +79,17 @@ func (f *Fake) Advance(d time.Duration) {
 	f.now = f.now.Add(d)
 	f.mu.Unlock()
 }
+
+type waitReasonKey struct{}
+
+// WithWaitReason names what a Sleep under ctx waits for ("hourly quota
+// reset"), for a progress display that shows the current wait.
+func WithWaitReason(ctx context.Context, why string) context.Context {
+	return context.WithValue(ctx, waitReasonKey{}, why)
+}
+
+// WaitReason is what WithWaitReason named ("" for none).
+func WaitReason(ctx context.Context) string {
+	s, _ := ctx.Value(waitReasonKey{}).(string)
+	return s
+}

@@ -284,7 +284,7 @@ func (c *Client) admit(ctx context.Context) error {
 			return fmt.Errorf("%w until %s: %s", ErrQuota, until.Format(time.RFC3339), why)
 		}
 		c.http.Log.Info("repairops: hourly quota reached; waiting for its reset (the run's deadline allows it)", "until", until.Format(time.RFC3339), "why", why)
-		if err := c.http.Clock.Sleep(ctx, wait); err != nil {
+		if err := c.http.Clock.Sleep(budget.WithWaitReason(ctx, "hourly quota reset ("+why+")"), wait); err != nil {
 			return err
 		}
 	}

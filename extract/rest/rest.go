@@ -268,7 +268,7 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 		case d.Err != nil:
 			return nil, d.Err
 		case d.Wait > 0:
-			if err := c.Clock.Sleep(ctx, d.Wait); err != nil {
+			if err := c.Clock.Sleep(budget.WithWaitReason(ctx, "rate limit: waiting for the reset the API named"), d.Wait); err != nil {
 				return nil, err
 			}
 		default:
@@ -278,7 +278,7 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 			}
 			wait := c.Backoff << (try.Failures - 1)
 			c.Log.Warn(c.rules.Name+": transient failure; retrying", "path", try.Path, "error", err, "attempt", try.Failures, "wait", wait)
-			if err := c.Clock.Sleep(ctx, wait); err != nil {
+			if err := c.Clock.Sleep(budget.WithWaitReason(ctx, "retry after a transient failure"), wait); err != nil {
 				return nil, err
 			}
 		}
