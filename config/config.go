@@ -11,6 +11,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -64,6 +65,32 @@ var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "accounts"}
 var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups"}
 
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// secretKey matches config keys that would hold a key itself.
+var secretKey = regexp.MustCompile(`(?i)^(api_?key|key|token|api_?token|secret|password|bearer)$`)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// LooksLikeEnvName says whether s can be an environment variable's name
+// and does not look like a pasted key: names are letters, digits and
+// underscores, and a long run of mixed-case letters and digits without
+// underscores (ro_read_... or a hex string) is taken for a key.
+func LooksLikeEnvName(s string) bool {
+	if !envName.MatchString(s) || len(s) > 64 {
+		return false
+	}
+	lower, digits := 0, 0
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower++
+		case r >= '0' && r <= '9':
+			digits++
+		}
+	}
+	// MGR_NORTH_KEY, RepairOps_Key: fine; a1b2c3d4e5f6a7b8c9d0: a key.
+	return !(lower > 0 && digits >= 6) && !(len(s) >= 24 && lower > len(s)/2)
+}
 
 // Load reads and checks a config file. Relative paths in it are relative
 // to the file, so a cron job finds the same warehouse whatever its working
@@ -167,7 +194,12 @@ func Parse(data []byte) (*Config, error) {
 		seen := map[string]bool{}
 		for i, n := range accounts.Content {
 			a, aerrs := parseAccount(n, i, cfg)
-			errs = append(errs, aerrs...)
+			for _, err := range aerrs {
+				if err != nil && !strings.Contains(err.Error(), "line ") {
+					err = fmt.Errorf("line %d: %w", n.Line, err) // the account's first line
+				}
+				errs = append(errs, err)
+			}
 			if a.Name != "" && seen[a.Name] {
 				errs = append(errs, fmt.Errorf("account %q: name used twice", a.Name))
 			}
@@ -244,8 +276,13 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			errs = append(errs, fmt.Errorf("%s: base_url %q is not an http(s) URL", where, a.BaseURL))
 		}
 	}
-	if a.APIKeyEnv == "" {
+	switch {
+	case a.APIKeyEnv == "":
 		errs = append(errs, fmt.Errorf("%s: api_key_env is missing (name of the environment variable that holds the API key)", where))
+	case !LooksLikeEnvName(a.APIKeyEnv):
+		// Never repeat the value: it is likely the key itself.
+		errs = append(errs, fmt.Errorf("%s: api_key_env must be the NAME of an environment variable (e.g. MGR_%s_KEY), not the key: keep the key out of this file, put it in that variable (the value given is not shown)",
+			where, strings.ToUpper(strings.ReplaceAll(cmp.Or(a.Name, "SHOP"), "-", "_"))))
 	}
 	src, ok := sources.Lookup(a.Source)
 	if !ok {
@@ -270,6 +307,10 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		}
 		if owner := ownerOf(k.Value, func(s *extract.Source) extract.Options { return s.Options() }); owner != nil {
 			errs = append(errs, fmt.Errorf("%s: %s applies to source %s only", where, k.Value, owner.Name))
+			continue
+		}
+		if secretKey.MatchString(k.Value) {
+			errs = append(errs, fmt.Errorf("line %d: %s: %s: an API key does not go in the config: put it in an environment variable and name that variable in api_key_env (the value is not shown)", k.Line, where, k.Value))
 			continue
 		}
 		errs = append(errs, fmt.Errorf("line %d: %s: unknown key %q (an account has %s)", k.Line, where, k.Value, strings.Join(append(slices.Clone(accountKeys), known...), ", ")))

@@ -67,6 +67,7 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"a status group that is not one", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {finished: [Collected]}", 1), `line 7: status_groups: "finished" is not a group`},
 		{"a label in two groups", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {done: [Collected], waiting: [collected]}", 1), `"collected" is in both`},
 		{"an unknown source", strings.Replace(good, "source: mgr", "source: shopify", 1), `source "shopify": want mgr or repairops`},
+		{"a missing key variable names the account's line", strings.Replace(good, "api_key_env: K1", "", 1), `line 4: account "north": api_key_env is missing`},
 	} {
 		_, err := Parse([]byte(tt.config))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -104,5 +105,32 @@ func TestFileRoundTrips(t *testing.T) {
 	}
 	if o := cfg.Accounts[0].Options.(*mgr.Options); o.RequestsPerMinute != 6000 || cfg.Accounts[1].Options.(*repairops.Options).RequestsPerHour != 100000 || cfg.Parquet != "./pq" {
 		t.Errorf("read back %+v from\n%s", cfg, b)
+	}
+}
+
+// A key pasted into the config is refused, pointing to api_key_env, and
+// the error never repeats it.
+func TestAPIKeyInTheConfigIsRefusedUnshown(t *testing.T) {
+	const key = "ro_read_metro_9f8e7d6c5b4a3921"
+	for name, cfg := range map[string]string{
+		"a key as api_key_env": strings.Replace(good, "api_key_env: K1", "api_key_env: "+key, 1),
+		"a hex key":            strings.Replace(good, "api_key_env: K1", "api_key_env: a1b2c3d4e5f60718293a4b5c", 1),
+		"an api_key key":       strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    api_key: "+key, 1),
+		"a key with a dash":    strings.Replace(good, "api_key_env: K1", "api_key_env: mgr-"+key, 1),
+	} {
+		cfg = strings.ReplaceAll(cfg, `\n`, "\n")
+		_, err := Parse([]byte(cfg))
+		if err == nil || !strings.Contains(err.Error(), "api_key_env") {
+			t.Errorf("%s: %v; want a pointer to api_key_env", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "a1b2c3d4e5f6") {
+			t.Errorf("%s: the error repeats the key: %v", name, err)
+		}
+	}
+	for _, ok := range []string{"MGR_NORTH_KEY", "RO_METRO_KEY", "K1", "RepairOps_Key", "SHOP2_KEY"} {
+		if !LooksLikeEnvName(ok) {
+			t.Errorf("%s: taken for a key", ok)
+		}
 	}
 }

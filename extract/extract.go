@@ -180,6 +180,9 @@ type Session interface {
 	// Probe bounds a list's size without reading it: lo ≤ size < hi (hi
 	// = lo when exact). ErrNoProbe: the resource cannot be sized so.
 	Probe(ctx context.Context, r Resource) (lo, hi int64, err error)
+	// Check sends one cheap request and says what it learned of the key
+	// (its scope, its quota), or why the key will not do for an export.
+	Check(ctx context.Context) (string, error)
 	// Requests is how many requests the session has sent.
 	Requests() int64
 	// CoolingUntil is the end of a rate-limit silence on the key.

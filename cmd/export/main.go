@@ -291,6 +291,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			simulateCommand(stdout),
+			initCommand(stdout),
+			checkCommand(stdout, stderr),
 			{
 				Name:      "query",
 				Usage:     "run a shipped analytics query (or --sql) against the warehouse",

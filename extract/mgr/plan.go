@@ -69,3 +69,13 @@ func (s *session) Probe(ctx context.Context, r extract.Resource) (lo, hi int64, 
 	}
 	return lo, hi, nil
 }
+
+// Check asks for one status (the smallest list): a key MGR accepts is
+// ready; MGR keys have no scopes, and its limit (30 a minute) is the same
+// for all.
+func (s *session) Check(ctx context.Context) (string, error) {
+	if _, err := s.c.Probe(ctx, Statuses, 0); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("key accepted; paced at %.0f requests/min (MGR allows 30)", float64(time.Minute)/float64(s.c.http.Bucket().Interval())), nil
+}

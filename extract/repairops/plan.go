@@ -79,3 +79,32 @@ func (s *session) Probe(ctx context.Context, r extract.Resource) (lo, hi int64, 
 	}
 	return int64(total), int64(total), nil
 }
+
+// Scopes maps the documented hourly quotas (X-RateLimit-Limit) to the key
+// scopes that have them.
+var Scopes = map[int]string{DefaultRequestsPerHour: "Read", 100: "Write", 10: "Admin"}
+
+// ErrScope means the key has a scope other than Read: it may read, but an
+// export's hours of reading need the Read scope's quota, and a read-only
+// export should not hold a key that can write.
+var ErrScope = errors.New("the key's scope is not Read")
+
+// Check asks for one ticket: a 401 or 403 says the key will not do, and
+// X-RateLimit-Limit says which scope it has.
+func (s *session) Check(ctx context.Context) (string, error) {
+	if _, err := s.c.Probe(ctx, Tickets); err != nil {
+		return "", err
+	}
+	q := s.c.Quota()
+	if !q.Known {
+		return "key accepted; the API sent no X-RateLimit-Limit, so its scope is unknown", nil
+	}
+	scope, documented := Scopes[q.Limit]
+	switch {
+	case !documented:
+		return fmt.Sprintf("key accepted; X-RateLimit-Limit %d an hour (not a documented scope's quota), %d left until %s", q.Limit, q.Remaining, q.Reset.UTC().Format("15:04 MST")), nil
+	case scope != "Read":
+		return "", fmt.Errorf("%w: X-RateLimit-Limit %d an hour is the %s scope's quota; create a Read key in Settings → API Keys (1,000 requests an hour)", ErrScope, q.Limit, scope)
+	}
+	return fmt.Sprintf("key accepted; scope Read (X-RateLimit-Limit %d an hour, %d left until %s)", q.Limit, q.Remaining, q.Reset.UTC().Format("15:04 MST")), nil
+}

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Starter is what `export init` asks for; the rest of the starter config
+// is comments with the defaults.
+type Starter struct {
+	Warehouse string
+	Name      string // the account
+	Source    string // mgr | repairops
+	KeyEnv    string // the environment variable that holds the key
+	Timezone  string // IANA name, "" for none
+}
+
+// DefaultStarter is the config `export init` writes without questions.
+var DefaultStarter = Starter{Warehouse: "./warehouse.duckdb", Name: "myshop", Source: "mgr", KeyEnv: "MGR_MYSHOP_KEY"}
+
+// Check reports what is wrong with the answers, as a config would.
+func (s Starter) Check() error {
+	for _, f := range []struct{ field, v string }{{"source", s.Source}, {"name", s.Name}, {"key_env", s.KeyEnv}, {"timezone", s.Timezone}, {"warehouse", s.Warehouse}} {
+		if err := CheckAnswer(f.field, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckAnswer checks one of the starter's values: field is source, name,
+// key_env, timezone or warehouse.
+func CheckAnswer(field, v string) error {
+	switch field {
+	case "source":
+		if v != "mgr" && v != "repairops" {
+			return fmt.Errorf("source %q: want mgr or repairops", v)
+		}
+	case "name":
+		if !accountName.MatchString(v) {
+			return fmt.Errorf("account name %q: lower-case letters, digits, '-' or '_'", v)
+		}
+	case "key_env":
+		if !LooksLikeEnvName(v) {
+			// Never repeat it: it may be the key.
+			return errors.New("that is not the name of an environment variable; it looks like a key. Keep the key out of the config: name the variable that will hold it (api_key_env), e.g. MGR_MYSHOP_KEY")
+		}
+	case "timezone":
+		if v == "" {
+			return nil
+		}
+		if _, err := time.LoadLocation(v); err != nil || strings.EqualFold(v, "local") {
+			return fmt.Errorf("time zone %q: want an IANA name such as America/Chicago", v)
+		}
+	case "warehouse":
+		if strings.TrimSpace(v) == "" {
+			return errors.New("warehouse: name the DuckDB file, e.g. ./warehouse.duckdb")
+		}
+	}
+	return nil
+}
+
+// DefaultKeyEnv is the variable name suggested for the account's key.
+func (s Starter) DefaultKeyEnv() string {
+	prefix := "MGR"
+	if s.Source == "repairops" {
+		prefix = "REPAIROPS"
+	}
+	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(s.Name)) + "_KEY"
+}
+
+var starterText = template.Must(template.New("starter").Parse(`# export.yaml: what ` + "`export run`" + ` reads. Paths are relative to this file.
+# Check it (and each account's key, with one request) before the first night:
+#   export check -c {{.Path}}
+
+# The DuckDB warehouse: one file, one writing process at a time.
+warehouse: {{.Warehouse}}
+# Hive-partitioned Parquet for BI tools (Power BI, Metabase, DuckDB): remove to skip.
+parquet: ./parquet
+# raw: ./raw            # the raw archive of every response (default: beside the warehouse)
+# state_dir: ./state    # the API keys' rate-budget ledgers (default: the user's state folder)
+
+accounts:
+  # One entry per shop (My Gadget Repairs) or organisation (RepairOps).
+  # name: lower-case, it becomes the account column and a Parquet folder.
+  # source: mgr (My Gadget Repairs) or repairops.
+  - name: {{.Name}}
+    source: {{.Source}}
+    # The NAME of the environment variable that holds the API key, never the
+    # key itself:  export {{.KeyEnv}}='...'   (in cron: in the job's environment)
+    api_key_env: {{.KeyEnv}}
+{{- if .Timezone}}
+    timezone: {{.Timezone}}   # the shop's zone: days and months in reports and KPI queries
+{{- else}}
+    # timezone: America/Chicago   # the shop's zone, for days and months (default: the offset
+    #                             # the source's timestamps carry, else UTC)
+{{- end}}
+    # resources: [tickets, customers]   # only these (default: all)
+    # status_groups:                    # your own status labels → open, waiting, done, cancelled
+    #   done: [Collected, "Reparación terminada"]
+    #   waiting: ["Waiting for parts"]
+{{- if eq .Source "mgr"}}
+    # requests_per_minute: 30           # MGR allows 30; the export keeps below it
+{{- else}}
+    # requests_per_hour: 1000           # the Read scope's quota; the API's X-RateLimit-Limit wins
+{{- end}}
+`))
+
+// Render writes the starter config (to be saved at path).
+func (s Starter) Render(path string) ([]byte, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err := starterText.Execute(&b, struct {
+		Starter
+		Path string
+	}{s, path})
+	return b.Bytes(), err
+}
