@@ -31,9 +31,13 @@ set -a; . "$dir/keys.env"; set +a
 export EXPORT_STATE_DIR="$dir/state"
 
 echo
-echo "== export run --config $dir/export.yaml"
+echo "== export check --config $dir/export.yaml (one request per key)"
+"$bin" check --config "$dir/export.yaml" 2>"$dir/check.log"
+
+echo
+echo "== export run --config $dir/export.yaml --metrics-file $dir/export.prom --summary-json $dir/summary.json"
 start=$(date +%s.%N)
-"$bin" run --config "$dir/export.yaml" 2>"$dir/run.log"
+"$bin" run --config "$dir/export.yaml" --metrics-file "$dir/export.prom" --summary-json "$dir/summary.json" 2>"$dir/run.log"
 end=$(date +%s.%N)
 echo "(log in $dir/run.log; $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s)"
 
@@ -99,3 +103,8 @@ echo "== export status"
 echo
 echo "== export rebuild (from the raw archive in $dir/raw: no network, no rate budget)"
 "$bin" rebuild --config "$dir/export.yaml" 2>"$dir/rebuild.log"
+
+echo
+echo "== export report (the owner's KPIs as one HTML file that opens offline)"
+"$bin" report --config "$dir/export.yaml" --out "$dir/report.html" 2>"$dir/report.log"
+echo "metrics for Prometheus: $dir/export.prom ($(grep -c '^export_' "$dir/export.prom") samples); run summary: $dir/summary.json"

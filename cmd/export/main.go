@@ -292,6 +292,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			simulateCommand(stdout),
 			initCommand(stdout),
+			reportCommand(stdout, stderr),
 			checkCommand(stdout, stderr),
 			{
 				Name:      "query",
@@ -481,6 +482,9 @@ func writeAtomically(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp's 0600 would hide a report from its readers
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
 }
 
@@ -489,12 +493,20 @@ func writeAtomically(path string, write func(io.Writer) error) error {
 // snapshot served from the Parquet files the config publishes; it says so
 // on errOut, with the run the snapshot shows.
 func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
+	w, _, err := openForReading(c, errOut)
+	return w, err
+}
+
+// openForReading opens the warehouse read-only, or the published Parquet
+// files (--from-parquet, or while a run holds the warehouse), and says
+// which.
+func openForReading(c *cli.Context, errOut io.Writer) (*load.Warehouse, string, error) {
 	fromParquet := c.Bool("from-parquet")
 	var cfg *config.Config
 	if c.String("warehouse") == "" || fromParquet {
 		var err error
 		if cfg, err = configFrom(c); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	path := c.String("warehouse")
@@ -504,7 +516,7 @@ func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
 	if !fromParquet {
 		w, err := load.OpenReadOnly(c.Context, path)
 		if err == nil || !errors.Is(err, load.ErrBusy) || cfg == nil || cfg.Parquet == "" {
-			return w, err
+			return w, "the warehouse " + path, err
 		}
 		busy := "another process"
 		if h, herr := load.ReadHolder(path); herr == nil && h.PID != 0 {
@@ -513,15 +525,15 @@ func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
 		fmt.Fprintf(errOut, "export: the warehouse is busy: %s has it open.\n", busy)
 	}
 	if cfg.Parquet == "" {
-		return nil, config.Usagef("query: --from-parquet needs a config whose `parquet:` names the published files")
+		return nil, "", config.Usagef("%s: --from-parquet needs a config whose `parquet:` names the published files", c.Command.Name)
 	}
 	w, snap, err := load.OpenParquet(c.Context, cfg.Parquet)
 	if err != nil {
-		return nil, fmt.Errorf("query from the Parquet files: %w", err)
+		return nil, "", fmt.Errorf("read the Parquet files: %w", err)
 	}
 	fmt.Fprintf(errOut, "export: answering from the Parquet files under %s, as published at %s by run %s (%d tables; meta.* is in the warehouse only).\n",
 		snap.Root, snap.WrittenAt.Local().Format(time.RFC3339), snap.RunID, snap.Tables)
-	return w, nil
+	return w, fmt.Sprintf("the Parquet files under %s as published at %s", snap.Root, snap.WrittenAt.Local().Format("2006-01-02 15:04 MST")), nil
 }
 
 func printResult(out io.Writer, res load.Result, format string) error {

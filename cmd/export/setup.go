@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/queries"
+	"github.com/repairshop/export/report"
 )
 
 // The first five minutes: `export init` writes a config, `export check`
@@ -183,4 +187,50 @@ func ask(in *bufio.Reader, out io.Writer, s config.Starter) (config.Starter, err
 		}
 	}
 	return s, nil
+}
+
+func reportCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "write the owner's KPI report: one self-contained HTML file with charts and their numbers (opens offline)",
+		Description: "Revenue, turnaround, backlog, top repairs, receivables, low stock and technicians' revenue, for all shops\n" +
+			"and each shop, from the KPI queries. While a run holds the warehouse it reads the published Parquet files.\n\n" +
+			"EXAMPLES:\n   export report -c export.yaml --out report.html\n" +
+			"   export report -c export.yaml --from 2026-01-01 --to 2026-06-30 --account north --out h1.html",
+		Flags: []cli.Flag{
+			configFlag,
+			&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
+			&cli.StringFlag{Name: "out", Value: "report.html", Usage: "the HTML file to write (replaced whole)"},
+			&cli.StringFlag{Name: "from", Usage: "first local date (YYYY-MM-DD)"},
+			&cli.StringFlag{Name: "to", Usage: "last local date (YYYY-MM-DD)"},
+			&cli.StringSliceFlag{Name: "account", Usage: "only this account (repeatable)"},
+			&cli.BoolFlag{Name: "from-parquet", Usage: "read the published Parquet files, not the warehouse (automatic while a run holds it)"},
+		},
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			vars, err := queryVariables(c, []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount})
+			if err != nil {
+				return err
+			}
+			w, source, err := openForReading(c, stderr)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			if err := w.SetVariables(c.Context, vars); err != nil {
+				return err
+			}
+			rep, err := report.Build(c.Context, w, report.Options{From: c.String("from"), To: c.String("to"), Accounts: c.StringSlice("account"), Generated: time.Now(), Source: "from " + source})
+			if err != nil {
+				return err
+			}
+			path := c.String("out")
+			if err := writeAtomically(path, rep.HTML); err != nil {
+				return fmt.Errorf("report %s: %w", path, err)
+			}
+			abs, _ := filepath.Abs(path)
+			fmt.Fprintf(stdout, "report: %s (%d charts, for all shops and %d shop(s))\n", abs, len(rep.Sections), len(rep.Scopes)-1)
+			return nil
+		},
+	}
 }
