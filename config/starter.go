@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/repairshop/export/extract/sources"
 )
 
 // Starter is what `export init` asks for; the rest of the starter config
@@ -19,8 +22,23 @@ type Starter struct {
 	Timezone  string // IANA name, "" for none
 }
 
-// DefaultStarter is the config `export init` writes without questions.
-var DefaultStarter = Starter{Warehouse: "./warehouse.duckdb", Name: "myshop", Source: "mgr", KeyEnv: "MGR_MYSHOP_KEY"}
+// DefaultStarter is the config `export init` writes without questions:
+// the first source, its key in <SOURCE>_MYSHOP_KEY.
+func DefaultStarter() Starter {
+	s := Starter{Warehouse: "./warehouse.duckdb", Name: "myshop", Source: sources.All[0].Name}
+	s.KeyEnv = s.DefaultKeyEnv()
+	return s
+}
+
+// SourceChoices describes the sources for a question: "mgr (My Gadget
+// Repairs), repairops (RepairOps)".
+func SourceChoices() string {
+	var out []string
+	for _, src := range sources.All {
+		out = append(out, fmt.Sprintf("%s (%s)", src.Name, src.Title))
+	}
+	return strings.Join(out, ", ")
+}
 
 // Check reports what is wrong with the answers, as a config would.
 func (s Starter) Check() error {
@@ -37,8 +55,8 @@ func (s Starter) Check() error {
 func CheckAnswer(field, v string) error {
 	switch field {
 	case "source":
-		if v != "mgr" && v != "repairops" {
-			return fmt.Errorf("source %q: want mgr or repairops", v)
+		if _, ok := sources.Lookup(v); !ok {
+			return fmt.Errorf("source %q: want %s", v, strings.Join(sources.Names(), " or "))
 		}
 	case "name":
 		if !accountName.MatchString(v) {
@@ -47,7 +65,7 @@ func CheckAnswer(field, v string) error {
 	case "key_env":
 		if !LooksLikeEnvName(v) {
 			// Never repeat it: it may be the key.
-			return errors.New("that is not the name of an environment variable; it looks like a key. Keep the key out of the config: name the variable that will hold it (api_key_env), e.g. MGR_MYSHOP_KEY")
+			return errors.New("that is not the name of an environment variable; it looks like a key. Keep the key out of the config: name the variable that will hold it (api_key_env), e.g. SHOP_API_KEY")
 		}
 	case "timezone":
 		if v == "" {
@@ -66,12 +84,14 @@ func CheckAnswer(field, v string) error {
 
 // DefaultKeyEnv is the variable name suggested for the account's key.
 func (s Starter) DefaultKeyEnv() string {
-	prefix := "MGR"
-	if s.Source == "repairops" {
-		prefix = "REPAIROPS"
+	prefix := strings.ToUpper(s.Source)
+	if src, ok := sources.Lookup(s.Source); ok {
+		prefix = strings.ToUpper(src.Short)
 	}
-	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(s.Name)) + "_KEY"
+	return envUnsafe.ReplaceAllString(prefix+"_"+strings.ToUpper(s.Name)+"_KEY", "_")
 }
+
+var envUnsafe = regexp.MustCompile(`[^A-Z0-9_]`)
 
 var starterText = template.Must(template.New("starter").Parse(`# export.yaml: what ` + "`export run`" + ` reads. Paths are relative to this file.
 # Check it (and each account's key, with one request) before the first night:
@@ -87,9 +107,8 @@ parquet: ./parquet
 accounts:
   # One entry per shop (My Gadget Repairs) or organisation (RepairOps).
   # name: lower-case, it becomes the account column and a Parquet folder.
-  # source: mgr (My Gadget Repairs) or repairops.
   - name: {{.Name}}
-    source: {{.Source}}
+    source: {{.Source}}      # {{.Choices}}
     # The NAME of the environment variable that holds the API key, never the
     # key itself:  export {{.KeyEnv}}='...'   (in cron: in the job's environment)
     api_key_env: {{.KeyEnv}}
@@ -103,10 +122,8 @@ accounts:
     # status_groups:                    # your own status labels → open, waiting, done, cancelled
     #   done: [Collected, "Reparación terminada"]
     #   waiting: ["Waiting for parts"]
-{{- if eq .Source "mgr"}}
-    # requests_per_minute: 30           # MGR allows 30; the export keeps below it
-{{- else}}
-    # requests_per_hour: 1000           # the Read scope's quota; the API's X-RateLimit-Limit wins
+{{- if .OwnKeys}}
+    # {{.Title}}'s own keys (see the README): {{.OwnKeys}}
 {{- end}}
 `))
 
@@ -115,10 +132,11 @@ func (s Starter) Render(path string) ([]byte, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
+	src, _ := sources.Lookup(s.Source)
 	var b bytes.Buffer
 	err := starterText.Execute(&b, struct {
 		Starter
-		Path string
-	}{s, path})
+		Path, Choices, Title, OwnKeys string
+	}{s, path, SourceChoices(), src.Title, strings.Join(keysOf(src.Options()), ", ")})
 	return b.Bytes(), err
 }

@@ -142,18 +142,20 @@ func StatusRules(accounts map[string]map[string][]string) []StatusRule {
 // CheckGroups reports a status_groups config that names a group that is
 // not one of Groups, or one label in two groups.
 func CheckGroups(groups map[string][]string) error {
-	in := map[string]string{}
-	for g, labels := range groups {
+	for g := range groups {
 		if !slices.Contains(Groups, g) {
 			return fmt.Errorf("status_groups: %q is not a group (want %s)", g, strings.Join(Groups, ", "))
 		}
-		for _, l := range labels {
+	}
+	in := map[string]string{}
+	for _, g := range Groups { // in order: the same error every time
+		for _, l := range groups[g] {
 			n := NormalLabel(l)
 			if n == "" {
 				return fmt.Errorf("status_groups: %s: an empty label", g)
 			}
 			if other, ok := in[n]; ok && other != g {
-				return fmt.Errorf("status_groups: %q is in both %s and %s", l, other, g)
+				return fmt.Errorf("status_groups: %q is in both %s and %s", n, other, g)
 			}
 			in[n] = g
 		}

@@ -101,7 +101,10 @@ func (d *Display) poll() []pipeline.AccountProgress {
 		b := d.bars[a.Account]
 		if b == nil {
 			name := a.Account
-			b = d.p.AddBar(max(a.Planned, 1),
+			// Total 0: mpb leaves the bar open until it is told to
+			// complete (a positive total here would complete it as soon
+			// as the count reached it, whatever SetTotal says later).
+			b = d.p.AddBar(0,
 				mpb.PrependDecorators(decor.Name(fmt.Sprintf("%s (%s)", a.Account, a.Source), decor.WCSyncSpaceR)),
 				mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Any(func(decor.Statistics) string { return "  " + d.info(name) })))
 			d.bars[a.Account] = b

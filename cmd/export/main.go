@@ -195,8 +195,39 @@ var accountFlag = &cli.StringSliceFlag{Name: "account", Usage: "only this config
 
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err) }
 
+// examples are each command's examples, shown by its --help (with the
+// exit codes); check, init and report carry theirs in their description.
+var examples = map[string]string{
+	"run": "export run -c export.yaml\n" +
+		"   export run -c export.yaml --metrics-file /var/lib/node_exporter/textfile/export.prom --summary-json last-run.json\n" +
+		"   export run -c export.yaml --account metro --max-duration 50m   # an hourly drain of one RepairOps backlog",
+	"rebuild":  "export rebuild -c export.yaml\n   export rebuild -c export.yaml --table mgr.tickets",
+	"status":   "export status -c export.yaml\n   export status -c export.yaml --json | jq '.runs[0]'",
+	"plan":     "export plan -c export.yaml\n   export plan -c export.yaml --probe   # size never-exported lists with a few requests",
+	"simulate": "export simulate --write-config sim.yaml --env-file sim.env   # then: set -a; . sim.env; export run -c sim.yaml",
+	"query": "export query --list\n" +
+		"   export query turnaround -c export.yaml --from 2026-01-01 --to 2026-03-31\n" +
+		"   export query revenue_by_technician -c export.yaml --account north --format csv --out tech.csv\n" +
+		"   export query -c export.yaml --sql \"SELECT status_group, count(*) FROM main.tickets GROUP BY ALL\"",
+	"schema": "export schema\n   export schema --json | jq '.[] | .name'",
+}
+
+// withHelp adds the examples and the exit codes to every command's --help.
+func withHelp(app *cli.App) *cli.App {
+	for _, c := range app.Commands {
+		if ex, ok := examples[c.Name]; ok {
+			if c.Description != "" {
+				c.Description += "\n\n"
+			}
+			c.Description += "EXAMPLES:\n   " + ex
+		}
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+	}
+	return app
+}
+
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	return withHelp(&cli.App{
 		Name:                  "export",
 		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
@@ -329,7 +360,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				},
 			},
 		},
-	}
+	})
 }
 
 // configFrom loads --config and applies flag overrides.

@@ -364,3 +364,15 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 		t.Errorf("a flag after the query's name: exit %d, %s; want the usage error listing the queries", code, stderr)
 	}
 }
+
+func TestEveryCommandsHelpHasAnExampleAndTheExitCodes(t *testing.T) {
+	for _, c := range newApp(io.Discard, io.Discard).Commands {
+		if c.Name == "help" {
+			continue
+		}
+		code, out, stderr := runCLI(t, c.Name, "--help")
+		if code != exitOK || !strings.Contains(out, "EXAMPLE") || !strings.Contains(out, "EXIT CODES") || !strings.Contains(out, "export "+c.Name) {
+			t.Errorf("export %s --help: exit %d, no example or exit codes:\n%s%s", c.Name, code, out, stderr)
+		}
+	}
+}

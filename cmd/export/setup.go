@@ -110,7 +110,7 @@ func initCommand(stdout io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing file"},
 			&cli.BoolFlag{Name: "ask", Usage: "ask for the values even when stdin is not a terminal (answers on stdin)"},
 			&cli.BoolFlag{Name: "no-ask", Usage: "never ask: the defaults and the flags below"},
-			&cli.StringFlag{Name: "source", Usage: "mgr | repairops"},
+			&cli.StringFlag{Name: "source", Usage: "the source: " + config.SourceChoices()},
 			&cli.StringFlag{Name: "name", Usage: "the account's name"},
 			&cli.StringFlag{Name: "key-env", Usage: "the environment variable that will hold the key"},
 			&cli.StringFlag{Name: "timezone", Usage: "the shop's IANA time zone, e.g. America/Chicago"},
@@ -122,7 +122,7 @@ func initCommand(stdout io.Writer) *cli.Command {
 			if _, err := os.Stat(path); err == nil && !c.Bool("force") {
 				return config.Usagef("init: %s exists; pass --force to replace it (or -c another file)", path)
 			}
-			s := config.DefaultStarter
+			s := config.DefaultStarter()
 			for flag, field := range map[string]*string{"source": &s.Source, "name": &s.Name, "key-env": &s.KeyEnv, "timezone": &s.Timezone, "warehouse": &s.Warehouse} {
 				if c.IsSet(flag) {
 					*field = c.String(flag)
@@ -160,7 +160,7 @@ func ask(in *bufio.Reader, out io.Writer, s config.Starter) (config.Starter, err
 		value         *string
 		def           func() string
 	}{
-		{"source", "Source (mgr = My Gadget Repairs, repairops = RepairOps)", &s.Source, func() string { return s.Source }},
+		{"source", "Source: " + config.SourceChoices(), &s.Source, func() string { return s.Source }},
 		{"name", "Account name (lower-case, e.g. the shop's)", &s.Name, func() string { return s.Name }},
 		{"key_env", "Name of the environment variable that will hold the API key (not the key)", &s.KeyEnv, func() string { return s.DefaultKeyEnv() }},
 		{"timezone", "The shop's time zone (IANA, e.g. America/Chicago; empty: none)", &s.Timezone, func() string { return s.Timezone }},
