@@ -176,15 +176,13 @@ func TestCronGetsJSONLogsASummaryAndMetrics(t *testing.T) {
 	}
 }
 
-// On a terminal, the run draws a bar per account that reaches 100 %.
-func TestProgressOnATerminalReachesFull(t *testing.T) {
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(600, time.Minute), mgrtest.WithTickets(60, 30))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir, "tickets", "customers")
+// runOnATerminal runs the export with stderr on a pseudo-terminal and
+// returns what the terminal showed and stdout.
+func runOnATerminal(t *testing.T, env []string, args ...string) (string, string) {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
+		t.Fatalf("no pseudo-terminal: %v", err)
 	}
 	defer ptmx.Close()
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 200}); err != nil {
@@ -192,7 +190,7 @@ func TestProgressOnATerminalReachesFull(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "run", "--config", cfg)
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1", "TERM=xterm"), env...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, tty
@@ -216,9 +214,20 @@ func TestProgressOnATerminalReachesFull(t *testing.T) {
 		t.Fatal("the terminal never closed")
 	}
 	if werr != nil {
-		t.Fatalf("run: %v\n%s\n%s", werr, stdout.String(), screen.String())
+		t.Fatalf("%v: %v\n%s\n%s", args, werr, stdout.String(), screen.String())
 	}
-	text := screen.String()
+	return screen.String(), stdout.String()
+}
+
+// On a terminal, the run draws a bar per account that reaches 100 %;
+// --no-progress draws none.
+func TestProgressOnATerminalReachesFull(t *testing.T) {
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(600, time.Minute), mgrtest.WithTickets(60, 30))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir, "tickets", "customers")
+	text, stdout := runOnATerminal(t, env, "run", "--config", cfg)
+
 	for _, sh := range srv.Shops {
 		if !strings.Contains(text, sh.Name+" (mgr)") {
 			t.Errorf("no bar for %s:\n%s", sh.Name, text)
@@ -233,7 +242,11 @@ func TestProgressOnATerminalReachesFull(t *testing.T) {
 	if strings.Contains(text, `{"time"`) {
 		t.Errorf("JSON logs on a terminal:\n%s", text)
 	}
-	if !strings.Contains(stdout.String(), "run ") {
-		t.Errorf("no report on stdout: %s", stdout.String())
+	if !strings.Contains(stdout, "run ") {
+		t.Errorf("no report on stdout: %s", stdout)
+	}
+	text, _ = runOnATerminal(t, env, "run", "--config", cfg, "--no-progress")
+	if strings.Contains(text, " %") || strings.Contains(text, "(mgr)  [") || !strings.Contains(text, "level=INFO") {
+		t.Errorf("--no-progress on a terminal: bars, or no text logs:\n%s", text)
 	}
 }

@@ -105,6 +105,21 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 		}
 	}
 
+	// The same report from the published Parquet files (what it reads
+	// while a run holds the warehouse): the same charts and numbers.
+	fromParquet := filepath.Join(dir, "report-parquet.html")
+	if code, _, stderr := runCLI(t, "report", "--config", cfg, "--out", fromParquet, "--from-parquet"); code != exitOK || !strings.Contains(stderr, "Parquet files") {
+		t.Fatalf("report --from-parquet: exit %d %s", code, stderr)
+	}
+	pq, _ := os.ReadFile(fromParquet)
+	mainOf := func(b []byte) string {
+		s := string(b)
+		return s[strings.Index(s, "<main>"):strings.Index(s, "</main>")]
+	}
+	if mainOf(pq) != mainOf(body) {
+		t.Error("the report from the Parquet files differs from the warehouse's")
+	}
+
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
