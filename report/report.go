@@ -236,19 +236,26 @@ func drawBacklog(rows []row, _ bool) (Chart, []string, [][]string) {
 // top keeps the first n rows (the queries order them best first).
 func top(rows []row, n int) []row { return rows[:min(len(rows), n)] }
 
-func drawTopRepairs(rows []row, all bool) (Chart, []string, [][]string) {
-	rows = top(rows, 12)
+// labelled names each row for a horizontal bar chart: its own name, and
+// for all shops its account too. It returns the namer and the names in
+// the rows' order.
+func labelled(rows []row, all bool, name func(row) string) (func(row) string, []string) {
 	label := func(r row) string {
-		l := r["device"] + " — " + r["issue"]
 		if all {
-			l += " (" + r["account"] + ")"
+			return name(r) + " (" + seriesKey(r) + ")"
 		}
-		return l
+		return name(r)
 	}
 	cats := make([]string, len(rows))
 	for i, r := range rows {
 		cats[i] = label(r)
 	}
+	return label, cats
+}
+
+func drawTopRepairs(rows []row, all bool) (Chart, []string, [][]string) {
+	rows = top(rows, 12)
+	label, cats := labelled(rows, all, func(r row) string { return r["device"] + " — " + r["issue"] })
 	_, series := grid(rows, label, func(row) string { return "tickets" }, "tickets", cats)
 	cols, t := table(rows, "source", "account", "device", "issue", "tickets", "value")
 	return Chart{Kind: "hbars", Categories: cats, Series: series, XLabel: "tickets opened in the period", YLabel: "device — issue"}, cols, t
@@ -265,17 +272,7 @@ func drawReceivables(rows []row, _ bool) (Chart, []string, [][]string) {
 
 func drawLowStock(rows []row, all bool) (Chart, []string, [][]string) {
 	rows = top(rows, 15)
-	label := func(r row) string {
-		l := r["name"] + " " + r["sku"]
-		if all {
-			l += " (" + r["account"] + ")"
-		}
-		return l
-	}
-	cats := make([]string, len(rows))
-	for i, r := range rows {
-		cats[i] = label(r)
-	}
+	label, cats := labelled(rows, all, func(r row) string { return r["name"] + " " + r["sku"] })
 	_, onHand := grid(rows, label, func(row) string { return "on hand" }, "on_hand", cats)
 	_, reorder := grid(rows, label, func(row) string { return "reorder level" }, "reorder_level", cats)
 	cols, t := table(rows, "source", "account", "shop", "sku", "name", "on_hand", "reorder_level", "cost", "price")
@@ -315,16 +312,7 @@ func drawTechnicians(rows []row, all bool) (Chart, []string, [][]string) {
 		agg = append(agg, row{"source": k.source, "account": k.account, "shop": k.shop, "technician": k.technician,
 			"invoices": s[0].FloatString(0), "revenue": s[1].FloatString(2)})
 	}
-	label := func(r row) string {
-		if all {
-			return r["technician"] + " (" + seriesKey(r) + ")"
-		}
-		return r["technician"]
-	}
-	cats := make([]string, len(agg))
-	for i, r := range agg {
-		cats[i] = label(r)
-	}
+	label, cats := labelled(agg, all, func(r row) string { return r["technician"] })
 	_, series := grid(agg, label, func(row) string { return "revenue" }, "revenue", cats)
 	cols, t := table(agg, "source", "account", "shop", "technician", "invoices", "revenue")
 	return Chart{Kind: "hbars", Categories: cats, Series: series, XLabel: "revenue over the period (shop currency)", YLabel: "technician"}, cols, t
