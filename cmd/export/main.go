@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +28,7 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/queries"
 )
 
@@ -285,7 +284,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 						return err
 					}
 					cfg, _ := config.Load(c.String("config")) // for the key ledgers; --warehouse alone does without
-					return showStatus(c.Context, stdout, path, cfg, c.Int("limit"), c.Bool("json"))
+					return present.Status(c.Context, stdout, path, cfg, c.Int("limit"), c.Bool("json"))
 				},
 			},
 			{
@@ -315,9 +314,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 						return err
 					}
 					if c.Bool("json") {
-						return printJSON(stdout, plans)
+						return present.JSON(stdout, plans)
 					}
-					printPlan(stdout, plans)
+					present.Plan(stdout, plans)
 					return nil
 				},
 			},
@@ -354,9 +353,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				},
 				Action: func(c *cli.Context) error {
 					if c.Bool("markdown") {
-						return printSchemaMarkdown(stdout)
+						return present.SchemaMarkdown(stdout)
 					}
-					return printSchema(stdout, c.Bool("json"))
+					return present.Schema(stdout, c.Bool("json"))
 				},
 			},
 		},
@@ -461,9 +460,9 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 		res.Rows = res.Rows[:n]
 	}
 	if file == "" {
-		return printResult(out, res, format)
+		return present.Result(out, res, format)
 	}
-	return writeAtomically(file, func(f io.Writer) error { return printResult(f, res, format) })
+	return writeAtomically(file, func(f io.Writer) error { return present.Result(f, res, format) })
 }
 
 // queryVariables reads --from, --to and --account into the variables the
@@ -565,41 +564,4 @@ func openForReading(c *cli.Context, errOut io.Writer) (*load.Warehouse, string, 
 	fmt.Fprintf(errOut, "export: answering from the Parquet files under %s, as published at %s by run %s (%d tables; meta.* is in the warehouse only).\n",
 		snap.Root, snap.WrittenAt.Local().Format(time.RFC3339), snap.RunID, snap.Tables)
 	return w, fmt.Sprintf("the Parquet files under %s as published at %s", snap.Root, snap.WrittenAt.Local().Format("2006-01-02 15:04 MST")), nil
-}
-
-func printResult(out io.Writer, res load.Result, format string) error {
-	switch format {
-	case "csv":
-		cw := csv.NewWriter(out)
-		cw.Write(res.Columns)
-		cw.WriteAll(res.Rows)
-		return cw.Error()
-	case "json":
-		objs := make([]map[string]string, len(res.Rows))
-		for i, r := range res.Rows {
-			objs[i] = map[string]string{}
-			for j, c := range res.Columns {
-				objs[i][c] = r[j]
-			}
-		}
-		return printJSON(out, objs)
-	case "table":
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
-		for _, r := range res.Rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(out, "(%d rows)\n", len(res.Rows))
-		return err
-	}
-	return config.Usagef("query: --format %q: want table, csv, json or parquet", format)
-}
-
-func printJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/queries"
 )
 
@@ -31,7 +32,7 @@ import (
 // report to out.
 func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
 	rep, err := pipeline.Run(ctx, cfg, pipeline.Options{Limits: lim, Clock: clk, Log: log})
-	printReport(out, rep)
+	present.RunReport(out, rep)
 	return rep.Summary, err
 }
 

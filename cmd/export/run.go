@@ -14,6 +14,7 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/outcome"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/progress"
 )
 
@@ -133,7 +134,7 @@ func finishRun(c *cli.Context, stdout io.Writer, cfg *config.Config, command str
 			return err
 		}
 	} else {
-		printReport(stdout, rep)
+		present.RunReport(stdout, rep)
 	}
 	var errs []string
 	if path := c.String("summary-json"); path != "" {

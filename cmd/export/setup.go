@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/report"
 )
@@ -56,44 +56,17 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 				ready = ready && a.Ready
 			}
 			if c.Bool("json") {
-				if err := printJSON(stdout, map[string]any{"config": cfg.Path, "ready": ready, "paths": paths, "accounts": accounts}); err != nil {
+				if err := present.JSON(stdout, map[string]any{"config": cfg.Path, "ready": ready, "paths": paths, "accounts": accounts}); err != nil {
 					return err
 				}
 			} else {
-				printCheck(stdout, cfg.Path, paths, accounts)
+				present.Check(stdout, cfg.Path, paths, accounts)
 			}
 			if !ready {
 				return errors.New("not ready: see the lines marked FAIL")
 			}
 			return nil
 		},
-	}
-}
-
-func printCheck(out io.Writer, path string, paths []pipeline.Finding, accounts []pipeline.AccountCheck) {
-	mark := func(ok bool) string {
-		if ok {
-			return "ok"
-		}
-		return "FAIL"
-	}
-	fmt.Fprintf(out, "config %s: valid\n", path)
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for _, p := range paths {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark(p.OK), p.What, p.Detail)
-	}
-	tw.Flush()
-	for _, a := range accounts {
-		state := "ready"
-		if !a.Ready {
-			state = "NOT READY"
-		}
-		fmt.Fprintf(out, "account %s (%s): %s (%d request)\n", a.Account, a.Source, state, a.Requests)
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		for _, f := range a.Findings {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark(f.OK), f.What, f.Detail)
-		}
-		tw.Flush()
 	}
 }
 

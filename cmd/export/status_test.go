@@ -8,6 +8,7 @@ import (
 
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/transform"
 )
 
@@ -63,7 +64,7 @@ func TestStatusShowsRunsCursorsRejectsAndDrift(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status --json: exit %d %s", code, stderr)
 	}
-	var rep statusReport
+	var rep present.StatusReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package main
+package present
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/repairshop/export/pipeline"
 )
 
-// statusReport is `export status --json`: the warehouse's meta state, and
+// StatusReport is `export status --json`: the warehouse's meta state, and
 // who is writing it right now.
-type statusReport struct {
+type StatusReport struct {
 	Warehouse string       `json:"warehouse"`
 	Running   *load.Holder `json:"running"` // null when no run holds the warehouse
 	// Busy is set when a running export has the file open, so the meta
@@ -27,8 +27,8 @@ type statusReport struct {
 	Keys []pipeline.KeyInfo `json:"keys,omitempty"`
 }
 
-func showStatus(ctx context.Context, out io.Writer, path string, cfg *config.Config, limit int, asJSON bool) error {
-	rep := statusReport{Warehouse: path}
+func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config, limit int, asJSON bool) error {
+	rep := StatusReport{Warehouse: path}
 	if cfg != nil {
 		rep.Keys = pipeline.Keys(cfg)
 	}
@@ -52,7 +52,7 @@ func showStatus(ctx context.Context, out io.Writer, path string, cfg *config.Con
 		}
 	}
 	if asJSON {
-		return printJSON(out, rep)
+		return JSON(out, rep)
 	}
 	printStatus(out, rep)
 	return nil
@@ -65,7 +65,7 @@ func ts(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-func printStatus(out io.Writer, r statusReport) {
+func printStatus(out io.Writer, r StatusReport) {
 	fmt.Fprintf(out, "warehouse %s\n", r.Warehouse)
 	if h := r.Running; h != nil {
 		fmt.Fprintf(out, "in use now: `%s` (pid %d on %s) since %s\n", h.Command, h.PID, h.Host, ts(&h.Since))
