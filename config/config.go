@@ -44,6 +44,9 @@ type Config struct {
 	// key's rate-budget ledger. Default: $EXPORT_STATE_DIR, else
 	// $XDG_STATE_HOME/repairshop-export, else ~/.local/state/repairshop-export.
 	StateDir string
+	// Listen is the address `export listen` receives webhooks on (the
+	// --addr flag wins); default DefaultListen.
+	Listen   string
 	Accounts []extract.Account
 	// Settings are the sources' top-level keys, by source name.
 	Settings map[string]extract.Options
@@ -59,10 +62,14 @@ func (e UsageError) Unwrap() error { return e.Err }
 func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
 
 // topKeys are the top-level keys the config itself reads.
-var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "accounts"}
+var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "accounts"}
+
+// DefaultListen is where `export listen` receives webhooks without a
+// listen: key or --addr: loopback, behind a reverse proxy with TLS.
+const DefaultListen = "127.0.0.1:8787"
 
 // accountKeys are the keys every account has.
-var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups"}
+var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups", "webhook"}
 
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
@@ -70,6 +77,34 @@ var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 var secretKey = regexp.MustCompile(`(?i)^(api_?key|key|token|api_?token|secret|password|bearer)$`)
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkWebhook checks an account's webhook endpoint.
+func checkWebhook(line int, w *extract.Webhook) error {
+	switch {
+	case !strings.HasPrefix(w.Path, "/") || strings.ContainsAny(w.Path, "?# "):
+		return fmt.Errorf("line %d: webhook: path %q: want a URL path such as /hooks/metro", line, w.Path)
+	case w.SecretEnv == "":
+		return fmt.Errorf("line %d: webhook: secret_env is missing (the environment variable that holds the signing secret)", line)
+	case !LooksLikeEnvName(w.SecretEnv):
+		return fmt.Errorf("line %d: webhook: secret_env must be the NAME of an environment variable, not the secret (the value is not shown)", line)
+	case w.SignatureHeader != "" && !envName.MatchString(strings.ReplaceAll(w.SignatureHeader, "-", "_")):
+		return fmt.Errorf("line %d: webhook: signature_header %q is not a header name", line, w.SignatureHeader)
+	}
+	return nil
+}
+
+// WebhookSecret reads an account's webhook secret from its environment
+// variable.
+func WebhookSecret(a extract.Account) (string, error) {
+	if a.Webhook == nil {
+		return "", Usagef("account %q has no webhook", a.Name)
+	}
+	s := os.Getenv(a.Webhook.SecretEnv)
+	if s == "" {
+		return "", Usagef("account %q: environment variable %s is not set or empty; set it to the webhook's signing secret", a.Name, a.Webhook.SecretEnv)
+	}
+	return s, nil
+}
 
 // LooksLikeEnvName says whether s can be an environment variable's name
 // and does not look like a pasted key: names are letters, digits and
@@ -150,6 +185,8 @@ func Parse(data []byte) (*Config, error) {
 			errs = append(errs, v.Decode(&cfg.Raw))
 		case "state_dir":
 			errs = append(errs, v.Decode(&cfg.StateDir))
+		case "listen":
+			errs = append(errs, v.Decode(&cfg.Listen))
 		case "accounts":
 			accounts = v
 		default:
@@ -191,7 +228,7 @@ func Parse(data []byte) (*Config, error) {
 	} else if accounts.Kind != yaml.SequenceNode {
 		errs = append(errs, fmt.Errorf("line %d: accounts: want a list of accounts", accounts.Line))
 	} else {
-		seen := map[string]bool{}
+		seen, paths := map[string]bool{}, map[string]string{}
 		for i, n := range accounts.Content {
 			a, aerrs := parseAccount(n, i, cfg)
 			for _, err := range aerrs {
@@ -204,6 +241,12 @@ func Parse(data []byte) (*Config, error) {
 				errs = append(errs, fmt.Errorf("account %q: name used twice", a.Name))
 			}
 			seen[a.Name] = true
+			if a.Webhook != nil {
+				if other, ok := paths[a.Webhook.Path]; ok {
+					errs = append(errs, fmt.Errorf("line %d: account %q: webhook path %s is account %q's too", n.Line, a.Name, a.Webhook.Path, other))
+				}
+				paths[a.Webhook.Path] = a.Name
+			}
 			cfg.Accounts = append(cfg.Accounts, a)
 		}
 	}
@@ -243,6 +286,13 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
 					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
 				}
+			}
+		case "webhook":
+			a.Webhook = &extract.Webhook{}
+			if err = v.Decode(a.Webhook); err != nil {
+				err = fmt.Errorf("line %d: webhook: want {path: /hooks/NAME, secret_env: VARIABLE, signature_header: HEADER}", v.Line)
+			} else {
+				err = checkWebhook(v.Line, a.Webhook)
 			}
 		case "status_groups":
 			if err = v.Decode(&a.StatusGroups); err == nil {
@@ -289,6 +339,15 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		return a, append(errs, fmt.Errorf("%s: source %q: want %s", where, a.Source, strings.Join(sources.Names(), " or ")))
 	}
 	a.Settings = cfg.Settings[src.Name]
+	if a.Webhook != nil && src.Webhooks == nil {
+		var with []string
+		for _, s := range sources.All {
+			if s.Webhooks != nil {
+				with = append(with, s.Name)
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: webhook: %s sends no webhooks (only %s)", where, src.Title, strings.Join(with, ", ")))
+	}
 	for _, r := range a.Resources {
 		if _, ok := src.Lookup(r); !ok {
 			var names []string

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -48,6 +49,8 @@ type Source struct {
 	// LedgerID names the rate-budget ledger an account's requests pace
 	// through: by default one per key (budget.KeyID).
 	LedgerID func(a Account, key string) string
+	// Webhooks is set for a source that sends webhooks (nil: none).
+	Webhooks *Webhooks
 	// Pace is the rate an account's requests go at, for estimates.
 	Pace func(a Account) Pace
 	// Open starts an account's session on its key: the client, and what
@@ -126,10 +129,36 @@ type Account struct {
 	// StatusGroups map the shop's own status labels to open, waiting,
 	// done or cancelled, before the defaults.
 	StatusGroups map[string][]string
+	// Webhook is where `export listen` receives the account's webhooks
+	// (nil: none), for a source that sends them.
+	Webhook *Webhook
 	// Options are the account's own keys, Settings the source's top-level
 	// keys, each as the source's Options and Settings parsed them.
 	Options  Options
 	Settings Options
+}
+
+// Webhook is an account's webhook endpoint, as the config gives it.
+type Webhook struct {
+	// Path is the URL path deliveries come to, e.g. /hooks/metro.
+	Path string `yaml:"path"`
+	// SecretEnv names the environment variable that holds the signing
+	// secret (never the secret itself).
+	SecretEnv string `yaml:"secret_env"`
+	// SignatureHeader is the header the signature comes in ("": the
+	// source's default).
+	SignatureHeader string `yaml:"signature_header,omitempty"`
+}
+
+// Webhooks says how a source's webhooks are signed and named.
+type Webhooks struct {
+	// SignatureHeader is the header the HMAC-SHA256 signature of the raw
+	// body comes in when the config names none.
+	SignatureHeader string
+	// EventID names a delivery so that it loads exactly once: the
+	// sender's own id when it gives one, else a hash of what the event
+	// says (its name, time and data).
+	EventID func(h http.Header, body []byte) string
 }
 
 // Options is a source's parsed config keys: a pointer to a struct whose

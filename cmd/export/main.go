@@ -323,6 +323,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			simulateCommand(stdout),
 			initCommand(stdout),
 			reportCommand(stdout, stderr),
+			listenCommand(stderr),
 			checkCommand(stdout, stderr),
 			{
 				Name:      "query",

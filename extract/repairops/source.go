@@ -37,6 +37,7 @@ var Source = extract.Source{
 	Open:      open,
 	Decode:    decode,
 	PlanList:  planList,
+	Webhooks:  webhooks,
 }
 
 const name = "repairops"

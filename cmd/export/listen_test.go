@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/receive"
+)
+
+// startListener starts `export listen` as its own process and returns it
+// and the URL of the account's endpoint, read from its log.
+func startListener(t *testing.T, env []string, cfg, path string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "listen", "--config", cfg, "--addr", "127.0.0.1:0", "--log-format", "json")
+	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1"), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		var rec struct{ Msg, URL string }
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "receiving webhooks" && strings.HasSuffix(rec.URL, path) {
+			go io.Copy(io.Discard, stderr)
+			return cmd, rec.URL
+		}
+	}
+	cmd.Process.Kill()
+	t.Fatalf("the listener did not start: %v", sc.Err())
+	return nil, ""
+}
+
+// deliver posts one signed event and says whether it was acknowledged.
+func deliver(url, secret string, n int) bool {
+	body := fmt.Sprintf(`{"event":"payment.processed","timestamp":"2026-02-21T15:30:%02dZ","data":{"payment_id":"p-%d","amount":%d.25,"ticket_id":"t-%d"}}`, n%60, n, n, n)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("X-RepairOps-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	req.Header.Set("X-Webhook-Id", fmt.Sprintf("d-%d", n))
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// export listen, killed with SIGKILL while deliveries arrive: every event
+// it acknowledged is in the event log; the sender's retries of the others
+// land after a restart. Meanwhile export run works on the same warehouse.
+func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
+	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(20))
+	defer roSrv.Close()
+	org := roSrv.Orgs[0]
+	dir := t.TempDir()
+	const secret = "whsec_test_5f0c"
+	env := []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret}
+	setEnv(t, env)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
+parquet: ./pq
+state_dir: ./state
+accounts:
+  - name: %s
+    source: repairops
+    base_url: %s
+    api_key_env: TEST_RO_KEY
+    requests_per_hour: 1000000
+    webhook: {path: /hooks/%s, secret_env: TEST_RO_WEBHOOK_SECRET}
+`, org.Name, roSrv.URL, org.Name))
+
+	listener, url := startListener(t, env, cfg, "/hooks/"+org.Name)
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ok := deliver(url, secret, n)
+			mu.Lock()
+			acked[n] = ok
+			mu.Unlock()
+		}
+	}()
+	// export run on the same warehouse while events arrive.
+	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Errorf("run beside the listener: exit %d\n%s%s", code, out, stderr)
+	}
+	time.Sleep(200 * time.Millisecond)
+	listener.Process.Kill() // SIGKILL, mid-delivery
+	listener.Wait()
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	stored := func() map[string]int {
+		out := map[string]int{}
+		f, err := os.Open(receive.EventLog(dir+"/raw", "repairops", org.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var ev receive.Event
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Fatalf("a torn line in the event log: %q", sc.Text())
+			}
+			out[ev.ID]++
+		}
+		return out
+	}
+	got := stored()
+	var lost, retried int
+	for n, ok := range acked {
+		if ok && got[fmt.Sprintf("delivery:d-%d", n)] == 0 {
+			lost++
+		}
+		if !ok {
+			retried++
+		}
+	}
+	if lost > 0 || len(acked) < 5 {
+		t.Fatalf("%d acknowledged event(s) lost of %d delivered", lost, len(acked))
+	}
+	if retried == 0 {
+		t.Log("no delivery was refused by the kill (it came between two)")
+	}
+
+	// The sender retries what was not acknowledged: after a restart, all land.
+	listener, url = startListener(t, env, cfg, "/hooks/"+org.Name)
+	defer func() { listener.Process.Kill(); listener.Wait() }()
+	for n, ok := range acked {
+		if !ok && !deliver(url, secret, n) {
+			t.Fatalf("redelivery of %d refused", n)
+		}
+	}
+	got = stored()
+	for n := range acked {
+		if got[fmt.Sprintf("delivery:d-%d", n)] == 0 {
+			t.Errorf("event %d missing after the retries", n)
+		}
+	}
+}
