@@ -67,6 +67,9 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"a status group that is not one", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {finished: [Collected]}", 1), `line 7: status_groups: "finished" is not a group`},
 		{"a label in two groups", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {done: [Collected], waiting: [collected]}", 1), `"collected" is in both`},
 		{"an unknown source", strings.Replace(good, "source: mgr", "source: shopify", 1), `source "shopify": want mgr or repairops`},
+		{"a webhook on a source that sends none", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    webhook: {path: /hooks/north, secret_env: S1}", 1), `account "north": webhook: My Gadget Repairs sends no webhooks (only repairops)`},
+		{"a webhook path that is not a path", strings.Replace(good, "api_key_env: K2", "api_key_env: K2\n    webhook: {path: hooks, secret_env: S2}", 1), `webhook: path "hooks"`},
+		{"a webhook secret pasted", strings.Replace(good, "api_key_env: K2", "api_key_env: K2\n    webhook: {path: /h, secret_env: whsec_a8f9e0d1c2b3a4958}", 1), `secret_env must be the NAME of an environment variable`},
 		{"a missing key variable names the account's line", strings.Replace(good, "api_key_env: K1", "", 1), `line 4: account "north": api_key_env is missing`},
 	} {
 		_, err := Parse([]byte(tt.config))
