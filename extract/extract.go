@@ -159,6 +159,10 @@ type Webhooks struct {
 	// sender's own id when it gives one, else a hash of what the event
 	// says (its name, time and data).
 	EventID func(h http.Header, body []byte) string
+	// Resources name the archive entries a batch of events loads as (one
+	// per table: Decode reads each from the same batch of event-log
+	// lines, a JSON array).
+	Resources []string
 }
 
 // Options is a source's parsed config keys: a pointer to a struct whose

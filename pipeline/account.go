@@ -47,6 +47,10 @@ type account struct {
 	fails   failures
 	// zoned: the account's time zone is configured or already noted.
 	zoned bool
+	// raw is the raw archive, where the webhook event logs are; eventsAt
+	// where this run reads the account's log from.
+	raw      string
+	eventsAt int64
 	// progress is the account's line in prog (both nil: no display).
 	prog     *Progress
 	progress *accountProgress
@@ -77,6 +81,7 @@ func (x *account) prepare(ctx context.Context, w *load.Warehouse, lim Limits) er
 		}
 	}
 	x.left = newLeftover(x.src.Pace(x.a), x.details)
+	x.eventsAt = eventOffset(st.Cursor(EventsCursor))
 	x.tasks, x.openErr = x.sess.Tasks(ctx, st)
 	return nil
 }
@@ -215,6 +220,14 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		return res
 	}
 
+	// Webhook events first: they cost no request, and they name what
+	// changed.
+	if err := x.events(ctx); err != nil {
+		if ctx.Err() != nil {
+			return stop("loading webhook events", err, x.verdict(ctx, err))
+		}
+		x.fails.add(x.log, "loading webhook events", err)
+	}
 	for i, t := range x.tasks {
 		err := t.Run(ctx, x)
 		if err == nil {

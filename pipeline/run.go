@@ -191,7 +191,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	// paid for again) if the process dies.
 	pages := make(chan page, PageBuffer)
 	for _, x := range accts {
-		x.runID, x.clock, x.pages = runID, clock, pages
+		x.runID, x.clock, x.pages, x.raw = runID, clock, pages, cfg.RawDir()
 		x.log = log.With("account", x.a.Name, "source", x.a.Source)
 		if opt.Progress != nil {
 			x.prog, x.progress = opt.Progress, opt.Progress.add(x.a.Name, x.a.Source)

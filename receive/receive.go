@@ -195,8 +195,17 @@ func (r *Receiver) append(path string, v any) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
 			return err
+		}
+		// A receiver killed mid-write leaves a line without its newline
+		// (a delivery never acknowledged): end it, so that the next
+		// line stands on its own.
+		if info, err := f.Stat(); err == nil && info.Size() > 0 {
+			last := make([]byte, 1)
+			if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
+				f.Write([]byte{'\n'})
+			}
 		}
 		r.files[path] = f
 	}

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/receive"
 )
 
@@ -165,4 +168,128 @@ accounts:
 			t.Errorf("event %d missing after the retries", n)
 		}
 	}
+}
+
+// Webhook events load exactly once: redeliveries and replays of an event
+// are one row, a bad signature loads nothing, a line torn by a killed
+// receiver is skipped, payments sum to what was paid, and rebuild gives
+// the same.
+func TestWebhookEventsLoadOnce(t *testing.T) {
+	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(10))
+	defer roSrv.Close()
+	org := roSrv.Orgs[0]
+	dir := t.TempDir()
+	const secret = "whsec_load_77"
+	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
+	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
+parquet: ./pq
+state_dir: ./state
+accounts:
+  - name: %s
+    source: repairops
+    base_url: %s
+    api_key_env: TEST_RO_KEY
+    requests_per_hour: 1000000
+    resources: [inventory]
+    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
+`, org.Name, roSrv.URL))
+	raw := dir + "/raw"
+	src, _ := sources.Lookup("repairops")
+	newReceiver := func() (*receive.Receiver, *httptest.Server) {
+		r, err := receive.New(raw, []receive.Endpoint{{Account: org.Name, Source: "repairops", Path: "/hooks/x", Secret: []byte(secret), Header: "X-RepairOps-Signature", EventID: src.Webhooks.EventID}}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, httptest.NewServer(r)
+	}
+	post := func(url, body, sig string) int {
+		req, _ := http.NewRequest("POST", url+"/hooks/x", strings.NewReader(body))
+		req.Header.Set("X-RepairOps-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	signed := func(body string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(body))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	payment := func(id string, cents int) string {
+		return fmt.Sprintf(`{"event":"payment.processed","timestamp":"2026-03-0%dT10:00:00Z","data":{"payment_id":"%s","amount":%d.%02d,"method":"card","ticket_id":"t-%s","gateway_ref":"g-%s"}}`, len(id)%9+1, id, cents/100, cents%100, id, id)
+	}
+	paid := map[string]int{} // payment id → cents, the test's own books
+	rcv, srv := newReceiver()
+	for i, cents := range []int{12050, 9999, 100, 45001, 3333} {
+		id := fmt.Sprintf("p%d", i)
+		paid[id] = cents
+		body := payment(id, cents)
+		for range 2 { // every event delivered twice
+			if code := post(srv.URL, body, signed(body)); code != 200 {
+				t.Fatalf("delivery: %d", code)
+			}
+		}
+	}
+	transition := `{"event":"ticket.transitioned","timestamp":"2026-03-02T15:30:00Z","data":{"ticket_id":"t-9","from_status":"IN_REPAIR","to_status":"QC_REVIEW","shop_id":"s-1"}}`
+	post(srv.URL, transition, signed(transition))
+	forged := payment("p-forged", 1000000)
+	if code := post(srv.URL, forged, signed(forged)[:10]+"00"+signed(forged)[12:]); code != 401 {
+		t.Fatalf("a forged delivery: %d", code)
+	}
+	srv.Close()
+	rcv.Close()
+
+	check := func(when string, events int) {
+		t.Helper()
+		total := 0
+		for _, c := range paid {
+			total += c
+		}
+		want := fmt.Sprintf("%d|%d|%d.%02d|%d", events, len(paid), total/100, total%100, len(paid))
+		got := queryCSV(t, cfg, `SELECT (SELECT count(*) FROM repairops.webhook_events) || '|' || count(*) || '|' || sum(amount) || '|' ||
+			(SELECT count(*) FROM main.payments WHERE source = 'repairops') FROM repairops.payments`)
+		if got != want {
+			t.Errorf("%s: events|payments|sum|conformed = %s, want %s", when, got, want)
+		}
+		if n := queryCSV(t, cfg, `SELECT count(*) FROM repairops.payments WHERE id = 'p-forged'`); n != "0" {
+			t.Errorf("%s: the forged payment loaded", when)
+		}
+	}
+	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
+	}
+	check("first run", 6)
+	if got := queryCSV(t, cfg, `SELECT from_status || '>' || to_status || '@' || strftime(timestamp, '%Y-%m-%d %H:%M') FROM repairops.webhook_events WHERE event = 'ticket.transitioned'`); got != "IN_REPAIR>QC_REVIEW@2026-03-02 15:30" {
+		t.Errorf("the transition: %s", got)
+	}
+	if got := queryCSV(t, cfg, `SELECT _extra FROM repairops.payments WHERE id = 'p0'`); !strings.Contains(got, "gateway_ref") {
+		t.Errorf("an undocumented field is not kept in _extra: %s", got)
+	}
+
+	// A receiver killed mid-write left half a line; the next one ends it.
+	f, _ := os.OpenFile(receive.EventLog(raw, "repairops", org.Name), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"id":"sha256:torn","account":"` + org.Name + `","body":{"event":"payment.proc`)
+	f.Close()
+	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run with a line being written: exit %d %s", code, stderr)
+	}
+	check("a half-written line waits", 6)
+	rcv, srv = newReceiver()
+	paid["p9"] = 777
+	late := payment("p9", 777)
+	post(srv.URL, late, signed(late))
+	again := payment("p1", 9999) // a redelivery, hours later
+	post(srv.URL, again, signed(again))
+	srv.Close()
+	rcv.Close()
+	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run: exit %d %s", code, stderr)
+	}
+	check("after more deliveries", 7)
+	if code, _, stderr := runCLI(t, "rebuild", "--config", cfg); code != exitOK {
+		t.Fatalf("rebuild: exit %d %s", code, stderr)
+	}
+	check("after rebuild", 7)
 }

@@ -39,6 +39,9 @@ const (
 	KindDetail = "detail" // Body is one JSON object
 	// KindGone: the record's detail answered 404; Body is {"id": …}.
 	KindGone = "gone"
+	// KindEvents: a batch of webhook events from the account's event log
+	// (export listen), Body the JSON array of its lines.
+	KindEvents = "events"
 )
 
 // Gone is the archived page of a record whose detail answered 404.

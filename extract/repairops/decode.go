@@ -14,6 +14,9 @@ import (
 // may erase the other's columns; the detail replaces the child tables. A
 // KPI page's rows take the shop it was asked for when they name none.
 func decode(e archive.Entry) (extract.Decoded, error) {
+	if e.Resource == WebhookEvents || e.Resource == WebhookPayments {
+		return decodeEvents(e.Resource, e.Body)
+	}
 	r, ok := extract.Find(resourceList, e.Resource)
 	if !ok {
 		return extract.Decoded{}, nil

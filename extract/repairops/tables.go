@@ -165,4 +165,53 @@ var KPIDailyTable = schema.New(schema.Table{
 })
 
 // Tables lists the RepairOps tables, children after their parent.
-var Tables = schema.Flatten(TicketsTable, CustomersTable, InventoryTable, KPIDailyTable)
+var Tables = schema.Flatten(TicketsTable, CustomersTable, InventoryTable, KPIDailyTable, WebhookEventsTable, PaymentsTable)
+
+// WebhookEventsTable is repairops.webhook_events: every webhook event that
+// `export listen` received and verified, once per event id. The document
+// shows only ticket.transitioned's payload; the other events' fields are
+// read under their plausible names, and everything else stays in _extra.
+var WebhookEventsTable = schema.New(schema.Table{
+	Source:   "repairops",
+	Name:     "webhook_events",
+	Resource: WebhookEvents,
+	Doc:      "Webhook events received by export listen (verified), one row per event id.",
+	Key:      []string{"id"},
+	Columns: []schema.Column{
+		schema.Col(schema.String, "id"),
+		schema.Req(schema.Col(schema.String, "event", "body.event", "body.type")),
+		schema.Col(schema.Timestamp, "timestamp", "body.timestamp", "body.created_at"),
+		schema.Req(schema.Col(schema.Timestamp, "received_at")),
+		schema.Col(schema.String, "ticket_id", "body.data.ticket_id"),
+		schema.Col(schema.String, "ticket_number", "body.data.ticket_number"),
+		schema.Col(schema.String, "from_status", "body.data.from_status"),
+		schema.Col(schema.String, "to_status", "body.data.to_status"),
+		schema.Col(schema.String, "payment_id", "body.data.payment_id"),
+		schema.Col(schema.String, "customer_id", "body.data.customer_id"),
+		schema.Col(schema.String, "inventory_id", "body.data.inventory_id", "body.data.item_id", "body.data.sku"),
+		schema.Col(schema.String, "shop_id", "body.data.shop_id"),
+		schema.Col(schema.JSON, "data", "body.data"),
+	},
+	PartitionBy: "received_at",
+})
+
+// PaymentsTable is repairops.payments, from payment.processed events: the
+// API has no payment endpoint.
+var PaymentsTable = schema.New(schema.Table{
+	Source:   "repairops",
+	Name:     "payments",
+	Resource: WebhookPayments,
+	Doc:      "Payments, from payment.processed webhook events (no endpoint serves them).",
+	Key:      []string{"id"},
+	Columns: []schema.Column{
+		schema.Col(schema.String, "id", "payment_id"),
+		schema.Col(schema.Money, "amount"),
+		schema.Col(schema.String, "currency"),
+		schema.Col(schema.String, "method", "payment_method"),
+		schema.Col(schema.String, "ticket_id"),
+		schema.Col(schema.String, "shop_id"),
+		schema.Req(schema.Col(schema.Timestamp, "processed_at", "event_timestamp")),
+		schema.Col(schema.String, "event_id"),
+	},
+	PartitionBy: "processed_at",
+})

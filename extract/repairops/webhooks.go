@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -19,6 +20,79 @@ import (
 var webhooks = &extract.Webhooks{
 	SignatureHeader: "X-RepairOps-Signature",
 	EventID:         eventID,
+	Resources:       []string{WebhookEvents, WebhookPayments},
+}
+
+// The archive's names for batches of events: every event
+// (webhook_events), and the payments among them.
+const (
+	WebhookEvents   = "webhooks"
+	WebhookPayments = "webhooks/payments"
+)
+
+// received is one line of an account's event log, as export listen
+// writes it.
+type received struct {
+	ID         string          `json:"id"`
+	ReceivedAt string          `json:"received_at"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// decodeEvents reads a batch of events for one of the two tables: every
+// event as it came, or the payments in payment.processed events (the
+// payment's own fields, its id as payment_id or id; the event's time
+// when it names no processed_at).
+func decodeEvents(resource string, body []byte) (extract.Decoded, error) {
+	var evs []received
+	if err := json.Unmarshal(body, &evs); err != nil {
+		return extract.Decoded{}, fmt.Errorf("webhook events: %w", err)
+	}
+	var recs []json.RawMessage
+	for _, ev := range evs {
+		if resource == WebhookEvents {
+			rec, err := json.Marshal(map[string]any{"id": ev.ID, "received_at": ev.ReceivedAt, "body": ev.Body})
+			if err != nil {
+				return extract.Decoded{}, err
+			}
+			recs = append(recs, rec)
+			continue
+		}
+		var e struct {
+			Event     string                     `json:"event"`
+			Timestamp json.RawMessage            `json:"timestamp"`
+			Data      map[string]json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(ev.Body, &e) != nil || e.Event != "payment.processed" || e.Data == nil {
+			continue
+		}
+		if _, ok := e.Data["payment_id"]; !ok {
+			if id, ok := e.Data["id"]; ok {
+				e.Data["payment_id"] = id
+				delete(e.Data, "id")
+			}
+		}
+		if _, ok := e.Data["processed_at"]; !ok && len(e.Timestamp) > 0 {
+			e.Data["event_timestamp"] = e.Timestamp
+		}
+		e.Data["event_id"], _ = json.Marshal(ev.ID)
+		rec, err := json.Marshal(e.Data)
+		if err != nil {
+			return extract.Decoded{}, err
+		}
+		recs = append(recs, rec)
+	}
+	table := WebhookEventsTable
+	if resource == WebhookPayments {
+		table = PaymentsTable
+	}
+	out, err := json.Marshal(recs)
+	if err != nil {
+		return extract.Decoded{}, err
+	}
+	if recs == nil {
+		out = []byte("[]")
+	}
+	return extract.Decoded{Table: table, Records: out}, nil
 }
 
 // deliveryHeaders are the headers senders commonly name a delivery by.
