@@ -1,6 +1,12 @@
--- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; paid and due unknown: its API has no invoices or payments). created_day in the account's time zone. Deleted invoices are left out.
+-- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; its API has no invoices or payments, so paid and due come from the payment.processed webhook events of accounts that receive them (export listen), else are unknown (NULL)). created_day in the account's time zone. Deleted invoices are left out.
 WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
+),
+ro_paid AS (
+    SELECT account, ticket_id, sum(amount) AS paid FROM repairops.payments WHERE ticket_id IS NOT NULL GROUP BY ALL
+),
+ro_receiving AS (
+    SELECT DISTINCT account FROM repairops.webhook_events
 ),
 i AS (
     SELECT 'mgr' AS source, account, id, 'ticket' AS kind, invoice_number AS number, ticket_id, customer_id, status, created_date AS created_at,
@@ -11,9 +17,14 @@ i AS (
            amount_subtotal, amount_tax, amount_total, amount_paid, amount_due
     FROM mgr.pos_invoices WHERE deleted_at IS NULL
     UNION ALL
-    SELECT 'repairops', account, id, 'ticket', number, id, customer_id, status, closed_at,
-           total, NULL, total, NULL, NULL
-    FROM main.tickets WHERE source = 'repairops' AND status_group = 'done' AND total IS NOT NULL
+    SELECT 'repairops', t.account, t.id, 'ticket', t.number, t.id, t.customer_id, t.status, t.closed_at,
+           t.total, NULL, t.total,
+           CASE WHEN r.account IS NOT NULL THEN coalesce(p.paid, 0) END,
+           CASE WHEN r.account IS NOT NULL THEN t.total - coalesce(p.paid, 0) END
+    FROM main.tickets t
+    LEFT JOIN ro_receiving r ON r.account = t.account
+    LEFT JOIN ro_paid p ON p.account = t.account AND p.ticket_id = t.id
+    WHERE t.source = 'repairops' AND t.status_group = 'done' AND t.total IS NOT NULL
 )
 SELECT i.source, i.account, i.id, i.kind, i.number, i.ticket_id, i.customer_id, i.status, i.created_at,
        CAST(timezone(coalesce(z.tz, 'UTC'), i.created_at) AS DATE) AS created_day,

@@ -1,4 +1,4 @@
--- Ticket status changes of both sources, one row per change: from_status (NULL for the first status known), to_status, their groups, when (changed_at, and changed_day in the account's time zone) and how it is known: 'timeline' (RepairOps gives the transition times), 'observed' (MGR has no status history: the start of the first run that saw the new status, from mgr.tickets_history). Deleted tickets are left out.
+-- Ticket status changes of both sources, one row per change: from_status (NULL for the first status known), to_status, their groups, when (changed_at, and changed_day in the account's time zone) and how it is known: 'timeline' (RepairOps gives the transition times), 'event' (a RepairOps ticket.transitioned webhook the timeline does not hold yet: exact too), 'observed' (MGR has no status history: the start of the first run that saw the new status, from mgr.tickets_history). Deleted tickets are left out.
 WITH rules AS (
     SELECT account, label, status_group FROM meta.status_groups
 ),
@@ -10,6 +10,14 @@ ro AS (
     FROM repairops.ticket_timeline l
     JOIN repairops.tickets t ON t.account = l.account AND t.id = l.ticket_id AND t.deleted_at IS NULL
     WHERE l.status IS NOT NULL AND l.timestamp IS NOT NULL
+),
+ro_events AS (
+    SELECT 'repairops' AS source, e.account, e.ticket_id, NULL::BIGINT AS seq, e.to_status AS status, e.timestamp AS changed_at, 'event' AS basis
+    FROM repairops.webhook_events e
+    LEFT JOIN repairops.tickets t ON t.account = e.account AND t.id = e.ticket_id
+    WHERE e.event = 'ticket.transitioned' AND e.ticket_id IS NOT NULL AND e.to_status IS NOT NULL AND e.timestamp IS NOT NULL
+      AND t.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM ro r WHERE r.account = e.account AND r.ticket_id = e.ticket_id AND r.status = e.to_status AND r.changed_at = e.timestamp)
 ),
 mgr_versions AS (
     SELECT h.account, h.id AS ticket_id, h.status_label AS status, h.valid_from,
@@ -26,6 +34,8 @@ mgr AS (
 ),
 changes AS (
     SELECT * FROM ro
+    UNION ALL
+    SELECT * FROM ro_events
     UNION ALL
     SELECT * FROM mgr
 ),

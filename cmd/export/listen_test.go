@@ -190,7 +190,7 @@ accounts:
     base_url: %s
     api_key_env: TEST_RO_KEY
     requests_per_hour: 1000000
-    resources: [inventory]
+    resources: [inventory, tickets]
     webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
 `, org.Name, roSrv.URL))
 	raw := dir + "/raw"
@@ -288,8 +288,35 @@ accounts:
 		t.Fatalf("run: exit %d %s", code, stderr)
 	}
 	check("after more deliveries", 7)
+
+	// A transition the timeline does not hold is a status change of its
+	// own ('event'); a payment against a closed ticket makes its invoice
+	// part paid.
+	if got := queryCSV(t, cfg, `SELECT basis || '|' || to_status FROM main.status_changes WHERE ticket_id = 't-9'`); got != "event|QC_REVIEW" {
+		t.Errorf("the transition in main.status_changes: %q", got)
+	}
+	closed := strings.Split(queryCSV(t, cfg, `SELECT id || '|' || total FROM main.invoices WHERE source = 'repairops' ORDER BY id LIMIT 1`), "|")
+	if len(closed) != 2 {
+		t.Fatalf("no closed RepairOps ticket: %v", closed)
+	}
+	if n := queryCSV(t, cfg, `SELECT count(*) FROM main.invoices WHERE source = 'repairops' AND (paid <> 0 OR due <> total OR due IS NULL)`); n != "0" {
+		t.Errorf("%s RepairOps invoices paid before any payment names them", n)
+	}
+	rcv, srv = newReceiver()
+	part := fmt.Sprintf(`{"event":"payment.processed","timestamp":"2026-03-05T10:00:00Z","data":{"id":"pay-closed","amount":10.05,"ticket_id":%q}}`, closed[0])
+	post(srv.URL, part, signed(part))
+	srv.Close()
+	rcv.Close()
+	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run: exit %d %s", code, stderr)
+	}
+	paid["pay-closed"] = 1005
+	if got := queryCSV(t, cfg, fmt.Sprintf(`SELECT paid || '|' || (total - due) FROM main.invoices WHERE source = 'repairops' AND id = '%s'`, closed[0])); got != "10.05|10.05" {
+		t.Errorf("the paid ticket's invoice: %s", got)
+	}
+	check("a payment by id", 8)
 	if code, _, stderr := runCLI(t, "rebuild", "--config", cfg); code != exitOK {
 		t.Fatalf("rebuild: exit %d %s", code, stderr)
 	}
-	check("after rebuild", 7)
+	check("after rebuild", 8)
 }
