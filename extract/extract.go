@@ -159,6 +159,9 @@ type Webhooks struct {
 	// sender's own id when it gives one, else a hash of what the event
 	// says (its name, time and data).
 	EventID func(h http.Header, body []byte) string
+	// RetrySpan is how long the sender retries a failed delivery before it
+	// gives up (and may disable the endpoint).
+	RetrySpan time.Duration
 	// Resources name the archive entries a batch of events loads as (one
 	// per table: Decode reads each from the same batch of event-log
 	// lines, a JSON array).

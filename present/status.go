@@ -2,6 +2,7 @@ package present
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -25,6 +26,8 @@ type StatusReport struct {
 	// Keys is each configured account's rate-budget ledger (shared by every
 	// process using the key); empty without a config.
 	Keys []pipeline.KeyInfo `json:"keys,omitempty"`
+	// Webhooks is each receiving account's event log (export listen).
+	Webhooks []pipeline.ReceiverInfo `json:"webhooks,omitempty"`
 }
 
 func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config, limit int, asJSON bool) error {
@@ -50,6 +53,19 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 		if rep.Status, err = w.Status(ctx, limit); err != nil {
 			return err
 		}
+	}
+	if cfg != nil {
+		loaded := map[string]int64{}
+		for _, c := range rep.Cursors {
+			if c.Resource == pipeline.EventsCursor {
+				var v struct {
+					Offset int64 `json:"offset"`
+				}
+				json.Unmarshal([]byte(c.Value), &v)
+				loaded[c.Account] = v.Offset
+			}
+		}
+		rep.Webhooks = pipeline.Receivers(cfg, loaded, time.Now())
 	}
 	if asJSON {
 		return JSON(out, rep)
@@ -155,6 +171,21 @@ func printStatus(out io.Writer, r StatusReport) {
 				last = ts(&k.LastSignal)
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, k.Ledger)
+		}
+	}
+	if len(r.Webhooks) > 0 {
+		fmt.Fprintln(tw, "\nWEBHOOKS: what export listen received; export run loads it")
+		fmt.Fprintln(tw, "account\treceived\tlast event\twaiting to load\trefused\tlast refused\twarning")
+		for _, h := range r.Webhooks {
+			refused := "-"
+			if h.LastRefused != nil {
+				refused = ts(h.LastRefused) + " (" + h.LastReason + ")"
+			}
+			last := "-"
+			if h.Last != nil {
+				last = ts(h.Last)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\n", h.Account, h.Received, last, h.Waiting, h.Refused, refused, h.Warning)
 		}
 	}
 	if r.PublishPending > 0 {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/repairshop/export/extract/repairops/repairopstest"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/receive"
 )
 
@@ -284,8 +286,23 @@ accounts:
 	post(srv.URL, again, signed(again))
 	srv.Close()
 	rcv.Close()
+	status := func() pipeline.ReceiverInfo {
+		t.Helper()
+		code, out, stderr := runCLI(t, "status", "--config", cfg, "--json")
+		var rep present.StatusReport
+		if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Webhooks) != 1 {
+			t.Fatalf("status: exit %d %v %s%s", code, err, out, stderr)
+		}
+		return rep.Webhooks[0]
+	}
+	if h := status(); h.Waiting != 2 || h.Received != 13 || h.Refused != 1 || !strings.Contains(h.LastReason, "does not match") || h.Last == nil || h.Warning != "" {
+		t.Errorf("status before the run: %+v", h)
+	}
 	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Fatalf("run: exit %d %s", code, stderr)
+	}
+	if h := status(); h.Waiting != 0 || h.Received != 13 {
+		t.Errorf("status after the run: %+v", h)
 	}
 	check("after more deliveries", 7)
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/repairshop/export/extract"
 )
@@ -21,6 +22,9 @@ var webhooks = &extract.Webhooks{
 	SignatureHeader: "X-RepairOps-Signature",
 	EventID:         eventID,
 	Resources:       []string{WebhookEvents, WebhookPayments},
+	// Retried immediately, then after 5 min, 30 min, 2 h and 24 h;
+	// disabled after 5 failures.
+	RetrySpan: 5*time.Minute + 30*time.Minute + 2*time.Hour + 24*time.Hour,
 }
 
 // The archive's names for batches of events: every event

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/receive"
+)
+
+// ReceiverInfo is an account's webhook receiver as `export status` shows
+// it, read from its event and rejects logs.
+type ReceiverInfo struct {
+	Account  string     `json:"account"`
+	Log      string     `json:"event_log"`
+	Received int        `json:"events_received"`
+	Last     *time.Time `json:"last_event,omitempty"`
+	// Waiting are the events received and not loaded yet.
+	Waiting     int        `json:"events_waiting"`
+	Refused     int        `json:"deliveries_refused"`
+	LastRefused *time.Time `json:"last_refused,omitempty"`
+	LastReason  string     `json:"last_refused_reason,omitempty"`
+	Warning     string     `json:"warning,omitempty"`
+}
+
+// Receivers reads the webhook logs of the accounts that have a webhook;
+// loaded is, per account, the offset of its log that the warehouse has
+// loaded (the EventsCursor).
+func Receivers(cfg *config.Config, loaded map[string]int64, now time.Time) []ReceiverInfo {
+	var out []ReceiverInfo
+	for _, a := range cfg.Accounts {
+		src, ok := sources.Lookup(a.Source)
+		if a.Webhook == nil || !ok || src.Webhooks == nil {
+			continue
+		}
+		ri := ReceiverInfo{Account: a.Name, Log: receive.EventLog(cfg.RawDir(), a.Source, a.Name)}
+		var err error
+		if ri.Received, ri.Waiting, ri.Last, err = scanEvents(ri.Log, loaded[a.Name]); err != nil {
+			ri.Warning = err.Error()
+		}
+		ri.Refused, ri.LastRefused, ri.LastReason = scanRejected(receive.RejectLog(cfg.RawDir(), a.Source, a.Name))
+		// Refusals since the last accepted event, for longer than the
+		// sender retries: it may have disabled the endpoint.
+		if ri.LastRefused != nil && (ri.Last == nil || ri.LastRefused.After(*ri.Last)) {
+			since := ri.LastRefused
+			if ri.Last != nil {
+				since = ri.Last
+			}
+			if now.Sub(*since) > src.Webhooks.RetrySpan {
+				ri.Warning = fmt.Sprintf("deliveries refused and none accepted for %s, longer than %s retries (%s): it may have disabled the endpoint; check the secret and %s's webhook settings",
+					now.Sub(*since).Round(time.Hour), src.Title, src.Webhooks.RetrySpan, src.Title)
+			}
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
+func scanEvents(path string, loaded int64) (received, waiting int, last *time.Time, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil, nil
+	}
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var pos int64
+	for {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return received, waiting, last, err
+		}
+		var ev receive.Event
+		if json.Unmarshal(line, &ev) == nil {
+			received++
+			if pos >= loaded {
+				waiting++
+			}
+			at := ev.ReceivedAt
+			last = &at
+		}
+		pos += int64(len(line))
+	}
+	return received, waiting, last, nil
+}
+
+func scanRejected(path string) (n int, last *time.Time, reason string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, nil, ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r receive.Rejected
+		if json.Unmarshal(sc.Bytes(), &r) == nil {
+			n++
+			at := r.ReceivedAt
+			last, reason = &at, r.Reason
+		}
+	}
+	return n, last, reason
+}

@@ -1,0 +1,40 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/receive"
+)
+
+// Refusals for longer than the sender retries, with nothing accepted
+// since, warn that the endpoint may be disabled; a recent refusal does not.
+func TestReceiversWarnWhenDeliveriesStopped(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte("warehouse: w.duckdb\nraw: " + dir + "\naccounts:\n  - {name: metro, source: repairops, api_key_env: K, webhook: {path: /h, secret_env: S}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	write := func(path string, v any) {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		f, _ := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		b, _ := json.Marshal(v)
+		f.Write(append(b, '\n'))
+		f.Close()
+	}
+	write(receive.EventLog(dir, "repairops", "metro"), receive.Event{ID: "e1", ReceivedAt: now.Add(-40 * time.Hour), Body: json.RawMessage(`{}`)})
+	write(receive.RejectLog(dir, "repairops", "metro"), receive.Rejected{ReceivedAt: now.Add(-39 * time.Hour), Reason: "signature does not match"})
+	got := Receivers(cfg, map[string]int64{}, now)
+	if len(got) != 1 || got[0].Received != 1 || got[0].Waiting != 1 || got[0].Refused != 1 || !strings.Contains(got[0].Warning, "disabled") {
+		t.Fatalf("%+v", got)
+	}
+	if got := Receivers(cfg, map[string]int64{}, now.Add(-39*time.Hour+time.Hour)); got[0].Warning != "" {
+		t.Errorf("an hour after a refusal: %q", got[0].Warning)
+	}
+}
