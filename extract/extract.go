@@ -159,6 +159,9 @@ type Webhooks struct {
 	// sender's own id when it gives one, else a hash of what the event
 	// says (its name, time and data).
 	EventID func(h http.Header, body []byte) string
+	// Names says which record an event names (resource and id), whose
+	// detail a run fetches before anything else ("" for none).
+	Names func(body []byte) (resource, id string)
 	// RetrySpan is how long the sender retries a failed delivery before it
 	// gives up (and may disable the endpoint).
 	RetrySpan time.Duration

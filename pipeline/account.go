@@ -51,6 +51,11 @@ type account struct {
 	// where this run reads the account's log from.
 	raw      string
 	eventsAt int64
+	// named are the records webhook events named, by resource, whose
+	// details the run fetches before anything else; fetchedNow the
+	// details this run fetched.
+	named      map[string][]string
+	fetchedNow map[string]map[string]bool
 	// progress is the account's line in prog (both nil: no display).
 	prog     *Progress
 	progress *accountProgress
@@ -228,6 +233,21 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		}
 		x.fails.add(x.log, "loading webhook events", err)
 	}
+	x.fetchedNow = map[string]map[string]bool{}
+	for _, r := range x.details {
+		for _, id := range x.named[r.Name] {
+			if v, err := x.detail(ctx, r, load.Due{ID: id}); err != nil {
+				if v == extract.Skip {
+					// An event may name what the API will not serve;
+					// the listings catch real changes: not a failure.
+					x.log.Warn("the detail a webhook event names could not be fetched; the listings will catch the change", "resource", r.Name, "id", id, "error", err)
+					continue
+				}
+				x.left.lists(x.tasks)
+				return stop(fmt.Sprintf("details of %s %s (named by a webhook event)", r.Name, id), err, v)
+			}
+		}
+	}
 	for i, t := range x.tasks {
 		err := t.Run(ctx, x)
 		if err == nil {
@@ -252,35 +272,9 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 	for j, it := range queue {
 		x.queued(len(queue) - j)
 		r, d := it.r, it.d
-		p, err := x.sess.Detail(ctx, r.Name, d.ID)
-		v := extract.Skip
-		if err != nil {
-			v = x.verdict(ctx, err)
-		}
-		switch {
-		case err != nil && v == extract.Gone:
-			x.log.Warn("listed record has no detail (deleted since?); it leaves the queue and is marked deleted", "resource", r.Name, "id", d.ID)
-			e := archive.Gone(r.Name, d.ID, d.Fingerprint, x.clock.Now())
-			var dec extract.Decoded
-			if dec, err = decode(x.src, e); err == nil {
-				err = x.sendPrepared(ctx, page{entry: e}, dec)
-			}
-			if err == nil {
-				x.fails.ok()
-				continue
-			}
-			v = x.verdict(ctx, err)
-		case err == nil:
-			e := p.DetailEntry(d.Fingerprint)
-			dec, derr := x.src.Decode(e)
-			if err = derr; err == nil {
-				err = x.sendPrepared(ctx, page{entry: e}, dec)
-			}
-			if err == nil {
-				x.fails.ok()
-				continue
-			}
-			v = x.verdict(ctx, err)
+		v, err := x.detail(ctx, r, d)
+		if err == nil {
+			continue
 		}
 		what := fmt.Sprintf("details of %s %s", r.Name, d.ID)
 		if v == extract.Skip && !x.fails.add(x.log, what, err) {
@@ -300,6 +294,35 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 	}
 	x.fails.settle(&res)
 	return res
+}
+
+// detail fetches one record's detail and queues it for the loader; a 404
+// queues the record's deletion. On failure it says what the failure means.
+func (x *account) detail(ctx context.Context, r extract.Resource, d load.Due) (extract.Verdict, error) {
+	if x.fetchedNow[r.Name] == nil {
+		x.fetchedNow[r.Name] = map[string]bool{}
+	}
+	x.fetchedNow[r.Name][d.ID] = true
+	p, err := x.sess.Detail(ctx, r.Name, d.ID)
+	if err == nil {
+		e := p.DetailEntry(d.Fingerprint)
+		dec, derr := x.src.Decode(e)
+		if err = derr; err == nil {
+			err = x.sendPrepared(ctx, page{entry: e}, dec)
+		}
+	} else if x.verdict(ctx, err) == extract.Gone {
+		x.log.Warn("listed record has no detail (deleted since?); it leaves the queue and is marked deleted", "resource", r.Name, "id", d.ID)
+		e := archive.Gone(r.Name, d.ID, d.Fingerprint, x.clock.Now())
+		var dec extract.Decoded
+		if dec, err = decode(x.src, e); err == nil {
+			err = x.sendPrepared(ctx, page{entry: e}, dec)
+		}
+	}
+	if err != nil {
+		return x.verdict(ctx, err), err
+	}
+	x.fails.ok()
+	return extract.Skip, nil
 }
 
 // item is one detail to fetch.
@@ -322,7 +345,9 @@ func (x *account) queue(now time.Time) []item {
 			byID[id] = d
 		}
 		for _, d := range byID {
-			q = append(q, item{r, d})
+			if !x.fetchedNow[r.Name][d.ID] { // fetched first, for a webhook event
+				q = append(q, item{r, d})
+			}
 		}
 	}
 	prioritiseBy(q, func(it item) load.Due { return it.d }, now)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/archive"
@@ -98,6 +99,7 @@ func (x *account) events(ctx context.Context) error {
 			continue
 		}
 		batch = append(batch, line)
+		x.name(line)
 		if len(batch) >= EventBatch {
 			if err := flush(); err != nil {
 				return err
@@ -114,4 +116,27 @@ func (x *account) events(ctx context.Context) error {
 		x.log.Info("webhook events loaded", "events", loaded, "log", path)
 	}
 	return nil
+}
+
+// name notes the record an event names, for its detail to come first.
+func (x *account) name(line []byte) {
+	if x.src.Webhooks.Names == nil {
+		return
+	}
+	var ev struct {
+		Body json.RawMessage `json:"body"`
+	}
+	if json.Unmarshal(line, &ev) != nil {
+		return
+	}
+	res, id := x.src.Webhooks.Names(ev.Body)
+	if res == "" || id == "" {
+		return
+	}
+	if x.named == nil {
+		x.named = map[string][]string{}
+	}
+	if !slices.Contains(x.named[res], id) {
+		x.named[res] = append(x.named[res], id)
+	}
 }

@@ -332,8 +332,34 @@ accounts:
 		t.Errorf("the paid ticket's invoice: %s", got)
 	}
 	check("a payment by id", 8)
+
+	// A run with events fetches the details they name before anything
+	// else, once.
+	rcv, srv = newReceiver()
+	updated := fmt.Sprintf(`{"event":"ticket.updated","timestamp":"2026-03-06T09:00:00Z","data":{"ticket_id":%q,"changes":["notes"]}}`, closed[0])
+	post(srv.URL, updated, signed(updated))
+	srv.Close()
+	rcv.Close()
+	before := len(roSrv.Log())
+	if code, _, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+		t.Fatalf("run: exit %d %s", code, stderr)
+	}
+	reqs := roSrv.Log()[before:]
+	if len(reqs) == 0 || !strings.HasSuffix(reqs[0].Path, "/tickets/"+closed[0]) {
+		t.Errorf("the run's first request: %+v; want the detail of ticket %s", reqs[:min(len(reqs), 1)], closed[0])
+	}
+	n := 0
+	for _, r := range reqs {
+		if strings.HasSuffix(r.Path, "/tickets/"+closed[0]) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("ticket %s fetched %d times in the run", closed[0], n)
+	}
+	check("a ticket event", 9)
 	if code, _, stderr := runCLI(t, "rebuild", "--config", cfg); code != exitOK {
 		t.Fatalf("rebuild: exit %d %s", code, stderr)
 	}
-	check("after rebuild", 8)
+	check("after rebuild", 9)
 }

@@ -22,6 +22,7 @@ var webhooks = &extract.Webhooks{
 	SignatureHeader: "X-RepairOps-Signature",
 	EventID:         eventID,
 	Resources:       []string{WebhookEvents, WebhookPayments},
+	Names:           names,
 	// Retried immediately, then after 5 min, 30 min, 2 h and 24 h;
 	// disabled after 5 failures.
 	RetrySpan: 5*time.Minute + 30*time.Minute + 2*time.Hour + 24*time.Hour,
@@ -133,4 +134,35 @@ func eventID(h http.Header, body []byte) string {
 	}
 	sum := sha256.Sum256(body)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// names: a ticket event names its ticket, a customer event its customer
+// (inventory is listed in full every run; a payment names no detail).
+func names(body []byte) (resource, id string) {
+	var ev struct {
+		Event string `json:"event"`
+		Data  struct {
+			TicketID   json.RawMessage `json:"ticket_id"`
+			CustomerID json.RawMessage `json:"customer_id"`
+			ID         json.RawMessage `json:"id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &ev) != nil {
+		return "", ""
+	}
+	str := func(raws ...json.RawMessage) string {
+		for _, r := range raws {
+			if s := strings.Trim(string(r), `" `); s != "" && s != "null" {
+				return s
+			}
+		}
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(ev.Event, "ticket."):
+		return Tickets.Name, str(ev.Data.TicketID, ev.Data.ID)
+	case strings.HasPrefix(ev.Event, "customer."):
+		return Customers.Name, str(ev.Data.CustomerID, ev.Data.ID)
+	}
+	return "", ""
 }
