@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/pipeline"
@@ -362,4 +364,109 @@ accounts:
 		t.Fatalf("rebuild: exit %d %s", code, stderr)
 	}
 	check("after rebuild", 9)
+}
+
+// The RepairOps simulator's own webhooks, through the receiver: sent
+// twice and newest first, refused while the receiver is down and retried
+// on the documented schedule. Payments arrive only through events and
+// sum exactly to the simulator's books; each transition an event reports
+// is in the ticket's timeline from the detail endpoint, at the same time;
+// five failed attempts disable the endpoint.
+func TestSimulatorWebhooksLoadExactly(t *testing.T) {
+	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
+	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150))
+	defer srv.Close()
+	org := srv.Orgs[0]
+	const secret = "whsec_sim_1"
+	t.Setenv("TEST_RO_HOOK_SECRET", secret)
+	path, cfg := roConfig(t, srv, "    resources: [tickets]\n    webhook: {path: /hooks/"+org.Name+", secret_env: TEST_RO_HOOK_SECRET}\n")
+	rcv, err := receive.New(cfg.RawDir(), []receive.Endpoint{{Account: org.Name, Source: "repairops", Path: "/hooks/" + org.Name, Secret: []byte(secret),
+		Header: repairopstest.SignatureHeader, EventID: mustSource(t, "repairops").Webhooks.EventID}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	var down sync.Mutex
+	isDown := false
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		down.Lock()
+		d := isDown
+		down.Unlock()
+		if d {
+			http.Error(w, "down", http.StatusBadGateway) // the proxy in front of a stopped receiver
+			return
+		}
+		rcv.ServeHTTP(w, r)
+	}))
+	defer hooks.Close()
+	setDown := func(d bool) { down.Lock(); isDown = d; down.Unlock() }
+	srv.Subscribe(org.Name, hooks.URL+"/hooks/"+org.Name, secret)
+	srv.WebhookFaults(true, true)
+	run := func() {
+		t.Helper()
+		if err, logs := runRO(t, cfg, pipeline.Limits{}, clk); err != nil {
+			t.Fatalf("run: %v\n%s", err, logs)
+		}
+	}
+	run()
+
+	clk.Advance(time.Hour)
+	moved, err := srv.ChangeTickets(org.Name, 3, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range org.TicketIDs()[:4] {
+		if _, err := srv.Pay(org.Name, id, int64(1999+i*1234), "card", clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDown(true)
+	if ok, failed := srv.Deliver(); ok != 0 || failed != 7 {
+		t.Fatalf("while down: %d delivered, %d failed; want 0 and 7", ok, failed)
+	}
+	clk.Advance(4 * time.Minute)
+	if ok, failed := srv.Deliver(); ok+failed != 0 {
+		t.Fatalf("before the 5-minute retry: %d attempts", ok+failed)
+	}
+	setDown(false)
+	clk.Advance(time.Minute)
+	if ok, failed := srv.Deliver(); ok != 7 || failed != 0 {
+		t.Fatalf("the retry after 5 minutes: %d delivered, %d failed", ok, failed)
+	}
+	run()
+
+	n, total := srv.Payments(org.Name)
+	if got := queryCSV(t, path, `SELECT count(*) || '|' || sum(amount) FROM repairops.payments`); got != fmt.Sprintf("%d|%s", n, total) {
+		t.Errorf("payments %s; the simulator's books: %d|%s", got, n, total)
+	}
+	if got := queryCSV(t, path, `SELECT count(*) FROM repairops.webhook_events`); got != "7" {
+		t.Errorf("%s events; 7 were sent (each twice)", got)
+	}
+	// Every transition an event reports is in the timeline, at its time.
+	got := queryCSV(t, path, `SELECT count(*) || '|' || count(l.ticket_id) FROM repairops.webhook_events e
+		LEFT JOIN repairops.ticket_timeline l ON l.account = e.account AND l.ticket_id = e.ticket_id AND l.status = e.to_status AND l.timestamp = e.timestamp
+		WHERE e.event = 'ticket.transitioned'`)
+	if got != fmt.Sprintf("%d|%d", len(moved), len(moved)) {
+		t.Errorf("transitions from events / found in the timelines: %s, want %d of %d", got, len(moved), len(moved))
+	}
+
+	// Down for all five attempts: the endpoint is disabled.
+	setDown(true)
+	srv.ChangeTickets(org.Name, 1, clk.Now())
+	for _, wait := range repairopstest.RetrySchedule {
+		clk.Advance(wait)
+		srv.Deliver()
+	}
+	if !srv.Disabled(org.Name) {
+		t.Error("five failed attempts did not disable the endpoint")
+	}
+}
+
+func mustSource(t *testing.T, name string) *extract.Source {
+	t.Helper()
+	src, ok := sources.Lookup(name)
+	if !ok {
+		t.Fatalf("no source %s", name)
+	}
+	return src
 }

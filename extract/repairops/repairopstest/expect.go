@@ -173,10 +173,20 @@ func (s *Server) ChangeTickets(org string, n int, at time.Time) ([]string, error
 		return nil, fmt.Errorf("repairopstest: %s has %d open tickets, cannot change %d", org, len(open), n)
 	}
 	var ids []string
+	type moved struct {
+		t        *ticket
+		from, to event
+	}
+	var events []moved
 	for i := 0; i < n; i++ {
 		t := open[i*len(open)/n]
 		t.advance(at)
 		ids = append(ids, t.ID)
+		events = append(events, moved{t, t.path[t.step-1], t.path[t.step]})
+	}
+	for _, m := range events { // the webhooks' lock is taken under the data's, never the other way
+		s.queue(org, "ticket.transitioned", m.to.At, map[string]any{"ticket_id": m.t.ID, "ticket_number": m.t.Number,
+			"from_status": m.from.Status, "to_status": m.to.Status, "shop_id": m.t.ShopID})
 	}
 	return ids, nil
 }

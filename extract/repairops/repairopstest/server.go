@@ -140,6 +140,7 @@ type Server struct {
 	faults Fault
 	broken map[string]int // path under /v1 → status it answers with, until mended
 	log    []Request
+	wh     *hooks // webhook subscriptions and payments (webhooks.go)
 }
 
 type keyInfo struct {
