@@ -31,8 +31,10 @@ type ReceiverInfo struct {
 
 // Receivers reads the webhook logs of the accounts that have a webhook;
 // loaded is, per account, the offset of its log that the warehouse has
-// loaded (the EventsCursor).
-func Receivers(cfg *config.Config, loaded map[string]int64, now time.Time) []ReceiverInfo {
+// loaded (the EventsCursor), and changed the newest status change the API
+// itself reported (its timelines): changes the events never told of,
+// for longer than the sender retries, mean deliveries have stopped.
+func Receivers(cfg *config.Config, loaded map[string]int64, changed map[string]time.Time, now time.Time) []ReceiverInfo {
 	var out []ReceiverInfo
 	for _, a := range cfg.Accounts {
 		src, ok := sources.Lookup(a.Source)
@@ -57,9 +59,26 @@ func Receivers(cfg *config.Config, loaded map[string]int64, now time.Time) []Rec
 					now.Sub(*since).Round(time.Hour), src.Title, src.Webhooks.RetrySpan, src.Title)
 			}
 		}
+		if c, ok := changed[a.Name]; ok && ri.Warning == "" {
+			var last time.Time
+			if ri.Last != nil {
+				last = *ri.Last
+			}
+			if c.Sub(last) > src.Webhooks.RetrySpan {
+				ri.Warning = fmt.Sprintf("%s reports status changes up to %s, yet no event came for them (the last at %s): deliveries have stopped; check that the endpoint is enabled in %s's webhook settings and that export listen runs",
+					src.Title, c.UTC().Format(time.RFC3339), lastOrNever(ri.Last), src.Title)
+			}
+		}
 		out = append(out, ri)
 	}
 	return out
+}
+
+func lastOrNever(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func scanEvents(path string, loaded int64) (received, waiting int, last *time.Time, err error) {

@@ -30,11 +30,22 @@ func TestReceiversWarnWhenDeliveriesStopped(t *testing.T) {
 	}
 	write(receive.EventLog(dir, "repairops", "metro"), receive.Event{ID: "e1", ReceivedAt: now.Add(-40 * time.Hour), Body: json.RawMessage(`{}`)})
 	write(receive.RejectLog(dir, "repairops", "metro"), receive.Rejected{ReceivedAt: now.Add(-39 * time.Hour), Reason: "signature does not match"})
-	got := Receivers(cfg, map[string]int64{}, now)
+	got := Receivers(cfg, map[string]int64{}, nil, now)
 	if len(got) != 1 || got[0].Received != 1 || got[0].Waiting != 1 || got[0].Refused != 1 || !strings.Contains(got[0].Warning, "disabled") {
 		t.Fatalf("%+v", got)
 	}
-	if got := Receivers(cfg, map[string]int64{}, now.Add(-39*time.Hour+time.Hour)); got[0].Warning != "" {
+	if got := Receivers(cfg, map[string]int64{}, nil, now.Add(-39*time.Hour+time.Hour)); got[0].Warning != "" {
 		t.Errorf("an hour after a refusal: %q", got[0].Warning)
+	}
+	// No refusal logged (the receiver was down), but the API's timelines
+	// show changes a day and more after the last event.
+	os.Remove(receive.RejectLog(dir, "repairops", "metro"))
+	changed := map[string]time.Time{"metro": now.Add(-40*time.Hour + 27*time.Hour)}
+	if got := Receivers(cfg, map[string]int64{}, changed, now); !strings.Contains(got[0].Warning, "deliveries have stopped") {
+		t.Errorf("changes without events: %q", got[0].Warning)
+	}
+	changed["metro"] = now.Add(-40*time.Hour + 2*time.Hour)
+	if got := Receivers(cfg, map[string]int64{}, changed, now); got[0].Warning != "" {
+		t.Errorf("changes within the retry span: %q", got[0].Warning)
 	}
 }

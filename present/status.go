@@ -32,6 +32,7 @@ type StatusReport struct {
 
 func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config, limit int, asJSON bool) error {
 	rep := StatusReport{Warehouse: path}
+	var changed map[string]time.Time
 	if cfg != nil {
 		rep.Keys = pipeline.Keys(cfg)
 	}
@@ -53,6 +54,7 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 		if rep.Status, err = w.Status(ctx, limit); err != nil {
 			return err
 		}
+		changed = lastReportedChanges(ctx, w)
 	}
 	if cfg != nil {
 		loaded := map[string]int64{}
@@ -65,7 +67,7 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 				loaded[c.Account] = v.Offset
 			}
 		}
-		rep.Webhooks = pipeline.Receivers(cfg, loaded, time.Now())
+		rep.Webhooks = pipeline.Receivers(cfg, loaded, changed, time.Now())
 	}
 	if asJSON {
 		return JSON(out, rep)
@@ -199,4 +201,20 @@ func firstLineOf(s string) string {
 		return s[:i] + " …"
 	}
 	return s
+}
+
+// lastReportedChanges is, per account, the newest status change the
+// source's own timelines report (none when the model is not there yet).
+func lastReportedChanges(ctx context.Context, w *load.Warehouse) map[string]time.Time {
+	res, err := w.Query(ctx, `SELECT account, max(changed_at) FROM main.status_changes WHERE basis = 'timeline' GROUP BY ALL`)
+	if err != nil {
+		return nil
+	}
+	out := map[string]time.Time{}
+	for _, r := range res.Rows {
+		if t, err := time.Parse(time.RFC3339Nano, r[1]); err == nil {
+			out[r[0]] = t
+		}
+	}
+	return out
 }

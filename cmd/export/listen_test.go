@@ -433,7 +433,20 @@ func TestSimulatorWebhooksLoadExactly(t *testing.T) {
 	if ok, failed := srv.Deliver(); ok != 7 || failed != 0 {
 		t.Fatalf("the retry after 5 minutes: %d delivered, %d failed", ok, failed)
 	}
+	if srv.Forge(org.Name, "payment.processed", map[string]any{"payment_id": "forged", "amount": 5000, "ticket_id": moved[0]}) {
+		t.Fatal("a forged delivery was accepted")
+	}
+	before := len(srv.Log())
 	run()
+	var lists, details int
+	for _, r := range srv.Log()[before:] {
+		if strings.Count(strings.Trim(r.Path, "/"), "/") >= 2 {
+			details++
+		} else {
+			lists++
+		}
+	}
+	t.Logf("the run after %d changed tickets and their events: %d list and %d detail requests", len(moved), lists, details)
 
 	n, total := srv.Payments(org.Name)
 	if got := queryCSV(t, path, `SELECT count(*) || '|' || sum(amount) FROM repairops.payments`); got != fmt.Sprintf("%d|%s", n, total) {

@@ -225,3 +225,17 @@ func post(client *http.Client, url, secret string, body []byte) bool {
 	resp.Body.Close()
 	return resp.StatusCode/100 == 2
 }
+
+// Forge posts an event to the organisation's endpoint signed with the
+// wrong secret, as an impostor would, and says whether it was accepted.
+func (s *Server) Forge(org, event string, data map[string]any) bool {
+	h := s.hooks()
+	h.mu.Lock()
+	sub := h.subs[org]
+	h.mu.Unlock()
+	if sub == nil {
+		return false
+	}
+	body, _ := json.Marshal(map[string]any{"event": event, "timestamp": ts(s.cfg.clock.Now()), "data": data})
+	return post(&http.Client{Timeout: 2 * time.Second}, sub.url, sub.secret+"-not", body)
+}
