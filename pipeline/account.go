@@ -189,7 +189,7 @@ func (x *account) send(ctx context.Context, p page) error {
 // verdict is what a failure means, cancellation first.
 func (x *account) verdict(ctx context.Context, err error) extract.Verdict {
 	if ctx.Err() != nil {
-		return extract.Stop
+		return extract.Partial // a signal (or a failed load): stop, say what is left
 	}
 	return x.sess.Verdict(err)
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -240,8 +241,20 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	}
 
 	status, runErr := runStatus(results, loadErr)
-	if ctx.Err() != nil && runErr == nil {
-		status, runErr = load.StatusFailed, fmt.Errorf("interrupted: %w; what was fetched is committed, the next run resumes", context.Cause(ctx))
+	if ctx.Err() != nil && loadErr == nil {
+		// A signal (systemd's stop, cron's timeout, ^C): what is complete
+		// is committed below; the run is interrupted, a partial one.
+		var left []string
+		for _, r := range results {
+			if r.Left != "" {
+				left = append(left, r.Account+": "+r.Left)
+			}
+		}
+		msg := "what was fetched is committed and the next run resumes"
+		if len(left) > 0 {
+			msg += "; " + strings.Join(left, "; ")
+		}
+		status, runErr = load.StatusInterrupted, fmt.Errorf("%w: interrupted (%v); %s", ErrPartial, context.Cause(ctx), msg)
 	}
 	errText := ""
 	if runErr != nil {

@@ -46,7 +46,7 @@ const exitHelp = `EXIT CODES:
    0  done
    1  failure (see the message; nothing half-written is visible)
    2  bad usage or configuration (a flag, the config file, a missing API key variable)
-   3  partial: stopped by the rate budget; committed what it fetched, the next run resumes
+   3  partial: stopped by the rate budget or a signal (SIGTERM, SIGINT); committed what it fetched, the next run resumes
    4  done, but some records were rejected (quarantined in meta.rejects; see export status)`
 
 // crashEnv names a point at which the process kills itself with SIGKILL,
@@ -110,6 +110,13 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal the run winds down (it commits what is
+		// complete and exits 3); a second one takes the default action and
+		// ends the process at once: what was committed stays committed.
+		<-ctx.Done()
+		stop()
+	}()
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.RunContext(ctx, flagsFirst(app, os.Args))
 	if err != nil {
