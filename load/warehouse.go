@@ -231,6 +231,19 @@ func lockHint(err error) error {
 }
 
 // Close releases the connection and the file.
+// Flush writes what the write-ahead log holds into the warehouse file
+// (CHECKPOINT). DuckDB does it on close too, but there a failure (a full
+// disk, a file-size limit) is silent: the data is safe in the WAL, yet
+// the file did not grow. Here it is an error the run reports.
+func (w *Warehouse) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("write the warehouse file %s (a full disk or a file-size limit?); what was committed is safe in its write-ahead log %s.wal: %w", w.path, w.path, err)
+	}
+	return nil
+}
+
 func (w *Warehouse) Close() error {
 	var errs []error
 	if w.conn != nil {

@@ -168,6 +168,9 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	if rep.Published, err = publish(ctx, w, cfg, runID, clock); err != nil {
 		return rep, err
 	}
+	if err := w.Flush(ctx); err != nil {
+		return rep, err
+	}
 	if n := rep.Summary.Totals().Rejected; n > 0 {
 		return rep, fmt.Errorf("%w: %d archived record(s) do not fit the declarations", ErrRejected, n)
 	}

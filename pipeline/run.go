@@ -264,18 +264,31 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	rep.Summary, err = w.Finish(dbctx, runID, clock.Now(), status, results, errText)
 	rep.Took = clock.Now().Sub(started)
 	if err != nil {
-		return rep, errors.Join(err, runErr)
+		return rep, storageError(err, runErr)
 	}
 	if rep.Backlog, err = w.DetailBacklog(dbctx); err != nil {
-		return rep, errors.Join(err, runErr)
+		return rep, storageError(err, runErr)
 	}
 	if rep.Published, err = publish(dbctx, w, cfg, runID, clock); err != nil {
-		return rep, errors.Join(err, runErr)
+		return rep, storageError(err, runErr)
+	}
+	if err := w.Flush(dbctx); err != nil {
+		return rep, storageError(err, runErr)
 	}
 	if n := rep.Summary.Totals().Rejected; n > 0 && runErr == nil {
 		runErr = fmt.Errorf("%w: %d record(s) quarantined in meta.rejects; everything else is loaded", ErrRejected, n)
 	}
 	return rep, runErr
+}
+
+// storageError is a failure to finish the run in the warehouse or to
+// write its file or the Parquet tree: a failure (exit 1) whatever the run
+// was, so that a partial run's exit 3 does not hide a full disk.
+func storageError(err, runErr error) error {
+	if runErr == nil {
+		return err
+	}
+	return fmt.Errorf("%w (the run itself: %v)", err, runErr)
 }
 
 // openLedger opens the ledger an account's key paces through.
