@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,19 +21,8 @@ func TestBothSourcesFitTheMemoryFloor(t *testing.T) {
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(600))
 	defer roSrv.Close()
 	dir := t.TempDir()
-	var b strings.Builder
-	fmt.Fprintf(&b, "warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
-	for _, sh := range mgrSrv.Shops {
-		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		t.Setenv(env, sh.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, requests_per_minute: 100000}\n", sh.Name, mgrSrv.URL, env)
-	}
-	for _, o := range roSrv.Orgs {
-		env := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
-		t.Setenv(env, o.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, requests_per_hour: 1000000}\n", o.Name, roSrv.URL, env)
-	}
-	cfg := writeConfig(t, dir, b.String())
+	text, _ := bothSources(t, mgrSrv, roSrv, "")
+	cfg := writeConfig(t, dir, text)
 	t.Setenv("EXPORT_MEMORY_LIMIT", "") // restored after the test
 	os.Unsetenv("EXPORT_MEMORY_LIMIT")  // the floor applies
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {

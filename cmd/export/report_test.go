@@ -74,19 +74,8 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(120))
 	defer roSrv.Close()
 	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
-	for _, sh := range mgrSrv.Shops {
-		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		t.Setenv(env, sh.Key)
-		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n", sh.Name, mgrSrv.URL, env)
-	}
-	for _, o := range roSrv.Orgs {
-		env := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
-		t.Setenv(env, o.Key)
-		fmt.Fprintf(&b, "  - name: %s\n    source: repairops\n    base_url: %s\n    api_key_env: %s\n    requests_per_hour: 1000000\n    timezone: America/Chicago\n", o.Name, roSrv.URL, env)
-	}
-	cfg := writeConfig(t, dir, b.String())
+	text, _ := bothSources(t, mgrSrv, roSrv, ", timezone: America/Chicago")
+	cfg := writeConfig(t, dir, text)
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
 	}

@@ -29,25 +29,12 @@ func TestNoSecretLeaks(t *testing.T) {
 	dir := t.TempDir()
 	const hookSecret = "whsec_Zq8Lr2Vn5Kp1Xy7T"
 	const refused = "mgr_badkey_Qw3Er5Ty7Ui9Op1As"
-	secrets := []string{hookSecret, refused}
-	var b strings.Builder
-	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
 	env := []string{"TEST_HOOK_SECRET=" + hookSecret, "TEST_REFUSED_KEY=" + refused}
-	for _, sh := range mgrSrv.Shops {
-		name := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		env = append(env, name+"="+sh.Key)
-		secrets = append(secrets, sh.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, requests_per_minute: 6000}\n", sh.Name, mgrSrv.URL, name)
-	}
-	fmt.Fprintf(&b, "  - {name: refused, source: mgr, base_url: %q, api_key_env: TEST_REFUSED_KEY, requests_per_minute: 6000}\n", mgrSrv.URL)
-	for _, o := range roSrv.Orgs {
-		name := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
-		env = append(env, name+"="+o.Key)
-		secrets = append(secrets, o.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, requests_per_hour: 1000000, webhook: {path: /hooks/%s, secret_env: TEST_HOOK_SECRET}}\n", o.Name, roSrv.URL, name, o.Name)
-	}
-	cfg := writeConfig(t, dir, b.String())
 	setEnv(t, env)
+	text, keys := bothSources(t, mgrSrv, roSrv, ", webhook: {path: /hooks/{org}, secret_env: TEST_HOOK_SECRET}")
+	text += fmt.Sprintf("  - {name: refused, source: mgr, base_url: %q, api_key_env: TEST_REFUSED_KEY, requests_per_minute: 6000}\n", mgrSrv.URL)
+	secrets := append([]string{hookSecret, refused}, keys...)
+	cfg := writeConfig(t, dir, text)
 	mgrSrv.Inject(mgrtest.Fault{ServerErrors: 1, HTMLPage: 1, Unauthorized: 1})
 
 	var outputs bytes.Buffer
