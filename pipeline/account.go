@@ -86,7 +86,7 @@ func (x *account) prepare(ctx context.Context, w *load.Warehouse, lim Limits) er
 		}
 	}
 	x.left = newLeftover(x.src.Pace(x.a), x.details)
-	x.eventsAt = eventOffset(st.Cursor(EventsCursor))
+	x.eventsAt = EventOffset(st.Cursor(EventsCursor))
 	x.tasks, x.openErr = x.sess.Tasks(ctx, st)
 	return nil
 }

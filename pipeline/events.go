@@ -23,7 +23,8 @@ const EventsCursor = "webhooks"
 // EventBatch is how many events one archived page holds.
 const EventBatch = 500
 
-func eventOffset(cursor string) int64 {
+// EventOffset is how far an EventsCursor value says the log is loaded.
+func EventOffset(cursor string) int64 {
 	var c struct {
 		Offset int64 `json:"offset"`
 	}

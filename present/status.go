@@ -2,7 +2,6 @@ package present
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -60,11 +59,7 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 		loaded := map[string]int64{}
 		for _, c := range rep.Cursors {
 			if c.Resource == pipeline.EventsCursor {
-				var v struct {
-					Offset int64 `json:"offset"`
-				}
-				json.Unmarshal([]byte(c.Value), &v)
-				loaded[c.Account] = v.Offset
+				loaded[c.Account] = pipeline.EventOffset(c.Value)
 			}
 		}
 		rep.Webhooks = pipeline.Receivers(cfg, loaded, changed, time.Now())
