@@ -1,7 +1,7 @@
 // Package config reads export.yaml: where the warehouse, the Parquet tree,
 // the raw archive and the key ledgers live, and the accounts. It reads the
 // keys every account has (name, source, base_url, api_key_env, resources,
-// timezone, status_groups);
+// timezone, status_groups, webhook, request_timeout);
 // an account's other keys, and the top-level keys a source owns, are read
 // into that source's own Options and Settings, so each source's keys live
 // with its code. The keys are a contract with users' files: extend, never
@@ -69,7 +69,7 @@ var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "ac
 const DefaultListen = "127.0.0.1:8787"
 
 // accountKeys are the keys every account has.
-var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups", "webhook"}
+var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups", "webhook", "request_timeout"}
 
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
@@ -285,6 +285,14 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			if err = v.Decode(&a.Timezone); err == nil && a.Timezone != "" {
 				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
 					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
+				}
+			}
+		case "request_timeout":
+			var d string
+			if err = v.Decode(&d); err == nil {
+				a.Timeout, err = time.ParseDuration(d)
+				if err != nil || a.Timeout <= 0 {
+					err = fmt.Errorf("line %d: request_timeout %q: want a duration such as 30s or 2m", v.Line, d)
 				}
 			}
 		case "webhook":

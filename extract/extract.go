@@ -129,6 +129,9 @@ type Account struct {
 	// StatusGroups map the shop's own status labels to open, waiting,
 	// done or cancelled, before the defaults.
 	StatusGroups map[string][]string
+	// Timeout bounds one HTTP request (0: the source's default, 60 s): a
+	// server that stalls is given up on and asked again.
+	Timeout time.Duration
 	// Webhook is where `export listen` receives the account's webhooks
 	// (nil: none), for a source that sends them.
 	Webhook *Webhook

@@ -44,32 +44,69 @@ func assertMatchesSimulator(t *testing.T, srv *mgrtest.Server, cfg string) {
 // tables only (none: all).
 func assertMatchesSimulatorTables(t *testing.T, srv *mgrtest.Server, cfg string, tables ...string) {
 	t.Helper()
+	var checks []tableCheck
 	for _, sh := range srv.Shops {
-		exp := sh.Expected()
-		names := make([]string, 0, len(exp))
-		for n := range exp {
-			if len(tables) == 0 || slices.Contains(tables, n) {
-				names = append(names, n)
+		for name, e := range sh.Expected() {
+			if len(tables) == 0 || slices.Contains(tables, name) {
+				checks = append(checks, tableCheck{sh.Name, name, e.Rows, e.Sums})
 			}
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			e := exp[name]
-			cols := make([]string, 0, len(e.Sums))
-			for c := range e.Sums {
-				cols = append(cols, c)
-			}
-			sort.Strings(cols)
-			sel := []string{"count(*)"}
-			want := []string{fmt.Sprint(e.Rows)}
-			for _, c := range cols {
-				sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::VARCHAR", load.Quote(c)))
-				want = append(want, e.Sums[c])
-			}
-			got := queryCSV(t, cfg, fmt.Sprintf("SELECT %s FROM %s WHERE account = '%s'", strings.Join(sel, ", "), name, sh.Name))
-			if got != strings.Join(want, ",") {
-				t.Errorf("%s %s: count,%s = %s; simulator holds %s", sh.Name, name, strings.Join(cols, ","), got, strings.Join(want, ","))
-			}
+	}
+	assertTables(t, cfg, checks)
+}
+
+// tableCheck is what one account's table must hold: its rows, and the
+// exact sums of some columns (as DuckDB prints them).
+type tableCheck struct {
+	account, table string
+	rows           int
+	sums           map[string]string
+}
+
+// assertTables runs every check in one query (one warehouse open, not one
+// per table) and reports each that differs.
+func assertTables(t *testing.T, cfg string, checks []tableCheck) {
+	t.Helper()
+	if len(checks) == 0 {
+		return
+	}
+	sort.Slice(checks, func(i, j int) bool {
+		return checks[i].account+" "+checks[i].table < checks[j].account+" "+checks[j].table
+	})
+	var parts []string
+	for i, c := range checks {
+		cols := make([]string, 0, len(c.sums))
+		for col := range c.sums {
+			cols = append(cols, col)
+		}
+		sort.Strings(cols)
+		sel := []string{"count(*)::VARCHAR"}
+		for _, col := range cols {
+			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::VARCHAR", load.Quote(col)))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %d AS i, concat_ws('|', %s) AS got FROM %s WHERE account = '%s'", i, strings.Join(sel, ", "), c.table, c.account))
+	}
+	got := map[int]string{}
+	for _, line := range strings.Split(queryCSV(t, cfg, strings.Join(parts, " UNION ALL ")+" ORDER BY i"), "\n") {
+		var i int
+		var v string
+		if n, _ := fmt.Sscanf(line, "%d,", &i); n == 1 {
+			_, v, _ = strings.Cut(line, ",")
+			got[i] = v
+		}
+	}
+	for i, c := range checks {
+		cols := make([]string, 0, len(c.sums))
+		for col := range c.sums {
+			cols = append(cols, col)
+		}
+		sort.Strings(cols)
+		want := []string{fmt.Sprint(c.rows)}
+		for _, col := range cols {
+			want = append(want, c.sums[col])
+		}
+		if got[i] != strings.Join(want, "|") {
+			t.Errorf("%s %s: count|%s = %s; simulator holds %s", c.account, c.table, strings.Join(cols, "|"), got[i], strings.Join(want, "|"))
 		}
 	}
 }

@@ -153,6 +153,13 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
 		page.Next, page.Last = offset+len(items), len(items) < PageSize
+		// A full page of records already seen, the first time: a cache
+		// may have served an earlier page again. Ask for the same offset
+		// once more rather than step over the records it should have held.
+		again := len(fresh) == 0 && !page.Last && !res.Reference && stale == 0 && offset > 0
+		if again {
+			page.Next = offset
+		}
 		if err := fn(page); err != nil {
 			return err
 		}
@@ -168,6 +175,10 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 			}
 			if stale++; stale >= maxEmptyPages {
 				return fmt.Errorf("mgr: list %s at offset %d: %d full pages brought no new records; the server is not paging by offset", res.Name, offset, stale)
+			}
+			if again {
+				c.http.Log.Warn("mgr: a full page brought only records already seen; asking for it again", "resource", res.Name, "offset", offset)
+				continue
 			}
 		} else {
 			stale = 0
@@ -263,8 +274,9 @@ func IsNotFound(err error) bool {
 // status or wording: the docs give neither).
 func check(resp *http.Response, body []byte, shown string, redact func(string) string) error {
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
-		if !json.Valid(body) {
-			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + redact(rest.Snippet(body))}
+		// A garbled success is a status 200 error: retried as transient.
+		if why := rest.Garbled(body); why != "" {
+			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + redact(rest.Snippet(body))}
 		}
 		return nil
 	}
@@ -330,7 +342,7 @@ func classify(err error, keyWorked bool) class {
 		}
 		return fatal
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, rest.ErrBodyTooLarge) {
 		return fatal
 	}
 	var ne net.Error

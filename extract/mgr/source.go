@@ -93,6 +93,9 @@ func open(env extract.Env) (extract.Session, error) {
 	if a.BaseURL != "" {
 		opts = append(opts, rest.WithBaseURL(a.BaseURL))
 	}
+	if a.Timeout > 0 {
+		opts = append(opts, rest.WithRequestTimeout(a.Timeout))
+	}
 	if n := options(a).RequestsPerMinute; n > 0 {
 		opts = append(opts, rest.WithRateLimit(n, time.Minute, 0))
 	}

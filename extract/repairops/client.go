@@ -56,6 +56,11 @@ type Client struct {
 	mu    sync.Mutex
 	quota Quota
 	mine  []time.Time // this client's requests within the last window
+	// skew is how far the server's clock (its Date header) is ahead of
+	// ours: its absolute reset times are read back onto our clock.
+	skew time.Duration
+	// limited counts the 429s met in this run.
+	limited int
 }
 
 // NewClient returns a client for one API key.
@@ -122,9 +127,9 @@ func (c *Client) allowed(limit int) int {
 // the server is not honouring offset.
 const maxEmptyPages = 3
 
-// maxRateLimited is how many 429s one request may meet (each waited out to
-// the reset) before the client gives up on the key for this run.
-const maxRateLimited = 2
+// minSkew is the least clock difference corrected for: the Date header
+// counts whole seconds.
+const minSkew = 2 * time.Second
 
 // List pages through a list resource from offset 0; see ListFrom.
 func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) error {
@@ -169,6 +174,13 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		anon += nameless
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
+		// A page of records already seen, the first time: a cache may have
+		// served an earlier page again. Ask for the same offset once more
+		// rather than step over the records it should have held.
+		again := len(fresh) == 0 && !page.Last && stale == 0 && offset > 0
+		if again {
+			page.Next = offset
+		}
 		if err := fn(page); err != nil {
 			if errors.Is(err, StopListing) {
 				return nil
@@ -185,6 +197,10 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if len(fresh) == 0 {
 			if stale++; stale >= maxEmptyPages {
 				return fmt.Errorf("repairops: list %s at offset %d: %d pages brought no new records; the server is not paging by offset", res.Name, offset, stale)
+			}
+			if again {
+				c.http.Log.Warn("repairops: a page brought only records already seen; asking for it again", "resource", res.Name, "offset", offset)
+				continue
 			}
 		} else {
 			stale = 0
@@ -298,25 +314,32 @@ func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest
 	isAPI := errors.As(err, &ae)
 	switch {
 	case isAPI && ae.RateLimited():
+		// At most one rate-limit error per key per run: the first is
+		// waited out when it names its reset, and the run goes on; one that
+		// names none, or a second, ends the account's run (the ledger keeps
+		// the key silent for every process), and the next run resumes.
 		try.Limited++
 		now := c.http.Clock.Now()
-		until := ae.RetryAfter
-		if !until.After(now) {
-			until = now.Add(c.http.Cooldown)
-		}
-		if try.Limited > maxRateLimited {
-			return rest.Decision{Err: fmt.Errorf("%w: %d rate-limit errors in a row: %w", ErrQuota, try.Limited, err)}
-		}
-		if !c.http.Deadline.IsZero() && until.After(c.http.Deadline) {
-			return rest.Decision{Err: fmt.Errorf("%w until %s, after the run's deadline: %w", ErrQuota, until.Format(time.RFC3339), err)}
-		}
-		// The wait goes in the key's ledger, so every process on the key
-		// keeps it; after it the quota is whatever the next answer says.
-		c.http.Bucket().CoolDown(until.Sub(now))
-		c.http.Log.Warn("repairops: rate limited; waiting until the reset the API named", "path", try.Path, "error", err, "until", until.Format(time.RFC3339))
 		c.mu.Lock()
+		c.limited++
+		second := c.limited > 1
 		c.quota.Known = false
 		c.mu.Unlock()
+		until := ae.RetryAfter
+		named := until.After(now)
+		if !named {
+			until = now.Add(c.http.Cooldown)
+		}
+		c.http.Bucket().CoolDown(until.Sub(now))
+		switch {
+		case second:
+			return rest.Decision{Err: fmt.Errorf("%w: a second rate-limit error in this run (the key stays silent until %s): %w", ErrQuota, until.Format(time.RFC3339), err)}
+		case !named:
+			return rest.Decision{Err: fmt.Errorf("%w: rate limited without a reset time (neither Retry-After nor X-RateLimit-Reset; the key stays silent until %s): %w", ErrQuota, until.Format(time.RFC3339), err)}
+		case !c.http.Deadline.IsZero() && until.After(c.http.Deadline):
+			return rest.Decision{Err: fmt.Errorf("%w until %s, after the run's deadline: %w", ErrQuota, until.Format(time.RFC3339), err)}
+		}
+		c.http.Log.Warn("repairops: rate limited; waiting until the reset the API named", "path", try.Path, "error", err, "until", until.Format(time.RFC3339))
 		return rest.Decision{Wait: until.Sub(now)}
 	case isAPI && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
 		what := "the key is missing or invalid"
@@ -337,7 +360,7 @@ func isTransient(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Status >= 500 || ae.Status == http.StatusRequestTimeout || (ae.Status >= 200 && ae.Status < 300)
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, rest.ErrBodyTooLarge) {
 		return false
 	}
 	return true // timeouts, connection refused/reset, truncated bodies
@@ -346,10 +369,15 @@ func isTransient(err error) bool {
 // check reads an answer: X-RateLimit-* on every one, a 2xx with JSON, or
 // the error envelope (the key redacted wherever it is echoed).
 func (c *Client) check(resp *http.Response, body []byte, shown string) error {
+	c.noteSkew(resp.Header.Get("Date"))
 	c.noteQuota(resp.Header)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if !json.Valid(body) {
-			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: "response is not valid JSON: " + c.http.Redact(rest.Snippet(body))}
+		// A garbled success is a status 200 error: retried as transient.
+		if why := rest.Garbled(body); why != "" {
+			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + c.http.Redact(rest.Snippet(body))}
+		}
+		if why := emptyTooSoon(body, resp.Request); why != "" {
+			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why}
 		}
 		return nil
 	}
@@ -359,7 +387,7 @@ func (c *Client) check(resp *http.Response, body []byte, shown string) error {
 		ae.Details = json.RawMessage(c.http.Redact(string(details)))
 	}
 	if ae.RateLimited() {
-		ae.RetryAfter = retryAt(resp.Header, c.http.Clock.Now())
+		ae.RetryAfter = retryAt(resp.Header, c.http.Clock.Now(), c.clockSkew())
 	}
 	return ae
 }
@@ -372,7 +400,7 @@ func (c *Client) noteQuota(h http.Header) {
 		return
 	}
 	now := c.http.Clock.Now()
-	reset := resetTime(h.Get("X-RateLimit-Reset"), now)
+	reset := resetTime(h.Get("X-RateLimit-Reset"), now, c.clockSkew())
 	if reset.IsZero() {
 		reset = now.Add(c.http.Per) // no reset said: assume a full window
 	}
@@ -384,9 +412,35 @@ func (c *Client) noteQuota(h http.Header) {
 	c.quota = Quota{Known: true, Limit: limit, Remaining: remaining, Reset: reset}
 }
 
+// noteSkew measures the server's clock against ours from a Date header.
+func (c *Client) noteSkew(date string) {
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	d := t.Sub(c.http.Clock.Now())
+	if d > -minSkew && d < minSkew {
+		d = 0
+	}
+	c.mu.Lock()
+	if d != c.skew && d != 0 {
+		c.http.Log.Info("repairops: the server's clock is not ours; reading its reset times onto our clock", "server_ahead_by", d.Round(time.Second))
+	}
+	c.skew = d
+	c.mu.Unlock()
+}
+
+func (c *Client) clockSkew() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.skew
+}
+
 // resetTime reads X-RateLimit-Reset: epoch seconds as documented, liberally
 // epoch milliseconds or seconds from now (a small number), or an HTTP date.
-func resetTime(v string, now time.Time) time.Time {
+// An instant is on the server's clock, skew ahead of ours: it is moved
+// back onto ours.
+func resetTime(v string, now time.Time, skew time.Duration) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}
@@ -394,33 +448,33 @@ func resetTime(v string, now time.Time) time.Time {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		switch {
 		case f > 1e12:
-			return time.UnixMilli(int64(f))
+			return time.UnixMilli(int64(f)).Add(-skew)
 		case f > 1e9:
-			return time.Unix(int64(f), 0)
+			return time.Unix(int64(f), 0).Add(-skew)
 		case f >= 0:
 			return now.Add(time.Duration(f * float64(time.Second)))
 		}
 		return time.Time{}
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return t
+		return t.Add(-skew)
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t
+		return t.Add(-skew)
 	}
 	return time.Time{}
 }
 
 // retryAt is when a 429 says to come back: Retry-After (seconds or a date)
 // if present, else X-RateLimit-Reset; zero if neither.
-func retryAt(h http.Header, now time.Time) time.Time {
+func retryAt(h http.Header, now time.Time, skew time.Duration) time.Time {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			return now.Add(time.Duration(n) * time.Second)
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return t
+			return t.Add(-skew)
 		}
 	}
-	return resetTime(h.Get("X-RateLimit-Reset"), now)
+	return resetTime(h.Get("X-RateLimit-Reset"), now, skew)
 }

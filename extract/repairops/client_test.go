@@ -240,15 +240,26 @@ func TestDecodeListIsLiberal(t *testing.T) {
 
 func TestResetTimeForms(t *testing.T) {
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"1795168800":                    time.Unix(1795168800, 0),
-		"1795168800000":                 time.UnixMilli(1795168800000),
-		"120":                           now.Add(2 * time.Minute),
-		"Fri, 20 Nov 2026 11:00:00 GMT": time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC),
-		"soon":                          {},
+	// A server 5 minutes ahead names instants 5 minutes late on our clock;
+	// a time from now is the same on both.
+	ahead := 5 * time.Minute
+	for _, c := range []struct {
+		in   string
+		skew time.Duration
+		want time.Time
+	}{
+		{"1795168800", 0, time.Unix(1795168800, 0)},
+		{"1795168800000", 0, time.UnixMilli(1795168800000)},
+		{"120", 0, now.Add(2 * time.Minute)},
+		{"Fri, 20 Nov 2026 11:00:00 GMT", 0, time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC)},
+		{"soon", 0, time.Time{}},
+		{"1795168800", ahead, time.Unix(1795168800, 0).Add(-ahead)},
+		{"1795168800000", -ahead, time.UnixMilli(1795168800000).Add(ahead)},
+		{"120", ahead, now.Add(2 * time.Minute)},
+		{"Fri, 20 Nov 2026 11:00:00 GMT", ahead, time.Date(2026, 11, 20, 10, 55, 0, 0, time.UTC)},
 	} {
-		if got := resetTime(in, now); !got.Equal(want) {
-			t.Errorf("resetTime(%q) = %v, want %v", in, got, want)
+		if got := resetTime(c.in, now, c.skew); !got.Equal(c.want) {
+			t.Errorf("resetTime(%q, skew %v) = %v, want %v", c.in, c.skew, got, c.want)
 		}
 	}
 }

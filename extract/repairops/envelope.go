@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 
@@ -101,6 +102,23 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 		lp.more = false // nothing here: whatever the flags say, nothing follows
 	}
 	return lp, nil
+}
+
+// emptyTooSoon says why a list page without records cannot be right ("":
+// it can be): the API counts more records than the offset asked, so the
+// page should have held some. Taking it for the end would cut the listing
+// short, and the records past it would look deleted. Only a small body
+// is looked at: a page with records is never empty.
+func emptyTooSoon(body []byte, req *http.Request) string {
+	if len(body) > 1024 || req == nil || !bytes.Contains(body, []byte(`"pagination"`)) {
+		return ""
+	}
+	offset, _ := strconv.Atoi(req.URL.Query().Get("offset"))
+	lp, err := decodeList(body, offset, 1)
+	if err != nil || len(lp.items) > 0 || lp.total <= offset {
+		return ""
+	}
+	return fmt.Sprintf("the page at offset %d holds no records, yet the API counts %d: %s", offset, lp.total, rest.Snippet(body))
 }
 
 // decodeRecord reads a detail response: the record object, or (liberally)

@@ -70,6 +70,9 @@ func open(env extract.Env) (extract.Session, error) {
 	if a.BaseURL != "" {
 		opts = append(opts, rest.WithBaseURL(a.BaseURL))
 	}
+	if a.Timeout > 0 {
+		opts = append(opts, rest.WithRequestTimeout(a.Timeout))
+	}
 	if o.RequestsPerHour > 0 {
 		opts = append(opts, rest.WithRateLimit(o.RequestsPerHour, time.Hour, 0))
 	}

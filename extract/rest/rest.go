@@ -285,8 +285,14 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 	}
 }
 
-// MaxBody bounds one response body.
+// MaxBody bounds one response body: no page of records comes near it (a
+// 500-record page is a few hundred kilobytes), and a client that read
+// whatever a broken server streamed would run out of memory.
 const MaxBody = 64 << 20
+
+// ErrBodyTooLarge is an answer longer than MaxBody, refused unread. It is
+// not worth a retry: the same request gets the same answer.
+var ErrBodyTooLarge = fmt.Errorf("response body is larger than %d MiB; refused", MaxBody>>20)
 
 func (c *Client) do(ctx context.Context, path string, params url.Values, shown string) ([]byte, error) {
 	u := *c.base
@@ -313,11 +319,34 @@ func (c *Client) do(ctx context.Context, path string, params url.Values, shown s
 		return nil, fmt.Errorf("GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if resp.ContentLength > MaxBody {
+		return nil, fmt.Errorf("GET %s: %w (Content-Length %d)", shown, ErrBodyTooLarge, resp.ContentLength)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: read body: %w", shown, err)
 	}
+	if len(body) > MaxBody {
+		return nil, fmt.Errorf("GET %s: %w", shown, ErrBodyTooLarge)
+	}
 	return body, c.rules.Check(resp, body, shown)
+}
+
+// Garbled says why a success's body cannot be the answer asked for ("":
+// it can), for a message that goes on with the body's start: empty, not
+// JSON, or the bare literal null (neither a list nor a record: taking it
+// for an empty list would end a listing early, and records past it would
+// look deleted). Whatever the Content-Type says: the body decides.
+func Garbled(body []byte) string {
+	switch t := bytes.TrimSpace(body); {
+	case len(t) == 0:
+		return "response body is empty"
+	case string(t) == "null":
+		return "response is null, not the list or record asked for: "
+	case !json.Valid(t):
+		return "response is not valid JSON: "
+	}
+	return ""
 }
 
 // Snippet is the start of a body, for messages.

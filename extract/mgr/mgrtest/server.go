@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/wiretest"
 )
 
 // Defaults as documented by the vendor.
@@ -65,6 +66,12 @@ type Option func(*config)
 // client under test to run minutes of pacing instantly).
 func WithClock(clk budget.Clock) Option { return func(c *config) { c.clock = clk } }
 
+// WithClockSkew sets the server's clock d off the one WithClock gave
+// (apply it after): its Date header and its rate-limit window.
+func WithClockSkew(d time.Duration) Option {
+	return func(c *config) { c.clock = wiretest.Skew(c.clock, d) }
+}
+
 // WithRateLimit sets the limit: n requests per window per key.
 func WithRateLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.limit, c.window = n, window }
@@ -102,6 +109,9 @@ func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
 // Fault is a misbehaviour to inject into the next requests, any key.
 type Fault struct {
+	// Delay holds the other faults back for this many requests (any
+	// key): a fault that strikes once the run is under way.
+	Delay int
 	// Unauthorized answers the next N requests with 401, as the live API
 	// has done under throttling.
 	Unauthorized int
@@ -127,6 +137,11 @@ type Fault struct {
 	// ordering is loose): without overlapping pages a client sees one
 	// record twice and misses the other.
 	Reorder int
+	// Null answers the next N successful requests with the body null.
+	Null int
+	// DuplicatePage answers the next N list pages asked at offset > 0
+	// with the page before them again (a cache in front of the API).
+	DuplicatePage int
 }
 
 // Request is one request as the server saw it.
@@ -146,6 +161,9 @@ type Server struct {
 	URL   string
 	Shops []*Shop
 
+	// Wire is in front of the API: network and proxy faults (see wiretest).
+	Wire *wiretest.Wire
+
 	cfg  config
 	http *httptest.Server
 
@@ -155,9 +173,12 @@ type Server struct {
 	ips    map[string]*limitState // WithLimitPerIP
 	ipBan  map[string]time.Time
 	faults Fault
-	broken map[string]int // path under /v1 → status it answers with, until mended
-	shift  map[string]int // current offset drift per shop
-	log    []Request
+	// pending are faults held back for delay more requests (Fault.Delay).
+	pending Fault
+	delay   int
+	broken  map[string]int // path under /v1 → status it answers with, until mended
+	shift   map[string]int // current offset drift per shop
+	log     []Request
 }
 
 type keyState struct {
@@ -202,7 +223,8 @@ func Start(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mgrtest: listen on %s: %w", cfg.addr, err)
 	}
-	s.http = httptest.NewUnstartedServer(s)
+	s.Wire = wiretest.New(s, cfg.clock)
+	s.http = httptest.NewUnstartedServer(s.Wire)
 	s.http.Listener.Close()
 	s.http.Listener = ln
 	s.http.Start()
@@ -247,16 +269,37 @@ func (s *Server) Shop(name string) *Shop {
 func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults.Unauthorized += f.Unauthorized
-	s.faults.ServerErrors += f.ServerErrors
-	s.faults.OffsetDrift += f.OffsetDrift
-	s.faults.Stall += f.Stall
-	s.faults.Truncated += f.Truncated
-	s.faults.HTMLPage += f.HTMLPage
-	s.faults.Reorder += f.Reorder
-	if f.StallFor > 0 {
-		s.faults.StallFor = f.StallFor
+	if f.Delay > 0 {
+		s.delay, s.pending = f.Delay, f
+		return
 	}
+	s.add(f)
+}
+
+// add serves f's faults from the next request on.
+func (s *Server) add(f Fault) {
+	into := &s.faults
+	into.Unauthorized += f.Unauthorized
+	into.ServerErrors += f.ServerErrors
+	into.OffsetDrift += f.OffsetDrift
+	into.Stall += f.Stall
+	into.Truncated += f.Truncated
+	into.HTMLPage += f.HTMLPage
+	into.Reorder += f.Reorder
+	into.Null += f.Null
+	into.DuplicatePage += f.DuplicatePage
+	if f.StallFor > 0 {
+		into.StallFor = f.StallFor
+	}
+}
+
+// ClearFaults drops the faults not yet served, the wire's too: the outage
+// is over.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults, s.pending, s.delay = Fault{}, Fault{}, 0
+	s.mu.Unlock()
+	s.Wire.Clear()
 }
 
 // Break makes every admitted request for path (under /v1, e.g.
@@ -322,6 +365,11 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP applies authentication, the rate limit and faults, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	if s.delay > 0 {
+		if s.delay--; s.delay == 0 {
+			s.add(s.pending)
+		}
+	}
 	var stall time.Duration
 	if s.faults.Stall > 0 {
 		s.faults.Stall--
@@ -500,15 +548,20 @@ func (s *Server) spelling(path string) (string, bool) {
 // write sends a 200 with body, or a garbled 200 when a fault says so.
 func (s *Server) write(w http.ResponseWriter, body []byte) int {
 	s.mu.Lock()
-	truncate, html := s.faults.Truncated > 0, false
+	truncate, html, null := s.faults.Truncated > 0, false, false
 	if truncate {
 		s.faults.Truncated--
 	} else if s.faults.HTMLPage > 0 {
 		s.faults.HTMLPage--
 		html = true
+	} else if s.faults.Null > 0 {
+		s.faults.Null--
+		null = true
 	}
 	s.mu.Unlock()
 	switch {
+	case null:
+		writeJSON(w, http.StatusOK, []byte("null"))
 	case truncate:
 		writeJSON(w, http.StatusOK, body[:len(body)/2])
 	case html:
@@ -579,6 +632,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, shop *Shop, res st
 			swap = true
 		}
 	}
+	dup := offset > 0 && s.faults.DuplicatePage > 0
+	if dup {
+		s.faults.DuplicatePage--
+		offset = max(offset-limit, 0)
+	}
 	offset = max(offset-s.shift[key], 0)
 	s.mu.Unlock()
 	var matched []*record
@@ -589,7 +647,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, shop *Shop, res st
 		}
 		matched = append(matched, it)
 	}
-	if swap && offset < len(matched) {
+	if swap && offset > 0 && offset < len(matched) {
 		// Loose ordering: the record just before the page and the page's
 		// first record trade places between two requests, so a client
 		// that does not overlap its pages sees one twice and the other

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/wiretest"
 )
 
 // Documented quotas per key scope, per hour.
@@ -58,6 +59,12 @@ type Option func(*config)
 // WithClock makes the server keep time by clk (share a budget.Fake with
 // the client under test to run hours of quota instantly).
 func WithClock(clk budget.Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithClockSkew sets the server's clock d off the one WithClock gave
+// (apply it after): its Date header, quota windows and X-RateLimit-Reset.
+func WithClockSkew(d time.Duration) Option {
+	return func(c *config) { c.clock = wiretest.Skew(c.clock, d) }
+}
 
 // WithQuota sets the Read scope's quota and the window of every scope
 // (default 1000 per hour); the other scopes keep their documented ratio.
@@ -103,6 +110,9 @@ func WithShopIDs() Option { return func(c *config) { c.shopIDs = true } }
 
 // Fault is a misbehaviour to inject into the next requests, any key.
 type Fault struct {
+	// Delay holds the other faults back for this many requests (any
+	// key): a fault that strikes once the run is under way.
+	Delay        int
 	ServerErrors int // 500 SERVER_ERROR
 	RateLimited  int // 429 although the quota has room, as when another integration spent it
 	Stall        int // hold the next N requests for StallFor
@@ -112,6 +122,20 @@ type Fault struct {
 	// BadKPIWindows answers the next N /kpis requests with 400
 	// INVALID_REQUEST, as a service with a narrower range limit would.
 	BadKPIWindows int
+	// Unauthorized answers the next N requests with 401 UNAUTHORIZED, as
+	// MGR has done under throttling (a key revoked mid-run looks the same).
+	Unauthorized int
+	// NullData answers the next N list pages with "data": null and their
+	// pagination unchanged.
+	NullData int
+	// DuplicatePage answers the next N list pages asked at offset > 0
+	// with the page before them again (a cache in front of the API).
+	DuplicatePage int
+	// Shift moves each of the next N list pages asked at offset > 0 one
+	// record towards the head, as when a record is added at the head of
+	// the listing while a client pages: the page repeats the previous
+	// page's last record.
+	Shift int
 }
 
 // Request is one request as the server saw it.
@@ -130,6 +154,9 @@ type Server struct {
 	URL  string
 	Orgs []*Org
 
+	// Wire is in front of the API: network and proxy faults (see wiretest).
+	Wire *wiretest.Wire
+
 	cfg  config
 	http *httptest.Server
 
@@ -138,9 +165,13 @@ type Server struct {
 	keys   map[string]keyInfo
 	used   map[string]*window
 	faults Fault
-	broken map[string]int // path under /v1 → status it answers with, until mended
-	log    []Request
-	wh     *hooks // webhook subscriptions and payments (webhooks.go)
+	// pending are faults held back for delay more requests (Fault.Delay).
+	pending Fault
+	delay   int
+	shift   map[string]int // records added at the head of a listing being paged, by org/resource
+	broken  map[string]int // path under /v1 → status it answers with, until mended
+	log     []Request
+	wh      *hooks // webhook subscriptions and payments (webhooks.go)
 }
 
 type keyInfo struct {
@@ -173,7 +204,7 @@ func Start(opts ...Option) (*Server, error) {
 	if len(cfg.tickets) == 0 {
 		cfg.tickets = []int{1500, 400}
 	}
-	s := &Server{cfg: cfg, keys: map[string]keyInfo{}, used: map[string]*window{}}
+	s := &Server{cfg: cfg, keys: map[string]keyInfo{}, used: map[string]*window{}, shift: map[string]int{}}
 	names := []string{"metro", "coast", "valley", "summit"}
 	shops := []int{3, 1, 2, 2}
 	for i, n := range cfg.tickets {
@@ -187,7 +218,8 @@ func Start(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repairopstest: listen on %s: %w", cfg.addr, err)
 	}
-	s.http = httptest.NewUnstartedServer(s)
+	s.Wire = wiretest.New(s, cfg.clock)
+	s.http = httptest.NewUnstartedServer(s.Wire)
 	s.http.Listener.Close()
 	s.http.Listener = ln
 	s.http.Start()
@@ -212,15 +244,38 @@ func (s *Server) Org(name string) *Org {
 func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults.ServerErrors += f.ServerErrors
-	s.faults.RateLimited += f.RateLimited
-	s.faults.Stall += f.Stall
-	s.faults.Truncated += f.Truncated
-	s.faults.HTMLPage += f.HTMLPage
-	s.faults.BadKPIWindows += f.BadKPIWindows
-	if f.StallFor > 0 {
-		s.faults.StallFor = f.StallFor
+	if f.Delay > 0 {
+		s.delay, s.pending = f.Delay, f
+		return
 	}
+	s.add(f)
+}
+
+// add serves f's faults from the next request on.
+func (s *Server) add(f Fault) {
+	into := &s.faults
+	into.ServerErrors += f.ServerErrors
+	into.RateLimited += f.RateLimited
+	into.Stall += f.Stall
+	into.Truncated += f.Truncated
+	into.HTMLPage += f.HTMLPage
+	into.BadKPIWindows += f.BadKPIWindows
+	into.Unauthorized += f.Unauthorized
+	into.NullData += f.NullData
+	into.DuplicatePage += f.DuplicatePage
+	into.Shift += f.Shift
+	if f.StallFor > 0 {
+		into.StallFor = f.StallFor
+	}
+}
+
+// ClearFaults drops the faults not yet served, the wire's too: the outage
+// is over.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults, s.pending, s.delay = Fault{}, Fault{}, 0
+	s.mu.Unlock()
+	s.Wire.Clear()
 }
 
 // Break makes every request for path (under /v1, e.g. "/inventory" or
@@ -298,6 +353,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 // ServeHTTP authenticates, meters the key, applies faults, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	if s.delay > 0 {
+		if s.delay--; s.delay == 0 {
+			s.add(s.pending)
+		}
+	}
 	var stall time.Duration
 	if s.faults.Stall > 0 {
 		s.faults.Stall--
@@ -345,10 +405,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		over = true
 		rw.Header().Set("X-RateLimit-Remaining", "0")
 	}
-	serverError := false
+	serverError, unauthorized := false, false
 	if !over && s.faults.ServerErrors > 0 {
 		s.faults.ServerErrors--
 		serverError = true
+	} else if !over && s.faults.Unauthorized > 0 {
+		s.faults.Unauthorized--
+		unauthorized = true
 	}
 	brokenStatus := s.broken[strings.TrimPrefix(r.URL.Path, "/v1")]
 	s.mu.Unlock()
@@ -359,6 +422,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(rw, http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", fmt.Sprintf("Too many requests; retry later (%d requests per %v for %s keys)", limit, s.cfg.window, ki.scope),
 			map[string]any{"limit": limit, "reset": reset.Unix()})
+		return
+	case unauthorized:
+		writeError(rw, http.StatusUnauthorized, "UNAUTHORIZED", "Missing or invalid API key", nil)
 		return
 	case ki.scope == "webhooks":
 		writeError(rw, http.StatusForbidden, "FORBIDDEN", "Insufficient permissions for this operation", map[string]any{"required_scope": "read", "key_scope": ki.scope})
@@ -466,7 +532,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 			rows = append(rows, row{rec: s.shown(t.listJSON()), created: t.Created, fields: map[string]string{
 				"shop_id": t.ShopID, "status": t.status(), "customer_id": t.Customer.ID}})
 		}
-		s.list(w, q, rows, []string{"shop_id", "status", "customer_id"}, "-created_at")
+		s.list(w, q, o.Name+"/tickets", rows, []string{"shop_id", "status", "customer_id"}, "-created_at")
 	case "customers":
 		var rows []row
 		name := strings.ToLower(q.Get("name"))
@@ -476,7 +542,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 			}
 			rows = append(rows, row{rec: s.shown(c.listJSON()), created: c.Created, fields: map[string]string{"shop_id": c.ShopID}})
 		}
-		s.list(w, q, rows, []string{"shop_id"}, "-created_at")
+		s.list(w, q, o.Name+"/customers", rows, []string{"shop_id"}, "-created_at")
 	case "inventory":
 		var rows []row
 		for _, it := range o.inventory {
@@ -485,7 +551,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, o *Org, now time.
 			}
 			rows = append(rows, row{rec: s.shown(it.listJSON()), fields: map[string]string{"shop_id": it.ShopID, "category": it.Category}})
 		}
-		s.list(w, q, rows, []string{"shop_id", "category"}, "name")
+		s.list(w, q, o.Name+"/inventory", rows, []string{"shop_id", "category"}, "name")
 	case "kpis":
 		s.kpis(w, q, o, now)
 	default:
@@ -565,7 +631,7 @@ func parseWhen(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (s *Server) list(w http.ResponseWriter, q map[string][]string, rows []row, filters []string, defaultSort string) {
+func (s *Server) list(w http.ResponseWriter, q map[string][]string, key string, rows []row, filters []string, defaultSort string) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -643,8 +709,30 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, rows []row, 
 		}
 		return c < 0
 	})
+	s.mu.Lock()
+	null, from := false, offset
+	if s.faults.NullData > 0 {
+		s.faults.NullData--
+		null = true
+	}
+	switch {
+	case offset == 0:
+		delete(s.shift, key) // a fresh listing
+	case s.faults.DuplicatePage > 0:
+		// The cache replays the earlier answer whole, its pagination too.
+		s.faults.DuplicatePage--
+		from = max(offset-limit, 0)
+		offset = from
+	case s.faults.Shift > 0:
+		s.faults.Shift--
+		s.shift[key]++
+	}
+	if from == offset {
+		from = max(offset-s.shift[key], 0)
+	}
+	s.mu.Unlock()
 	data := []map[string]any{}
-	for i := offset; i < len(kept) && i < offset+limit; i++ {
+	for i := from; i < len(kept) && i < from+limit; i++ {
 		data = append(data, kept[i].rec)
 	}
 	pg := map[string]any{"offset": offset, "limit": limit, "total": len(kept), "has_more": offset+len(data) < len(kept)}
@@ -652,6 +740,10 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, rows []row, 
 		pg["next_offset"] = offset + len(data)
 	} else {
 		pg["next_offset"] = nil
+	}
+	if null {
+		s.send(w, map[string]any{"data": nil, "pagination": pg})
+		return
 	}
 	s.send(w, map[string]any{"data": data, "pagination": pg})
 }
