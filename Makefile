@@ -12,7 +12,7 @@ READER   := tools/parquet-reader
 READER_OK := $(READER)/node_modules/.installed
 export PARQUET_READER := $(abspath $(READER)/read.mjs)
 
-.PHONY: all build test demo bench lint clean docs
+.PHONY: all build test demo bench lint clean docs chaos fuzz
 
 all: build
 
@@ -42,6 +42,15 @@ docs:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./transform ./load
 	$(GO) run ./bench -bin $(BIN) -out bench/results.json
+
+# The long crash proof: a real export of both sources killed at CHAOS_KILLS
+# seeded-random moments (make test kills it at 20), a new seed each time
+# unless CHAOS_SEED is given; a failure prints the seed that replays it.
+CHAOS_KILLS ?= 200
+CHAOS_SEED  ?= $(shell date +%s)
+chaos: $(READER_OK)
+	EXPORT_CHAOS_KILLS=$(CHAOS_KILLS) EXPORT_CHAOS_SEED=$(CHAOS_SEED) \
+		$(GO) test -count=1 -timeout 120m -v -run '^TestRandomKillsConverge$$' ./cmd/export
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -192,6 +192,9 @@ type Env struct {
 	// MaxRequests and Deadline are the run's own budget (zero: none).
 	MaxRequests int64
 	Deadline    time.Time
+	// Hook is called at the client's crash points (rest.HookAnswered);
+	// nil in production.
+	Hook func(point string)
 }
 
 // Pace is the rate an account's requests go at.

@@ -16,8 +16,11 @@ import (
 // the start of that run (parsed from its id, so a rebuild from the archive
 // alone gives the same instants) until the next version's. A run that
 // changes a row twice (a list page, then its detail, checkpoints apart)
-// leaves one version: the second change replaces the first in place. The
-// versions are written in the checkpoint that upserts the row.
+// leaves one version: the second change replaces the first in place. So
+// does a detail a later run fetches for the change a listing saw (the run
+// that listed it was capped or killed before the detail): an interrupted
+// export leaves the versions an uninterrupted one would. The versions are
+// written in the checkpoint that upserts the row.
 //
 // A row is deleted (deleted_at set, the row kept) when a complete listing
 // of its resource no longer returns it (MarkComplete), or its detail
@@ -54,6 +57,22 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 		return nil
 	}
 	changed := fmt.Sprintf(`SELECT *, %s AS _from FROM %s d WHERE d._op IN ('insert', 'update')`, runStartSQL("d.run_id", "d.extracted_at"), Quote(st.delta))
+	if id, ok := detailID(t); ok {
+		// A version a list page wrote while its record's detail was due
+		// (no detail fetched since: it was left for a later run, by a
+		// capped or interrupted one) is completed in place, valid from when
+		// the listing saw the change: the record changed once, not twice.
+		// Run ids sort as their starts do.
+		changed = fmt.Sprintf(`SELECT d.*, coalesce(p.valid_from, %s) AS _from FROM %s d
+			LEFT JOIN (SELECT h.account, h.%s, h.valid_from FROM %s h JOIN %s q
+				ON q.account = h.account AND q.resource = '%s' AND q.id = CAST(h.%s AS VARCHAR)
+				WHERE h.valid_to IS NULL AND NOT h.deleted
+				AND q.detail_fingerprint IS DISTINCT FROM q.list_fingerprint
+				AND (q.fetched_run IS NULL OR q.fetched_run < h.run_id)) p
+			ON p.account = d.account AND p.%s = d.%s
+			WHERE d._op IN ('insert', 'update')`,
+			runStartSQL("d.run_id", "d.extracted_at"), Quote(st.delta), id, hist, w.detailsTable(), t.Resource, id, id, id)
+	}
 	if err := w.newVersions(ctx, t, hist, changed, nil, runID); err != nil {
 		return err
 	}
@@ -72,7 +91,7 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 // adds theirs. A current version from the same run is replaced instead.
 func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any, runID string) error {
 	closeOld := fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d
-		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id`, hist, rows, keyJoin(t, "h", "d"))
+		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, hist, rows, keyJoin(t, "h", "d"))
 	add := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s, valid_from, valid_to, deleted)
 		SELECT %s, d._from, NULL, d.deleted_at IS NOT NULL FROM (%s) d`, hist, columnList(t, ""), columnList(t, "d."), rows)
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
@@ -87,6 +106,15 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
+}
+
+// detailID is the quoted id column of a table keyed (account, id), whose
+// records the detail queue can name; false for another key.
+func detailID(t *schema.Table) (string, bool) {
+	if len(t.Key) != 2 || t.Key[0] != schema.ColAccount {
+		return "", false
+	}
+	return Quote(t.Key[1]), true
 }
 
 // seedHistory gives every row of a table whose history table was just

@@ -31,6 +31,7 @@ type account struct {
 	clock  budget.Clock
 	log    *slog.Logger
 	pages  chan<- page
+	hook   func(point string) // crash points (Options.Hook)
 
 	sess    extract.Session
 	openErr error
@@ -66,7 +67,7 @@ type account struct {
 // (in run), not the run.
 func (x *account) prepare(ctx context.Context, w *load.Warehouse, lim Limits) error {
 	x.sess, x.openErr = x.src.Open(extract.Env{Account: x.a, RunID: x.runID, Key: x.key, Ledger: x.ledger, Clock: x.clock, Log: x.log,
-		MaxRequests: lim.MaxRequests, Deadline: lim.Deadline})
+		MaxRequests: lim.MaxRequests, Deadline: lim.Deadline, Hook: x.hook})
 	if x.openErr != nil {
 		return nil
 	}
@@ -164,6 +165,9 @@ func dig(v any, path string) any {
 func (x *account) sendPrepared(ctx context.Context, p page, d extract.Decoded) error {
 	e := p.entry
 	e.Account, e.RunID = x.a.Name, x.runID
+	if x.hook != nil {
+		x.hook(HookTransforming)
+	}
 	rows, err := prepare(e, d)
 	if err != nil {
 		return err

@@ -65,6 +65,10 @@ const PageBuffer = 2
 // is staged (see load.Hook* for the others).
 const HookArchived = "page:archived"
 
+// HookTransforming is the crash point where a fetched page is about to be
+// transformed (in the account's goroutine, while the loader works).
+const HookTransforming = "page:transforming"
+
 // Limits are a run's own budget per account; zero values mean none.
 type Limits struct {
 	MaxRequests int64     // --max-requests
@@ -192,7 +196,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	// paid for again) if the process dies.
 	pages := make(chan page, PageBuffer)
 	for _, x := range accts {
-		x.runID, x.clock, x.pages, x.raw = runID, clock, pages, cfg.RawDir()
+		x.runID, x.clock, x.pages, x.raw, x.hook = runID, clock, pages, cfg.RawDir(), opt.Hook
 		x.log = log.With("account", x.a.Name, "source", x.a.Source)
 		if opt.Progress != nil {
 			x.prog, x.progress = opt.Progress, opt.Progress.add(x.a.Name, x.a.Source)
@@ -429,6 +433,7 @@ func (l *loader) load(ctx context.Context, p page) error {
 		if aw, err = archive.Create(l.raw, p.src.Name, p.account, l.runID); err != nil {
 			return err
 		}
+		aw.SetHook(l.hook)
 		l.writers[p.account] = aw
 	}
 	seq, err := aw.Append(p.entry)

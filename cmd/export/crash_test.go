@@ -85,11 +85,14 @@ func killed(err error) bool {
 }
 
 // businessColumns are a table's columns without the bookkeeping that
-// legitimately differs between two runs over the same data.
+// legitimately differs between two runs over the same data (when a row
+// was extracted; which run, and from when, a history version is valid).
 func businessColumns(t *schema.Table) string {
 	var cols []string
 	for _, c := range t.Columns {
-		if c.Name != schema.ColExtractedAt && c.Name != schema.ColRunID {
+		switch c.Name {
+		case schema.ColExtractedAt, schema.ColRunID, schema.ColValidFrom, schema.ColValidTo:
+		default:
 			cols = append(cols, load.Quote(c.Name))
 		}
 	}

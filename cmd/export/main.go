@@ -77,6 +77,7 @@ func crashHook(spec string) func(string) {
 		defer mu.Unlock()
 		if p == point {
 			if seen++; seen == nth {
+				fmt.Fprintf(os.Stderr, "crash point %s#%d reached\n", point, nth)
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {} // the signal is on its way
 			}

@@ -120,7 +120,15 @@ type Writer struct {
 	rel  string
 	n    int
 	meta Entry
+	hook func(point string)
 }
+
+// HookTornFrame is the crash point halfway through writing a page's frame:
+// a kill there leaves the file ending in half a frame.
+const HookTornFrame = "archive:mid-frame"
+
+// SetHook sets the crash-point hook (HookTornFrame); nil in production.
+func (w *Writer) SetHook(h func(point string)) { w.hook = h }
 
 // Create opens the archive file of (source, account, runID) under root.
 func Create(root, source, account, runID string) (*Writer, error) {
@@ -159,6 +167,14 @@ func (w *Writer) Append(e Entry) (int, error) {
 		return 0, fmt.Errorf("raw archive %s page %d: %w", w.rel, e.Seq, err)
 	}
 	frame := w.enc.EncodeAll(append(line, '\n'), nil)
+	if w.hook != nil {
+		half := len(frame) / 2
+		if _, err := w.f.Write(frame[:half]); err != nil {
+			return 0, fmt.Errorf("raw archive %s: %w", w.rel, err)
+		}
+		w.hook(HookTornFrame)
+		frame = frame[half:]
+	}
 	if _, err := w.f.Write(frame); err != nil {
 		return 0, fmt.Errorf("raw archive %s: %w", w.rel, err)
 	}

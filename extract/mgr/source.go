@@ -89,7 +89,7 @@ func pace(a extract.Account) extract.Pace {
 // the key's shared ledger and the run's budget.
 func open(env extract.Env) (extract.Session, error) {
 	a := env.Account
-	opts := []Option{rest.WithClock(env.Clock), rest.WithLogger(env.Log), rest.WithLedger(env.Ledger), rest.WithRunBudget(env.MaxRequests, env.Deadline)}
+	opts := []Option{rest.WithClock(env.Clock), rest.WithLogger(env.Log), rest.WithLedger(env.Ledger), rest.WithRunBudget(env.MaxRequests, env.Deadline), rest.WithHook(env.Hook)}
 	if a.BaseURL != "" {
 		opts = append(opts, rest.WithBaseURL(a.BaseURL))
 	}

@@ -53,7 +53,17 @@ type Settings struct {
 	// MaxRequests and Deadline are the run's own budget (zero: none).
 	MaxRequests int64
 	Deadline    time.Time
+	// Hook is called at HookAnswered (crash tests kill the process
+	// there); nil in production.
+	Hook func(point string)
 }
+
+// HookAnswered is the crash point where a request has been answered and
+// its body is not read yet: the server counted it, the client has nothing.
+const HookAnswered = "request:answered"
+
+// WithHook sets the crash-point hook (see HookAnswered).
+func WithHook(h func(point string)) Option { return func(s *Settings) { s.Hook = h } }
 
 // Option configures a client.
 type Option func(*Settings)
@@ -319,6 +329,9 @@ func (c *Client) do(ctx context.Context, path string, params url.Values, shown s
 		return nil, fmt.Errorf("GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
+	if c.Hook != nil {
+		c.Hook(HookAnswered)
+	}
 	if resp.ContentLength > MaxBody {
 		return nil, fmt.Errorf("GET %s: %w (Content-Length %d)", shown, ErrBodyTooLarge, resp.ContentLength)
 	}
