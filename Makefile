@@ -19,9 +19,25 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/export
 
-# The whole suite: formatting, vet, then every test with the race detector.
+# The whole suite: formatting, vet, every test with the race detector,
+# then each fuzz target for a few seconds (their seed corpora, in each
+# package's testdata/fuzz, already ran as tests).
 test: lint $(READER_OK)
 	$(GO) test -race -count=1 -timeout 12m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+# Every fuzz target, FUZZTIME each (default 2m): none may panic, and each
+# input must end in a clear error or a reject. A failing input is written
+# to the package's testdata/fuzz/<target>/, where it stays as a test.
+FUZZTIME ?= 2m
+FUZZ_TARGETS := transform:FuzzPage transform:FuzzDecoder transform:FuzzParseTimestamp \
+	transform:FuzzParseMoney transform:FuzzPlainDecimal \
+	extract/mgr:FuzzDecode extract/repairops:FuzzDecode config:FuzzLoad
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz ./$$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 $(READER_OK): $(READER)/package.json $(READER)/package-lock.json
 	cd $(READER) && npm ci --no-audit --no-fund --loglevel=error

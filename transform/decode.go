@@ -21,7 +21,19 @@ type decoder struct {
 	b     []byte
 	i     int
 	depth int
+	// deepest and longest are the deepest nesting and the longest string
+	// (bytes as written) of the value being read, for the record bounds.
+	deepest, longest int
 }
+
+// The bounds of one record: a record nested deeper, or holding a longer
+// string, is rejected with the reason (its page loads the rest). No repair
+// shop's record comes near them; a broken or hostile server can, and every
+// level and byte would be held in memory, then in the warehouse.
+const (
+	MaxRecordDepth  = 64
+	MaxRecordString = 256 << 10
+)
 
 // errSyntax is a decoder's error for bytes that are not JSON.
 type errSyntax struct {
@@ -44,8 +56,9 @@ func (d *decoder) space() {
 	}
 }
 
-// splitArray decodes a JSON array of values: each value with its raw bytes.
-func (d *decoder) splitArray(fn func(v any, raw []byte)) error {
+// splitArray decodes a JSON array of values: each value with its raw bytes,
+// and why it exceeds the record bounds ("": it does not).
+func (d *decoder) splitArray(fn func(v any, raw []byte, over string)) error {
 	d.space()
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
 		return d.fail("want an array")
@@ -59,11 +72,19 @@ func (d *decoder) splitArray(fn func(v any, raw []byte)) error {
 	for {
 		d.space()
 		start := d.i
+		d.deepest, d.longest = 0, 0
 		v, err := d.value()
 		if err != nil {
 			return err
 		}
-		fn(v, d.b[start:d.i])
+		over := ""
+		switch {
+		case d.deepest > MaxRecordDepth:
+			over = fmt.Sprintf("record is nested %d levels deep, more than the %d allowed", d.deepest, MaxRecordDepth)
+		case d.longest > MaxRecordString:
+			over = fmt.Sprintf("record holds a string of %d bytes, more than the %d allowed", d.longest, MaxRecordString)
+		}
+		fn(v, d.b[start:d.i], over)
 		d.space()
 		if d.i >= len(d.b) {
 			return d.fail("unexpected end of the array")
@@ -122,7 +143,9 @@ func (d *decoder) literal(word string) error {
 }
 
 func (d *decoder) enter() error {
-	if d.depth++; d.depth > maxDepth {
+	d.depth++
+	d.deepest = max(d.deepest, d.depth)
+	if d.depth > maxDepth {
 		return d.fail(fmt.Sprintf("exceeded max depth of %d", maxDepth))
 	}
 	return nil
@@ -225,6 +248,7 @@ func (d *decoder) str() (string, error) {
 		case c == '"':
 			d.i++
 			raw := d.b[start:d.i]
+			d.longest = max(d.longest, len(raw)-2)
 			if plain {
 				return string(raw[1 : len(raw)-1]), nil
 			}

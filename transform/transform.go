@@ -109,12 +109,13 @@ func ArrowSchema(t *schema.Table) *arrow.Schema {
 // are not a JSON array at all; record-level problems become Rejects.
 func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Batch, error) {
 	type record struct {
-		v   any
-		raw []byte
+		v    any
+		raw  []byte
+		over string // why it exceeds the record bounds
 	}
 	var recs []record
 	d := decoder{b: records}
-	if err := d.splitArray(func(v any, raw []byte) { recs = append(recs, record{v, raw}) }); err != nil {
+	if err := d.splitArray(func(v any, raw []byte, over string) { recs = append(recs, record{v, raw, over}) }); err != nil {
 		return nil, fmt.Errorf("transform %s: page is not a JSON array: %w", t.FullName(), err)
 	}
 	if mem == nil {
@@ -135,6 +136,14 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 	}
 	for _, rec := range recs {
 		obj, ok := rec.v.(map[string]any)
+		if rec.over != "" {
+			key := ""
+			if ok {
+				key, _ = parseString(obj["id"])
+			}
+			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: bytes.Clone(rec.raw), Reason: rec.over})
+			continue
+		}
 		if !ok {
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: bytes.Clone(rec.raw), Reason: fmt.Sprintf("record is %s, not an object", describe(rec.v))})
 			continue

@@ -46,13 +46,20 @@ func assertMatchesSimulatorTables(t *testing.T, srv *mgrtest.Server, cfg string,
 	t.Helper()
 	var checks []tableCheck
 	for _, sh := range srv.Shops {
-		for name, e := range sh.Expected() {
-			if len(tables) == 0 || slices.Contains(tables, name) {
-				checks = append(checks, tableCheck{sh.Name, name, e.Rows, e.Sums})
-			}
-		}
+		checks = append(checks, shopChecks(sh, tables...)...)
 	}
 	assertTables(t, cfg, checks)
+}
+
+// shopChecks are what the named tables (none: all) hold of one shop.
+func shopChecks(sh *mgrtest.Shop, tables ...string) []tableCheck {
+	var checks []tableCheck
+	for name, e := range sh.Expected() {
+		if len(tables) == 0 || slices.Contains(tables, name) {
+			checks = append(checks, tableCheck{sh.Name, name, e.Rows, e.Sums})
+		}
+	}
+	return checks
 }
 
 // tableCheck is what one account's table must hold: its rows, and the

@@ -91,6 +91,9 @@ func (e Entry) Records() (json.RawMessage, error) {
 		return json.RawMessage("[]"), nil
 	}
 	if e.Kind == KindDetail {
+		if !json.Valid(e.Body) {
+			return nil, fmt.Errorf("archived %s detail %d: the body is not JSON", e.Resource, e.Seq)
+		}
 		return append(append(json.RawMessage{'['}, e.Body...), ']'), nil
 	}
 	if len(e.Dropped) == 0 {

@@ -357,6 +357,10 @@ func Garbled(body []byte) string {
 	case string(t) == "null":
 		return "response is null, not the list or record asked for: "
 	case !json.Valid(t):
+		var v json.RawMessage
+		if err := json.Unmarshal(t, &v); err != nil {
+			return "response is not valid JSON (" + err.Error() + "): "
+		}
 		return "response is not valid JSON: "
 	}
 	return ""

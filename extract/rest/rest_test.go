@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,5 +154,44 @@ func TestFreshDropsRepeatsByID(t *testing.T) {
 	})
 	if len(fresh) != 2 || fmt.Sprint(dropped) != "[0 3]" || anon != 1 {
 		t.Errorf("fresh %s, dropped %v, anon %d", fresh, dropped, anon)
+	}
+}
+
+// A body over MaxBody is refused, with or without a Content-Length, after
+// reading at most MaxBody+1 bytes of it: a 200 MB answer never sits in
+// memory whole.
+func TestAHugeBodyIsRefusedUnread(t *testing.T) {
+	const huge = 200 << 20
+	for _, declared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("Content-Length declared %v", declared), func(t *testing.T) {
+			var sent atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if declared {
+					w.Header().Set("Content-Length", fmt.Sprint(huge))
+				}
+				chunk := []byte(strings.Repeat(" ", 1<<20))
+				for n := 0; n < huge>>20; n++ {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+					sent.Add(int64(len(chunk)))
+				}
+			}))
+			defer srv.Close()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := client(t, srv.URL, budget.Real{}).Get(context.Background(), "page", nil)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrBodyTooLarge) || !strings.Contains(err.Error(), "larger than 64 MiB") {
+				t.Fatalf("err = %v, want ErrBodyTooLarge", err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*MaxBody {
+				t.Errorf("allocated %d MiB for a refused body; the bound is %d MiB", alloc>>20, MaxBody>>20)
+			}
+			if declared && sent.Load() > 64<<20 {
+				t.Errorf("%d MiB were sent although the Content-Length said it was too large", sent.Load()>>20)
+			}
+		})
 	}
 }
