@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/extract/repairops"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -152,5 +153,59 @@ func TestDeletes(t *testing.T) {
 	finish(t, w, r6)
 	if got := one(t, w, `SELECT string_agg(type || '/' || id || '=' || (deleted_at IS NULL), ' ' ORDER BY type, id) FROM mgr.custom_fields`); got != "customers/1=true tickets/1=true tickets/2=false" {
 		t.Fatalf("custom fields (live=true): %s", got)
+	}
+}
+
+// A ticket listed by one run whose detail only a later run fetched (the
+// first was capped or killed) changed once: the detail completes the
+// version the listing wrote, valid from the listing's run. A change the
+// listing sees after the detail was fetched is a version of its own.
+func TestADetailLeftForTheNextRunCompletesItsVersion(t *testing.T) {
+	w, _ := openTemp(t)
+	tbl := repairops.TicketsTable
+	ticket := func(status, updated, labor string) string {
+		rec := fmt.Sprintf(`{"id": "t1", "status": %q, "created_at": "2026-07-16T10:00:00Z", "updated_at": %q`, status, updated)
+		if labor != "" {
+			rec += fmt.Sprintf(`, "labor_cost": %q`, labor)
+		}
+		return "[" + rec + "}]"
+	}
+	listed := func(r run, status, updated string) {
+		b, err := transform.Page(tbl, []byte(ticket(status, updated, "")), transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Release()
+		if err := w.StagePartial(ctx, "north", b); err != nil {
+			t.Fatal(err)
+		}
+		w.NoteListed("north", "tickets", []Listed{{ID: "t1", Fingerprint: updated}})
+	}
+	detailed := func(r run, status, updated, labor string) {
+		stagePage(t, w, tbl, r, ticket(status, updated, labor), nil)
+		w.NoteFetched("north", "tickets", "t1", updated, DetailOK, r.at)
+	}
+	r1, r2, r3, r4 := newRun(1), newRun(2), newRun(3), newRun(4)
+	begin(t, w, r1) // listed, then killed before the detail
+	listed(r1, "OPEN", "2026-11-01T00:00:00Z")
+	if err := w.Checkpoint(ctx, r1.id, r1.at); err != nil {
+		t.Fatal(err)
+	}
+	begin(t, w, r2) // lists it again, unchanged, and fetches the detail
+	listed(r2, "OPEN", "2026-11-01T00:00:00Z")
+	detailed(r2, "OPEN", "2026-11-01T00:00:00Z", "40.00")
+	finish(t, w, r2)
+	begin(t, w, r3) // a real change, listed and detailed in one run
+	listed(r3, "CLOSED", "2026-11-03T00:00:00Z")
+	detailed(r3, "CLOSED", "2026-11-03T00:00:00Z", "55.00")
+	finish(t, w, r3)
+	begin(t, w, r4) // another, its detail left for later
+	listed(r4, "PICKED_UP", "2026-11-04T00:00:00Z")
+	finish(t, w, r4)
+
+	got := one(t, w, `SELECT string_agg(status || ':' || coalesce(labor_cost::VARCHAR, '-') || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now'), ' ' ORDER BY valid_from) FROM repairops.tickets_history`)
+	want := "OPEN:40.00:01-03 CLOSED:55.00:03-04 PICKED_UP:55.00:04-now"
+	if got != want {
+		t.Errorf("history:\n got %s\nwant %s", got, want)
 	}
 }
