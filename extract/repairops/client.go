@@ -38,8 +38,8 @@ type Page = extract.Page
 // every client. Here rest.WithRateLimit sets the key's quota (default 1000
 // per hour): the client uses headroom×quota (default 90 %) and leaves the
 // rest for the shop's other integrations; the API's X-RateLimit-Limit wins
-// when it is lower. rest.WithCooldown is the wait after a 429 that names
-// neither Retry-After nor X-RateLimit-Reset. rest.WithRunBudget with a
+// when it is lower. rest.WithCooldown is the key's silence after a 429
+// that names neither Retry-After nor X-RateLimit-Reset. rest.WithRunBudget with a
 // deadline also lets the client wait for the quota's reset when the reset
 // comes before it; without one, a spent quota ends the run (ErrQuota).
 // rest.WithPace is the least time between two requests (default
@@ -307,8 +307,8 @@ func (c *Client) admit(ctx context.Context) error {
 }
 
 // shouldRetry is the one place that decides what a failed request means: a
-// 429 is waited out to the reset the API names (twice at most), a 401/403
-// is the key's, a transient failure is retried, anything else ends the call.
+// 429 is waited out to the reset the API names (once a run), a 401/403 is
+// the key's, a transient failure is retried, anything else ends the call.
 func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest.Decision {
 	var ae *APIError
 	isAPI := errors.As(err, &ae)

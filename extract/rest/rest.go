@@ -58,13 +58,6 @@ type Settings struct {
 	Hook func(point string)
 }
 
-// HookAnswered is the crash point where a request has been answered and
-// its body is not read yet: the server counted it, the client has nothing.
-const HookAnswered = "request:answered"
-
-// WithHook sets the crash-point hook (see HookAnswered).
-func WithHook(h func(point string)) Option { return func(s *Settings) { s.Hook = h } }
-
 // Option configures a client.
 type Option func(*Settings)
 
@@ -116,6 +109,13 @@ func WithPace(d time.Duration) Option { return func(s *Settings) { s.Pace = d } 
 
 // WithPageSize sets the list page size (bounded by what the API allows).
 func WithPageSize(n int) Option { return func(s *Settings) { s.PageSize = n } }
+
+// HookAnswered is the crash point where a request has been answered and
+// its body is not read yet: the server counted it, the client has nothing.
+const HookAnswered = "request:answered"
+
+// WithHook sets the crash-point hook (see HookAnswered).
+func WithHook(h func(point string)) Option { return func(s *Settings) { s.Hook = h } }
 
 // ErrRunBudget means the run's own cap (--max-requests, --max-duration) is
 // spent; nothing went wrong and the next run continues. Each API wraps it
