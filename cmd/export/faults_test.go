@@ -28,8 +28,11 @@ type faultWorld struct {
 	ro  *repairopstest.Server
 	// url replaces the simulator's base URL in the first run's config.
 	url string
-	row int
-	dir string // the row's one directory: every run shares the warehouse
+	// timeout is the accounts' request_timeout: short for the rows that
+	// stall an answer, long enough for the others under the race detector.
+	timeout time.Duration
+	row     int
+	dir     string // the row's one directory: every run shares the warehouse
 }
 
 func (w *faultWorld) wire() *wiretest.Wire {
@@ -65,7 +68,7 @@ func TestFaultMatrix(t *testing.T) {
 		w.url = "http://" + ln.Addr().String() + "/v1"
 		ln.Close() // nothing listens there now
 	}
-	stall := 3 * time.Second // against request_timeout: 1s
+	stall := 3 * time.Second // against request_timeout: 1s (see below)
 	cases := []struct {
 		fault   string
 		source  string
@@ -110,7 +113,7 @@ func TestFaultMatrix(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.source+"/"+c.fault, func(t *testing.T) {
 			t.Parallel() // two at a time on two cores: DuckDB's commits are most of a row's time
-			w := &faultWorld{row: i, clk: budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 10*time.Minute))}
+			w := &faultWorld{row: i, timeout: 30 * time.Second, clk: budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 10*time.Minute))}
 			if c.source == "mgr" {
 				w.mgr = mgrtest.NewServer(mgrtest.WithClock(w.clk), mgrtest.WithClockSkew(c.skew), mgrtest.WithTickets(70, 30))
 				defer w.mgr.Close()
@@ -120,6 +123,9 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			if c.inject != nil {
 				c.inject(w)
+			}
+			if strings.HasPrefix(c.fault, "timeouts") {
+				w.timeout = time.Second // the stall is 3 s
 			}
 			cfgPath, cfg := w.config(t, w.url)
 			err, msg := w.run(t, cfg)
@@ -192,7 +198,7 @@ func (w *faultWorld) config(t *testing.T, url string) (string, *config.Config) {
 		env := fmt.Sprintf("TEST_FAULT_%d_%s_KEY", w.row, strings.ToUpper(name))
 		os.Setenv(env, key)
 		t.Cleanup(func() { os.Unsetenv(env) })
-		fmt.Fprintf(&b, "  - name: %s\n    source: %s\n    base_url: %s\n    api_key_env: %s\n    request_timeout: 1s\n%s", name, source, base, env, extra)
+		fmt.Fprintf(&b, "  - name: %s\n    source: %s\n    base_url: %s\n    api_key_env: %s\n    request_timeout: %s\n%s", name, source, base, env, w.timeout, extra)
 	}
 	w.mgrOrRO(func(s *mgrtest.Server) {
 		for _, sh := range s.Shops {

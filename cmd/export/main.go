@@ -109,6 +109,11 @@ func run() int {
 	if n, err := strconv.Atoi(os.Getenv(checkpointEnv)); err == nil && n > 0 {
 		checkpointPages = n
 	}
+	// A file-size limit (ulimit -f, systemd's LimitFSIZE) must fail the
+	// write that crosses it, as a full disk does, not kill the process:
+	// DuckDB writes from its own threads, where Go's handler would let the
+	// default action through.
+	signal.Ignore(syscall.SIGXFSZ)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

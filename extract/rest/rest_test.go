@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,8 +157,8 @@ func TestFreshDropsRepeatsByID(t *testing.T) {
 }
 
 // A body over MaxBody is refused, with or without a Content-Length, after
-// reading at most MaxBody+1 bytes of it: a 200 MB answer never sits in
-// memory whole.
+// reading at most MaxBody+1 bytes of it (none with the header): a 200 MB
+// answer never sits in memory whole.
 func TestAHugeBodyIsRefusedUnread(t *testing.T) {
 	const huge = 200 << 20
 	for _, declared := range []bool{true, false} {
@@ -178,19 +177,18 @@ func TestAHugeBodyIsRefusedUnread(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
 			_, err := client(t, srv.URL, budget.Real{}).Get(context.Background(), "page", nil)
-			runtime.ReadMemStats(&after)
 			if !errors.Is(err, ErrBodyTooLarge) || !strings.Contains(err.Error(), "larger than 64 MiB") {
 				t.Fatalf("err = %v, want ErrBodyTooLarge", err)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*MaxBody {
-				t.Errorf("allocated %d MiB for a refused body; the bound is %d MiB", alloc>>20, MaxBody>>20)
+			// The client hung up at the bound: the server could not send
+			// much more than it (socket buffers hold a few MiB).
+			limit := int64(MaxBody + 16<<20)
+			if declared {
+				limit = 16 << 20 // refused on the header, unread
 			}
-			if declared && sent.Load() > 64<<20 {
-				t.Errorf("%d MiB were sent although the Content-Length said it was too large", sent.Load()>>20)
+			if got := sent.Load(); got > limit {
+				t.Errorf("the server sent %d MiB before the client hung up; the bound is %d MiB", got>>20, limit>>20)
 			}
 		})
 	}
