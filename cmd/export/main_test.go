@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,9 +37,16 @@ func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk
 	return rep.Summary, err
 }
 
+// cliMu serialises in-process command lines: urfave/cli applies its
+// global help flag to each command's flag set, a race between parallel
+// tests (the fault matrix's rows query their warehouses at once).
+var cliMu sync.Mutex
+
 // runCLI runs the command line in-process and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	cliMu.Lock()
+	defer cliMu.Unlock()
 	var out, errOut bytes.Buffer
 	app := newApp(&out, &errOut)
 	err := app.RunContext(context.Background(), flagsFirst(app, append([]string{"export"}, args...)))
