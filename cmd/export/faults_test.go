@@ -99,6 +99,8 @@ func TestFaultMatrix(t *testing.T) {
 		{"a page served twice", "repairops", roOnly(repairopstest.Fault{DuplicatePage: 1}), 0, survives, ""},
 		{"pages shifted by a record added at the head", "mgr", mgrOnly(mgrtest.Fault{OffsetDrift: 2}), 0, survives, ""},
 		{"pages shifted by a record added at the head", "repairops", roOnly(repairopstest.Fault{Shift: 1}), 0, survives, ""},
+		{"pages shifted by a record deleted at the head", "mgr", mgrOnly(mgrtest.Fault{OffsetDriftBack: 1}), 0, survives, ""},
+		{"pages shifted by a record deleted at the head", "repairops", roOnly(repairopstest.Fault{Unshift: 1}), 0, survives, ""},
 		{"401 under throttling, the key having worked", "mgr", mgrOnly(mgrtest.Fault{Delay: 4, Unauthorized: 3}), 0, stops, "rate limit"},
 		{"401 mid-run", "repairops", roOnly(repairopstest.Fault{Delay: 4, Unauthorized: 3}), 0, stops, "key is missing or invalid"},
 		{"a proxy's 429 without headers", "mgr", onWire(wiretest.Faults{TooMany: 5}), 0, stops, "429"},

@@ -127,6 +127,17 @@ func (c *Client) allowed(limit int) int {
 // the server is not honouring offset.
 const maxEmptyPages = 3
 
+// Overlap is how many records each page after the first reads again from
+// the page before. A record deleted ahead of the client while it pages
+// moves the rest one place towards the head: without the overlap the
+// record that moved onto the previous page would be stepped over, and,
+// the listing being complete, would look deleted. Repeats are dropped by
+// id. A page that starts with a record not seen means more moved than
+// the overlap covers: the listing steps back a page (maxStepBacks times).
+const Overlap = 2
+
+const maxStepBacks = 3
+
 // minSkew is the least clock difference corrected for: the Date header
 // counts whole seconds.
 const minSkew = 2 * time.Second
@@ -137,15 +148,17 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 }
 
 // ListFrom pages through a list resource from start, following next_offset
-// until has_more is false, calling fn with each page's new records. Records
-// are deduplicated by id across the listing (a sort on a field that changes
-// while the client pages brings some round twice); records without an id
+// until has_more is false, each page after the first starting Overlap
+// records early, calling fn with each page's new records. Records are
+// deduplicated by id across the listing (the overlap, and a sort on a
+// field that changes while the client pages, bring some round twice);
+// records without an id
 // are passed on (transform quarantines them). fn may return StopListing to
 // end the listing early. A full listing whose distinct records differ from
 // the total the API reported is logged: records changed while it paged.
 func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
 	seen := map[string]struct{}{}
-	stale, total, anon := 0, -1, 0
+	stale, total, anon, stepBacks := 0, -1, 0, 0
 	for offset := max(start, 0); ; {
 		params := rest.Params(res.Params)
 		if !res.Unpaged || offset > 0 {
@@ -168,9 +181,25 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if total < 0 {
 			total = lp.total
 		}
+		if offset > 0 && len(seen) > 0 && len(lp.items) > 0 && stepBacks < maxStepBacks {
+			if id, ok := listing.RecordID(lp.items[0]); ok {
+				if _, dup := seen[id]; !dup {
+					stepBacks++
+					back := max(offset-c.http.PageSize+Overlap, 0)
+					c.http.Log.Warn("repairops: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
+					offset = back
+					continue
+				}
+			}
+		}
 		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: lp.total, Next: lp.next, Last: !lp.more}
 		fresh, dropped, nameless := rest.Fresh(seen, lp.items, listing.RecordID)
-		page.Dropped, page.Dupes = dropped, len(dropped)
+		page.Dropped = dropped
+		for _, i := range dropped {
+			if i >= Overlap || offset == start {
+				page.Dupes++ // a repeat beyond the overlap asked for
+			}
+		}
 		anon += nameless
 		page.Count = len(fresh)
 		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
@@ -205,7 +234,11 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		} else {
 			stale = 0
 		}
-		offset = lp.next
+		next := lp.next
+		if next-offset > Overlap && nameless == 0 {
+			next -= Overlap // records without an id could not be told apart
+		}
+		offset = next
 	}
 }
 
@@ -423,7 +456,7 @@ func (c *Client) noteSkew(date string) {
 		d = 0
 	}
 	c.mu.Lock()
-	if d != c.skew && d != 0 {
+	if moved := d - c.skew; d != 0 && (moved >= minSkew || moved <= -minSkew) {
 		c.http.Log.Info("repairops: the server's clock is not ours; reading its reset times onto our clock", "server_ahead_by", d.Round(time.Second))
 	}
 	c.skew = d

@@ -14,7 +14,10 @@ import (
 func planList(ctx context.Context, a extract.Account, r extract.Resource, size int64, st extract.Stored, now time.Time) (int64, string, bool, error) {
 	o := options(a)
 	per := int64(orDefault(o.PageSize, MaxPageSize))
-	pages := max((size+per-1)/per, 1)
+	pages := int64(1) // pages after the first read Overlap records again
+	if size > per && per > Overlap {
+		pages += (size - per + per - Overlap - 1) / (per - Overlap)
+	}
 	cur := ParseCursor(st.Cursor(r.Name))
 	switch r.Name {
 	case Tickets.Name:

@@ -123,6 +123,12 @@ type Fault struct {
 	// repeats the previous page's last record. A request at offset 0 starts
 	// a fresh listing.
 	OffsetDrift int
+	// OffsetDriftBack shifts the listing the other way on each of the next
+	// N list pages with offset > 0, as when a record before them is
+	// deleted while a client pages: every later page starts one record
+	// later, and the record that moved onto the previous page is missed
+	// by a client whose pages do not overlap.
+	OffsetDriftBack int
 	// Stall holds the next N requests for StallFor before answering, to
 	// exercise client timeouts.
 	Stall    int
@@ -282,6 +288,7 @@ func (s *Server) add(f Fault) {
 	into.Unauthorized += f.Unauthorized
 	into.ServerErrors += f.ServerErrors
 	into.OffsetDrift += f.OffsetDrift
+	into.OffsetDriftBack += f.OffsetDriftBack
 	into.Stall += f.Stall
 	into.Truncated += f.Truncated
 	into.HTMLPage += f.HTMLPage
@@ -626,6 +633,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, shop *Shop, res st
 		if s.faults.OffsetDrift > 0 {
 			s.faults.OffsetDrift--
 			s.shift[key]++
+		} else if s.faults.OffsetDriftBack > 0 {
+			s.faults.OffsetDriftBack--
+			s.shift[key]--
 		}
 		if s.faults.Reorder > 0 {
 			s.faults.Reorder--

@@ -136,6 +136,11 @@ type Fault struct {
 	// the listing while a client pages: the page repeats the previous
 	// page's last record.
 	Shift int
+	// Unshift moves each of the next N list pages asked at offset > 0 one
+	// record towards the tail, as when a record before them is deleted
+	// while a client pages: without overlapping pages the client never
+	// sees the record that moved onto the previous page.
+	Unshift int
 }
 
 // Request is one request as the server saw it.
@@ -264,6 +269,7 @@ func (s *Server) add(f Fault) {
 	into.NullData += f.NullData
 	into.DuplicatePage += f.DuplicatePage
 	into.Shift += f.Shift
+	into.Unshift += f.Unshift
 	if f.StallFor > 0 {
 		into.StallFor = f.StallFor
 	}
@@ -726,6 +732,9 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, key string, 
 	case s.faults.Shift > 0:
 		s.faults.Shift--
 		s.shift[key]++
+	case s.faults.Unshift > 0:
+		s.faults.Unshift--
+		s.shift[key]--
 	}
 	if from == offset {
 		from = max(offset-s.shift[key], 0)
@@ -735,8 +744,13 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, key string, 
 	for i := from; i < len(kept) && i < from+limit; i++ {
 		data = append(data, kept[i].rec)
 	}
-	pg := map[string]any{"offset": offset, "limit": limit, "total": len(kept), "has_more": offset+len(data) < len(kept)}
-	if offset+len(data) < len(kept) {
+	// Records deleted at the head (Unshift) are gone from the count too.
+	total := len(kept)
+	if sh := s.shiftOf(key); sh < 0 {
+		total = max(total+sh, 0)
+	}
+	pg := map[string]any{"offset": offset, "limit": limit, "total": total, "has_more": offset+len(data) < total}
+	if offset+len(data) < total {
 		pg["next_offset"] = offset + len(data)
 	} else {
 		pg["next_offset"] = nil
@@ -746,6 +760,13 @@ func (s *Server) list(w http.ResponseWriter, q map[string][]string, key string, 
 		return
 	}
 	s.send(w, map[string]any{"data": data, "pagination": pg})
+}
+
+// shiftOf is the shift of a listing being paged (see Fault.Shift).
+func (s *Server) shiftOf(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shift[key]
 }
 
 // compare orders two JSON-ish values of one field: money and numbers by
