@@ -166,6 +166,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	}
 	rep.Took = clock.Now().Sub(started)
 	if rep.Published, err = publish(ctx, w, cfg, runID, clock); err != nil {
+		rep.Unpublished = true
 		return rep, err
 	}
 	if err := w.Flush(ctx); err != nil {

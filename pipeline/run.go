@@ -117,6 +117,9 @@ type Report struct {
 	// Published are the Parquet partitions written, under ParquetRoot.
 	Published   []load.Published
 	ParquetRoot string
+	// Unpublished: the Parquet publish stopped (a full or read-only disk);
+	// the rows are committed and the next run or rebuild publishes the rest.
+	Unpublished bool
 	// Rebuild only: what was replayed from the raw archive.
 	Replay *ReplayStats
 	// Backlog is the detail queue after the run, per account and resource
@@ -274,6 +277,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		return rep, storageError(err, runErr)
 	}
 	if rep.Published, err = publish(dbctx, w, cfg, runID, clock); err != nil {
+		rep.Unpublished = true
 		return rep, storageError(err, runErr)
 	}
 	if err := w.Flush(dbctx); err != nil {

@@ -191,7 +191,10 @@ func RunReport(out io.Writer, rep pipeline.Report) {
 			fmt.Fprintf(out, "rebuild: %s ends in a partial page (a run was killed while writing it); its whole pages were used\n", f)
 		}
 	}
-	if rep.ParquetRoot != "" {
+	switch {
+	case rep.ParquetRoot != "" && rep.Unpublished:
+		fmt.Fprintf(out, "parquet: the publish stopped after %d partition(s) under %s (see the error); the rows are committed, the next run publishes the rest\n", len(rep.Published), rep.ParquetRoot)
+	case rep.ParquetRoot != "":
 		fmt.Fprintf(out, "parquet: %d partition(s) published under %s\n", len(rep.Published), rep.ParquetRoot)
 	}
 	if n := s.Totals().Rejected; n > 0 {
