@@ -49,14 +49,14 @@ type Wire struct {
 	next  http.Handler
 	clock budget.Clock
 
-	mu     sync.Mutex
-	f      Faults
-	tooMny map[string]int // bare 429s served, by Authorization header
+	mu      sync.Mutex
+	f       Faults
+	bare429 map[string]int // bare 429s served, by Authorization header
 }
 
 // New puts a Wire in front of next; clock stamps the Date header.
 func New(next http.Handler, clock budget.Clock) *Wire {
-	return &Wire{next: next, clock: clock, tooMny: map[string]int{}}
+	return &Wire{next: next, clock: clock, bare429: map[string]int{}}
 }
 
 // Inject adds faults for the next requests.
@@ -82,7 +82,7 @@ func (w *Wire) Clear() {
 func (w *Wire) TooManyServed(auth string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.tooMny[auth]
+	return w.bare429[auth]
 }
 
 // take returns the fault the next request gets ("" for none).
@@ -98,7 +98,7 @@ func (w *Wire) take(auth string) string {
 		return "empty"
 	case w.f.TooMany > 0:
 		w.f.TooMany--
-		w.tooMny[auth]++
+		w.bare429[auth]++
 		return "429"
 	case w.f.WrongType > 0:
 		w.f.WrongType--
