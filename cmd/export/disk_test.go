@@ -84,6 +84,23 @@ func inMountNamespace(t *testing.T, env []string, setup, after string, args ...s
 	return cmd.ProcessState.ExitCode(), string(out)
 }
 
+// cappedFirstRun starts an MGR simulator with two shops of the given
+// tickets and exports their tickets and customers into a new directory
+// with a run capped at 6 requests (exit 3): a warehouse and a Parquet tree
+// with work still to do. It returns the config and the keys' environment.
+func cappedFirstRun(t *testing.T, north, south int) (srv *mgrtest.Server, dir, cfg string, env []string) {
+	t.Helper()
+	srv = mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(north, south))
+	t.Cleanup(srv.Close)
+	dir = t.TempDir()
+	cfg, env = simConfig(t, srv, dir, "tickets", "customers")
+	setEnv(t, env)
+	if code, o, stderr := runCLI(t, "run", "--config", cfg, "--max-requests", "6"); code != exitPartial {
+		t.Fatalf("the first, capped run: exit %d\n%s%s", code, o, stderr)
+	}
+	return srv, dir, cfg, env
+}
+
 // treeSums are the SHA-256 sums of the files a reader sees in a Parquet
 // tree (data files and manifests), by path.
 func treeSums(t *testing.T, root string) map[string]string {
@@ -105,14 +122,7 @@ func treeSums(t *testing.T, root string) map[string]string {
 // were and readable; with the tree alone read-only the run's rows are
 // committed and the next run, the tree writable again, publishes them.
 func TestAReadOnlyTargetIsAClearFailure(t *testing.T) {
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(200, 80))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir, "tickets", "customers")
-	setEnv(t, env)
-	if code, o, stderr := runCLI(t, "run", "--config", cfg, "--max-requests", "6"); code != exitPartial {
-		t.Fatalf("the first, capped run: exit %d\n%s%s", code, o, stderr)
-	}
+	srv, dir, cfg, env := cappedFirstRun(t, 200, 80)
 	pq := filepath.Join(dir, "pq")
 	before, tickets := treeSums(t, pq), queryCSV(t, cfg, `SELECT count(*) FROM mgr.tickets`)
 	wh, _ := os.ReadFile(filepath.Join(dir, "w.duckdb"))
@@ -164,14 +174,7 @@ func assertParquetIsTheWarehouse(t *testing.T, cfg, pq, table string) {
 // error and exit 1; every file in the tree still reads and none is
 // partial, and the next run, with room, publishes everything.
 func TestAFullDiskDuringPublishLosesNothing(t *testing.T) {
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(900, 400))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir, "tickets", "customers")
-	setEnv(t, env)
-	if code, o, stderr := runCLI(t, "run", "--config", cfg, "--max-requests", "6"); code != exitPartial {
-		t.Fatalf("the first, capped run: exit %d\n%s%s", code, o, stderr)
-	}
+	srv, dir, cfg, env := cappedFirstRun(t, 900, 400)
 	pq, real := filepath.Join(dir, "pq"), filepath.Join(dir, "real")
 	before := treeSums(t, pq)
 	var size int64

@@ -127,19 +127,12 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if err != nil {
 			return fmt.Errorf("mgr: list %s at offset %d: %w", res.Name, offset, err)
 		}
-		if !first && offset > 0 && len(items) > 0 && stepBacks < maxStepBacks && len(seen) > 0 {
-			// The page should start inside the overlap, with a record
-			// already seen; if not, records moved towards the head by
-			// more than the overlap and some may have been stepped over.
-			if id, ok := listing.RecordID(items[0]); ok {
-				if _, dup := seen[id]; !dup {
-					stepBacks++
-					back := max(offset-PageSize+Overlap, 0)
-					c.http.Log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
-					offset = back
-					continue
-				}
-			}
+		if !first && offset > 0 && stepBacks < maxStepBacks && rest.StartsUnseen(seen, items, listing.RecordID) {
+			stepBacks++
+			back := max(offset-PageSize+Overlap, 0)
+			c.http.Log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
+			offset = back
+			continue
 		}
 		first = false
 		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: -1}

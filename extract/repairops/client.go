@@ -181,16 +181,12 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		if total < 0 {
 			total = lp.total
 		}
-		if offset > 0 && len(seen) > 0 && len(lp.items) > 0 && stepBacks < maxStepBacks {
-			if id, ok := listing.RecordID(lp.items[0]); ok {
-				if _, dup := seen[id]; !dup {
-					stepBacks++
-					back := max(offset-c.http.PageSize+Overlap, 0)
-					c.http.Log.Warn("repairops: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
-					offset = back
-					continue
-				}
-			}
+		if offset > 0 && stepBacks < maxStepBacks && rest.StartsUnseen(seen, lp.items, listing.RecordID) {
+			stepBacks++
+			back := max(offset-c.http.PageSize+Overlap, 0)
+			c.http.Log.Warn("repairops: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
+			offset = back
+			continue
 		}
 		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: lp.total, Next: lp.next, Last: !lp.more}
 		fresh, dropped, nameless := rest.Fresh(seen, lp.items, listing.RecordID)

@@ -384,6 +384,22 @@ func Params(p url.Values) url.Values {
 	return out
 }
 
+// StartsUnseen reports whether a page after the first of a listing starts
+// with a record (with an id) not seen earlier in it: its pages overlap,
+// so records moved towards the head by more than the overlap, and some
+// may have been stepped over.
+func StartsUnseen(seen map[string]struct{}, items []json.RawMessage, id func(json.RawMessage) (string, bool)) bool {
+	if len(seen) == 0 || len(items) == 0 {
+		return false
+	}
+	k, ok := id(items[0])
+	if !ok {
+		return false
+	}
+	_, dup := seen[k]
+	return !dup
+}
+
 // Fresh keeps the records of a page not seen earlier in the listing (by
 // id; records without one are kept and counted as anonymous), noting them
 // as seen, and returns the positions it dropped.
