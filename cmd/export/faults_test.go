@@ -111,6 +111,8 @@ func TestFaultMatrix(t *testing.T) {
 		{"an unreachable port", "repairops", unreachable, 0, stops, "connection refused"},
 		{"a 200 MB body", "mgr", onWire(wiretest.Faults{Huge: 1}), 0, stops, "larger than 64 MiB"},
 		{"a 200 MB body", "repairops", onWire(wiretest.Faults{Huge: 1}), 0, stops, "larger than 64 MiB"},
+		{"JSON nested 10,001 deep", "mgr", onWire(wiretest.Faults{Deep: 1}), 0, stops, "nested more than 10,000 levels"},
+		{"JSON nested 10,001 deep", "repairops", onWire(wiretest.Faults{Deep: 1}), 0, stops, "nested more than 10,000 levels"},
 	}
 	for i, c := range cases {
 		t.Run(c.source+"/"+c.fault, func(t *testing.T) {

@@ -24,7 +24,8 @@ import (
 // broken server might send (a 1 MB string; an unknown field nested 1,000
 // deep) and answers its suppliers with JSON nested 10,000 deep. The two
 // records are rejected with the reason, every other customer loads, the
-// suppliers fail with a message naming them and the cause, and once the
+// suppliers fail at the first answer (whole, it would be the same again:
+// not retried) with a message naming them and the cause, and once the
 // server mends, the next run loads them. Bodies over 64 MiB are the
 // fault matrix's.
 func TestHostileRecordsAreBoundedAndRefused(t *testing.T) {
@@ -36,6 +37,7 @@ func TestHostileRecordsAreBoundedAndRefused(t *testing.T) {
 	deep := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
 	hostile := fmt.Sprintf(`{"id": 900001, "firstname": "Long", "notes": %q}, {"id": 900002, "firstname": "Deep", "preferences": %s}, `, long, deep(1000))
 	var mended atomic.Bool
+	var deepServed atomic.Int32
 	target, _ := url.Parse(srv.URL)
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
 	proxy.ModifyResponse = func(resp *http.Response) error {
@@ -52,6 +54,7 @@ func TestHostileRecordsAreBoundedAndRefused(t *testing.T) {
 			body = append([]byte("["+hostile), body[1:]...)
 		case strings.HasSuffix(resp.Request.URL.Path, "/suppliers") && !mended.Load():
 			body = []byte(`[{"id": 1, "name": "Deep", "x": ` + deep(10000) + `}]`)
+			deepServed.Add(1)
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
@@ -67,7 +70,10 @@ func TestHostileRecordsAreBoundedAndRefused(t *testing.T) {
 	if err == nil || exitCode(err) != exitFailure {
 		t.Fatalf("run: exit %d, want 1 (the suppliers fail): %v\n%s", exitCode(err), err, logs)
 	}
-	for _, want := range []string{"north", "suppliers", "exceeded max depth"} {
+	if n := deepServed.Load(); n != 1 {
+		t.Errorf("the 10,000-deep answer was asked for %d times, want once (it is not worth a retry)", n)
+	}
+	for _, want := range []string{"north", "suppliers", "nested more than 10,000 levels deep; refused", "exceeded max depth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}

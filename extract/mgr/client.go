@@ -267,9 +267,14 @@ func IsNotFound(err error) bool {
 // status or wording: the docs give neither).
 func check(resp *http.Response, body []byte, shown string, redact func(string) string) error {
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
-		// A garbled success is a status 200 error: retried as transient.
-		if why := rest.Garbled(body); why != "" {
-			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + redact(rest.Snippet(body))}
+		// A garbled success is a status 200 error: retried as transient,
+		// unless it arrived whole and would be the same again.
+		if why, final := rest.Garbled(body); why != "" {
+			ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + redact(rest.Snippet(body))}
+			if final != nil {
+				return fmt.Errorf("%w: %w", final, ae)
+			}
+			return ae
 		}
 		return nil
 	}
@@ -314,6 +319,9 @@ const (
 
 // classify sorts a failed request.
 func classify(err error, keyWorked bool) class {
+	if errors.Is(err, context.Canceled) || rest.Refused(err) {
+		return fatal
+	}
 	var ae *APIError
 	if errors.As(err, &ae) {
 		switch {
@@ -333,9 +341,6 @@ func classify(err error, keyWorked bool) class {
 		case ae.Status == http.StatusOK:
 			return transient // 200 with a garbled body (HTML error page, truncated JSON)
 		}
-		return fatal
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, rest.ErrBodyTooLarge) {
 		return fatal
 	}
 	var ne net.Error

@@ -385,12 +385,12 @@ func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest
 // isTransient classifies failures worth retrying: 5xx, 408, a garbled 200,
 // timeouts and transport errors. Cancellation is not.
 func isTransient(err error) bool {
+	if errors.Is(err, context.Canceled) || rest.Refused(err) {
+		return false
+	}
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Status >= 500 || ae.Status == http.StatusRequestTimeout || (ae.Status >= 200 && ae.Status < 300)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, rest.ErrBodyTooLarge) {
-		return false
 	}
 	return true // timeouts, connection refused/reset, truncated bodies
 }
@@ -401,9 +401,14 @@ func (c *Client) check(resp *http.Response, body []byte, shown string) error {
 	c.noteSkew(resp.Header.Get("Date"))
 	c.noteQuota(resp.Header)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// A garbled success is a status 200 error: retried as transient.
-		if why := rest.Garbled(body); why != "" {
-			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + c.http.Redact(rest.Snippet(body))}
+		// A garbled success is a status 200 error: retried as transient,
+		// unless it arrived whole and would be the same again.
+		if why, final := rest.Garbled(body); why != "" {
+			ae := &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why + c.http.Redact(rest.Snippet(body))}
+			if final != nil {
+				return fmt.Errorf("%w: %w", final, ae)
+			}
+			return ae
 		}
 		if why := emptyTooSoon(body, resp.Request); why != "" {
 			return &APIError{Method: "GET", Path: shown, Status: resp.StatusCode, Message: why}

@@ -304,6 +304,17 @@ const MaxBody = 64 << 20
 // not worth a retry: the same request gets the same answer.
 var ErrBodyTooLarge = fmt.Errorf("response body is larger than %d MiB; refused", MaxBody>>20)
 
+// ErrTooDeep is a success nested deeper than encoding/json reads (10,000
+// levels). Unlike a truncated body it arrived whole, so the same request
+// would get the same answer: refused, not retried.
+var ErrTooDeep = errors.New("response is JSON nested more than 10,000 levels deep; refused")
+
+// Refused reports whether err is an answer refused for its size or shape,
+// which asking again would not change.
+func Refused(err error) bool {
+	return errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrTooDeep)
+}
+
 func (c *Client) do(ctx context.Context, path string, params url.Values, shown string) ([]byte, error) {
 	u := *c.base
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + path
@@ -349,21 +360,52 @@ func (c *Client) do(ctx context.Context, path string, params url.Values, shown s
 // it can), for a message that goes on with the body's start: empty, not
 // JSON, or the bare literal null (neither a list nor a record: taking it
 // for an empty list would end a listing early, and records past it would
-// look deleted). Whatever the Content-Type says: the body decides.
-func Garbled(body []byte) string {
+// look deleted). Whatever the Content-Type says: the body decides. final
+// is ErrTooDeep when asking again cannot help; otherwise nil (retried).
+func Garbled(body []byte) (why string, final error) {
 	switch t := bytes.TrimSpace(body); {
 	case len(t) == 0:
-		return "response body is empty"
+		return "response body is empty", nil
 	case string(t) == "null":
-		return "response is null, not the list or record asked for: "
+		return "response is null, not the list or record asked for: ", nil
 	case !json.Valid(t):
+		if nesting(t) > maxNesting {
+			final = ErrTooDeep
+		}
 		var v json.RawMessage
 		if err := json.Unmarshal(t, &v); err != nil {
-			return "response is not valid JSON (" + err.Error() + "): "
+			return "response is not valid JSON (" + err.Error() + "): ", final
 		}
-		return "response is not valid JSON: "
+		return "response is not valid JSON: ", final
 	}
-	return ""
+	return "", nil
+}
+
+// maxNesting is the depth encoding/json refuses beyond.
+const maxNesting = 10000
+
+// nesting is the deepest nesting of arrays and objects in b (outside
+// strings), read the way a JSON scanner would, whether or not b is valid.
+func nesting(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // Snippet is the start of a body, for messages.

@@ -193,3 +193,33 @@ func TestAHugeBodyIsRefusedUnread(t *testing.T) {
 		})
 	}
 }
+
+// A garbled success is retried, except one that arrived whole and would be
+// the same again: JSON nested deeper than encoding/json reads.
+func TestGarbledSaysWhetherAskingAgainCanHelp(t *testing.T) {
+	deep := func(n int, end string) string { return strings.Repeat(`{"a":[`, n/2) + end }
+	for _, c := range []struct {
+		name, body, why string
+		final           error
+	}{
+		{"a list", `[{"id": 1}]`, "", nil},
+		{"empty", "  \n", "empty", nil},
+		{"null", "null", "null", nil},
+		{"html", "<html>busy</html>", "not valid JSON", nil},
+		{"truncated", `[{"id": 1}, {"id"`, "not valid JSON", nil},
+		{"10,002 deep and whole", deep(10002, "1"+strings.Repeat("]}", 5001)), "exceeded max depth", ErrTooDeep},
+		{"10,002 deep and cut short", deep(10002, "1]}"), "not valid JSON", ErrTooDeep},
+		{"9,998 deep and cut short", deep(9998, "1]}"), "not valid JSON", nil},
+		{"brackets inside strings do not count", `[{"a": "` + strings.Repeat(`[{\"`, 20000) + `"`, "not valid JSON", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			why, final := Garbled([]byte(c.body))
+			if (c.why == "") != (why == "") || !strings.Contains(why, c.why) {
+				t.Errorf("why = %q, want it to say %q", why, c.why)
+			}
+			if final != c.final {
+				t.Errorf("final = %v, want %v", final, c.final)
+			}
+		})
+	}
+}

@@ -39,7 +39,13 @@ type Faults struct {
 	// bytes (a JSON array of one long string), streamed without a
 	// Content-Length, as a broken server or proxy might.
 	Huge int
+	// Deep answers the next N requests with 200 and a whole JSON array
+	// nested DeepBody levels deep: more than encoding/json reads.
+	Deep int
 }
+
+// DeepBody is the nesting of a Deep answer.
+const DeepBody = 10001
 
 // HugeBody is the size of a Huge answer: 200 MB.
 const HugeBody = 200 << 20
@@ -68,6 +74,7 @@ func (w *Wire) Inject(f Faults) {
 	w.f.TooMany += f.TooMany
 	w.f.WrongType += f.WrongType
 	w.f.Huge += f.Huge
+	w.f.Deep += f.Deep
 }
 
 // Clear drops the faults not yet served (the outage is over).
@@ -106,6 +113,9 @@ func (w *Wire) take(auth string) string {
 	case w.f.Huge > 0:
 		w.f.Huge--
 		return "huge"
+	case w.f.Deep > 0:
+		w.f.Deep--
+		return "deep"
 	}
 	return ""
 }
@@ -144,6 +154,9 @@ func (w *Wire) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 		rw.Write([]byte(`"]`))
+	case "deep":
+		rw.Header().Set("Content-Type", "application/json")
+		rw.Write([]byte(strings.Repeat("[", DeepBody) + strings.Repeat("]", DeepBody)))
 	case "type":
 		w.next.ServeHTTP(&relabel{ResponseWriter: rw}, r)
 	default:
