@@ -174,7 +174,12 @@ func RunReport(out io.Writer, rep pipeline.Report) {
 		return // it never got as far as a run
 	}
 	s := rep.Summary
-	fmt.Fprintf(out, "run %s: %s in %s\n", s.RunID, s.Status, rep.Took.Round(time.Millisecond))
+	status := s.Status
+	if rep.Unpublished {
+		// meta.runs says how the run went; the publish after it failed.
+		status += " (rows committed; the Parquet publish stopped)"
+	}
+	fmt.Fprintf(out, "run %s: %s in %s\n", s.RunID, status, rep.Took.Round(time.Millisecond))
 	fmt.Fprintf(out, "%-10s %-30s %9s %9s %9s %9s %9s %9s\n", "account", "table", "received", "inserted", "updated", "unchanged", "deleted", "rejected")
 	for _, t := range s.Tables {
 		fmt.Fprintf(out, "%-10s %-30s %9d %9d %9d %9d %9d %9d\n", t.Account, t.Table, t.Received, t.Inserted, t.Updated, t.Unchanged, t.Deleted, t.Rejected)

@@ -189,7 +189,7 @@ func TestAFullDiskDuringPublishLosesNothing(t *testing.T) {
 	setup := fmt.Sprintf("mount --bind %[1]q %[2]q\nmount -t tmpfs -o size=%[3]dk tmpfs %[1]q\ncp -a %[2]q/. %[1]q/", pq, real, size/1024+32)
 	after := fmt.Sprintf("rm -rf %[2]q/* %[2]q/.publish\ncp -a %[1]q/. %[2]q/", pq, real)
 	code, out := inMountNamespace(t, env, setup, after, "run", "--config", cfg)
-	if code != exitFailure || !strings.Contains(strings.ToLower(out), "no space left on device") || !strings.Contains(out, "Parquet") || !strings.Contains(out, "parquet: the publish stopped after") {
+	if code != exitFailure || !strings.Contains(strings.ToLower(out), "no space left on device") || !strings.Contains(out, "Parquet") || !strings.Contains(out, "parquet: the publish stopped after") || !strings.Contains(out, ": ok (rows committed; the Parquet publish stopped) in ") {
 		t.Fatalf("a full disk during the publish: exit %d, want 1 naming the Parquet publish and the cause\n%s", code, out)
 	}
 	// The tree the full disk left: the files it had, each whole, or a
