@@ -87,6 +87,10 @@ func readJSON(ctx context.Context, dir, ndjson string) (float64, error) {
 		case schema.ColExtra:
 			sel = append(sel, "NULL")
 		default:
+			if len(c.Paths) == 0 { // bookkeeping of our own (deleted_at)
+				sel = append(sel, "NULL")
+				continue
+			}
 			parts := strings.Split(c.Paths[0], ".")
 			for i := range parts {
 				parts[i] = load.Quote(parts[i])
