@@ -39,24 +39,26 @@ func EventOffset(cursor string) int64 {
 // together and an event loads once; a redelivered event has the same id,
 // the key of the rows. A line still being written (no newline yet) waits
 // for the next run; a damaged line (a receiver killed mid-write, never
-// acknowledged) is skipped with a warning.
+// acknowledged) is skipped with a warning. The log's segments that the
+// committed cursor has passed are removed first: their events are in the
+// warehouse and the raw archive.
 func (x *account) events(ctx context.Context) error {
 	if x.a.Webhook == nil || x.src.Webhooks == nil || x.raw == "" {
 		return nil
 	}
 	path := receive.EventLog(x.raw, x.a.Source, x.a.Name)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	segs, err := receive.Segments(path)
 	if err != nil {
 		return fmt.Errorf("webhook events: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.Seek(x.eventsAt, io.SeekStart); err != nil {
-		return fmt.Errorf("webhook events: %w", err)
+	for len(segs) > 1 && segs[0].End() <= x.eventsAt {
+		// Never the newest: export listen may be appending to it.
+		if err := os.Remove(segs[0].Path); err != nil {
+			return fmt.Errorf("webhook events: remove a loaded segment: %w", err)
+		}
+		x.log.Info("webhook events: removed a segment of the event log already loaded", "segment", segs[0].Path)
+		segs = segs[1:]
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
 	pos, loaded, damaged := x.eventsAt, 0, 0
 	var batch []json.RawMessage
 	flush := func() error {
@@ -82,29 +84,37 @@ func (x *account) events(ctx context.Context) error {
 		batch = batch[:0]
 		return nil
 	}
-	for {
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			break // nothing more, or a line still being written
+	for i, seg := range segs {
+		if seg.End() <= pos && i < len(segs)-1 {
+			continue
 		}
+		if pos < seg.Start {
+			x.log.Warn("webhook events: the log no longer holds events before this offset (loaded into another warehouse, whose archive `export rebuild` replays); loading from there",
+				"loaded_to", pos, "log_from", seg.Start, "segment", seg.Path)
+			pos = seg.Start
+		}
+		newest := i == len(segs)-1
+		err := readLines(seg, pos, func(line []byte, complete bool) error {
+			if !complete && newest {
+				return io.EOF // still being written: the next run loads it
+			}
+			pos += int64(len(line))
+			switch line = bytes.TrimSpace(line); {
+			case len(line) == 0:
+				return nil
+			case !complete || !json.Valid(line):
+				damaged++
+				return nil
+			}
+			batch = append(batch, line)
+			x.name(line)
+			if len(batch) >= EventBatch {
+				return flush()
+			}
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("webhook events: %w", err)
-		}
-		pos += int64(len(line))
-		line = bytes.TrimSpace(line)
-		switch {
-		case len(line) == 0:
-			continue
-		case !json.Valid(line):
-			damaged++
-			continue
-		}
-		batch = append(batch, line)
-		x.name(line)
-		if len(batch) >= EventBatch {
-			if err := flush(); err != nil {
-				return err
-			}
 		}
 	}
 	if err := flush(); err != nil {
@@ -117,6 +127,41 @@ func (x *account) events(ctx context.Context) error {
 		x.log.Info("webhook events loaded", "events", loaded, "log", path)
 	}
 	return nil
+}
+
+// readLines calls fn with each line of a segment from the log offset pos
+// on, newline included; complete is false for a last line without one.
+// fn may return io.EOF to stop.
+func readLines(seg receive.Segment, pos int64, fn func(line []byte, complete bool) error) error {
+	f, err := os.Open(seg.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(pos-seg.Start, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				if err := fn(line, false); err != nil && !errors.Is(err, io.EOF) {
+					return err
+				}
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(line, true); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // name notes the record an event names, for its detail to come first.

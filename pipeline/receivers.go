@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -21,6 +20,8 @@ type ReceiverInfo struct {
 	Log      string     `json:"event_log"`
 	Received int        `json:"events_received"`
 	Last     *time.Time `json:"last_event,omitempty"`
+	// Received counts the events in the log's files still on disk: a run
+	// removes a segment (SegmentBytes) once it has loaded all of it.
 	// Waiting are the events received and not loaded yet.
 	Waiting     int        `json:"events_waiting"`
 	Refused     int        `json:"deliveries_refused"`
@@ -81,35 +82,31 @@ func lastOrNever(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// scanEvents reads the event log's segments still on disk (those the
+// warehouse has not loaded, and the newest).
 func scanEvents(path string, loaded int64) (received, waiting int, last *time.Time, err error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, 0, nil, nil
-	}
+	segs, err := receive.Segments(path)
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var pos int64
-	for {
-		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+	for _, seg := range segs {
+		pos := seg.Start
+		err := readLines(seg, seg.Start, func(line []byte, complete bool) error {
+			var ev receive.Event
+			if complete && json.Unmarshal(line, &ev) == nil {
+				received++
+				if pos >= loaded {
+					waiting++
+				}
+				at := ev.ReceivedAt
+				last = &at
+			}
+			pos += int64(len(line))
+			return nil
+		})
+		if err != nil && !errors.Is(err, os.ErrNotExist) { // removed by a run meanwhile
 			return received, waiting, last, err
 		}
-		var ev receive.Event
-		if json.Unmarshal(line, &ev) == nil {
-			received++
-			if pos >= loaded {
-				waiting++
-			}
-			at := ev.ReceivedAt
-			last = &at
-		}
-		pos += int64(len(line))
 	}
 	return received, waiting, last, nil
 }

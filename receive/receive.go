@@ -10,10 +10,18 @@
 //
 // It never opens the warehouse, so it runs beside `export run`; the run
 // loads the event log (by event id, exactly once).
+//
+// An event log is a series of segment files, so that it does not grow
+// without end: once a segment holds SegmentBytes, the next event starts a
+// new one, named by the log offset it starts at. Offsets run on across
+// segments, so a run's cursor (how far it has loaded) stays one number;
+// the run removes segments it has loaded completely (their events are in
+// the warehouse and in the raw archive, which rebuild replays).
 package receive
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -26,6 +34,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +43,10 @@ import (
 
 // MaxBody bounds a delivery's body.
 const MaxBody = 1 << 20
+
+// SegmentBytes is the size at which an event log's segment is closed and
+// the next event starts a new one.
+const SegmentBytes = 64 << 20
 
 // Endpoint is one account's webhook endpoint.
 type Endpoint struct {
@@ -69,6 +83,69 @@ func EventLog(dir, source, account string) string {
 	return filepath.Join(dir, "webhooks", source, account+".events.jsonl")
 }
 
+// Segment is one file of an event log: the log's bytes from Start on,
+// Size of them.
+type Segment struct {
+	Path        string
+	Start, Size int64
+}
+
+// End is the log offset just past the segment.
+func (s Segment) End() int64 { return s.Start + s.Size }
+
+// segmentPath names the segment of the log at path (EventLog) that starts
+// at start: the first keeps the log's own name.
+func segmentPath(path string, start int64) string {
+	if start == 0 {
+		return path
+	}
+	return fmt.Sprintf("%s.%d.jsonl", strings.TrimSuffix(path, ".jsonl"), start)
+}
+
+// Segments lists the files of the event log at path (EventLog), in log
+// order; none when nothing was received (or all was loaded and removed
+// but for the newest).
+func Segments(path string) ([]Segment, error) {
+	prefix := strings.TrimSuffix(path, ".jsonl") + "."
+	names, err := filepath.Glob(globEscape(prefix) + "*.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	var out []Segment
+	for _, name := range append(names, path) {
+		start := int64(0)
+		if name != path {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".jsonl"), 10, 64)
+			if err != nil || n <= 0 {
+				continue // another file (another account's log whose name starts alike)
+			}
+			start = n
+		}
+		info, err := os.Stat(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Segment{Path: name, Start: start, Size: info.Size()})
+	}
+	slices.SortFunc(out, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+	return out, nil
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // RejectLog is the path of an account's rejected deliveries.
 func RejectLog(dir, source, account string) string {
 	return filepath.Join(dir, "webhooks", source, account+".rejected.jsonl")
@@ -81,13 +158,24 @@ type Receiver struct {
 	log       *slog.Logger
 	now       func() time.Time
 
+	// SegmentBytes is when an event log's segment is full (SegmentBytes
+	// unless set).
+	SegmentBytes int64
+
 	mu    sync.Mutex
-	files map[string]*os.File
+	files map[string]*logFile // by the log's name (EventLog, RejectLog)
+}
+
+// logFile is the open file a log appends to: for an event log, its newest
+// segment.
+type logFile struct {
+	f           *os.File
+	start, size int64
 }
 
 // New makes a receiver writing under dir (the raw archive).
 func New(dir string, endpoints []Endpoint, log *slog.Logger) (*Receiver, error) {
-	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*os.File{}}
+	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*logFile{}, SegmentBytes: SegmentBytes}
 	for i := range endpoints {
 		e := &endpoints[i]
 		if len(e.Secret) == 0 {
@@ -106,10 +194,10 @@ func (r *Receiver) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
-	for _, f := range r.files {
-		errs = append(errs, f.Close())
+	for _, lf := range r.files {
+		errs = append(errs, lf.f.Close())
 	}
-	r.files = map[string]*os.File{}
+	r.files = map[string]*logFile{}
 	return errors.Join(errs...)
 }
 
@@ -146,7 +234,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	ev := Event{ID: e.EventID(req.Header, body), Account: e.Account, Source: e.Source, ReceivedAt: r.now().UTC(), Body: compact(body)}
-	if err := r.append(EventLog(r.dir, e.Source, e.Account), ev); err != nil {
+	if err := r.append(EventLog(r.dir, e.Source, e.Account), true, ev); err != nil {
 		// Not durable: the sender must retry.
 		r.log.Error("webhook: could not store the event; answering 503 so that the sender retries", "account", e.Account, "source", e.Source, "error", err)
 		http.Error(w, "could not store the event", http.StatusServiceUnavailable)
@@ -182,42 +270,97 @@ func verify(secret []byte, header string, body []byte) string {
 	return "signature is not a SHA-256 digest in hex or base64"
 }
 
-// append writes one line to a log and fsyncs it.
-func (r *Receiver) append(path string, v any) error {
+// append writes one line to a log and fsyncs it; an event log
+// (segmented) goes on in a new segment once its newest is full.
+func (r *Receiver) append(path string, segmented bool, v any) error {
 	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	line = append(line, '\n')
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f := r.files[path]
-	if f == nil {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	lf := r.files[path]
+	if lf == nil {
+		if lf, err = openLog(path, segmented); err != nil {
 			return err
 		}
-		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
-			return err
-		}
-		// A receiver killed mid-write leaves a line without its newline
-		// (a delivery never acknowledged): end it, so that the next
-		// line stands on its own.
-		if info, err := f.Stat(); err == nil && info.Size() > 0 {
-			last := make([]byte, 1)
-			if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
-				f.Write([]byte{'\n'})
-			}
-		}
-		r.files[path] = f
+		r.files[path] = lf
 	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	if segmented && lf.size > 0 && lf.size+int64(len(line)) > r.SegmentBytes {
+		next, err := openSegment(segmentPath(path, lf.end()), lf.end())
+		if err != nil {
+			return fmt.Errorf("start a new segment of %s: %w", path, err)
+		}
+		lf.f.Close() // synced after its last line
+		*lf = *next
+	}
+	if _, err := lf.f.Write(line); err != nil {
 		return err
 	}
-	return f.Sync()
+	lf.size += int64(len(line))
+	return lf.f.Sync()
+}
+
+func (lf *logFile) end() int64 { return lf.start + lf.size }
+
+// openLog opens a log to append to: an event log's newest segment.
+func openLog(path string, segmented bool) (*logFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	start := int64(0)
+	if segmented {
+		segs, err := Segments(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(segs) > 0 {
+			start = segs[len(segs)-1].Start
+		}
+	}
+	return openSegment(segmentPath(path, start), start)
+}
+
+// openSegment opens (or creates, its folder synced so that the name is as
+// durable as the lines) one file of a log, for appending.
+func openSegment(path string, start int64) (*logFile, error) {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	lf := &logFile{f: f, start: start, size: info.Size()}
+	// A receiver killed mid-write leaves a line without its newline (a
+	// delivery never acknowledged): end it, so that the next line stands
+	// on its own.
+	if lf.size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, lf.size-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				f.Close()
+				return nil, err
+			}
+			lf.size++
+		}
+	}
+	return lf, nil
 }
 
 func (r *Receiver) reject(e *Endpoint, req *http.Request, n int, why string) {
 	r.log.Warn("webhook refused", "account", e.Account, "source", e.Source, "reason", why, "remote", req.RemoteAddr)
-	if err := r.append(RejectLog(r.dir, e.Source, e.Account), Rejected{Account: e.Account, ReceivedAt: r.now().UTC(), Reason: why, Remote: req.RemoteAddr, Bytes: n}); err != nil {
+	if err := r.append(RejectLog(r.dir, e.Source, e.Account), false, Rejected{Account: e.Account, ReceivedAt: r.now().UTC(), Reason: why, Remote: req.RemoteAddr, Bytes: n}); err != nil {
 		r.log.Error("webhook: could not record a refused delivery", "account", e.Account, "error", err)
 	}
 }

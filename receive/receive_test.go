@@ -2,6 +2,7 @@ package receive
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -116,5 +117,88 @@ func TestDeliveriesAreVerifiedThenStoredBeforeTheAnswer(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "webhook refused") || !strings.Contains(logs.String(), "account=metro") {
 		t.Errorf("refusals are not logged with the account:\n%s", logs.String())
+	}
+}
+
+// Past SegmentBytes the log goes on in a new file named by the log offset
+// it starts at, so the segments laid end to end are the log; a receiver
+// started again appends to the newest, ending a line a kill left torn;
+// another account whose name starts alike is not taken for a segment.
+func TestTheEventLogGoesOnInSegments(t *testing.T) {
+	const secret = "whsec_seg"
+	dir := t.TempDir()
+	n := 0
+	newReceiver := func() (*Receiver, *httptest.Server) {
+		r, err := New(dir, []Endpoint{{Account: "metro", Source: "repairops", Path: "/hooks/metro", Secret: []byte(secret), Header: "X-Sig",
+			EventID: func(http.Header, []byte) string { n++; return strings.Repeat("i", 40) + string(rune('a'+n%26)) }}}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SegmentBytes = 600
+		return r, httptest.NewServer(r)
+	}
+	post := func(url string, i int) {
+		body := `{"event":"payment.processed","data":{"payment_id":"p` + strings.Repeat("0", i%7) + `"}}`
+		req, _ := http.NewRequest("POST", url+"/hooks/metro", strings.NewReader(body))
+		req.Header.Set("X-Sig", hex.EncodeToString(sign(secret, body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("delivery %d: %v %v", i, resp, err)
+		}
+		resp.Body.Close()
+	}
+	log := EventLog(dir, "repairops", "metro")
+	os.MkdirAll(dir+"/webhooks/repairops", 0o755)
+	os.WriteFile(EventLog(dir, "repairops", "metro.events.7"), []byte("{}\n"), 0o644) // another account's log
+	r, srv := newReceiver()
+	for i := range 12 {
+		post(srv.URL, i)
+	}
+	srv.Close()
+	r.Close()
+	// Killed mid-write, then started again.
+	segs, _ := Segments(log)
+	f, _ := os.OpenFile(segs[len(segs)-1].Path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"id":"torn`)
+	f.Close()
+	r, srv = newReceiver()
+	for i := range 5 {
+		post(srv.URL, 12+i)
+	}
+	srv.Close()
+	r.Close()
+
+	segs, err := Segments(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) < 4 {
+		t.Fatalf("%d segment(s) for 17 events of ~200 bytes in segments of 600: %+v", len(segs), segs)
+	}
+	var whole []byte
+	for i, s := range segs {
+		if s.Start != int64(len(whole)) {
+			t.Errorf("segment %d starts at %d, but the segments before it end at %d", i, s.Start, len(whole))
+		}
+		b, _ := os.ReadFile(s.Path)
+		if int64(len(b)) != s.Size || len(b) == 0 || b[len(b)-1] != '\n' {
+			t.Errorf("segment %s: %d bytes (listed %d), want whole lines", s.Path, len(b), s.Size)
+		}
+		if i < len(segs)-1 && s.Size > 600 && bytes.Count(b, []byte("\n")) > 1 {
+			t.Errorf("segment %s holds %d bytes, past the 600 allowed", s.Path, s.Size)
+		}
+		whole = append(whole, b...)
+	}
+	var events, torn int
+	for _, line := range bytes.Split(bytes.TrimSuffix(whole, []byte("\n")), []byte("\n")) {
+		var ev Event
+		if json.Unmarshal(line, &ev) != nil {
+			torn++
+			continue
+		}
+		events++
+	}
+	if events != 17 || torn != 1 {
+		t.Errorf("the segments hold %d events and %d torn line(s), want 17 and 1", events, torn)
 	}
 }

@@ -22,18 +22,22 @@ func listenCommand(stderr io.Writer) *cli.Command {
 		Usage: "receive the accounts' webhooks: verify each signature, store each event durably, answer within a second",
 		Description: "Serves every account's webhook path (the config's webhook: {path, secret_env, signature_header}) on one\n" +
 			"address (--addr, else the config's listen:, else " + config.DefaultListen + "). Events go to an append-only\n" +
-			"log under the raw archive, fsynced before the 2xx answer; a bad or missing signature is answered 401 and\n" +
-			"logged. It never opens the warehouse, so it runs beside cron's export run. Put it behind a reverse proxy\n" +
-			"with TLS (docs/operations.md).\n\n" +
+			"log under the raw archive, fsynced before the 2xx answer, in segments of --segment-mb (a run removes the\n" +
+			"segments it has loaded); a bad or missing signature is answered 401 and logged. It never opens the\n" +
+			"warehouse, so it runs beside cron's export run. Put it behind a reverse proxy with TLS (docs/operations.md).\n\n" +
 			"EXAMPLE:\n   export listen -c export.yaml --addr 127.0.0.1:8787",
 		Flags: []cli.Flag{
 			configFlag,
 			&cli.StringFlag{Name: "addr", Usage: "host:port to listen on (default: the config's listen:, else " + config.DefaultListen + ")"},
+			&cli.IntFlag{Name: "segment-mb", Value: receive.SegmentBytes >> 20, Usage: "start a new segment of an account's event log past this many MiB"},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "auto | text | json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug | info | warn | error"},
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
+			if c.Int("segment-mb") < 1 {
+				return config.Usagef("listen: --segment-mb must be at least 1")
+			}
 			log, err := logger(c, stderr)
 			if err != nil {
 				return err
@@ -66,6 +70,7 @@ func listenCommand(stderr io.Writer) *cli.Command {
 				return err
 			}
 			defer r.Close()
+			r.SegmentBytes = int64(c.Int("segment-mb")) << 20
 			addr := c.String("addr")
 			if addr == "" {
 				addr = cfg.Listen

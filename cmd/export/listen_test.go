@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -482,4 +483,120 @@ func mustSource(t *testing.T, name string) *extract.Source {
 		t.Fatalf("no source %s", name)
 	}
 	return src
+}
+
+// The event log does not grow without end: export listen writes it in
+// segments, each run loads across them, and the next run removes the
+// segments the warehouse has loaded completely (never the newest). Their
+// events stay in the warehouse, and rebuild brings them back from the raw
+// archive: after it, the same events and payments, to the cent.
+func TestLoadedSegmentsOfTheEventLogAreRemoved(t *testing.T) {
+	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(5))
+	defer roSrv.Close()
+	org := roSrv.Orgs[0]
+	dir := t.TempDir()
+	const secret = "whsec_segments_5"
+	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
+	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
+parquet: ./pq
+state_dir: ./state
+accounts:
+  - name: %s
+    source: repairops
+    base_url: %s
+    api_key_env: TEST_RO_KEY
+    requests_per_hour: 1000000
+    resources: [inventory]
+    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
+`, org.Name, roSrv.URL))
+	log := receive.EventLog(dir+"/raw", "repairops", org.Name)
+	src, _ := sources.Lookup("repairops")
+	paid := map[string]int{} // the test's own books: payment id → cents
+	deliver := func(from, n int) {
+		r, err := receive.New(dir+"/raw", []receive.Endpoint{{Account: org.Name, Source: "repairops", Path: "/hooks/x", Secret: []byte(secret), Header: "X-RepairOps-Signature", EventID: src.Webhooks.EventID}}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SegmentBytes = 1000 // three or four events a segment
+		srv := httptest.NewServer(r)
+		defer func() { srv.Close(); r.Close() }()
+		for i := from; i < from+n; i++ {
+			id, cents := fmt.Sprintf("pay-%03d", i), 1000+i*37
+			paid[id] = cents
+			body := fmt.Sprintf(`{"event":"payment.processed","timestamp":"2026-03-01T10:%02d:00Z","data":{"payment_id":%q,"amount":%d.%02d,"method":"card"}}`, i%60, id, cents/100, cents%100)
+			m := hmac.New(sha256.New, []byte(secret))
+			m.Write([]byte(body))
+			req, _ := http.NewRequest("POST", srv.URL+"/hooks/x", strings.NewReader(body))
+			req.Header.Set("X-RepairOps-Signature", hex.EncodeToString(m.Sum(nil)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("delivery %s: %v %v", id, resp, err)
+			}
+			resp.Body.Close()
+		}
+	}
+	books := func() string {
+		total := 0
+		for _, c := range paid {
+			total += c
+		}
+		return fmt.Sprintf("%d|%d|%d.%02d", len(paid), len(paid), total/100, total%100)
+	}
+	loaded := func(when string) {
+		t.Helper()
+		got := queryCSV(t, cfg, `SELECT (SELECT count(*) FROM repairops.webhook_events) || '|' || count(*) || '|' || sum(amount) FROM repairops.payments`)
+		if want := books(); got != want {
+			t.Errorf("%s: events|payments|sum = %s, want %s (the test's books)", when, got, want)
+		}
+	}
+	run := func(args ...string) {
+		t.Helper()
+		if code, out, stderr := runCLI(t, append(args, "--config", cfg)...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, stderr)
+		}
+	}
+	segments := func() []receive.Segment {
+		segs, err := receive.Segments(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segs
+	}
+
+	deliver(0, 20)
+	first := segments()
+	if len(first) < 4 {
+		t.Fatalf("20 events in segments of 1000 bytes: %d segment(s)", len(first))
+	}
+	run("run")
+	loaded("the first run")
+	if got := segments(); len(got) != len(first) {
+		t.Errorf("the first run removed segments before its cursor was committed: %d of %d left", len(got), len(first))
+	}
+	deliver(20, 5)
+	run("run")
+	loaded("the second run")
+	// What the first run loaded is gone; what came since, and the newest,
+	// stay until a run has loaded them and a newer segment exists.
+	left := segments()
+	for _, s := range first[:len(first)-1] {
+		if _, err := os.Stat(s.Path); err == nil {
+			t.Errorf("%s, loaded by the first run, is still there", filepath.Base(s.Path))
+		}
+	}
+	if len(left) == 0 || left[0].Start != first[len(first)-1].Start {
+		t.Errorf("segments left: %+v, want the first run's newest and those after it", left)
+	}
+	code, out, _ := runCLI(t, "status", "--config", cfg, "--json")
+	var rep present.StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Webhooks) != 1 || rep.Webhooks[0].Waiting != 0 || rep.Webhooks[0].Last == nil {
+		t.Errorf("status: exit %d %v %+v", code, err, rep.Webhooks)
+	}
+	run("run")
+	if got := segments(); len(got) != 1 || got[0] != left[len(left)-1] {
+		t.Errorf("after a third run: %+v, want only the newest segment %+v", got, left[len(left)-1])
+	}
+	loaded("the third run")
+	run("rebuild")
+	loaded("after rebuild (the removed segments' events from the raw archive)")
 }
