@@ -496,6 +496,7 @@ func APIKey(a extract.Account) (string, error) {
 type File struct {
 	Warehouse string        `yaml:"warehouse"`
 	Parquet   string        `yaml:"parquet,omitempty"`
+	Listen    string        `yaml:"listen,omitempty"`
 	Accounts  []FileAccount `yaml:"accounts"`
 }
 

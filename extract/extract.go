@@ -379,7 +379,10 @@ type Simulation struct {
 	// Banner says what runs where ("… simulator at http://… (30 requests/min per key)").
 	Banner   string
 	Accounts []SimAccount
-	Close    func()
+	// Listen is the address a webhook receiver is expected on (the
+	// config's listen:), if the simulation sends webhooks.
+	Listen string
+	Close  func()
 }
 
 // SimAccount is one of a simulation's accounts, ready for a config.
@@ -392,4 +395,7 @@ type SimAccount struct {
 	BaseURL string
 	// Options are its source's account keys for a config that uses it.
 	Options map[string]any
+	// Env are more variables its config reads (a webhook secret), for the
+	// environment file, never printed.
+	Env map[string]string
 }

@@ -3,7 +3,9 @@
 # the two MGR shops and the two RepairOps organisations into
 # demo/warehouse.duckdb and demo/parquet, print what was loaded and one
 # analytics query, run again to show what an incremental night costs, then
-# stop the simulators. The simulators and the config are set far above the
+# stop the simulators. The RepairOps simulator posts its organisations'
+# payments as webhooks to `export listen` (payments have no endpoint), which
+# the run loads with the polled data. The simulators and the config are set far above the
 # real limits (MGR 6000 requests/min instead of 30, RepairOps 1,000,000 an
 # hour instead of 1,000) so the demo takes seconds rather than the hours a
 # real first export of these shops would.
@@ -13,9 +15,10 @@ dir=demo
 rm -rf "$dir"
 mkdir -p "$dir"
 
-"$bin" simulate --rate 6000 --tickets 700,500 --repairops-rate 1000000 --repairops-tickets 600,250 --write-config "$dir/export.yaml" --env-file "$dir/keys.env" >"$dir/simulator.log" 2>&1 &
+"$bin" simulate --rate 6000 --tickets 700,500 --repairops-rate 1000000 --repairops-tickets 600,250 --repairops-webhooks 127.0.0.1:0 --write-config "$dir/export.yaml" --env-file "$dir/keys.env" >"$dir/simulator.log" 2>&1 &
 sim=$!
-trap 'kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true' EXIT
+listener=
+trap 'kill $sim $listener 2>/dev/null || true; wait $sim $listener 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
 	[ -f "$dir/export.yaml" ] && [ -f "$dir/keys.env" ] && break
 	kill -0 $sim 2>/dev/null || { cat "$dir/simulator.log"; exit 1; }
@@ -29,6 +32,22 @@ grep simulator "$dir/simulator.log"
 set -a; . "$dir/keys.env"; set +a
 # Rate-budget ledgers (per API key, shared by every process) stay in the demo folder.
 export EXPORT_STATE_DIR="$dir/state"
+
+echo
+echo "== export listen --config $dir/export.yaml (the webhook receiver, at the config's listen: address)"
+"$bin" listen --config "$dir/export.yaml" 2>"$dir/listen.log" &
+listener=$!
+# The simulator delivers once the receiver answers; wait until the event
+# logs stop growing.
+events=0
+for _ in $(seq 1 60); do
+	sleep 0.5
+	kill -0 $listener 2>/dev/null || { cat "$dir/listen.log"; exit 1; }
+	now=$(cat "$dir"/raw/webhooks/repairops/*.events*.jsonl 2>/dev/null | wc -l)
+	[ "$now" -gt 0 ] && [ "$now" -eq "$events" ] && break
+	events=$now
+done
+echo "$events payment event(s) received and stored (log: $dir/listen.log)"
 
 echo
 echo "== export check --config $dir/export.yaml (one request per key)"
@@ -57,6 +76,10 @@ echo "   RepairOps: a list page of 500, one per KPI month and shop, one per tick
 echo
 echo "== RepairOps: ticket money adds up (labor + parts = total, to the cent) and KPI revenue per shop"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS tickets, sum(total_cost) AS total, count(*) FILTER (WHERE total_cost <> coalesce(labor_cost, 0) + coalesce(parts_cost, 0)) AS mismatched, (SELECT sum(revenue) FROM repairops.kpi_daily k WHERE k.account = t.account) AS kpi_revenue, (SELECT sum(total_cost) FROM repairops.tickets c WHERE c.account = t.account AND c.status = 'CLOSED') AS closed_total FROM repairops.tickets t GROUP BY ALL ORDER BY account"
+
+echo
+echo "== RepairOps payments (only webhooks carry them) and what is still due, per organisation"
+"$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS invoices, sum(total) AS total, sum(paid) AS paid, sum(due) AS due, count(*) FILTER (WHERE due > 0) AS unpaid, (SELECT count(*) FROM repairops.payments p WHERE p.account = i.account) AS payments FROM main.invoices i WHERE source = 'repairops' GROUP BY ALL ORDER BY account"
 
 echo
 echo "== invoices: totals equal lines + tax, to the cent"

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -56,10 +59,14 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 				}
 				defer s.Close()
 				fmt.Fprintln(stdout, s.Banner)
+				file.Listen = cmp.Or(file.Listen, s.Listen)
 				for _, a := range s.Accounts {
 					// Simulator keys are not secrets; printing them is the point.
 					fmt.Fprintln(stdout, "  "+a.Line)
 					fmt.Fprintf(&env, "export %s=%s\n", a.KeyEnv, a.Key)
+					for _, k := range slices.Sorted(maps.Keys(a.Env)) {
+						fmt.Fprintf(&env, "export %s=%s\n", k, a.Env[k])
+					}
 					file.Accounts = append(file.Accounts, config.FileAccount{Name: a.Name, Source: sim.Source, BaseURL: a.BaseURL, APIKeyEnv: a.KeyEnv, Options: a.Options})
 				}
 			}

@@ -1,7 +1,10 @@
 package repairopstest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ var Simulator = extract.Simulator{
 		{Name: "repairops-addr", Default: "127.0.0.1:0", Usage: "RepairOps listen address"},
 		{Name: "repairops-rate", Default: DefaultQuotas["read"], Usage: "RepairOps requests per hour per Read key"},
 		{Name: "repairops-tickets", Usage: "RepairOps tickets per organisation (default 1500,400)"},
+		{Name: "repairops-webhooks", Default: "", Usage: "post each organisation's webhooks (payments of its closed tickets) to export listen at this address (port 0: a free one); the config gets listen: and each account's webhook:"},
 	},
 	Start: func(f extract.FlagValues) (*extract.Simulation, error) {
 		rate := f.Int("repairops-rate")
@@ -31,6 +35,79 @@ var Simulator = extract.Simulator{
 				Options: map[string]any{"requests_per_hour": rate},
 			})
 		}
+		if addr := f.String("repairops-webhooks"); addr != "" {
+			if err := simulateWebhooks(srv, sim, addr); err != nil {
+				srv.Close()
+				return nil, err
+			}
+		}
 		return sim, nil
 	},
+}
+
+// simulateWebhooks subscribes every organisation to a receiver at addr,
+// pays its closed tickets (the books: most in full, some in part, some
+// not yet) and delivers the events once the receiver answers on addr.
+func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--repairops-webhooks %q: want host:port: %w", addr, err)
+	}
+	if port == "0" { // a free port, for the receiver the config will name
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--repairops-webhooks: %w", err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+	}
+	sim.Listen = addr
+	for i, o := range srv.Orgs {
+		secret := make([]byte, 16)
+		rand.Read(secret)
+		path, env := "/hooks/"+o.Name, "REPAIROPS_"+strings.ToUpper(o.Name)+"_WEBHOOK_SECRET"
+		srv.Subscribe(o.Name, "http://"+addr+path, "whsec_"+hex.EncodeToString(secret))
+		sim.Accounts[i].Options["webhook"] = map[string]any{"path": path, "secret_env": env}
+		sim.Accounts[i].Env = map[string]string{env: "whsec_" + hex.EncodeToString(secret)}
+		srv.data.RLock()
+		var closed []*ticket
+		for _, t := range o.tickets {
+			if t.status() == "CLOSED" {
+				closed = append(closed, t)
+			}
+		}
+		srv.data.RUnlock()
+		for n, t := range closed {
+			cents, method := t.totalCents(), []string{"card", "cash", "card", "bank_transfer"}[n%4]
+			switch {
+			case n%9 == 4:
+				continue // not paid yet: a receivable
+			case n%7 == 3:
+				cents /= 2 // a deposit
+			}
+			if _, err := srv.Pay(o.Name, t.ID, cents, method, t.closedAt().Add(time.Duration(n%5)*time.Hour)); err != nil {
+				return err
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				srv.Deliver()
+			}
+		}
+	}()
+	stop := sim.Close
+	sim.Close = func() { close(done); stop() }
+	sim.Banner += fmt.Sprintf("; webhooks to http://%s/hooks/<organisation>", addr)
+	return nil
 }
