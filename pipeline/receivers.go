@@ -16,14 +16,16 @@ import (
 // ReceiverInfo is an account's webhook receiver as `export status` shows
 // it, read from its event and rejects logs.
 type ReceiverInfo struct {
-	Account  string     `json:"account"`
-	Log      string     `json:"event_log"`
-	Received int        `json:"events_received"`
-	Last     *time.Time `json:"last_event,omitempty"`
+	Account string `json:"account"`
+	Log     string `json:"event_log"`
 	// Received counts the events in the log's files still on disk: a run
 	// removes a segment (SegmentBytes) once it has loaded all of it.
+	Received int        `json:"events_received"`
+	Last     *time.Time `json:"last_event,omitempty"`
 	// Waiting are the events received and not loaded yet.
-	Waiting     int        `json:"events_waiting"`
+	Waiting int `json:"events_waiting"`
+	// Refused counts the refusals the rejects log holds (its latest
+	// RejectBytes or so).
 	Refused     int        `json:"deliveries_refused"`
 	LastRefused *time.Time `json:"last_refused,omitempty"`
 	LastReason  string     `json:"last_refused_reason,omitempty"`
@@ -111,20 +113,23 @@ func scanEvents(path string, loaded int64) (received, waiting int, last *time.Ti
 	return received, waiting, last, nil
 }
 
+// scanRejected reads the rejects log and, before it, its older file.
 func scanRejected(path string) (n int, last *time.Time, reason string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, nil, ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r receive.Rejected
-		if json.Unmarshal(sc.Bytes(), &r) == nil {
-			n++
-			at := r.ReceivedAt
-			last, reason = &at, r.Reason
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
 		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var r receive.Rejected
+			if json.Unmarshal(sc.Bytes(), &r) == nil {
+				n++
+				at := r.ReceivedAt
+				last, reason = &at, r.Reason
+			}
+		}
+		f.Close()
 	}
 	return n, last, reason
 }

@@ -37,6 +37,13 @@ func TestReceiversWarnWhenDeliveriesStopped(t *testing.T) {
 	if got := Receivers(cfg, map[string]int64{}, nil, now.Add(-39*time.Hour+time.Hour)); got[0].Warning != "" {
 		t.Errorf("an hour after a refusal: %q", got[0].Warning)
 	}
+	// A rejects log that filled up became its .1 file: its refusals count,
+	// and the newest (in the log itself) is the last one shown.
+	write(receive.RejectLog(dir, "repairops", "metro")+".1", receive.Rejected{ReceivedAt: now.Add(-50 * time.Hour), Reason: "no signature header"})
+	if got := Receivers(cfg, map[string]int64{}, nil, now); got[0].Refused != 2 || got[0].LastReason != "signature does not match" {
+		t.Errorf("with the older rejects file: %d refused, last %q", got[0].Refused, got[0].LastReason)
+	}
+	os.Remove(receive.RejectLog(dir, "repairops", "metro") + ".1")
 	// No refusal logged (the receiver was down), but the API's timelines
 	// show changes a day and more after the last event.
 	os.Remove(receive.RejectLog(dir, "repairops", "metro"))

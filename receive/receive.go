@@ -48,6 +48,11 @@ const MaxBody = 1 << 20
 // the next event starts a new one.
 const SegmentBytes = 64 << 20
 
+// RejectBytes bounds the rejects log: past it, the log becomes its .1 file
+// (replacing the one before) and starts again, so it holds between one and
+// two RejectBytes of the latest refusals.
+const RejectBytes = 16 << 20
+
 // Endpoint is one account's webhook endpoint.
 type Endpoint struct {
 	Account, Source string
@@ -159,8 +164,8 @@ type Receiver struct {
 	now       func() time.Time
 
 	// SegmentBytes is when an event log's segment is full (SegmentBytes
-	// unless set).
-	SegmentBytes int64
+	// unless set); RejectBytes when the rejects log is (RejectBytes).
+	SegmentBytes, RejectBytes int64
 
 	mu    sync.Mutex
 	files map[string]*logFile // by the log's name (EventLog, RejectLog)
@@ -175,7 +180,7 @@ type logFile struct {
 
 // New makes a receiver writing under dir (the raw archive).
 func New(dir string, endpoints []Endpoint, log *slog.Logger) (*Receiver, error) {
-	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*logFile{}, SegmentBytes: SegmentBytes}
+	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*logFile{}, SegmentBytes: SegmentBytes, RejectBytes: RejectBytes}
 	for i := range endpoints {
 		e := &endpoints[i]
 		if len(e.Secret) == 0 {
@@ -271,7 +276,9 @@ func verify(secret []byte, header string, body []byte) string {
 }
 
 // append writes one line to a log and fsyncs it; an event log
-// (segmented) goes on in a new segment once its newest is full.
+// (segmented) goes on in a new segment once its newest is full, and the
+// rejects log, once full, replaces its one older file (path.1): a flood
+// of forged deliveries cannot fill the disk.
 func (r *Receiver) append(path string, segmented bool, v any) error {
 	line, err := json.Marshal(v)
 	if err != nil {
@@ -293,6 +300,17 @@ func (r *Receiver) append(path string, segmented bool, v any) error {
 			return fmt.Errorf("start a new segment of %s: %w", path, err)
 		}
 		lf.f.Close() // synced after its last line
+		*lf = *next
+	}
+	if !segmented && lf.size > 0 && lf.size+int64(len(line)) > r.RejectBytes {
+		lf.f.Close()
+		if err := os.Rename(path, path+".1"); err != nil {
+			return err
+		}
+		next, err := openSegment(path, 0)
+		if err != nil {
+			return err
+		}
 		*lf = *next
 	}
 	if _, err := lf.f.Write(line); err != nil {

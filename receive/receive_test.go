@@ -202,3 +202,53 @@ func TestTheEventLogGoesOnInSegments(t *testing.T) {
 		t.Errorf("the segments hold %d events and %d torn line(s), want 17 and 1", events, torn)
 	}
 }
+
+// A flood of forged deliveries cannot fill the disk: past RejectBytes the
+// rejects log becomes its .1 file (replacing the older one) and starts
+// again; every refusal is still answered 401, and the newest is kept.
+func TestARejectsFloodIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	r, err := New(dir, []Endpoint{{Account: "metro", Source: "repairops", Path: "/hooks/metro", Secret: []byte("whsec_flood"), Header: "X-Sig",
+		EventID: func(http.Header, []byte) string { return "x" }}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.RejectBytes = 2000
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	for i := range 200 {
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks/metro", strings.NewReader(`{"event":"payment.processed"}`))
+		req.Header.Set("X-Sig", strings.Repeat("ab", 32)) // a digest, the wrong one
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("forgery %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	log := RejectLog(dir, "repairops", "metro")
+	var total int64
+	for _, p := range []string{log, log + ".1"} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if info.Size() > 2000 {
+			t.Errorf("%s holds %d bytes, past the 2000 allowed", p, info.Size())
+		}
+		total += info.Size()
+	}
+	if total < 2000 {
+		t.Errorf("the rejects logs hold %d bytes in all: the latest refusals were not kept", total)
+	}
+	rejects := readLines[Rejected](t, log)
+	if len(rejects) == 0 || !strings.Contains(rejects[len(rejects)-1].Reason, "does not match") {
+		t.Errorf("the newest refusal is not last in the log: %+v", rejects)
+	}
+	if events := readLines[Event](t, EventLog(dir, "repairops", "metro")); len(events) != 0 {
+		t.Errorf("%d forged event(s) stored", len(events))
+	}
+}
