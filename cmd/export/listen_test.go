@@ -185,19 +185,7 @@ func TestWebhookEventsLoadOnce(t *testing.T) {
 	org := roSrv.Orgs[0]
 	dir := t.TempDir()
 	const secret = "whsec_load_77"
-	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
-	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
-parquet: ./pq
-state_dir: ./state
-accounts:
-  - name: %s
-    source: repairops
-    base_url: %s
-    api_key_env: TEST_RO_KEY
-    requests_per_hour: 1000000
-    resources: [inventory, tickets]
-    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
-`, org.Name, roSrv.URL))
+	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "inventory, tickets")
 	raw := dir + "/raw"
 	src, _ := sources.Lookup("repairops")
 	newReceiver := func() (*receive.Receiver, *httptest.Server) {
@@ -496,19 +484,7 @@ func TestLoadedSegmentsOfTheEventLogAreRemoved(t *testing.T) {
 	org := roSrv.Orgs[0]
 	dir := t.TempDir()
 	const secret = "whsec_segments_5"
-	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
-	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
-parquet: ./pq
-state_dir: ./state
-accounts:
-  - name: %s
-    source: repairops
-    base_url: %s
-    api_key_env: TEST_RO_KEY
-    requests_per_hour: 1000000
-    resources: [inventory]
-    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
-`, org.Name, roSrv.URL))
+	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "inventory")
 	log := receive.EventLog(dir+"/raw", "repairops", org.Name)
 	src, _ := sources.Lookup("repairops")
 	paid := map[string]int{} // the test's own books: payment id → cents
@@ -599,4 +575,23 @@ accounts:
 	loaded("the third run")
 	run("rebuild")
 	loaded("after rebuild (the removed segments' events from the raw archive)")
+}
+
+// webhookConfig writes a config for one RepairOps organisation with a
+// webhook at /hooks/x, its key and secret in the environment.
+func webhookConfig(t *testing.T, dir, url string, org *repairopstest.Org, secret, resources string) string {
+	t.Helper()
+	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
+	return writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
+parquet: ./pq
+state_dir: ./state
+accounts:
+  - name: %s
+    source: repairops
+    base_url: %s
+    api_key_env: TEST_RO_KEY
+    requests_per_hour: 1000000
+    resources: [%s]
+    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
+`, org.Name, url, resources))
 }
