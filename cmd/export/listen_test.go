@@ -81,18 +81,7 @@ func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
 	dir := t.TempDir()
 	const secret = "whsec_test_5f0c"
 	env := []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret}
-	setEnv(t, env)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
-parquet: ./pq
-state_dir: ./state
-accounts:
-  - name: %s
-    source: repairops
-    base_url: %s
-    api_key_env: TEST_RO_KEY
-    requests_per_hour: 1000000
-    webhook: {path: /hooks/%s, secret_env: TEST_RO_WEBHOOK_SECRET}
-`, org.Name, roSrv.URL, org.Name))
+	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "/hooks/"+org.Name, "")
 
 	listener, url := startListener(t, env, cfg, "/hooks/"+org.Name)
 	var mu sync.Mutex
@@ -185,7 +174,7 @@ func TestWebhookEventsLoadOnce(t *testing.T) {
 	org := roSrv.Orgs[0]
 	dir := t.TempDir()
 	const secret = "whsec_load_77"
-	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "inventory, tickets")
+	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "/hooks/x", "inventory, tickets")
 	raw := dir + "/raw"
 	src, _ := sources.Lookup("repairops")
 	newReceiver := func() (*receive.Receiver, *httptest.Server) {
@@ -484,7 +473,7 @@ func TestLoadedSegmentsOfTheEventLogAreRemoved(t *testing.T) {
 	org := roSrv.Orgs[0]
 	dir := t.TempDir()
 	const secret = "whsec_segments_5"
-	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "inventory")
+	cfg := webhookConfig(t, dir, roSrv.URL, org, secret, "/hooks/x", "inventory")
 	log := receive.EventLog(dir+"/raw", "repairops", org.Name)
 	src, _ := sources.Lookup("repairops")
 	paid := map[string]int{} // the test's own books: payment id → cents
@@ -578,10 +567,14 @@ func TestLoadedSegmentsOfTheEventLogAreRemoved(t *testing.T) {
 }
 
 // webhookConfig writes a config for one RepairOps organisation with a
-// webhook at /hooks/x, its key and secret in the environment.
-func webhookConfig(t *testing.T, dir, url string, org *repairopstest.Org, secret, resources string) string {
+// webhook at path, its key and secret in the environment; resources ""
+// exports them all.
+func webhookConfig(t *testing.T, dir, url string, org *repairopstest.Org, secret, path, resources string) string {
 	t.Helper()
 	setEnv(t, []string{"TEST_RO_KEY=" + org.Key, "TEST_RO_WEBHOOK_SECRET=" + secret})
+	if resources != "" {
+		resources = "\n    resources: [" + resources + "]"
+	}
 	return writeConfig(t, dir, fmt.Sprintf(`warehouse: ./w.duckdb
 parquet: ./pq
 state_dir: ./state
@@ -590,8 +583,7 @@ accounts:
     source: repairops
     base_url: %s
     api_key_env: TEST_RO_KEY
-    requests_per_hour: 1000000
-    resources: [%s]
-    webhook: {path: /hooks/x, secret_env: TEST_RO_WEBHOOK_SECRET}
-`, org.Name, url, resources))
+    requests_per_hour: 1000000%s
+    webhook: {path: %s, secret_env: TEST_RO_WEBHOOK_SECRET}
+`, org.Name, url, resources, path))
 }
