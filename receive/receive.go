@@ -294,16 +294,29 @@ func (r *Receiver) append(path string, segmented bool, v any) error {
 		}
 		r.files[path] = lf
 	}
-	if segmented && lf.size > 0 && lf.size+int64(len(line)) > r.SegmentBytes {
+	if err := r.write(path, lf, segmented, line); err != nil {
+		// Part of the line may be on disk: the next append opens the log
+		// afresh, which ends that line first, so that the next
+		// acknowledged event is a line of its own.
+		lf.f.Close()
+		delete(r.files, path)
+		return err
+	}
+	return nil
+}
+
+// write appends a line to a log's open file, going on in a new segment or
+// file first when it is full, and fsyncs it.
+func (r *Receiver) write(path string, lf *logFile, segmented bool, line []byte) error {
+	switch {
+	case segmented && lf.size > 0 && lf.size+int64(len(line)) > r.SegmentBytes:
 		next, err := openSegment(segmentPath(path, lf.end()), lf.end())
 		if err != nil {
 			return fmt.Errorf("start a new segment of %s: %w", path, err)
 		}
 		lf.f.Close() // synced after its last line
 		*lf = *next
-	}
-	if !segmented && lf.size > 0 && lf.size+int64(len(line)) > r.RejectBytes {
-		lf.f.Close()
+	case !segmented && lf.size > 0 && lf.size+int64(len(line)) > r.RejectBytes:
 		if err := os.Rename(path, path+".1"); err != nil {
 			return err
 		}
@@ -311,6 +324,7 @@ func (r *Receiver) append(path string, segmented bool, v any) error {
 		if err != nil {
 			return err
 		}
+		lf.f.Close()
 		*lf = *next
 	}
 	if _, err := lf.f.Write(line); err != nil {

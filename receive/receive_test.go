@@ -252,3 +252,61 @@ func TestARejectsFloodIsBounded(t *testing.T) {
 		t.Errorf("%d forged event(s) stored", len(events))
 	}
 }
+
+// A write that fails (a full disk, an I/O error) is answered 503, so the
+// sender retries; what part of its line reached the disk is ended before
+// the next event, which is acknowledged as a line of its own.
+func TestAFailedWriteLeavesTheNextEventWhole(t *testing.T) {
+	const secret = "whsec_io"
+	dir := t.TempDir()
+	r, err := New(dir, []Endpoint{{Account: "metro", Source: "repairops", Path: "/hooks/metro", Secret: []byte(secret), Header: "X-Sig",
+		EventID: func(_ http.Header, body []byte) string { return string(body[len(body)-5 : len(body)-3]) }}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	post := func(id string) int {
+		body := `{"event":"payment.processed","data":{"payment_id":"` + id + `"}}`
+		req, _ := http.NewRequest("POST", srv.URL+"/hooks/metro", strings.NewReader(body))
+		req.Header.Set("X-Sig", hex.EncodeToString(sign(secret, body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	log := EventLog(dir, "repairops", "metro")
+	if code := post("p1"); code != 200 {
+		t.Fatalf("p1: %d", code)
+	}
+	// The disk fails mid-line: half a line is written, the file is gone
+	// from under the receiver.
+	r.mu.Lock()
+	r.files[log].f.Close()
+	r.mu.Unlock()
+	f, _ := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"id":"p2","account":"metro","bo`)
+	f.Close()
+	if code := post("p2"); code != http.StatusServiceUnavailable {
+		t.Errorf("p2, not stored: %d, want 503 (the sender retries)", code)
+	}
+	for _, id := range []string{"p3", "p2"} {
+		if code := post(id); code != 200 {
+			t.Errorf("%s after the failure: %d, want 200", id, code)
+		}
+	}
+	b, _ := os.ReadFile(log)
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var ev Event
+		if json.Unmarshal([]byte(line), &ev) == nil {
+			ids = append(ids, ev.ID)
+		}
+	}
+	if got := strings.Join(ids, ","); got != "p1,p3,p2" {
+		t.Errorf("whole events in the log: %s, want p1,p3,p2 (the torn line apart)\n%s", got, b)
+	}
+}
