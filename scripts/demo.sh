@@ -5,10 +5,10 @@
 # analytics query, run again to show what an incremental night costs, then
 # stop the simulators. The RepairOps simulator posts its organisations'
 # payments as webhooks to `export listen` (payments have no endpoint), which
-# the run loads with the polled data. The simulators and the config are set far above the
-# real limits (MGR 6000 requests/min instead of 30, RepairOps 1,000,000 an
-# hour instead of 1,000) so the demo takes seconds rather than the hours a
-# real first export of these shops would.
+# the run loads with the polled data. The simulators and the config are set
+# far above the real limits (MGR 6000 requests/min instead of 30, RepairOps
+# 1,000,000 an hour instead of 1,000) so the demo takes seconds rather than
+# the hours a real first export of these shops would.
 set -euo pipefail
 bin=${1:-bin/export}
 dir=demo

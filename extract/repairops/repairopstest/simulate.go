@@ -63,29 +63,37 @@ func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string) error {
 	}
 	sim.Listen = addr
 	for i, o := range srv.Orgs {
-		secret := make([]byte, 16)
-		rand.Read(secret)
+		random := make([]byte, 16)
+		rand.Read(random)
+		secret := "whsec_" + hex.EncodeToString(random)
 		path, env := "/hooks/"+o.Name, "REPAIROPS_"+strings.ToUpper(o.Name)+"_WEBHOOK_SECRET"
-		srv.Subscribe(o.Name, "http://"+addr+path, "whsec_"+hex.EncodeToString(secret))
+		srv.Subscribe(o.Name, "http://"+addr+path, secret)
 		sim.Accounts[i].Options["webhook"] = map[string]any{"path": path, "secret_env": env}
-		sim.Accounts[i].Env = map[string]string{env: "whsec_" + hex.EncodeToString(secret)}
+		sim.Accounts[i].Env = map[string]string{env: secret}
+		type due struct {
+			id    string
+			cents int64
+			at    time.Time
+		}
+		var pays []due
 		srv.data.RLock()
-		var closed []*ticket
+		n := 0
 		for _, t := range o.tickets {
-			if t.status() == "CLOSED" {
-				closed = append(closed, t)
+			if t.status() != "CLOSED" {
+				continue
+			}
+			n++
+			switch cents := t.totalCents(); {
+			case n%9 == 5: // not paid yet: a receivable
+			case n%7 == 4:
+				pays = append(pays, due{t.ID, cents / 2, t.closedAt()}) // a deposit
+			default:
+				pays = append(pays, due{t.ID, cents, t.closedAt().Add(time.Duration(n%5) * time.Hour)})
 			}
 		}
 		srv.data.RUnlock()
-		for n, t := range closed {
-			cents, method := t.totalCents(), []string{"card", "cash", "card", "bank_transfer"}[n%4]
-			switch {
-			case n%9 == 4:
-				continue // not paid yet: a receivable
-			case n%7 == 3:
-				cents /= 2 // a deposit
-			}
-			if _, err := srv.Pay(o.Name, t.ID, cents, method, t.closedAt().Add(time.Duration(n%5)*time.Hour)); err != nil {
+		for j, p := range pays {
+			if _, err := srv.Pay(o.Name, p.id, p.cents, []string{"card", "cash", "card", "bank_transfer"}[j%4], p.at); err != nil {
 				return err
 			}
 		}
