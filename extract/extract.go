@@ -165,6 +165,11 @@ type Webhooks struct {
 	// Names says which record an event names (resource and id), whose
 	// detail a run fetches before anything else ("" for none).
 	Names func(body []byte) (resource, id string)
+	// Fingerprint is the list fingerprint a detail fetched because an
+	// event named it stands for, read from the detail's own copy of the
+	// list fields ("" when it cannot tell): the next listing then sees the
+	// record as fetched, not as due again.
+	Fingerprint func(resource string, detail []byte) string
 	// RetrySpan is how long the sender retries a failed delivery before it
 	// gives up (and may disable the endpoint).
 	RetrySpan time.Duration

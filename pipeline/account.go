@@ -309,7 +309,11 @@ func (x *account) detail(ctx context.Context, r extract.Resource, d load.Due) (e
 	x.fetchedNow[r.Name][d.ID] = true
 	p, err := x.sess.Detail(ctx, r.Name, d.ID)
 	if err == nil {
-		e := p.DetailEntry(d.Fingerprint)
+		fp := d.Fingerprint
+		if fp == "" && x.src.Webhooks != nil && x.src.Webhooks.Fingerprint != nil {
+			fp = x.src.Webhooks.Fingerprint(r.Name, p.Body) // named by an event, not listed
+		}
+		e := p.DetailEntry(fp)
 		dec, derr := x.src.Decode(e)
 		if err = derr; err == nil {
 			err = x.sendPrepared(ctx, page{entry: e}, dec)

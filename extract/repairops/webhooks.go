@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/listing"
 )
 
 // webhooks: the document shows one payload ({event, timestamp, data}) and
@@ -23,6 +24,7 @@ var webhooks = &extract.Webhooks{
 	EventID:         eventID,
 	Resources:       []string{WebhookEvents, WebhookPayments},
 	Names:           names,
+	Fingerprint:     detailFingerprint,
 	// Retried immediately, then after 5 min, 30 min, 2 h and 24 h;
 	// disabled after 5 failures.
 	RetrySpan: 5*time.Minute + 30*time.Minute + 2*time.Hour + 24*time.Hour,
@@ -165,4 +167,21 @@ func names(body []byte) (resource, id string) {
 		return Customers.Name, str(ev.Data.CustomerID, ev.Data.ID)
 	}
 	return "", ""
+}
+
+// detailFingerprint is the list fingerprint of a ticket's or customer's
+// detail: the detail repeats the list fields the fingerprint reads
+// (updated_at, status, total_cost of a ticket). Where it spells one
+// differently, the fingerprints differ and the record is fetched once
+// more: never less than it should be.
+func detailFingerprint(resource string, body []byte) string {
+	res, ok := Lookup(resource)
+	if !ok || len(res.Fingerprint) == 0 {
+		return ""
+	}
+	rec, err := decodeRecord(body)
+	if err != nil {
+		return ""
+	}
+	return listing.Fingerprint(res.Fingerprint, rec)
 }
