@@ -188,3 +188,25 @@ type skewed struct {
 func (s skewed) Now() time.Time { return s.Clock.Now().Add(s.d) }
 
 func (s skewed) Sleep(ctx context.Context, d time.Duration) error { return s.Clock.Sleep(ctx, d) }
+
+// Later holds a simulator's own faults back for a number of requests, so
+// that a fault can strike in the middle of a run (Fault.Delay). The zero
+// value holds nothing; its owner locks it.
+type Later[F any] struct {
+	n int
+	f F
+}
+
+// Hold keeps f for n more requests, replacing what was held.
+func (l *Later[F]) Hold(n int, f F) { l.n, l.f = n, f }
+
+// Tick counts a request; ok says the held faults are due from it on.
+func (l *Later[F]) Tick() (f F, ok bool) {
+	if l.n == 0 {
+		return f, false
+	}
+	if l.n--; l.n > 0 {
+		return f, false
+	}
+	return l.f, true
+}

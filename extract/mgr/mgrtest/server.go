@@ -179,12 +179,10 @@ type Server struct {
 	ips    map[string]*limitState // WithLimitPerIP
 	ipBan  map[string]time.Time
 	faults Fault
-	// pending are faults held back for delay more requests (Fault.Delay).
-	pending Fault
-	delay   int
-	broken  map[string]int // path under /v1 → status it answers with, until mended
-	shift   map[string]int // current offset drift per shop
-	log     []Request
+	later  wiretest.Later[Fault] // faults held back (Fault.Delay)
+	broken map[string]int        // path under /v1 → status it answers with, until mended
+	shift  map[string]int        // current offset drift per shop
+	log    []Request
 }
 
 type keyState struct {
@@ -276,7 +274,7 @@ func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.Delay > 0 {
-		s.delay, s.pending = f.Delay, f
+		s.later.Hold(f.Delay, f)
 		return
 	}
 	s.add(f)
@@ -304,7 +302,7 @@ func (s *Server) add(f Fault) {
 // is over.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
-	s.faults, s.pending, s.delay = Fault{}, Fault{}, 0
+	s.faults, s.later = Fault{}, wiretest.Later[Fault]{}
 	s.mu.Unlock()
 	s.Wire.Clear()
 }
@@ -372,10 +370,8 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP applies authentication, the rate limit and faults, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.delay > 0 {
-		if s.delay--; s.delay == 0 {
-			s.add(s.pending)
-		}
+	if f, due := s.later.Tick(); due {
+		s.add(f)
 	}
 	var stall time.Duration
 	if s.faults.Stall > 0 {

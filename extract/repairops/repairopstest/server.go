@@ -170,13 +170,11 @@ type Server struct {
 	keys   map[string]keyInfo
 	used   map[string]*window
 	faults Fault
-	// pending are faults held back for delay more requests (Fault.Delay).
-	pending Fault
-	delay   int
-	shift   map[string]int // records added at the head of a listing being paged, by org/resource
-	broken  map[string]int // path under /v1 → status it answers with, until mended
-	log     []Request
-	wh      *hooks // webhook subscriptions and payments (webhooks.go)
+	later  wiretest.Later[Fault] // faults held back (Fault.Delay)
+	shift  map[string]int        // records added at the head of a listing being paged, by org/resource
+	broken map[string]int        // path under /v1 → status it answers with, until mended
+	log    []Request
+	wh     *hooks // webhook subscriptions and payments (webhooks.go)
 }
 
 type keyInfo struct {
@@ -250,7 +248,7 @@ func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.Delay > 0 {
-		s.delay, s.pending = f.Delay, f
+		s.later.Hold(f.Delay, f)
 		return
 	}
 	s.add(f)
@@ -279,7 +277,7 @@ func (s *Server) add(f Fault) {
 // is over.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
-	s.faults, s.pending, s.delay = Fault{}, Fault{}, 0
+	s.faults, s.later = Fault{}, wiretest.Later[Fault]{}
 	s.mu.Unlock()
 	s.Wire.Clear()
 }
@@ -359,10 +357,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 // ServeHTTP authenticates, meters the key, applies faults, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.delay > 0 {
-		if s.delay--; s.delay == 0 {
-			s.add(s.pending)
-		}
+	if f, due := s.later.Tick(); due {
+		s.add(f)
 	}
 	var stall time.Duration
 	if s.faults.Stall > 0 {
