@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -357,11 +358,13 @@ func (p Page) DetailEntry(fingerprint string) archive.Entry {
 }
 
 // Simulator is a source's built-in simulator as `export simulate` serves
-// it on loopback: its flags, and how to start it.
+// it on loopback: its flags, and how to start it. A running simulation
+// says what it does (webhooks delivered, say) on the writer Start is
+// given, a line at a time.
 type Simulator struct {
 	Source string
 	Flags  []SimFlag
-	Start  func(f FlagValues) (*Simulation, error)
+	Start  func(f FlagValues, say io.Writer) (*Simulation, error)
 }
 
 // SimFlag is one flag of `export simulate`. Default is a string, an int or

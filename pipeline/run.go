@@ -56,6 +56,10 @@ const (
 	CheckpointInterval = time.Second
 )
 
+// CheckpointCommitted is the debug log message of each committed
+// checkpoint.
+const CheckpointCommitted = "checkpoint committed"
+
 // PageBuffer is how many fetched pages may wait for the loader: a page
 // fetched but not yet archived is lost (and paid for again) if the process
 // dies.
@@ -231,7 +235,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	// Database work finishes even when ctx is cancelled (SIGTERM): what was
 	// fetched is committed and the run row closed.
 	dbctx := context.WithoutCancel(ctx)
-	ld := &loader{w: w, runID: runID, progress: progressOf(accts), raw: cfg.RawDir(), clock: clock, every: opt.CheckpointPages, interval: opt.CheckpointInterval, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
+	ld := &loader{w: w, runID: runID, progress: progressOf(accts), raw: cfg.RawDir(), clock: clock, log: log, every: opt.CheckpointPages, interval: opt.CheckpointInterval, hook: opt.Hook, writers: map[string]*archive.Writer{}, last: clock.Now()}
 	var loadErr error
 	for p := range pages {
 		if loadErr != nil {
@@ -419,6 +423,7 @@ type loader struct {
 	runID    string
 	raw      string
 	clock    budget.Clock
+	log      *slog.Logger
 	every    int
 	interval time.Duration
 	hook     func(string)
@@ -482,9 +487,13 @@ func (l *loader) checkpoint(ctx context.Context) error {
 			return err
 		}
 	}
+	rows := l.w.PendingRows()
 	if err := l.w.Checkpoint(ctx, l.runID, l.clock.Now()); err != nil {
 		return err
 	}
+	// Tests wait for this line (a run's first commit) rather than for a
+	// time that a slower machine would not keep.
+	l.log.Debug(CheckpointCommitted, "pages", l.pending, "rows", rows)
 	l.pending, l.last = 0, l.clock.Now()
 	return nil
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestCheckpointCadence(t *testing.T) {
 			if err := w.BeginRun(ctx, "r1", load.KindExport, clk.Now()); err != nil {
 				t.Fatal(err)
 			}
-			ld := &loader{w: w, runID: "r1", raw: filepath.Join(dir, "raw"), clock: clk, every: CheckpointPages, interval: tc.interval, writers: map[string]*archive.Writer{}, last: clk.Now()}
+			ld := &loader{w: w, runID: "r1", raw: filepath.Join(dir, "raw"), clock: clk, log: slog.New(slog.DiscardHandler), every: CheckpointPages, interval: tc.interval, writers: map[string]*archive.Writer{}, last: clk.Now()}
 			for i := range tc.pages {
 				clk.Advance(tc.step)
 				if err := ld.load(ctx, ticketPage(t, i*tc.rows, tc.rows)); err != nil {

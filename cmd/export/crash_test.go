@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,17 +64,112 @@ func simConfig(t *testing.T, srv *mgrtest.Server, dir string, resources ...strin
 }
 
 // startExport starts the export command as a separate process.
-func startExport(t *testing.T, env []string, args ...string) (*exec.Cmd, *strings.Builder) {
+func startExport(t *testing.T, env []string, args ...string) (*proc, *output) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1", checkpointEnv+"=5"), env...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newOutput()
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd, &out
+	p := &proc{Cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		out.close()
+		close(p.done)
+	}()
+	return p, out
 }
+
+// proc is a started process; Wait may be called any number of times.
+type proc struct {
+	*exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Wait waits for the process to end and returns how it ended.
+func (p *proc) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// output is what a process writes, as it writes it: a test waits for a
+// line that says something happened (an event) rather than for a time a
+// slower machine would not keep.
+type output struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	grew   chan struct{} // closed and replaced on every write
+	closed bool
+}
+
+func newOutput() *output { return &output{grew: make(chan struct{})} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.b.Write(p)
+	close(o.grew)
+	o.grew = make(chan struct{})
+	return len(p), nil
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// close says the process has ended: nothing more will come.
+func (o *output) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	close(o.grew)
+	o.grew = make(chan struct{})
+}
+
+// waitFor waits until the output holds s. It fails the test if the
+// process ends first, or after patience: a bound no machine comes near,
+// there only so that a broken test ends.
+func (o *output) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(patience)
+	for {
+		o.mu.Lock()
+		text, closed, grew := o.b.String(), o.closed, o.grew
+		o.mu.Unlock()
+		switch {
+		case strings.Contains(text, s):
+			return
+		case closed:
+			t.Fatalf("the process ended without printing %q:\n%s", s, text)
+		}
+		select {
+		case <-grew:
+		case <-deadline:
+			t.Fatalf("no %q after %s:\n%s", s, patience, text)
+		}
+	}
+}
+
+// eventually waits until cond holds, looking every few milliseconds; it
+// fails the test after patience.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s", what, patience)
+		}
+	}
+}
+
+// patience bounds a wait for something a test is sure will happen: long
+// enough for any machine (a slow one, under the race detector, beside a
+// CPU-burning neighbour), short enough that a broken test still ends.
+const patience = 5 * time.Minute
 
 func killed(err error) bool {
 	var ee *exec.ExitError
@@ -216,24 +312,24 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir, "tickets")
-	// Slow the first run down: every request stalls a little.
-	srv.Inject(mgrtest.Fault{Stall: 1000, StallFor: 150 * time.Millisecond})
+	// The first run holds the warehouse while the server holds its first
+	// request, for as long as the test needs.
+	resume := srv.Wire.Pause()
+	defer resume()
 	first, out := startExport(t, env, "run", "--config", cfg)
+	awaitPaused(t, srv.Wire)
 	wh := filepath.Join(dir, "w.duckdb")
-	for deadline := time.Now().Add(30 * time.Second); !load.Held(wh); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the first run never took the lock\n%s", out)
-		}
+	if !load.Held(wh) {
+		t.Fatalf("the first run is asking the API but does not hold the warehouse\n%s", out)
 	}
 	setEnv(t, env)
-	began := time.Now()
 	code, _, stderr := runCLI(t, "run", "--config", cfg)
 	if code != exitFailure || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, fmt.Sprintf("pid %d", first.Process.Pid)) {
 		t.Fatalf("second run: exit %d, %q; want exit 1 naming pid %d", code, stderr, first.Process.Pid)
 	}
-	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("second run took %s to refuse", took)
-	}
+	// It refused at once: had it waited for the lock it would still be
+	// waiting, since the first run cannot finish before resume.
+	resume()
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first run: %v\n%s", err, out)
 	}
@@ -273,16 +369,13 @@ func TestQueryWhileARunHoldsTheWarehouse(t *testing.T) {
 		before = append(before, out)
 	}
 
-	// A second run that stays busy a while: each shop's first requests stall.
-	srv.Inject(mgrtest.Fault{Stall: 6, StallFor: 3 * time.Second})
-	seen := len(srv.Log())
+	// A second run that stays busy: the server holds its requests until
+	// the queries are done.
+	resume := srv.Wire.Pause()
+	defer resume()
 	run, out := startExport(t, env, "run", "--config", cfg)
-	for deadline := time.Now().Add(30 * time.Second); len(srv.Log()) == seen; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the second run never reached the API\n%s", out)
-		}
-	}
-	// Its first answer arrived: it has the warehouse open and stalls again.
+	awaitPaused(t, srv.Wire)
+	// It has the warehouse open, and waits for the API.
 	for i, q := range queries {
 		code, got, stderr := runCLI(t, append([]string{"query", "--config", cfg, "--format", "csv"}, q...)...)
 		if code != exitOK || got != before[i] {
@@ -295,6 +388,7 @@ func TestQueryWhileARunHoldsTheWarehouse(t *testing.T) {
 	if code, _, stderr := runCLI(t, "query", "--config", cfg, "--sql", "SELECT count(*) FROM meta.runs"); code != exitFailure || !strings.Contains(stderr, "meta.* is in the warehouse only") {
 		t.Errorf("meta during the run: exit %d, %q; want a failure that says why", code, stderr)
 	}
+	resume()
 	if err := run.Wait(); err != nil {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
@@ -318,8 +412,8 @@ func TestTwoProcessesShareOneKeysBudget(t *testing.T) {
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(30, 3*time.Second), mgrtest.WithTickets(1000, 10))
 	defer srv.Close()
 	sh := srv.Shop("north")
-	var cmds []*exec.Cmd
-	var outs []*strings.Builder
+	var cmds []*proc
+	var outs []*output
 	for i := 0; i < 2; i++ {
 		dir := t.TempDir()
 		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n    resources: [tickets]\n", srv.URL))

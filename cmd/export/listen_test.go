@@ -62,7 +62,7 @@ func deliver(url, secret string, n int) bool {
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("X-RepairOps-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
 	req.Header.Set("X-Webhook-Id", fmt.Sprintf("d-%d", n))
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: patience}).Do(req)
 	if err != nil {
 		return false
 	}
@@ -107,10 +107,27 @@ func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Errorf("run beside the listener: exit %d\n%s%s", code, out, stderr)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The kill comes while deliveries go on: once a few more have been
+	// acknowledged after the run, and until the sender has met the dead
+	// receiver at least once.
+	counts := func() (ok, refused int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range acked {
+			if a {
+				ok++
+			} else {
+				refused++
+			}
+		}
+		return ok, refused
+	}
+	before, _ := counts()
+	eventually(t, "three more deliveries acknowledged", func() bool { n, _ := counts(); return n >= before+3 })
 	listener.Process.Kill() // SIGKILL, mid-delivery
 	listener.Wait()
-	time.Sleep(50 * time.Millisecond)
+	_, refused := counts()
+	eventually(t, "a delivery refused by the dead receiver", func() bool { _, n := counts(); return n > refused })
 	close(stop)
 	wg.Wait()
 

@@ -53,7 +53,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 			file := config.File{Warehouse: "./warehouse.duckdb", Parquet: "./parquet"}
 			var env strings.Builder
 			for _, sim := range sources.Simulators {
-				s, err := sim.Start(c)
+				s, err := sim.Start(c, stdout)
 				if err != nil {
 					return err
 				}

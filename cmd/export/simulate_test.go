@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // `export simulate --repairops-webhooks` is make demo's way to show
@@ -20,24 +18,17 @@ import (
 // and due adding up to its total, some invoices still due.
 func TestSimulateSendsWebhooksToListen(t *testing.T) {
 	dir := t.TempDir()
-	sim := exec.Command(os.Args[0], "simulate", "--rate", "100000", "--tickets", "30,20", "--repairops-rate", "1000000", "--repairops-tickets", "90,40",
+	sim, simOut := startExport(t, nil, "simulate", "--rate", "100000", "--tickets", "30,20", "--repairops-rate", "1000000", "--repairops-tickets", "90,40",
 		"--repairops-webhooks", "127.0.0.1:0", "--write-config", dir+"/export.yaml", "--env-file", dir+"/keys.env")
-	sim.Env = append(os.Environ(), asBinaryEnv+"=1")
-	var simOut strings.Builder
-	sim.Stdout, sim.Stderr = &simOut, &simOut
-	if err := sim.Start(); err != nil {
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	simOut.waitFor(t, "config written to")
+	var env []string
+	b, err := os.ReadFile(dir + "/keys.env")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { sim.Process.Kill(); sim.Wait() }()
-	var env []string
-	for range 100 {
-		if b, err := os.ReadFile(dir + "/keys.env"); err == nil {
-			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				env = append(env, strings.TrimPrefix(line, "export "))
-			}
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		env = append(env, strings.TrimPrefix(line, "export "))
 	}
 	cfg := filepath.Join(dir, "export.yaml")
 	if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), "listen: 127.0.0.1:") || strings.Count(string(b), "secret_env: REPAIROPS_") != 2 {
@@ -53,29 +44,15 @@ func TestSimulateSendsWebhooksToListen(t *testing.T) {
 		t.Fatalf("keys.env holds %d webhook secret(s), want one per organisation: %v", len(secrets), env)
 	}
 	setEnv(t, env)
-	listen := exec.Command(os.Args[0], "listen", "--config", cfg)
-	listen.Env = append(append(os.Environ(), asBinaryEnv+"=1"), env...)
-	if err := listen.Start(); err != nil {
-		t.Fatal(err)
-	}
+	listen, _ := startExport(t, env, "listen", "--config", cfg)
 	defer func() { listen.Process.Kill(); listen.Wait() }()
-	lines := func() int {
-		n := 0
-		logs, _ := filepath.Glob(dir + "/raw/webhooks/repairops/*.events*.jsonl")
-		for _, f := range logs {
-			b, _ := os.ReadFile(f)
-			n += strings.Count(string(b), "\n")
-		}
-		return n
-	}
+	// The simulator says when every payment it made has been accepted.
+	simOut.waitFor(t, "none pending")
 	events := 0
-	for range 60 { // until the logs stop growing
-		time.Sleep(500 * time.Millisecond)
-		if n := lines(); n > 0 && n == events {
-			break
-		} else {
-			events = n
-		}
+	logs, _ := filepath.Glob(dir + "/raw/webhooks/repairops/*.events*.jsonl")
+	for _, f := range logs {
+		b, _ := os.ReadFile(f)
+		events += strings.Count(string(b), "\n")
 	}
 	if events == 0 {
 		t.Fatal("no webhook reached export listen")

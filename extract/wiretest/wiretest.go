@@ -58,11 +58,82 @@ type Wire struct {
 	mu      sync.Mutex
 	f       Faults
 	bare429 map[string]int // bare 429s served, by Authorization header
+	// gate, while set, holds every request unanswered until it is closed
+	// (Pause); waiting counts the requests held at it.
+	gate    chan struct{}
+	waiting int
+	arrived chan struct{} // closed and replaced when a request reaches the gate
 }
 
 // New puts a Wire in front of next; clock stamps the Date header.
 func New(next http.Handler, clock budget.Clock) *Wire {
-	return &Wire{next: next, clock: clock, bare429: map[string]int{}}
+	return &Wire{next: next, clock: clock, bare429: map[string]int{}, arrived: make(chan struct{})}
+}
+
+// Pause holds every request from now on unanswered, as a server that has
+// stopped answering does, until resume is called (or the client hangs up).
+// A test then stops a run mid-request, or keeps a run holding the
+// warehouse, for exactly as long as it needs: no guessed stall is too
+// short on a slow machine or too long on a fast one.
+func (w *Wire) Pause() (resume func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	gate := make(chan struct{})
+	w.gate = gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.mu.Lock()
+			if w.gate == gate {
+				w.gate = nil
+			}
+			w.mu.Unlock()
+			close(gate)
+		})
+	}
+}
+
+// AwaitPaused waits until at least n requests are held by Pause, or ctx
+// ends.
+func (w *Wire) AwaitPaused(ctx context.Context, n int) error {
+	for {
+		w.mu.Lock()
+		waiting, arrived := w.waiting, w.arrived
+		w.mu.Unlock()
+		if waiting >= n {
+			return nil
+		}
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// hold keeps a request at the gate while there is one; false: the
+// client hung up meanwhile, and nothing is to be served.
+func (w *Wire) hold(r *http.Request) bool {
+	w.mu.Lock()
+	gate := w.gate
+	if gate == nil {
+		w.mu.Unlock()
+		return true
+	}
+	w.waiting++
+	close(w.arrived)
+	w.arrived = make(chan struct{})
+	w.mu.Unlock()
+	gone := false
+	select {
+	case <-gate:
+	case <-r.Context().Done():
+		gone = true
+	}
+	w.mu.Lock()
+	w.waiting--
+	w.mu.Unlock()
+	return !gone
 }
 
 // Inject adds faults for the next requests.
@@ -122,6 +193,9 @@ func (w *Wire) take(auth string) string {
 
 // ServeHTTP serves the next fault, or passes the request on.
 func (w *Wire) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if !w.hold(r) {
+		return
+	}
 	rw.Header().Set("Date", w.clock.Now().UTC().Format(http.TimeFormat))
 	switch w.take(r.Header.Get("Authorization")) {
 	case "reset":

@@ -2,6 +2,7 @@ package mgrtest
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ var Simulator = extract.Simulator{
 		{Name: "rate", Default: DefaultLimit, Usage: "requests per minute per key the simulator allows"},
 		{Name: "tickets", Usage: "MGR tickets per shop, in shop order (the other resources scale with them; default 1800,1600)"},
 	},
-	Start: func(f extract.FlagValues) (*extract.Simulation, error) {
+	Start: func(f extract.FlagValues, _ io.Writer) (*extract.Simulation, error) {
 		rate := f.Int("rate")
 		srv, err := Start(WithAddr(f.String("addr")), WithRateLimit(rate, time.Minute), WithTickets(f.IntSlice("tickets")...))
 		if err != nil {

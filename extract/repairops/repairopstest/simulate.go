@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ var Simulator = extract.Simulator{
 		{Name: "repairops-tickets", Usage: "RepairOps tickets per organisation (default 1500,400)"},
 		{Name: "repairops-webhooks", Default: "", Usage: "post each organisation's webhooks (payments of its closed tickets) to export listen at this address (port 0: a free one); the config gets listen: and each account's webhook:"},
 	},
-	Start: func(f extract.FlagValues) (*extract.Simulation, error) {
+	Start: func(f extract.FlagValues, say io.Writer) (*extract.Simulation, error) {
 		rate := f.Int("repairops-rate")
 		srv, err := Start(WithAddr(f.String("repairops-addr")), WithQuota(rate, time.Hour), WithTickets(f.IntSlice("repairops-tickets")...))
 		if err != nil {
@@ -36,7 +37,7 @@ var Simulator = extract.Simulator{
 			})
 		}
 		if addr := f.String("repairops-webhooks"); addr != "" {
-			if err := simulateWebhooks(srv, sim, addr); err != nil {
+			if err := simulateWebhooks(srv, sim, addr, say); err != nil {
 				srv.Close()
 				return nil, err
 			}
@@ -47,8 +48,10 @@ var Simulator = extract.Simulator{
 
 // simulateWebhooks subscribes every organisation to a receiver at addr,
 // pays its closed tickets (the books: most in full, some in part, some
-// not yet) and delivers the events once the receiver answers on addr.
-func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string) error {
+// not yet) and delivers the events once the receiver answers on addr. Each
+// time the deliveries due are all accepted, it says so on say (make demo
+// and the tests wait for that line, not for a time).
+func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string, say io.Writer) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("--repairops-webhooks %q: want host:port: %w", addr, err)
@@ -102,6 +105,7 @@ func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string) error {
 	go func() {
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
+		delivered := 0
 		for {
 			select {
 			case <-done:
@@ -110,7 +114,14 @@ func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string) error {
 			}
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				c.Close()
-				srv.Deliver()
+				ok, _ := srv.Deliver()
+				pending := 0
+				for _, o := range srv.Orgs {
+					pending += srv.Pending(o.Name)
+				}
+				if delivered += ok; ok > 0 && pending == 0 {
+					fmt.Fprintf(say, "%s: %d webhook event(s) delivered to http://%s, none pending\n", srv.URL, delivered, addr)
+				}
 			}
 		}
 	}()
