@@ -2,6 +2,7 @@
 # here gets it through GOFLAGS. The Go build cache (GOCACHE) is kept between
 # runs: the first build compiles DuckDB's cgo bindings (~1 min), later ones
 # reuse them. Nothing here cleans it.
+SHELL   := bash
 GO      ?= go
 BIN     := bin/export
 export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
@@ -12,7 +13,7 @@ READER   := tools/parquet-reader
 READER_OK := $(READER)/node_modules/.installed
 export PARQUET_READER := $(abspath $(READER)/read.mjs)
 
-.PHONY: all build test demo bench lint clean docs chaos fuzz
+.PHONY: all build test test-stress demo bench lint clean docs chaos fuzz
 
 all: build
 
@@ -21,15 +22,37 @@ build:
 
 # The whole suite: formatting, vet, every test with the race detector,
 # then each fuzz target for a few seconds (their seed corpora, in each
-# package's testdata/fuzz, already ran as tests).
-test: lint $(READER_OK)
-	$(GO) test -race -count=1 -timeout 12m ./...
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+# package's testdata/fuzz, already ran as tests). It ends with the 10
+# slowest tests and the time per package (tools/testreport), and the time
+# of each step, so that a slow test is seen the day it lands.
+#
+# Tests run side by side (t.Parallel, and packages at once), so each
+# DuckDB gets one thread (EXPORT_THREADS): on a 2-core machine more
+# threads only fight over the cores. A test that needs the default says so.
+TEST_PARALLEL ?= 4
+test: $(READER_OK)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint || exit 1; linted=$$(date +%s); \
+	set -o pipefail; EXPORT_THREADS=1 $(GO) test -race -count=1 -timeout 15m -parallel $(TEST_PARALLEL) -json ./... \
+		| $(GO) run ./tools/testreport -slowest 10 || exit 1; tested=$$(date +%s); \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=10000x || exit 1; done=$$(date +%s); \
+	echo "make test: $$((done - start)) s (lint $$((linted - start)) s, tests $$((tested - linted)) s, fuzz $$((done - tested)) s)"
 
-# Every fuzz target, FUZZTIME each (default 2m): none may panic, and each
-# input must end in a clear error or a reject. A failing input is written
-# to the package's testdata/fuzz/<target>/, where it stays as a test.
-FUZZTIME ?= 2m
+# The timing stress check: the tests that involve processes, signals,
+# sockets and deadlines, STRESS_COUNT (3) times each, with a neighbour
+# process burning one core (scripts/test-stress.sh). About 10 minutes here.
+test-stress: $(READER_OK)
+	GO=$(GO) ./scripts/test-stress.sh
+
+# Every fuzz target, FUZZTIME each: none may panic, and each input must
+# end in a clear error or a reject. A failing input is written to the
+# package's testdata/fuzz/<target>/, where it stays as a test. FUZZTIME is
+# a count of inputs (Nx), not a duration: Go 1.26's fuzzing coordinator
+# can report its own deadline as a failure ("context deadline exceeded",
+# go.dev/issue/75804) when a loaded machine slows a worker at the end of
+# a timed run; a count has no deadline. 500000x is about two minutes a
+# target here.
+FUZZTIME ?= 500000x
 FUZZ_TARGETS := transform:FuzzPage transform:FuzzDecoder transform:FuzzParseTimestamp \
 	transform:FuzzParseMoney transform:FuzzPlainDecimal \
 	extract/mgr:FuzzDecode extract/repairops:FuzzDecode config:FuzzLoad
@@ -60,7 +83,8 @@ bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/results.json
 
 # The long crash proof: a real export of both sources killed at CHAOS_KILLS
-# seeded-random moments (make test kills it at 20), a new seed each time
+# seeded-random moments (make test kills it 10 times, each crash point at
+# least once), a new seed each time
 # unless CHAOS_SEED is given; a failure prints the seed that replays it.
 CHAOS_KILLS ?= 200
 CHAOS_SEED  ?= $(shell date +%s)

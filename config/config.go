@@ -50,6 +50,17 @@ type Config struct {
 	Accounts []extract.Account
 	// Settings are the sources' top-level keys, by source name.
 	Settings map[string]extract.Options
+	// Getenv is the environment the API keys, the webhook secrets and
+	// the default state directory are read from (nil: the process's).
+	// Tests give each config its own, so that they can run side by side.
+	Getenv func(string) string
+}
+
+func (c *Config) getenv(key string) string {
+	if c.Getenv != nil {
+		return c.Getenv(key)
+	}
+	return os.Getenv(key)
 }
 
 // UsageError is a bad flag, config or environment: exit code 2.
@@ -95,11 +106,11 @@ func checkWebhook(line int, w *extract.Webhook) error {
 
 // WebhookSecret reads an account's webhook secret from its environment
 // variable.
-func WebhookSecret(a extract.Account) (string, error) {
+func (c *Config) WebhookSecret(a extract.Account) (string, error) {
 	if a.Webhook == nil {
 		return "", Usagef("account %q has no webhook", a.Name)
 	}
-	s := os.Getenv(a.Webhook.SecretEnv)
+	s := c.getenv(a.Webhook.SecretEnv)
 	if s == "" {
 		return "", Usagef("account %q: environment variable %s is not set or empty; set it to the webhook's signing secret", a.Name, a.Webhook.SecretEnv)
 	}
@@ -157,11 +168,28 @@ func resolve(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
+// decode reads a YAML node into dst, with quiet errors.
+func decode(n *yaml.Node, dst any) error { return quiet(n.Decode(dst)) }
+
+// quoted is what the YAML library quotes of the file in its errors: an
+// anchor's name, a value it could not read ('…' or `…`).
+var quoted = regexp.MustCompile("'[^'\n]*'|`[^`\n]*`")
+
+// quiet keeps the file's own text out of a YAML error: the line and what
+// is wrong stay, the value does not. Whatever sits in the file may be a
+// key someone pasted (even as an anchor's name), and errors go to logs.
+func quiet(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(quoted.ReplaceAllString(err.Error(), "(a value, not shown)"))
+}
+
 // Parse reads a config's text (paths as written).
 func Parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
-		return nil, err
+		return nil, quiet(err)
 	}
 	cfg := &Config{Settings: map[string]extract.Options{}}
 	if len(doc.Content) == 0 {
@@ -178,15 +206,15 @@ func Parse(data []byte) (*Config, error) {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
 		case "warehouse":
-			errs = append(errs, v.Decode(&cfg.Warehouse))
+			errs = append(errs, decode(v, &cfg.Warehouse))
 		case "parquet":
-			errs = append(errs, v.Decode(&cfg.Parquet))
+			errs = append(errs, decode(v, &cfg.Parquet))
 		case "raw":
-			errs = append(errs, v.Decode(&cfg.Raw))
+			errs = append(errs, decode(v, &cfg.Raw))
 		case "state_dir":
-			errs = append(errs, v.Decode(&cfg.StateDir))
+			errs = append(errs, decode(v, &cfg.StateDir))
 		case "listen":
-			errs = append(errs, v.Decode(&cfg.Listen))
+			errs = append(errs, decode(v, &cfg.Listen))
 		case "accounts":
 			accounts = v
 		default:
@@ -212,7 +240,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 		opts := s.Settings()
 		if n := settings[s.Name]; n != nil {
-			if err := n.Decode(opts); err != nil {
+			if err := decode(n, opts); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -272,24 +300,24 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		var err error
 		switch k.Value {
 		case "name":
-			err = v.Decode(&a.Name)
+			err = decode(v, &a.Name)
 		case "source":
-			err = v.Decode(&a.Source)
+			err = decode(v, &a.Source)
 		case "base_url":
-			err = v.Decode(&a.BaseURL)
+			err = decode(v, &a.BaseURL)
 		case "api_key_env":
-			err = v.Decode(&a.APIKeyEnv)
+			err = decode(v, &a.APIKeyEnv)
 		case "resources":
-			err = v.Decode(&a.Resources)
+			err = decode(v, &a.Resources)
 		case "timezone":
-			if err = v.Decode(&a.Timezone); err == nil && a.Timezone != "" {
+			if err = decode(v, &a.Timezone); err == nil && a.Timezone != "" {
 				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
 					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
 				}
 			}
 		case "request_timeout":
 			var d string
-			if err = v.Decode(&d); err == nil {
+			if err = decode(v, &d); err == nil {
 				a.Timeout, err = time.ParseDuration(d)
 				if err != nil || a.Timeout <= 0 {
 					err = fmt.Errorf("line %d: request_timeout %q: want a duration such as 30s or 2m", v.Line, d)
@@ -297,13 +325,13 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			}
 		case "webhook":
 			a.Webhook = &extract.Webhook{}
-			if err = v.Decode(a.Webhook); err != nil {
+			if err = decode(v, a.Webhook); err != nil {
 				err = fmt.Errorf("line %d: webhook: want {path: /hooks/NAME, secret_env: VARIABLE, signature_header: HEADER}", v.Line)
 			} else {
 				err = checkWebhook(v.Line, a.Webhook)
 			}
 		case "status_groups":
-			if err = v.Decode(&a.StatusGroups); err == nil {
+			if err = decode(v, &a.StatusGroups); err == nil {
 				if cerr := model.CheckGroups(a.StatusGroups); cerr != nil {
 					err = fmt.Errorf("line %d: %w", v.Line, cerr)
 				}
@@ -383,7 +411,7 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		errs = append(errs, fmt.Errorf("line %d: %s: unknown key %q (an account has %s)", k.Line, where, k.Value, strings.Join(append(slices.Clone(accountKeys), known...), ", ")))
 	}
 	a.Options = src.Options()
-	if err := own.Decode(a.Options); err != nil {
+	if err := decode(own, a.Options); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", where, err))
 	} else {
 		for _, err := range a.Options.Check() {
@@ -452,10 +480,10 @@ func (c *Config) StateDirectory() (string, error) {
 	switch {
 	case c.StateDir != "":
 		return c.StateDir, nil
-	case os.Getenv("EXPORT_STATE_DIR") != "":
-		return os.Getenv("EXPORT_STATE_DIR"), nil
-	case os.Getenv("XDG_STATE_HOME") != "":
-		return filepath.Join(os.Getenv("XDG_STATE_HOME"), "repairshop-export"), nil
+	case c.getenv("EXPORT_STATE_DIR") != "":
+		return c.getenv("EXPORT_STATE_DIR"), nil
+	case c.getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(c.getenv("XDG_STATE_HOME"), "repairshop-export"), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -484,8 +512,8 @@ func (c *Config) Select(names []string) error {
 }
 
 // APIKey reads an account's key from its environment variable.
-func APIKey(a extract.Account) (string, error) {
-	k := os.Getenv(a.APIKeyEnv)
+func (c *Config) APIKey(a extract.Account) (string, error) {
+	k := c.getenv(a.APIKeyEnv)
 	if k == "" {
 		return "", Usagef("account %q: environment variable %s is not set or empty; set it to the shop's API key", a.Name, a.APIKeyEnv)
 	}

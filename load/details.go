@@ -73,40 +73,90 @@ func (w *Warehouse) NoteFetched(account, resource, id, fp, outcome string, at ti
 	w.details = append(w.details, detailNote{account: account, resource: resource, fetchedID: id, fp: fp, outcome: outcome, at: at})
 }
 
-// writeDetails applies the noted listings and fetches in order; the caller
-// holds the checkpoint transaction.
+// writeDetails applies the noted listings and fetches; the caller holds
+// the checkpoint transaction. They are folded per record first and
+// written in a few statements (one per row cost more than the rows):
+// listings first, each record's last fingerprint and its last known
+// creation time, then fetches, each record's last. That is what applying
+// them one by one in order gives, since a fetch never changes the list
+// fingerprint of a record already listed, and a listing never changes
+// what a fetch recorded; a record fetched and never listed is created
+// with the fingerprint of its first fetch, as it would be one by one.
 func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
+	type key struct{ account, resource, id string }
+	type listed struct {
+		fp      string
+		created time.Time
+	}
+	type fetched struct {
+		first, last, outcome string
+		at                   time.Time
+	}
+	var listOrder, fetchOrder []key
+	lists, fetches := map[key]*listed{}, map[key]*fetched{}
 	for _, n := range w.details {
 		if n.fetchedID != "" {
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
-					fetched_at = excluded.fetched_at, outcome = excluded.outcome`,
-				n.account, n.resource, n.fetchedID, n.fp, runID, n.fp, runID, n.at.UTC(), n.outcome)
-			if err != nil {
-				return fmt.Errorf("detail queue: fetched %s/%s %s: %w", n.account, n.resource, n.fetchedID, err)
+			k := key{n.account, n.resource, n.fetchedID}
+			f := fetches[k]
+			if f == nil {
+				f = &fetched{first: n.fp}
+				fetches[k] = f
+				fetchOrder = append(fetchOrder, k)
 			}
+			f.last, f.outcome, f.at = n.fp, n.outcome, n.at
 			continue
 		}
-		for start := 0; start < len(n.listed); start += 200 {
-			chunk := n.listed[start:min(start+200, len(n.listed))]
-			vals := make([]string, len(chunk))
-			args := make([]any, 0, 6*len(chunk))
-			for i, l := range chunk {
-				vals[i] = "(?, ?, ?, ?, ?, ?)"
-				var created any
-				if !l.Created.IsZero() {
-					created = l.Created.UTC()
-				}
-				args = append(args, n.account, n.resource, l.ID, l.Fingerprint, created, runID)
+		for _, l := range n.listed {
+			k := key{n.account, n.resource, l.ID}
+			x := lists[k]
+			if x == nil {
+				x = &listed{}
+				lists[k] = x
+				listOrder = append(listOrder, k)
 			}
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, created_at, listed_run)
-				VALUES `+strings.Join(vals, ", ")+`
-				ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
-					created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`, args...)
-			if err != nil {
-				return fmt.Errorf("detail queue: listed %s/%s: %w", n.account, n.resource, err)
+			x.fp = l.Fingerprint
+			if !l.Created.IsZero() {
+				x.created = l.Created
 			}
+		}
+	}
+	const chunk = 500
+	for start := 0; start < len(listOrder); start += chunk {
+		part := listOrder[start:min(start+chunk, len(listOrder))]
+		vals := make([]string, len(part))
+		args := make([]any, 0, 6*len(part))
+		for i, k := range part {
+			x := lists[k]
+			var created any
+			if !x.created.IsZero() {
+				created = x.created.UTC()
+			}
+			vals[i] = "(?, ?, ?, ?, ?::TIMESTAMPTZ, ?)"
+			args = append(args, k.account, k.resource, k.id, x.fp, created, runID)
+		}
+		_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, created_at, listed_run)
+			VALUES `+strings.Join(vals, ", ")+`
+			ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
+				created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`, args...)
+		if err != nil {
+			return fmt.Errorf("detail queue: listed %s/%s: %w", part[0].account, part[0].resource, err)
+		}
+	}
+	for start := 0; start < len(fetchOrder); start += chunk {
+		part := fetchOrder[start:min(start+chunk, len(fetchOrder))]
+		vals := make([]string, len(part))
+		args := make([]any, 0, 9*len(part))
+		for i, k := range part {
+			f := fetches[k]
+			vals[i] = "(?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?)"
+			args = append(args, k.account, k.resource, k.id, f.first, runID, f.last, runID, f.at.UTC(), f.outcome)
+		}
+		_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
+			VALUES `+strings.Join(vals, ", ")+`
+			ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
+				fetched_at = excluded.fetched_at, outcome = excluded.outcome`, args...)
+		if err != nil {
+			return fmt.Errorf("detail queue: fetched %s/%s: %w", part[0].account, part[0].resource, err)
 		}
 	}
 	return nil

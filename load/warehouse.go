@@ -17,6 +17,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -159,6 +160,9 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 			// before it writes: 512k by default, a few hundred MB of rows.
 			_, err = ex.ExecContext(ctx, "SET partitioned_write_flush_threshold = 65536", nil)
 		}
+		if n, ok := threads(); ok && err == nil {
+			_, err = ex.ExecContext(ctx, fmt.Sprintf("SET threads = %d", n), nil)
+		}
 		return err
 	})
 	if err != nil {
@@ -204,8 +208,8 @@ const MinMemoryLimit = 256 << 20
 var memorySize = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
 func memoryLimit(path string) (string, error) {
-	if v, ok := os.LookupEnv("EXPORT_MEMORY_LIMIT"); ok {
-		if v = strings.TrimSpace(v); !memorySize.MatchString(v) {
+	if v := strings.TrimSpace(os.Getenv("EXPORT_MEMORY_LIMIT")); v != "" {
+		if !memorySize.MatchString(v) {
 			return "", fmt.Errorf("EXPORT_MEMORY_LIMIT=%q: want a size such as 512MB or 2GB", v)
 		}
 		return v, nil
@@ -215,6 +219,16 @@ func memoryLimit(path string) (string, error) {
 		limit = max(limit, info.Size()/2)
 	}
 	return fmt.Sprintf("%dMiB", limit>>20), nil
+}
+
+// ThreadsEnv names the variable that sets how many threads DuckDB uses
+// (default: one per core).
+const ThreadsEnv = "EXPORT_THREADS"
+
+// threads is ThreadsEnv's value, if it is a positive number.
+func threads() (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(os.Getenv(ThreadsEnv)))
+	return n, err == nil && n > 0
 }
 
 // ErrBusy marks an open refused because another process has the
@@ -409,19 +423,22 @@ func TableDDL(t *schema.Table) string {
 func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// The catalog is read once: a run opens the warehouse with some fifty
+	// tables, and one query per table cost a run more than its rows did.
+	have, err := w.columns(ctx)
+	if err != nil {
+		return err
+	}
 	for _, t := range tables {
-		if err := w.ensure(ctx, t); err != nil {
+		if err := w.ensure(ctx, t, have[t.FullName()]); err != nil {
 			return err
 		}
 		if h := t.HistoryTable; h != nil {
-			var exists bool
-			if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?`, h.Source, h.Name).Scan(&exists); err != nil {
-				return fmt.Errorf("inspect %s: %w", h.FullName(), err)
-			}
-			if err := w.ensure(ctx, h); err != nil {
+			existed := have[h.FullName()] != nil
+			if err := w.ensure(ctx, h, have[h.FullName()]); err != nil {
 				return err
 			}
-			if !exists {
+			if !existed {
 				if err := w.seedHistory(ctx, t); err != nil {
 					return fmt.Errorf("create %s: %w", h.FullName(), err)
 				}
@@ -431,27 +448,38 @@ func (w *Warehouse) Ensure(ctx context.Context, tables ...*schema.Table) error {
 	return nil
 }
 
-// ensure creates one table, or adds the columns it lacks.
-func (w *Warehouse) ensure(ctx context.Context, t *schema.Table) error {
-	w.tables[t.FullName()] = t
-	if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
-		return fmt.Errorf("create %s: %w", t.FullName(), err)
-	}
-	have := map[string]string{} // column → its DuckDB type
-	rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`, t.Source, t.Name)
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", t.FullName(), err)
-	}
-	for rows.Next() {
-		var n, typ string
-		if err := rows.Scan(&n, &typ); err != nil {
-			rows.Close()
-			return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+// columns are every table's columns with their DuckDB types, by the
+// table's qualified name.
+func (w *Warehouse) columns(ctx context.Context) (map[string]map[string]string, error) {
+	have := map[string]map[string]string{}
+	err := w.scanRows(ctx, `SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+		WHERE table_catalog = current_database()`, func(r *sql.Rows) error {
+		var sch, tbl, col, typ string
+		if err := r.Scan(&sch, &tbl, &col, &typ); err != nil {
+			return err
 		}
-		have[n] = typ
+		name := sch + "." + tbl
+		if have[name] == nil {
+			have[name] = map[string]string{}
+		}
+		have[name][col] = typ
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inspect the warehouse's tables: %w", err)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("inspect %s: %w", t.FullName(), err)
+	return have, nil
+}
+
+// ensure creates one table (have: nil), or adds the columns it lacks
+// (have: its columns and their DuckDB types).
+func (w *Warehouse) ensure(ctx context.Context, t *schema.Table, have map[string]string) error {
+	w.tables[t.FullName()] = t
+	if have == nil {
+		if err := w.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Quote(t.Source), TableDDL(t)); err != nil {
+			return fmt.Errorf("create %s: %w", t.FullName(), err)
+		}
+		return nil
 	}
 	for _, c := range t.Columns {
 		if typ, ok := have[c.Name]; ok && typ == "BIGINT" && c.Type == schema.Decimal {

@@ -64,12 +64,12 @@ func Check(ctx context.Context, cfg *config.Config, opt Options) ([]Finding, []A
 
 	var out []AccountCheck
 	for _, a := range cfg.Accounts {
-		out = append(out, checkAccount(ctx, a, state, serr, opt))
+		out = append(out, checkAccount(ctx, cfg, a, state, serr, opt))
 	}
 	return paths, out
 }
 
-func checkAccount(ctx context.Context, a extract.Account, state string, stateErr error, opt Options) (ac AccountCheck) {
+func checkAccount(ctx context.Context, cfg *config.Config, a extract.Account, state string, stateErr error, opt Options) (ac AccountCheck) {
 	ac = AccountCheck{Account: a.Name, Source: a.Source}
 	add := func(what string, ok bool, detail string) {
 		ac.Findings = append(ac.Findings, Finding{what, ok, detail})
@@ -93,7 +93,7 @@ func checkAccount(ctx context.Context, a extract.Account, state string, stateErr
 		add("source", false, "unknown source "+a.Source)
 		return ac
 	}
-	key, err := config.APIKey(a)
+	key, err := cfg.APIKey(a)
 	if err != nil {
 		add("key", false, err.Error())
 		return ac

@@ -73,7 +73,7 @@ func Plan(ctx context.Context, cfg *config.Config, probe bool, opt Options) ([]P
 	}
 	var plans []PlanAccount
 	for _, a := range cfg.Accounts {
-		pa, err := planAccount(ctx, w, a, due, probe, state, opt)
+		pa, err := planAccount(ctx, cfg, w, a, due, probe, state, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func Plan(ctx context.Context, cfg *config.Config, probe bool, opt Options) ([]P
 	return plans, nil
 }
 
-func planAccount(ctx context.Context, w *load.Warehouse, a extract.Account, due map[[2]string]int64, probe bool, state string, opt Options) (PlanAccount, error) {
+func planAccount(ctx context.Context, cfg *config.Config, w *load.Warehouse, a extract.Account, due map[[2]string]int64, probe bool, state string, opt Options) (PlanAccount, error) {
 	src, ok := sources.Lookup(a.Source)
 	if !ok {
 		return PlanAccount{}, config.Usagef("account %q: no source %q", a.Name, a.Source)
@@ -90,7 +90,7 @@ func planAccount(ctx context.Context, w *load.Warehouse, a extract.Account, due 
 	pace := src.Pace(a)
 	pa := PlanAccount{Account: a.Name, Pace: pace.PerMinute, PerHour: pace.PerHour}
 	var sess extract.Session
-	key, kerr := config.APIKey(a)
+	key, kerr := cfg.APIKey(a)
 	switch {
 	case kerr == nil:
 		ledger, err := openLedger(state, src, a, key)
@@ -176,7 +176,7 @@ func Keys(cfg *config.Config) []KeyInfo {
 	var out []KeyInfo
 	for _, a := range cfg.Accounts {
 		ki := KeyInfo{Account: a.Name}
-		key, kerr := config.APIKey(a)
+		key, kerr := cfg.APIKey(a)
 		src, known := sources.Lookup(a.Source)
 		switch {
 		case err != nil:

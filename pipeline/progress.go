@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/load"
 )
@@ -125,7 +126,7 @@ func (c waitClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // planProgress puts each account's plan (export plan's figures, no
 // probes) and its key's pace into the progress.
-func planProgress(ctx context.Context, w *load.Warehouse, accts []*account, state string, opt Options) error {
+func planProgress(ctx context.Context, cfg *config.Config, w *load.Warehouse, accts []*account, state string, opt Options) error {
 	backlog, err := w.DetailBacklog(ctx)
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func planProgress(ctx context.Context, w *load.Warehouse, accts []*account, stat
 		due[[2]string{d.Account, d.Resource}] = d.Due
 	}
 	for _, x := range accts {
-		pa, err := planAccount(ctx, w, x.a, due, false, state, opt)
+		pa, err := planAccount(ctx, cfg, w, x.a, due, false, state, opt)
 		if err != nil {
 			return err
 		}

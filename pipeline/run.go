@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		if !ok {
 			return Report{}, config.Usagef("account %q: no source %q", a.Name, a.Source)
 		}
-		key, err := config.APIKey(a)
+		key, err := cfg.APIKey(a)
 		if err != nil {
 			return Report{}, err
 		}
@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		}
 	}
 	if opt.Progress != nil {
-		if err := planProgress(ctx, w, accts, state, opt); err != nil {
+		if err := planProgress(ctx, cfg, w, accts, state, opt); err != nil {
 			return Report{}, err
 		}
 	}

@@ -67,7 +67,7 @@ func simConfig(t *testing.T, srv *mgrtest.Server, dir string, resources ...strin
 func startExport(t *testing.T, env []string, args ...string) (*proc, *output) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1", checkpointEnv+"=5"), env...)
+	cmd.Env = append(append(append(os.Environ(), asBinaryEnv+"=1", checkpointEnv+"=5"), testVars(t)...), env...)
 	out := newOutput()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -200,6 +200,7 @@ func businessColumns(t *schema.Table) string {
 // mid-publish) and at random moments, then lets one run finish: the
 // warehouse and the Parquet files must equal those of one uninterrupted run.
 func TestKillAnywhereConverges(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(330, 170))
 	defer srv.Close()
 
@@ -308,6 +309,7 @@ func TestKillAnywhereConverges(t *testing.T) {
 // against the same warehouse while it works: the second exits 1 at once,
 // naming the holder, and the first finishes untouched.
 func TestSecondRunRefusesAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(400, 10))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -348,6 +350,7 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 // the file a run writes, so `export query` then answers from the published
 // Parquet files, says so, and gives what the warehouse gave before the run.
 func TestQueryWhileARunHoldsTheWarehouse(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(60, 10))
 	defer srv.Close()
 	dir := t.TempDir()

@@ -25,6 +25,7 @@ import (
 // the rate budget made partial; what was committed stays readable, and
 // the next run, with room, completes exact.
 func TestAFullDiskIsAFailureAndLosesNothing(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(300, 100))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -122,6 +123,7 @@ func treeSums(t *testing.T, root string) map[string]string {
 // were and readable; with the tree alone read-only the run's rows are
 // committed and the next run, the tree writable again, publishes them.
 func TestAReadOnlyTargetIsAClearFailure(t *testing.T) {
+	t.Parallel()
 	srv, dir, cfg, env := cappedFirstRun(t, 200, 80)
 	pq := filepath.Join(dir, "pq")
 	before, tickets := treeSums(t, pq), queryCSV(t, cfg, `SELECT count(*) FROM mgr.tickets`)
@@ -174,6 +176,7 @@ func assertParquetIsTheWarehouse(t *testing.T, cfg, pq, table string) {
 // error and exit 1; every file in the tree still reads and none is
 // partial, and the next run, with room, publishes everything.
 func TestAFullDiskDuringPublishLosesNothing(t *testing.T) {
+	t.Parallel()
 	srv, dir, cfg, env := cappedFirstRun(t, 900, 400)
 	pq, real := filepath.Join(dir, "pq"), filepath.Join(dir, "real")
 	before := treeSums(t, pq)

@@ -57,6 +57,7 @@ const (
 // its outcome. In every run of every row no key meets more than one
 // rate-limit error (MGR's, a RepairOps 429, or a proxy's bare 429).
 func TestFaultMatrix(t *testing.T) {
+	t.Parallel()
 	mgrOnly := func(f mgrtest.Fault) func(*faultWorld) { return func(w *faultWorld) { w.mgr.Inject(f) } }
 	roOnly := func(f repairopstest.Fault) func(*faultWorld) { return func(w *faultWorld) { w.ro.Inject(f) } }
 	onWire := func(f wiretest.Faults) func(*faultWorld) { return func(w *faultWorld) { w.wire().Inject(f) } }

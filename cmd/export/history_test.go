@@ -19,6 +19,7 @@ import (
 // cut short or resumed; an invoice whose detail answers 404 is marked
 // deleted; the run log counts the deletes.
 func TestMGRHistoryAndDeletes(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -128,6 +129,7 @@ func TestMGRHistoryAndDeletes(t *testing.T) {
 // (ticket_full_pass_days, customer_full_pass_days: 7 by default), not
 // before.
 func TestRepairOpsDeletes(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(80, 40),
 		repairopstest.WithShopIDs(), repairopstest.WithSortable("created_at", "updated_at"))

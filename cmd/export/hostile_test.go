@@ -29,6 +29,7 @@ import (
 // server mends, the next run loads them. Bodies over 64 MiB are the
 // fault matrix's.
 func TestHostileRecordsAreBoundedAndRefused(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
 	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(20, 10))
 	defer srv.Close()

@@ -27,7 +27,7 @@ func listenCommand(stderr io.Writer) *cli.Command {
 			"warehouse, so it runs beside cron's export run. Put it behind a reverse proxy with TLS (docs/operations.md).\n\n" +
 			"EXAMPLE:\n   export listen -c export.yaml --addr 127.0.0.1:8787",
 		Flags: []cli.Flag{
-			configFlag,
+			configFlag(),
 			&cli.StringFlag{Name: "addr", Usage: "host:port to listen on (default: the config's listen:, else " + config.DefaultListen + ")"},
 			&cli.IntFlag{Name: "segment-mb", Value: receive.SegmentBytes >> 20, Usage: "start a new segment of an account's event log past this many MiB"},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "auto | text | json"},
@@ -51,7 +51,7 @@ func listenCommand(stderr io.Writer) *cli.Command {
 				if a.Webhook == nil {
 					continue
 				}
-				secret, err := config.WebhookSecret(a)
+				secret, err := cfg.WebhookSecret(a)
 				if err != nil {
 					return err
 				}

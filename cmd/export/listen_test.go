@@ -75,6 +75,7 @@ func deliver(url, secret string, n int) bool {
 // it acknowledged is in the event log; the sender's retries of the others
 // land after a restart. Meanwhile export run works on the same warehouse.
 func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
+	t.Parallel()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(20))
 	defer roSrv.Close()
 	org := roSrv.Orgs[0]
@@ -186,6 +187,7 @@ func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
 // receiver is skipped, payments sum to what was paid, and rebuild gives
 // the same.
 func TestWebhookEventsLoadOnce(t *testing.T) {
+	t.Parallel()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(10))
 	defer roSrv.Close()
 	org := roSrv.Orgs[0]
@@ -368,12 +370,13 @@ func TestWebhookEventsLoadOnce(t *testing.T) {
 // is in the ticket's timeline from the detail endpoint, at the same time;
 // five failed attempts disable the endpoint.
 func TestSimulatorWebhooksLoadExactly(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150))
 	defer srv.Close()
 	org := srv.Orgs[0]
 	const secret = "whsec_sim_1"
-	t.Setenv("TEST_RO_HOOK_SECRET", secret)
+	setEnv(t, []string{"TEST_RO_HOOK_SECRET=" + secret})
 	path, cfg := roConfig(t, srv, "    resources: [tickets]\n    webhook: {path: /hooks/"+org.Name+", secret_env: TEST_RO_HOOK_SECRET}\n")
 	rcv, err := receive.New(cfg.RawDir(), []receive.Endpoint{{Account: org.Name, Source: "repairops", Path: "/hooks/" + org.Name, Secret: []byte(secret),
 		Header: repairopstest.SignatureHeader, EventID: mustSource(t, "repairops").Webhooks.EventID}}, slog.New(slog.DiscardHandler))
@@ -495,6 +498,7 @@ func mustSource(t *testing.T, name string) *extract.Source {
 // events stay in the warehouse, and rebuild brings them back from the raw
 // archive: after it, the same events and payments, to the cent.
 func TestLoadedSegmentsOfTheEventLogAreRemoved(t *testing.T) {
+	t.Parallel()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(5))
 	defer roSrv.Close()
 	org := roSrv.Orgs[0]

@@ -123,7 +123,7 @@ func run() int {
 		<-ctx.Done()
 		stop()
 	}()
-	app := newApp(os.Stdout, os.Stderr)
+	app := newApp(os.Stdout, os.Stderr, nil)
 	err := app.RunContext(ctx, flagsFirst(app, os.Args))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
@@ -198,12 +198,69 @@ func options(c *cli.Context, log *slog.Logger) pipeline.Options {
 	return opt
 }
 
-var configFlag = &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}
+// Flags are made anew for each app, never shared: urfave/cli writes to a
+// flag when it parses one, so two command lines run side by side (tests
+// do) must not hold the same flag values.
+
+// configFlag names the config file.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "config file", EnvVars: []string{"EXPORT_CONFIG"}}
+}
 
 // accountFlag limits a command to some of the configured accounts, e.g. an
 // hourly cron line draining a RepairOps backlog beside the nightly run of
 // every account.
-var accountFlag = &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
+func accountFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
+}
+
+// helpFlag is each command's --help. urfave/cli's own is one global
+// value it writes to on every parse; ours is made per command (and the
+// library's is hidden), so the same --help works without that.
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}
+}
+
+// helpCommand is `export help [command]`, in place of urfave/cli's own
+// (hidden with its flag, see helpFlag).
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Usage:     "show the commands, or one command's help",
+		ArgsUsage: "[command]",
+		Action: func(c *cli.Context) error {
+			if name := c.Args().First(); name != "" {
+				if c.App.Command(name) == nil {
+					return config.Usagef("help: no command %q", name)
+				}
+				return cli.ShowCommandHelp(c, name)
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
+
+// getenvKey is where an app keeps the environment its commands read keys
+// and secrets from (App.Metadata).
+const getenvKey = "getenv"
+
+// getenv is the environment a command line reads keys and secrets from.
+func getenv(c *cli.Context) func(string) string {
+	if f, ok := c.App.Metadata[getenvKey].(func(string) string); ok {
+		return f
+	}
+	return os.Getenv
+}
+
+// loadConfig reads a config file with the command line's environment.
+func loadConfig(c *cli.Context, path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Getenv = getenv(c)
+	return cfg, nil
+}
 
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(err) }
 
@@ -224,9 +281,15 @@ var examples = map[string]string{
 	"schema": "export schema\n   export schema --json | jq '.[] | .name'",
 }
 
-// withHelp adds the examples and the exit codes to every command's --help.
+// withHelp adds the examples and the exit codes to every command's --help,
+// and each command's own help flag (see helpFlag).
 func withHelp(app *cli.App) *cli.App {
+	app.HideHelp, app.HideHelpCommand = true, true
+	app.Flags = append(app.Flags, helpFlag())
+	app.Commands = append(app.Commands, helpCommand())
 	for _, c := range app.Commands {
+		c.HideHelp = true
+		c.Flags = append(c.Flags, helpFlag())
 		if ex, ok := examples[c.Name]; ok {
 			if c.Description != "" {
 				c.Description += "\n\n"
@@ -238,8 +301,14 @@ func withHelp(app *cli.App) *cli.App {
 	return app
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+// newApp is the command line: it prints to stdout and stderr and reads
+// keys and secrets through getenv (nil: the process's environment).
+func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	return withHelp(&cli.App{
+		Metadata:              map[string]any{getenvKey: getenv},
 		Name:                  "export",
 		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
@@ -258,12 +327,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "run",
 				Usage: "extract every configured account and load the warehouse (and Parquet)",
 				Flags: append([]cli.Flag{
-					configFlag,
+					configFlag(),
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.Int64Flag{Name: "max-requests", Usage: "send at most `N` requests per account, then commit and exit 3 (the next run continues)"},
 					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
-					accountFlag,
+					accountFlag(),
 				}, operatorFlags()...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return runCommand(c, stdout, stderr, "run") },
@@ -272,7 +341,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "rebuild",
 				Usage: "re-run transform and load from the raw archive: no network, no rate budget (e.g. after adding a column)",
 				Flags: append([]cli.Flag{
-					configFlag,
+					configFlag(),
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.StringSliceFlag{Name: "table", Usage: "rebuild only this table (repeatable; a child table rebuilds with its parent)"},
@@ -285,7 +354,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "status",
 				Usage: "show the last runs, cursors, open rejects and schema drift",
 				Flags: []cli.Flag{
-					configFlag,
+					configFlag(),
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 					&cli.IntFlag{Name: "limit", Value: 10, Usage: "rows per section"},
@@ -296,7 +365,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					if err != nil {
 						return err
 					}
-					cfg, _ := config.Load(c.String("config")) // for the key ledgers; --warehouse alone does without
+					cfg, _ := loadConfig(c, c.String("config")) // for the key ledgers; --warehouse alone does without
 					return present.Status(c.Context, stdout, path, cfg, c.Int("limit"), c.Bool("json"))
 				},
 			},
@@ -306,11 +375,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Description: "Estimates come from the warehouse (rows held, unfinished listings, the detail queue) and spend no requests.\n" +
 					"Resources never exported are unknown; --probe sizes them with a few one-record requests each (paced like a run).",
 				Flags: []cli.Flag{
-					configFlag,
+					configFlag(),
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.BoolFlag{Name: "probe", Usage: "size resources never exported with a few one-record requests"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
-					accountFlag,
+					accountFlag(),
 				},
 				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
@@ -343,7 +412,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:     "run a shipped analytics query (or --sql) against the warehouse",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					configFlag,
+					configFlag(),
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.BoolFlag{Name: "list", Usage: "list the shipped queries"},
 					&cli.StringFlag{Name: "sql", Usage: "run this SQL instead of a shipped query"},
@@ -378,7 +447,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // configFrom loads --config and applies flag overrides.
 func configFrom(c *cli.Context) (*config.Config, error) {
-	cfg, err := config.Load(c.String("config"))
+	cfg, err := loadConfig(c, c.String("config"))
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +470,7 @@ func warehousePath(c *cli.Context) (string, error) {
 	if p := c.String("warehouse"); p != "" {
 		return p, nil
 	}
-	cfg, err := config.Load(c.String("config"))
+	cfg, err := loadConfig(c, c.String("config"))
 	if err != nil {
 		return "", err
 	}

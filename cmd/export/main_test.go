@@ -37,23 +37,113 @@ func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk
 	return rep.Summary, err
 }
 
-// cliMu serialises in-process command lines: urfave/cli applies its
-// global help flag to each command's flag set, a race between parallel
-// tests (the fault matrix's rows query their warehouses at once).
-var cliMu sync.Mutex
-
-// runCLI runs the command line in-process and returns its exit code and output.
+// runCLI runs the command line in-process, with the test's environment
+// (see setEnv), and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	cliMu.Lock()
-	defer cliMu.Unlock()
 	var out, errOut bytes.Buffer
-	app := newApp(&out, &errOut)
+	app := newApp(&out, &errOut, testEnv(t))
 	err := app.RunContext(context.Background(), flagsFirst(app, append([]string{"export"}, args...)))
 	if err != nil {
 		fmt.Fprintln(&errOut, "export:", err)
 	}
 	return exitCode(err), out.String(), errOut.String()
+}
+
+// envs are the tests' own environments (setEnv), by test name: the
+// process's environment is one for every test, and tests run side by
+// side, each with its own keys.
+var envs sync.Map // test name → map[string]string
+
+// setEnv gives the test (and its subtests) these NAME=value variables,
+// for the command lines it runs in-process (runCLI, loadTestConfig);
+// processes it starts get them as their environment.
+func setEnv(t *testing.T, env []string) {
+	t.Helper()
+	vars := map[string]string{}
+	if old, ok := envs.Load(t.Name()); ok {
+		for k, v := range old.(map[string]string) {
+			vars[k] = v
+		}
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	envs.Store(t.Name(), vars)
+	t.Cleanup(func() { envs.Delete(t.Name()) })
+}
+
+// testEnv is the environment of a test: its variables and its parents'
+// (setEnv), then the process's. A test has a key-ledger directory of its
+// own (EXPORT_STATE_DIR): the simulators' keys are the same in every test
+// that seeds them alike, and tests run side by side.
+func testEnv(t *testing.T) func(string) string {
+	t.Helper()
+	if lookupEnv(t.Name(), stateDirEnv) == "" {
+		setEnv(t, []string{stateDirEnv + "=" + t.TempDir()})
+	}
+	name := t.Name()
+	return func(key string) string {
+		if v := lookupEnv(name, key); v != "" {
+			return v
+		}
+		return os.Getenv(key)
+	}
+}
+
+const stateDirEnv = "EXPORT_STATE_DIR"
+
+// lookupEnv finds a variable set by setEnv for the named test or a test
+// above it ("" if none).
+func lookupEnv(name, key string) string {
+	for {
+		if vars, ok := envs.Load(name); ok {
+			if v, ok := vars.(map[string]string)[key]; ok {
+				return v
+			}
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return ""
+		}
+		name = name[:i]
+	}
+}
+
+// testVars are the test's variables (setEnv) as NAME=value, for a process
+// it starts.
+func testVars(t *testing.T) []string {
+	t.Helper()
+	testEnv(t) // its state directory
+	seen := map[string]bool{}
+	var out []string
+	for name := t.Name(); ; {
+		if vars, ok := envs.Load(name); ok {
+			for k, v := range vars.(map[string]string) {
+				if !seen[k] { // the innermost test's value wins
+					seen[k] = true
+					out = append(out, k+"="+v)
+				}
+			}
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return out
+		}
+		name = name[:i]
+	}
+}
+
+// loadTestConfig loads a config with the test's environment.
+func loadTestConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Getenv = testEnv(t)
+	return cfg
 }
 
 func writeConfig(t *testing.T, dir, body string) string {
@@ -66,6 +156,7 @@ func writeConfig(t *testing.T, dir, body string) string {
 }
 
 func TestConfigErrorsExit2(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := "warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: http://127.0.0.1:1/v1\n    api_key_env: TEST_UNSET_KEY_VAR\n"
 	tests := []struct {
@@ -102,6 +193,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	for err, want := range map[error]int{
 		nil:                                      exitOK,
 		config.Usagef("x"):                       exitUsage,
@@ -117,6 +209,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestRunTwiceAgainstSimulator(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(520, 230))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -220,6 +313,7 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 // good ones load, the bad ones land in meta.rejects with their reason, and
 // the summary and the exit code (4) say so.
 func TestRejectsAreQuarantinedAndReported(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("offset") != "0" {
 			w.Write([]byte("[]"))
@@ -230,7 +324,7 @@ func TestRejectsAreQuarantinedAndReported(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	t.Setenv("TEST_KEY", "k-123")
+	setEnv(t, []string{"TEST_KEY=k-123"})
 	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n    resources: [tickets]\n")
 	code, out, stderr := runCLI(t, "run", "--config", cfg)
 	if code != exitRejected || !strings.Contains(out, "2 record(s) rejected") {
@@ -246,6 +340,7 @@ func TestRejectsAreQuarantinedAndReported(t *testing.T) {
 }
 
 func TestSchemaCommandShowsEveryTable(t *testing.T) {
+	t.Parallel()
 	code, out, _ := runCLI(t, "schema", "--json")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
@@ -299,6 +394,7 @@ func TestSchemaCommandShowsEveryTable(t *testing.T) {
 // TestTablesDocIsCurrent keeps docs/tables.md generated from the
 // declarations: regenerate it with `make docs`.
 func TestTablesDocIsCurrent(t *testing.T) {
+	t.Parallel()
 	want, err := os.ReadFile(filepath.Join("..", "..", "docs", "tables.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +408,7 @@ func TestTablesDocIsCurrent(t *testing.T) {
 // --account runs (and plans) only the named accounts: an hourly cron line
 // can drain one shop's backlog beside the nightly run of all of them.
 func TestRunOnlySomeAccounts(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(30, 20))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -340,6 +437,7 @@ func TestRunOnlySomeAccounts(t *testing.T) {
 // --from-parquet needs published files: without a parquet root in the
 // config, or with nothing published under it, it says so.
 func TestQueryFromParquetNeedsPublishedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base := "warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    api_key_env: TEST_UNSET_KEY_VAR\n"
 	for _, tc := range []struct{ config, want string }{
@@ -355,7 +453,8 @@ func TestQueryFromParquetNeedsPublishedFiles(t *testing.T) {
 }
 
 func TestFlagsMayFollowArguments(t *testing.T) {
-	app := newApp(io.Discard, io.Discard)
+	t.Parallel()
+	app := newApp(io.Discard, io.Discard, nil)
 	for _, tc := range []struct{ in, want string }{
 		{"export query turnaround --from 2026-01-01 --format csv", "export query --from 2026-01-01 --format csv turnaround"},
 		{"export query turnaround --list", "export query --list turnaround"}, // a bool flag takes no value
@@ -375,7 +474,8 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 }
 
 func TestEveryCommandsHelpHasAnExampleAndTheExitCodes(t *testing.T) {
-	for _, c := range newApp(io.Discard, io.Discard).Commands {
+	t.Parallel()
+	for _, c := range newApp(io.Discard, io.Discard, nil).Commands {
 		if c.Name == "help" {
 			continue
 		}

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/load"
 )
 
 // One run of both sources at the demo's size, unthrottled: checkpoints
@@ -16,6 +16,7 @@ import (
 // a checkpoint of every table does not fit: each table a transaction
 // writes holds a few MB of DuckDB state whatever its rows.)
 func TestBothSourcesFitTheMemoryFloor(t *testing.T) {
+	t.Parallel()
 	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(1_000_000, time.Minute), mgrtest.WithTickets(700, 500))
 	defer mgrSrv.Close()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(600))
@@ -23,10 +24,12 @@ func TestBothSourcesFitTheMemoryFloor(t *testing.T) {
 	dir := t.TempDir()
 	text, _ := bothSources(t, mgrSrv, roSrv, "")
 	cfg := writeConfig(t, dir, text)
-	t.Setenv("EXPORT_MEMORY_LIMIT", "") // restored after the test
-	os.Unsetenv("EXPORT_MEMORY_LIMIT")  // the floor applies
-	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
-		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
+	// The floor applies (no EXPORT_MEMORY_LIMIT), and DuckDB's own
+	// number of threads (each holds memory of its own), and checkpoints as
+	// large as a run makes them.
+	run, out := startExport(t, []string{"EXPORT_MEMORY_LIMIT=", load.ThreadsEnv + "=", checkpointEnv + "="}, "run", "--config", cfg)
+	if err := run.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
 	}
 	assertMatchesSimulator(t, mgrSrv, cfg)
 	assertMatchesRepairOps(t, roSrv, cfg)

@@ -143,6 +143,7 @@ func requestsOf(t *testing.T, cfg, runOrder string) map[string]string {
 }
 
 func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(160, 90))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -268,6 +269,7 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 // in between, until the backfill is done: the tables equal those of one
 // long run, and no detail is fetched twice except after a kill.
 func TestCappedBackfillConverges(t *testing.T) {
+	t.Parallel()
 	opts := []mgrtest.Option{mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(100, 40)}
 	ref := mgrtest.NewServer(opts...)
 	defer ref.Close()
@@ -349,14 +351,6 @@ func TestCappedBackfillConverges(t *testing.T) {
 	t.Logf("backfill took %d runs (%d partial, %d killed); %d detail re-fetches", runs+1, partials, kills, again)
 }
 
-// setEnv sets KEY=value pairs for the test (the in-process CLI reads the keys).
-func setEnv(t *testing.T, env []string) {
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-}
-
 // inProcessConfig writes and loads a config for the simulator's shops (or
 // only those named) with the given extra account lines, and a private
 // state directory.
@@ -370,15 +364,11 @@ func inProcessConfig(t *testing.T, srv *mgrtest.Server, extra string, only ...st
 			continue
 		}
 		name := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		t.Setenv(name, sh.Key)
+		setEnv(t, []string{name + "=" + sh.Key})
 		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n%s", sh.Name, srv.URL, name, extra)
 	}
 	path := writeConfig(t, dir, b.String())
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, cfg
+	return path, loadTestConfig(t, path)
 }
 
 // TestFaultsAreSurvived runs the real export in simulated time at MGR's
@@ -386,6 +376,7 @@ func inProcessConfig(t *testing.T, srv *mgrtest.Server, extra string, only ...st
 // 200s, 5xx bursts, offset drift and loose ordering: everything lands,
 // every failure is logged, and no rate-limit error is ever provoked.
 func TestFaultsAreSurvived(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
 	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(90, 40))
 	defer srv.Close()
@@ -415,6 +406,7 @@ func TestFaultsAreSurvived(t *testing.T) {
 // 20 s later, waits), the key is never blocked, and successive runs load
 // everything.
 func TestRateSignalStopsTheAccountAndTheNextRunWaits(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
 	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(2600, 10), mgrtest.WithRateLimitStatus(http.StatusBadRequest))
 	defer srv.Close()
@@ -489,6 +481,7 @@ func TestRateSignalStopsTheAccountAndTheNextRunWaits(t *testing.T) {
 // here) may be MGR's rate-limit error in an unknown wording, so it stops
 // the account at once.
 func TestMGROneBrokenPartDoesNotStopTheRest(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC))
 	srv := mgrtest.NewServer(mgrtest.WithClock(clk), mgrtest.WithTickets(40, 20))
 	defer srv.Close()
@@ -563,7 +556,7 @@ func TestMGRRateScopeHost(t *testing.T) {
 			fmt.Fprintf(&b, "warehouse: ./w.duckdb\nstate_dir: ./state\n%saccounts:\n", tc.scope)
 			for _, sh := range srv.Shops {
 				env := "TEST_SCOPE_" + strings.ToUpper(sh.Name) + "_KEY"
-				t.Setenv(env, sh.Key)
+				setEnv(t, []string{env + "=" + sh.Key})
 				fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 600\n    resources: [tickets]\n", sh.Name, srv.URL, env)
 			}
 			code, out, stderr := runCLI(t, "run", "--config", writeConfig(t, dir, b.String()))

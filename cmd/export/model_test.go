@@ -53,6 +53,7 @@ func loadModelRun(t *testing.T, w *load.Warehouse, started time.Time, pages ...m
 // shop in America/Chicago (configured) exported twice, a RepairOps
 // organisation in UTC (its default).
 func TestConformedModelAndKPIQueries(t *testing.T) {
+	t.Parallel()
 	w, path := newWarehouse(t)
 	if err := w.SetAccounts(ctx, []load.AccountInfo{{Name: "north", Source: "mgr", Timezone: "America/Chicago"}, {Name: "metro", Source: "repairops"}},
 		statusRulesFor(map[string]map[string][]string{"north": {"done": {"Picked up by customer"}}})); err != nil {

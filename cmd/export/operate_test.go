@@ -57,6 +57,7 @@ func gaugeOf(t *testing.T, fams map[string]*dto.MetricFamily, name string, label
 // simulator's own counts; after a failed run the metrics are there too,
 // saying so, and the last success is kept.
 func TestCronGetsJSONLogsASummaryAndMetrics(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(60, 30))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -149,7 +150,7 @@ func TestCronGetsJSONLogsASummaryAndMetrics(t *testing.T) {
 	}
 
 	// A failed run: north's key is refused.
-	t.Setenv(strings.SplitN(env[0], "=", 2)[0], "not-the-key")
+	setEnv(t, []string{strings.SplitN(env[0], "=", 2)[0] + "=not-the-key"})
 	code, _, stderr = runCLI(t, "run", "--config", cfg, "--metrics-file", prom, "--log-format", "text")
 	if code != exitFailure {
 		t.Fatalf("a refused key: exit %d, want 1\n%s", code, stderr)
@@ -222,6 +223,7 @@ func runOnATerminal(t *testing.T, env []string, args ...string) (string, string)
 // On a terminal, the run draws a bar per account that reaches 100 %;
 // --no-progress draws none.
 func TestProgressOnATerminalReachesFull(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(600, time.Minute), mgrtest.WithTickets(60, 30))
 	defer srv.Close()
 	dir := t.TempDir()

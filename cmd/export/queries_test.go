@@ -112,6 +112,7 @@ func assertRepairOpsQueries(t *testing.T, srv *repairopstest.Server, cfg string)
 // exactly what disagrees, receivables ages what is due, payments without a
 // method are kept.
 func TestShippedQueriesOnKnownInvoices(t *testing.T) {
+	t.Parallel()
 	w, path := newWarehouse(t)
 	now := time.Now().UTC()
 	day := func(ago int) string { return now.AddDate(0, 0, -ago).Format(time.RFC3339) }

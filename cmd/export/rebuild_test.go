@@ -54,6 +54,7 @@ func fullSnapshot(t *testing.T, dir string) string {
 // the simulator gone: the tables, bookkeeping included, and the Parquet
 // files come out identical, in place and into a brand-new warehouse.
 func TestRebuildReproducesTheRuns(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(260, 140))
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices", "customFields/tickets")
@@ -129,6 +130,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 // every table, the detail queue and the Parquet files as they were, and no
 // shadow tables behind.
 func TestFailedRebuildLeavesTheWarehouse(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
 	defer srv.Close()
 	dir := t.TempDir()

@@ -26,15 +26,11 @@ func roConfig(t *testing.T, srv *repairopstest.Server, extra string) (string, *c
 	fmt.Fprintf(&b, "warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
 	for _, o := range srv.Orgs {
 		name := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
-		t.Setenv(name, o.Key)
+		setEnv(t, []string{name + "=" + o.Key})
 		fmt.Fprintf(&b, "  - name: %s\n    source: repairops\n    base_url: %s\n    api_key_env: %s\n%s", o.Name, srv.URL, name, extra)
 	}
 	path := writeConfig(t, dir, b.String())
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, cfg
+	return path, loadTestConfig(t, path)
 }
 
 // assertMatchesRepairOps checks the named tables (none: all) of every
@@ -78,6 +74,7 @@ func runRO(t *testing.T, cfg *config.Config, lim pipeline.Limits, clk budget.Clo
 // the next day's run after N tickets changed fetches those N details only
 // and changes exactly those rows.
 func TestRepairOpsFullThenIncremental(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	// A deployment beyond the docs: tickets name their shop (KPIs go per
 	// shop) and sort by -updated_at (incremental listings stop early).
@@ -163,6 +160,7 @@ func TestRepairOpsFullThenIncremental(t *testing.T) {
 // A run capped at a few requests exits partial with what is left; the next
 // run finishes the queue and the warehouse equals the simulator's data.
 func TestRepairOpsCappedRunResumes(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150))
 	defer srv.Close()
@@ -191,6 +189,7 @@ func TestRepairOpsCappedRunResumes(t *testing.T) {
 // the reserve, never meets a 429, and says when the quota resets; hourly
 // runs converge on the full export.
 func TestRepairOpsQuotaSpreadsOverHours(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(150), repairopstest.WithQuota(120, time.Hour))
 	defer srv.Close()
@@ -218,6 +217,7 @@ func TestRepairOpsQuotaSpreadsOverHours(t *testing.T) {
 // A 429 the export did not cause (another integration spent the quota) is
 // waited out to the reset, and the run goes on.
 func TestRepairOpsForced429IsWaitedOut(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 20*time.Minute))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(60))
 	defer srv.Close()
@@ -240,6 +240,7 @@ func TestRepairOpsForced429IsWaitedOut(t *testing.T) {
 // with the key nowhere; a key without the Read scope is fatal for its
 // account and the message says which key and scope to fix.
 func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(30))
 	defer srv.Close()
@@ -253,7 +254,7 @@ func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
 		t.Errorf("log lacks the envelope or shows the key:\n%s", logs)
 	}
 
-	t.Setenv("TEST_RO_METRO_KEY", srv.Orgs[0].Keys["webhooks"])
+	setEnv(t, []string{"TEST_RO_METRO_KEY=" + srv.Orgs[0].Keys["webhooks"]})
 	err, logs = runRO(t, cfg, pipeline.Limits{}, clk)
 	if err == nil || !strings.Contains(err.Error(), "account metro") || !strings.Contains(err.Error(), "HTTP 403 FORBIDDEN") ||
 		!strings.Contains(err.Error(), "api_key_env") || !strings.Contains(err.Error(), "Read scope") {
@@ -270,6 +271,7 @@ func TestRepairOpsErrorsReachTheLogVerbatim(t *testing.T) {
 // list (three pages of 50 here) and still fetch exactly the changed
 // details.
 func TestRepairOpsWithoutTheSort(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		opt     repairopstest.Option
@@ -326,6 +328,7 @@ func TestRepairOpsWithoutTheSort(t *testing.T) {
 // loads everything else, exits failed naming both, and the next run, the
 // API mended, fetches what is missing.
 func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
+	t.Parallel()
 	clk := budget.NewFake(repairopstest.DataEnd().Add(8 * time.Hour))
 	srv := repairopstest.NewServer(repairopstest.WithClock(clk), repairopstest.WithTickets(60))
 	defer srv.Close()
@@ -366,6 +369,7 @@ func TestRepairOpsOneBrokenPartDoesNotStopTheRest(t *testing.T) {
 // endpoint failing 500, a shop stops after three windows. The next run,
 // the API mended, loads the whole history.
 func TestRepairOpsKPIRefusalsAreNotRepeated(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		status  int
 		perShop int // KPI requests per shop

@@ -68,6 +68,7 @@ const readFigures = `Array.from(document.querySelectorAll('figure.chart')).map(f
 // picked in the page; each chart's table holds the KPI query's own rows
 // (export query NAME), and its marks are the table's numbers.
 func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
+	t.Parallel()
 	browser := chromium(t)
 	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(150, 120))
 	defer mgrSrv.Close()

@@ -22,6 +22,7 @@ import (
 // output or file: stdout, stderr, logs, metrics, summary, report, the DuckDB
 // file, the Parquet tree, the raw archive (decompressed) or the ledgers.
 func TestNoSecretLeaks(t *testing.T) {
+	t.Parallel()
 	mgrSrv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(80, 40))
 	defer mgrSrv.Close()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(60))

@@ -31,7 +31,7 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 			"are writable, each account's time zone, and its key: one request per account at most (RepairOps: its\n" +
 			"X-RateLimit-Limit tells the key's scope; an export needs Read).\n\n" +
 			"EXAMPLE:\n   export check -c export.yaml",
-		Flags:        []cli.Flag{configFlag, accountFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:        []cli.Flag{configFlag(), accountFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c)
@@ -171,7 +171,7 @@ func reportCommand(stdout, stderr io.Writer) *cli.Command {
 			"EXAMPLES:\n   export report -c export.yaml --out report.html\n" +
 			"   export report -c export.yaml --from 2026-01-01 --to 2026-06-30 --account north --out h1.html",
 		Flags: []cli.Flag{
-			configFlag,
+			configFlag(),
 			&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 			&cli.StringFlag{Name: "out", Value: "report.html", Usage: "the HTML file to write (replaced whole)"},
 			&cli.StringFlag{Name: "from", Usage: "first local date (YYYY-MM-DD)"},

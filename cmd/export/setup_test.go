@@ -19,6 +19,7 @@ import (
 // of the wrong scope and a key of a scope that may not read are not, each
 // after one request at most; the exit code says whether all are ready.
 func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
+	t.Parallel()
 	mgrSrv := mgrtest.NewServer(mgrtest.WithTickets(10))
 	defer mgrSrv.Close()
 	roSrv := repairopstest.NewServer(repairopstest.WithTickets(10))
@@ -37,7 +38,7 @@ func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
 	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
 	for _, a := range accounts {
 		env := "TEST_" + strings.ToUpper(strings.ReplaceAll(a.name, "-", "_")) + "_KEY"
-		t.Setenv(env, a.key)
+		setEnv(t, []string{env + "=" + a.key})
 		fmt.Fprintf(&b, "  - name: %s\n    source: %s\n    base_url: %s\n    api_key_env: %s\n", a.name, a.source, a.url, env)
 		if a.name == "good-ro" {
 			b.WriteString("    timezone: Europe/Madrid\n")
@@ -117,6 +118,7 @@ func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
 // (here --ask) it asks, refusing a pasted key without repeating it; it
 // never overwrites a file without --force.
 func TestInitWritesAStarterConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "export.yaml")
 	code, out, stderr := runCLI(t, "init", "-c", path)
@@ -141,7 +143,7 @@ func TestInitWritesAStarterConfig(t *testing.T) {
 	const pasted = "ro_read_metro_5e4d3c2b1a0f9e8d"
 	answers := strings.Join([]string{"repairopz", "repairops", "Metro!", "metro", pasted, "", "Mars/Olympus", "America/Chicago", ""}, "\n") + "\n"
 	var so, se bytes.Buffer
-	app := newApp(&so, &se)
+	app := newApp(&so, &se, testEnv(t))
 	app.Reader = strings.NewReader(answers)
 	err = app.RunContext(context.Background(), []string{"export", "init", "-c", path, "--force", "--ask"})
 	if err != nil {

@@ -31,6 +31,7 @@ func awaitPaused(t *testing.T, w *wiretest.Wire) {
 // exact. A second signal ends the process at once, and still nothing
 // committed is lost: the warehouse opens, and the next run completes.
 func TestASignalStopsARunCleanly(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name    string
 		signals []os.Signal
@@ -40,6 +41,7 @@ func TestASignalStopsARunCleanly(t *testing.T) {
 		{"a second signal", []os.Signal{syscall.SIGTERM, syscall.SIGINT}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(400, 200))
 			defer srv.Close()
 			dir := t.TempDir()

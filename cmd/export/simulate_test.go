@@ -17,6 +17,7 @@ import (
 // payment, each payment on its ticket's invoice, every invoice's paid
 // and due adding up to its total, some invoices still due.
 func TestSimulateSendsWebhooksToListen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sim, simOut := startExport(t, nil, "simulate", "--rate", "100000", "--tickets", "30,20", "--repairops-rate", "1000000", "--repairops-tickets", "90,40",
 		"--repairops-webhooks", "127.0.0.1:0", "--write-config", dir+"/export.yaml", "--env-file", dir+"/keys.env")

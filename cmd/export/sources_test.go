@@ -21,13 +21,13 @@ func bothSources(t *testing.T, mgrSrv *mgrtest.Server, roSrv *repairopstest.Serv
 	b.WriteString("warehouse: ./w.duckdb\nparquet: ./pq\nstate_dir: ./state\naccounts:\n")
 	for _, sh := range mgrSrv.Shops {
 		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
-		t.Setenv(env, sh.Key)
+		setEnv(t, []string{env + "=" + sh.Key})
 		keys = append(keys, sh.Key)
 		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, requests_per_minute: 100000}\n", sh.Name, mgrSrv.URL, env)
 	}
 	for _, o := range roSrv.Orgs {
 		env := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
-		t.Setenv(env, o.Key)
+		setEnv(t, []string{env + "=" + o.Key})
 		keys = append(keys, o.Key)
 		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, requests_per_hour: 1000000%s}\n", o.Name, roSrv.URL, env, strings.ReplaceAll(roExtra, "{org}", o.Name))
 	}

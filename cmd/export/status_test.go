@@ -13,6 +13,7 @@ import (
 )
 
 func TestStatusShowsRunsCursorsRejectsAndDrift(t *testing.T) {
+	t.Parallel()
 	w, path := newWarehouse(t)
 	at := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
 	run := func(id, page string) {

@@ -15,6 +15,7 @@ import (
 // a clear error naming the file, exit 1, and the file is left as it was;
 // the Parquet tree a good run published stays readable.
 func TestAForeignOrCorruptWarehouseIsLeftAlone(t *testing.T) {
+	t.Parallel()
 	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(40, 20))
 	defer srv.Close()
 	dir := t.TempDir()
