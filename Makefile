@@ -4,7 +4,7 @@
 # reuse them. Nothing here cleans it.
 SHELL   := bash
 GO      ?= go
-BIN     := bin/export
+BIN     := bin/repairshop-export
 export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
 
 # An independent Parquet reader (hyparquet, pure JavaScript, from npm) that
@@ -17,8 +17,10 @@ export PARQUET_READER := $(abspath $(READER)/read.mjs)
 
 all: build
 
+# The command is repairshop-export (not export, a shell builtin); -buildvcs
+# puts the commit in its --version when this is a git checkout.
 build:
-	$(GO) build -o $(BIN) ./cmd/export
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/repairshop-export
 
 # The whole suite: formatting, vet, every test with the race detector,
 # then each fuzz target for a few seconds (their seed corpora, in each
@@ -72,7 +74,7 @@ demo: build
 
 # The column reference, generated from the declarations (a test checks it).
 docs:
-	$(GO) run ./cmd/export schema --markdown > docs/tables.md
+	$(GO) run ./cmd/repairshop-export schema --markdown > docs/tables.md
 
 # The figures that matter, each a ratio to DuckDB's own readers and writers
 # (or the APIs' allowed rate) measured in the same run: one table on

@@ -17,13 +17,13 @@ import (
 	"time"
 )
 
-// Run it with make bench: it builds bin/export first.
+// Run it with make bench: it builds bin/repairshop-export first.
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == launchFlag {
 		launch(os.Args[2:])
 	}
-	bin := flag.String("bin", "bin/export", "the export binary")
+	bin := flag.String("bin", "bin/repairshop-export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
 	only := flag.String("only", "", "run only this measurement (rebuild, publish, run, details, rate)")

@@ -13,7 +13,7 @@ import (
 	"github.com/repairshop/export/schema"
 )
 
-// rebuildRun is `export rebuild` of n generated tickets against DuckDB's
+// rebuildRun is `repairshop-export rebuild` of n generated tickets against DuckDB's
 // read_json of the same records.
 type rebuildRun struct {
 	Tickets      int     `json:"tickets"`

@@ -70,7 +70,7 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 		}
 	}
 	if b.want("run") {
-		fmt.Fprintf(os.Stderr, "bench: export run against the unthrottled simulator…\n")
+		fmt.Fprintf(os.Stderr, "bench: repairshop-export run against the unthrottled simulator…\n")
 		r, err := b.runUnthrottled(b.runTickets)
 		if err != nil {
 			return err
@@ -97,7 +97,7 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 	return nil
 }
 
-// runUnthrottled is `export run` of one MGR shop's n tickets against the
+// runUnthrottled is `repairshop-export run` of one MGR shop's n tickets against the
 // simulator at no real limit: what the engine does when the API does not
 // bound it.
 func (b *bench) runUnthrottled(n int) (runResult, error) {
@@ -203,7 +203,7 @@ func (b *bench) print(w io.Writer) {
 		fmt.Fprintf(tw, "  with DuckDB's memory capped as the export runs\t%.2f s\t\t%.2f\n", p.Seconds, p.CappedRatio)
 	}
 	if x := r.Run; x != nil {
-		fmt.Fprintf(tw, "export run, MGR %d tickets, unthrottled\t%.0f rows/s (%.1f s), peak RSS %.0f MB\t%d requests, minimum %d\t%.3f\n", x.Records, x.RowsPerSec, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.MinRequests, x.RequestRatio)
+		fmt.Fprintf(tw, "repairshop-export run, MGR %d tickets, unthrottled\t%.0f rows/s (%.1f s), peak RSS %.0f MB\t%d requests, minimum %d\t%.3f\n", x.Records, x.RowsPerSec, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.MinRequests, x.RequestRatio)
 	}
 	for _, d := range r.Details {
 		fmt.Fprintf(tw, "detail pages %s\t%.0f pages/s\t%.0f pages/s checkpointing every 20\t\n", d.Table, d.PagesPerSec, d.Every20)

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// simulator is `export simulate` in a child process.
+// simulator is `repairshop-export simulate` in a child process.
 type simulator struct {
 	cmd      *exec.Cmd
 	mgrURL   string
@@ -68,7 +68,7 @@ func (s *simulator) stop() {
 	s.cmd.Wait()
 }
 
-// runResult is one `export run` of one account.
+// runResult is one `repairshop-export run` of one account.
 type runResult struct {
 	Records    int     `json:"records"`
 	Requests   int     `json:"requests"`
@@ -86,7 +86,7 @@ type runResult struct {
 
 var requestsLine = regexp.MustCompile(`account (\S+) \((\S+)\): ok, (\d+) request\(s\)`)
 
-// exportRun writes a one-account config and runs `export run` on it.
+// exportRun writes a one-account config and runs `repairshop-export run` on it.
 func exportRun(bin, dir string, env []string, account string) (runResult, error) {
 	var r runResult
 	cfg := filepath.Join(dir, "export.yaml")

@@ -38,13 +38,13 @@ type Config struct {
 	Warehouse string
 	Parquet   string
 	// Raw is the raw archive directory (every response body a run used,
-	// for `export rebuild`); default: "raw" beside the warehouse file.
+	// for `repairshop-export rebuild`); default: "raw" beside the warehouse file.
 	Raw string
 	// StateDir holds state shared across warehouses, such as each API
 	// key's rate-budget ledger. Default: $EXPORT_STATE_DIR, else
 	// $XDG_STATE_HOME/repairshop-export, else ~/.local/state/repairshop-export.
 	StateDir string
-	// Listen is the address `export listen` receives webhooks on (the
+	// Listen is the address `repairshop-export listen` receives webhooks on (the
 	// --addr flag wins); default DefaultListen.
 	Listen   string
 	Accounts []extract.Account
@@ -75,7 +75,7 @@ func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(for
 // topKeys are the top-level keys the config itself reads.
 var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "accounts"}
 
-// DefaultListen is where `export listen` receives webhooks without a
+// DefaultListen is where `repairshop-export listen` receives webhooks without a
 // listen: key or --addr: loopback, behind a reverse proxy with TLS.
 const DefaultListen = "127.0.0.1:8787"
 
@@ -144,7 +144,7 @@ func LooksLikeEnvName(s string) bool {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, Usagef("config: %w (pass --config or create export.yaml; see `export simulate --write-config`)", err)
+		return nil, Usagef("config: %w (pass --config, or write a starter config with `repairshop-export init`)", err)
 	}
 	cfg, err := Parse(data)
 	if err != nil {
@@ -520,7 +520,7 @@ func (c *Config) APIKey(a extract.Account) (string, error) {
 	return k, nil
 }
 
-// File is a config to write (`export simulate --write-config`).
+// File is a config to write (`repairshop-export simulate --write-config`).
 type File struct {
 	Warehouse string        `yaml:"warehouse"`
 	Parquet   string        `yaml:"parquet,omitempty"`

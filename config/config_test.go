@@ -37,7 +37,7 @@ func TestEachSourceReadsItsOwnKeys(t *testing.T) {
 		t.Fatalf("accounts %+v", cfg.Accounts)
 	}
 	north, metro := cfg.Accounts[0], cfg.Accounts[1]
-	if o, ok := north.Options.(*mgr.Options); !ok || o.RequestsPerMinute != 20 || strings.Join(north.Resources, ",") != "tickets,customFields/tickets" {
+	if o, ok := north.Options.(*mgr.Options); !ok || o.RequestsPerMinute == nil || *o.RequestsPerMinute != 20 || strings.Join(north.Resources, ",") != "tickets,customFields/tickets" {
 		t.Errorf("north: %+v %+v", north, north.Options)
 	}
 	if s, ok := north.Settings.(*mgr.Settings); !ok || s.RateScope != mgr.ScopeHost {
@@ -63,6 +63,10 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"an unknown resource", strings.Replace(good, "customFields/tickets", "webhooks", 1), `"webhooks" is not an MGR resource`},
 		{"a wrong type", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: lots", 1), "line 7"},
 		{"no accounts", "warehouse: x\n", "accounts: none configured"},
+		{"a rate above MGR's documented limit", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 1000", 1), `requests_per_minute: 1000 is above MGR's documented limit of 30 a minute (ignore its rate-limit error 10 times and it blocks the key and the shop's IP for 6 hours)`},
+		{"a rate of zero", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 0", 1), `requests_per_minute: 0 is not a whole number of requests of at least 1`},
+		{"a fractional rate", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 1.5", 1), `requests_per_minute: 1.5 is not a whole number`},
+		{"a quota above RepairOps' largest scope", strings.Replace(good, "page_size: 100", "page_size: 100\n    requests_per_hour: 5000", 1), `requests_per_hour: 5000 is above RepairOps' documented limit of 1000 an hour`},
 		{"an unknown time zone", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    timezone: America/Springfield", 1), `line 7: timezone "America/Springfield" is not an IANA time zone name`},
 		{"a status group that is not one", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {finished: [Collected]}", 1), `line 7: status_groups: "finished" is not a group`},
 		{"a label in two groups", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {done: [Collected], waiting: [collected]}", 1), `"collected" is in both`},
@@ -95,8 +99,8 @@ func TestSelectNamesTheConfiguredAccounts(t *testing.T) {
 // A written config reads back with the same accounts and keys.
 func TestFileRoundTrips(t *testing.T) {
 	f := File{Warehouse: "./w.duckdb", Parquet: "./pq", Accounts: []FileAccount{
-		{Name: "north", Source: "mgr", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "MGR_NORTH_KEY", Options: map[string]any{"requests_per_minute": 6000}},
-		{Name: "metro", Source: "repairops", BaseURL: "http://127.0.0.1:2/v1", APIKeyEnv: "REPAIROPS_METRO_KEY", Options: map[string]any{"requests_per_hour": 100000}},
+		{Name: "north", Source: "mgr", BaseURL: "http://127.0.0.1:1/v1", APIKeyEnv: "MGR_NORTH_KEY", Options: map[string]any{"requests_per_minute": 6000, "override_documented_limit": true}},
+		{Name: "metro", Source: "repairops", BaseURL: "http://127.0.0.1:2/v1", APIKeyEnv: "REPAIROPS_METRO_KEY", Options: map[string]any{"requests_per_hour": 100000, "override_documented_limit": true}},
 	}}
 	b, err := f.Marshal()
 	if err != nil {
@@ -106,7 +110,7 @@ func TestFileRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	if o := cfg.Accounts[0].Options.(*mgr.Options); o.RequestsPerMinute != 6000 || cfg.Accounts[1].Options.(*repairops.Options).RequestsPerHour != 100000 || cfg.Parquet != "./pq" {
+	if o := cfg.Accounts[0].Options.(*mgr.Options); *o.RequestsPerMinute != 6000 || *cfg.Accounts[1].Options.(*repairops.Options).RequestsPerHour != 100000 || cfg.Parquet != "./pq" {
 		t.Errorf("read back %+v from\n%s", cfg, b)
 	}
 }

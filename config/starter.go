@@ -12,7 +12,7 @@ import (
 	"github.com/repairshop/export/extract/sources"
 )
 
-// Starter is what `export init` asks for; the rest of the starter config
+// Starter is what `repairshop-export init` asks for; the rest of the starter config
 // is comments with the defaults.
 type Starter struct {
 	Warehouse string
@@ -22,7 +22,7 @@ type Starter struct {
 	Timezone  string // IANA name, "" for none
 }
 
-// DefaultStarter is the config `export init` writes without questions:
+// DefaultStarter is the config `repairshop-export init` writes without questions:
 // the first source, its key in <SOURCE>_MYSHOP_KEY.
 func DefaultStarter() Starter {
 	s := Starter{Warehouse: "./warehouse.duckdb", Name: "myshop", Source: sources.All[0].Name}
@@ -93,9 +93,9 @@ func (s Starter) DefaultKeyEnv() string {
 
 var envUnsafe = regexp.MustCompile(`[^A-Z0-9_]`)
 
-var starterText = template.Must(template.New("starter").Parse(`# export.yaml: what ` + "`export run`" + ` reads. Paths are relative to this file.
+var starterText = template.Must(template.New("starter").Parse(`# export.yaml: what ` + "`repairshop-export run`" + ` reads. Paths are relative to this file.
 # Check it (and each account's key, with one request) before the first night:
-#   export check -c {{.Path}}
+#   repairshop-export check -c {{.Path}}
 
 # The DuckDB warehouse: one file, one writing process at a time.
 warehouse: {{.Warehouse}}

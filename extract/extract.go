@@ -36,6 +36,9 @@ type Source struct {
 	// Title names the API in messages, e.g. "My Gadget Repairs"; Short is
 	// the short form ("MGR").
 	Title, Short string
+	// Limits states the API's documented rate limits and what happens
+	// past them, in a sentence for --help.
+	Limits string
 	// Tables are the declared tables, children after their parent.
 	Tables []*schema.Table
 	// Resources are what a run exports, in the order it spends its budget.
@@ -58,7 +61,7 @@ type Source struct {
 	// it will do in a run.
 	Open func(env Env) (Session, error)
 	// Decode reads an archived response: the one path from a response to
-	// the warehouse, for `export run` and `export rebuild` alike.
+	// the warehouse, for `repairshop-export run` and `repairshop-export rebuild` alike.
 	Decode func(e archive.Entry) (Decoded, error)
 	// PlanList estimates the list requests the next run of an account
 	// needs for one resource whose list holds size records, from what is
@@ -133,7 +136,7 @@ type Account struct {
 	// Timeout bounds one HTTP request (0: the source's default, 60 s): a
 	// server that stalls is given up on and asked again.
 	Timeout time.Duration
-	// Webhook is where `export listen` receives the account's webhooks
+	// Webhook is where `repairshop-export listen` receives the account's webhooks
 	// (nil: none), for a source that sends them.
 	Webhook *Webhook
 	// Options are the account's own keys, Settings the source's top-level
@@ -357,7 +360,7 @@ func (p Page) DetailEntry(fingerprint string) archive.Entry {
 	return archive.Entry{Resource: p.Resource, Kind: archive.KindDetail, FetchedAt: p.FetchedAt, Fingerprint: fingerprint, Body: p.Body}
 }
 
-// Simulator is a source's built-in simulator as `export simulate` serves
+// Simulator is a source's built-in simulator as `repairshop-export simulate` serves
 // it on loopback: its flags, and how to start it. A running simulation
 // says what it does (webhooks delivered, say) on the writer Start is
 // given, a line at a time.
@@ -367,7 +370,7 @@ type Simulator struct {
 	Start  func(f FlagValues, say io.Writer) (*Simulation, error)
 }
 
-// SimFlag is one flag of `export simulate`. Default is a string, an int or
+// SimFlag is one flag of `repairshop-export simulate`. Default is a string, an int or
 // an []int (nil: a list of ints with no default); an int flag must be
 // positive.
 type SimFlag struct {

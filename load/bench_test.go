@@ -16,7 +16,7 @@ import (
 // BenchmarkDetailPages measures the loader on what dominates a run: one
 // document per page (an MGR invoice with lines and payments, a RepairOps
 // ticket with timeline, parts, labor and diagnostics), staged and committed
-// 20 pages to a checkpoint, as `export run` does. Measured here: about 95
+// 20 pages to a checkpoint, as `repairshop-export run` does. Measured here: about 95
 // and 55 pages/s. The APIs allow 0.5/s (MGR) and 0.25/s (RepairOps): the
 // loader must stay far above them, and above rebuild's needs.
 func BenchmarkDetailPages(b *testing.B) {

@@ -29,7 +29,7 @@ import (
 // from the stored one and is upserted.
 
 // runStartSQL is the start of the run whose id is in col: parsed from the
-// id export runs carry (20261129T021500.000Z-…), else the run's row in
+// id the runs carry (20261129T021500.000Z-…), else the run's row in
 // meta.runs, else fallback.
 func runStartSQL(col, fallback string) string {
 	return fmt.Sprintf(`coalesce(CAST(try_strptime(left(%s, 19), '%%Y%%m%%dT%%H%%M%%S.%%g') AS TIMESTAMPTZ), (SELECT r.started_at FROM meta.runs r WHERE r.run_id = %s), %s)`, col, col, fallback)

@@ -12,8 +12,8 @@ import (
 	"github.com/repairshop/export/transform"
 )
 
-// run is one export run in a test: its id says when it started, as an
-// export run's does.
+// run is one export run in a test: its id says when it started, as a
+// real run's does.
 type run struct {
 	id string
 	at time.Time

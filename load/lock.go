@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -47,9 +48,14 @@ func (e *LockedError) Error() string {
 func LockPath(warehouse string) string { return warehouse + ".lock" }
 
 // AcquireLock takes the warehouse's lock without waiting. command says what
-// holds it (e.g. "export run").
+// holds it (e.g. "repairshop-export run").
 func AcquireLock(warehouse, command string, now time.Time) (*Lock, error) {
 	path := LockPath(warehouse)
+	// A first run creates the warehouse's folder, as it does the Parquet
+	// and raw folders (check says so beforehand).
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create the warehouse's folder: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock warehouse: %w", err)

@@ -17,7 +17,36 @@ import (
 // Result is a query result rendered as text, for printing.
 type Result struct {
 	Columns []string
-	Rows    [][]string
+	// Kinds are the columns' kinds, for formats that type their values
+	// (JSON): a number, a boolean, an exact decimal (kept as text), text.
+	Kinds []Kind
+	Rows  [][]string
+}
+
+// Kind is what a result column holds, for typed output.
+type Kind int
+
+// The kinds of result columns.
+const (
+	KindText Kind = iota
+	KindNumber
+	KindBool
+	KindDecimal // exact: shown as text, never through a float
+)
+
+// kindOf is the kind of a DuckDB column type.
+func kindOf(dbType string) Kind {
+	switch {
+	case strings.HasPrefix(dbType, "DECIMAL"):
+		return KindDecimal
+	case dbType == "BOOLEAN":
+		return KindBool
+	}
+	switch strings.TrimPrefix(dbType, "U") {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE":
+		return KindNumber
+	}
+	return KindText
 }
 
 // Query runs one SQL statement and renders every value as text: instants in
@@ -41,6 +70,7 @@ func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (Resul
 	isDate := make([]bool, len(types))
 	for i, ct := range types {
 		isDate[i] = ct.DatabaseTypeName() == "DATE"
+		res.Kinds = append(res.Kinds, kindOf(ct.DatabaseTypeName()))
 	}
 	vals := make([]any, len(res.Columns))
 	ptrs := make([]any, len(vals))

@@ -983,7 +983,7 @@ func (w *Warehouse) ArchiveMarks(ctx context.Context) (map[string]int, error) {
 	return marks, rows.Err()
 }
 
-// UnarchivedRuns lists export runs that loaded rows for one of the accounts
+// UnarchivedRuns lists the runs that loaded rows for one of the accounts
 // without archiving them (runs from before the raw archive existed): a
 // rebuild cannot reproduce what only they loaded.
 func (w *Warehouse) UnarchivedRuns(ctx context.Context, accounts []string) ([]string, error) {

@@ -114,7 +114,7 @@ func TestManifestTypesAreChecked(t *testing.T) {
 }
 
 func TestBusyIsRecognised(t *testing.T) {
-	err := lockHint(errors.New(`IO Error: Could not set lock on file "w.duckdb": Conflicting lock is held in /usr/bin/export (PID 42)`))
+	err := lockHint(errors.New(`IO Error: Could not set lock on file "w.duckdb": Conflicting lock is held in /usr/bin/repairshop-export (PID 42)`))
 	if !errors.Is(err, ErrBusy) {
 		t.Errorf("%v is not ErrBusy", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Status is what `export status` shows: the recent runs, where each
+// Status is what `repairshop-export status` shows: the recent runs, where each
 // account's incremental state stands, what is quarantined and what the
 // APIs started sending that no declaration names.
 type Status struct {

@@ -15,7 +15,7 @@ import (
 
 // PublishViews writes views (the conformed model) to Parquet for BI tools:
 // <root>/<schema>/<view>/account=<a>/data.parquet, with a manifest like a
-// table's, so that `export query --from-parquet` serves them too. A view
+// table's, so that `repairshop-export query --from-parquet` serves them too. A view
 // mixes tables, so it is written whole: one partitioned COPY into a private
 // folder, each account's file flushed and renamed into place, the files of
 // accounts it no longer has removed, then the manifest. runID is the run

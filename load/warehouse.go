@@ -95,7 +95,7 @@ func Open(ctx context.Context, path string) (*Warehouse, error) {
 // other readers and never changes the file.
 func OpenReadOnly(ctx context.Context, path string) (*Warehouse, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("open warehouse: %w (run `export run` first)", err)
+		return nil, fmt.Errorf("open warehouse: %w (run `repairshop-export run` first)", err)
 	}
 	return open(ctx, path, readOnly)
 }

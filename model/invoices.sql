@@ -1,4 +1,4 @@
--- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; its API has no invoices or payments, so paid and due come from the payment.processed webhook events of accounts that receive them (export listen), else are unknown (NULL)). created_day in the account's time zone. Deleted invoices are left out.
+-- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; its API has no invoices or payments, so paid and due come from the payment.processed webhook events of accounts that receive them (repairshop-export listen), else are unknown (NULL)). created_day in the account's time zone. Deleted invoices are left out.
 WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
 ),

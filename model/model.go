@@ -76,7 +76,7 @@ func NormalLabel(label string) string {
 // DefaultStatusGroups maps common status labels (English, Spanish, French,
 // German; both APIs' documented codes) to their group. "Ready for
 // collection" waits (for the customer): a ticket is done when it is
-// closed. A label no rule maps counts as open, and `export status` lists
+// closed. A label no rule maps counts as open, and `repairshop-export status` lists
 // it so that the owner can map it (status_groups in the config).
 var DefaultStatusGroups = map[string][]string{
 	Open: {

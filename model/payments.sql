@@ -1,4 +1,4 @@
--- Payments: MGR ticket and POS invoice payments, and RepairOps payments from its payment.processed webhook events (export listen; its API has no payment endpoint) against the ticket they name (amount, method, when; paid_day in the account's time zone). Payments of deleted invoices are left out.
+-- Payments: MGR ticket and POS invoice payments, and RepairOps payments from its payment.processed webhook events (repairshop-export listen; its API has no payment endpoint) against the ticket they name (amount, method, when; paid_day in the account's time zone). Payments of deleted invoices are left out.
 WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
 ),

@@ -75,6 +75,10 @@ func WriteMetrics(path string, s Summary) error {
 			success.With(l).Set(unix(s.Finished))
 		} else if at, seen := previous[[2]string{a.Account, a.Source}]; seen {
 			success.With(l).Set(at)
+		} else {
+			// Never yet: 0, so that an alert on its age fires for an
+			// account that has never succeeded, rather than seeing nothing.
+			success.With(l).Set(0)
 		}
 		for _, t := range a.Tables {
 			for change, n := range map[string]int64{"inserted": t.Inserted, "updated": t.Updated, "unchanged": t.Unchanged, "deleted": t.Deleted} {
@@ -84,6 +88,9 @@ func WriteMetrics(path string, s Summary) error {
 		}
 		for res, n := range a.DetailsDue {
 			backlog.WithLabelValues(a.Account, a.Source, res).Set(float64(n))
+		}
+		if len(a.DetailsDue) == 0 { // nothing queued: one series at 0, with no resource
+			backlog.WithLabelValues(a.Account, a.Source, "").Set(0)
 		}
 	}
 	if err := prometheus.WriteToTextfile(path, reg); err != nil {

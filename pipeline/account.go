@@ -212,7 +212,14 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 		x.finished(res)
 		return res
 	}
-	defer func() { res.Requests = x.sess.Requests(); x.finished(res) }()
+	defer func() {
+		res.Requests = x.sess.Requests()
+		shown := res
+		if ctx.Err() != nil && res.Status != load.StatusOK {
+			shown.Status = load.StatusInterrupted // what the bar says: a signal stopped it
+		}
+		x.finished(shown)
+	}()
 	if until := x.sess.CoolingUntil(); until.After(x.clock.Now()) {
 		x.log.Warn("waiting out a rate-limit silence recorded on this key (by this or another process)", "until", until.Format(time.RFC3339), "ledger", x.ledger.Path())
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/load"
 )
 
-// Finding is one thing `export check` looked at.
+// Finding is one thing `repairshop-export check` looked at.
 type Finding struct {
 	What   string `json:"what"`
 	OK     bool   `json:"ok"`
@@ -29,7 +30,7 @@ type AccountCheck struct {
 	Findings []Finding `json:"findings"`
 }
 
-// Check is `export check`: the paths the export writes, then each
+// Check is `repairshop-export check`: the paths the export writes, then each
 // account's key verified with one cheap request (never more: the session
 // may send one), its scope and its time zone.
 func Check(ctx context.Context, cfg *config.Config, opt Options) ([]Finding, []AccountCheck) {
@@ -47,20 +48,28 @@ func Check(ctx context.Context, cfg *config.Config, opt Options) ([]Finding, []A
 	}
 	for _, d := range dirs {
 		f := Finding{What: d[0], OK: true, Detail: d[1] + ": writable"}
+		if _, err := os.Stat(d[1]); errors.Is(err, os.ErrNotExist) {
+			f.Detail = d[1] + ": absent; a run creates it"
+		}
 		if err := writable(d[1]); err != nil {
 			f.OK, f.Detail = false, d[1]+": "+err.Error()
 		}
 		paths = append(paths, f)
 	}
-	if _, err := os.Stat(cfg.Warehouse); err == nil {
-		f := Finding{What: "warehouse file", OK: true, Detail: cfg.Warehouse + ": writable"}
+	// The warehouse as a run opens it: absent (created), or a DuckDB file
+	// this user can write.
+	f := Finding{What: "warehouse file", OK: true, Detail: cfg.Warehouse + ": absent; the first run creates it"}
+	if exists, err := load.CheckFile(cfg.Warehouse); err != nil {
+		f.OK, f.Detail = false, err.Error()
+	} else if exists {
+		f.Detail = cfg.Warehouse + ": a DuckDB database, writable"
 		if fh, err := os.OpenFile(cfg.Warehouse, os.O_WRONLY, 0); err != nil {
 			f.OK, f.Detail = false, "cannot be written: "+err.Error()
 		} else {
 			fh.Close()
 		}
-		paths = append(paths, f)
 	}
+	paths = append(paths, f)
 
 	var out []AccountCheck
 	for _, a := range cfg.Accounts {
@@ -122,10 +131,8 @@ func checkAccount(ctx context.Context, cfg *config.Config, a extract.Account, st
 	switch {
 	case err == nil:
 		add("key", true, detail)
-	case errors.Is(err, context.Canceled):
-		add("key", false, "interrupted")
 	default:
-		add("key", false, err.Error())
+		add("key", false, diagnose(err, a))
 	}
 	return ac
 }

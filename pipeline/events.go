@@ -32,7 +32,7 @@ func EventOffset(cursor string) int64 {
 	return c.Offset
 }
 
-// events loads the account's webhook event log (written by export listen)
+// events loads the account's webhook event log (written by repairshop-export listen)
 // from where the last committed run stopped: each batch as one archived
 // page per table the source loads events into, the cursor (the log's
 // offset after the batch) on the last, so that rows and cursor commit
@@ -52,7 +52,7 @@ func (x *account) events(ctx context.Context) error {
 		return fmt.Errorf("webhook events: %w", err)
 	}
 	for len(segs) > 1 && segs[0].End() <= x.eventsAt {
-		// Never the newest: export listen may be appending to it.
+		// Never the newest: repairshop-export listen may be appending to it.
 		if err := os.Remove(segs[0].Path); err != nil {
 			return fmt.Errorf("webhook events: remove a loaded segment: %w", err)
 		}
@@ -89,7 +89,7 @@ func (x *account) events(ctx context.Context) error {
 			continue
 		}
 		if pos < seg.Start {
-			x.log.Warn("webhook events: the log no longer holds events before this offset (loaded into another warehouse, whose archive `export rebuild` replays); loading from there",
+			x.log.Warn("webhook events: the log no longer holds events before this offset (loaded into another warehouse, whose archive `repairshop-export rebuild` replays); loading from there",
 				"loaded_to", pos, "log_from", seg.Start, "segment", seg.Path)
 			pos = seg.Start
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/repairshop/export/load"
 )
 
-// PlanRow is one account's resource in `export plan`.
+// PlanRow is one account's resource in `repairshop-export plan`.
 type PlanRow struct {
 	Account  string `json:"account"`
 	Resource string `json:"resource"`
@@ -160,7 +160,7 @@ func planAccount(ctx context.Context, cfg *config.Config, w *load.Warehouse, a e
 	return pa, nil
 }
 
-// KeyInfo is an account's key ledger as `export status` shows it (never
+// KeyInfo is an account's key ledger as `repairshop-export status` shows it (never
 // the key).
 type KeyInfo struct {
 	Account string `json:"account"`

@@ -40,6 +40,10 @@ type AccountProgress struct {
 	Status string
 }
 
+// Succeeded reports whether the account's extraction ended ok: only then
+// is its bar full.
+func (a AccountProgress) Succeeded() bool { return a.Done && a.Status == load.StatusOK }
+
 // ETA is how long the rest of the plan takes at the key's pace, plus the
 // current wait: from the plan's figures, not from the speed so far.
 func (a AccountProgress) ETA(now time.Time) time.Duration {
@@ -124,7 +128,7 @@ func (c waitClock) Sleep(ctx context.Context, d time.Duration) error {
 	return c.Clock.Sleep(ctx, d)
 }
 
-// planProgress puts each account's plan (export plan's figures, no
+// planProgress puts each account's plan (repairshop-export plan's figures, no
 // probes) and its key's pace into the progress.
 func planProgress(ctx context.Context, cfg *config.Config, w *load.Warehouse, accts []*account, state string, opt Options) error {
 	backlog, err := w.DetailBacklog(ctx)

@@ -40,7 +40,7 @@ func PickTables(names []string) ([]*schema.Table, error) {
 			}
 		}
 		if found == nil {
-			return nil, config.Usagef("rebuild: no table %q (see `export schema`)", n)
+			return nil, config.Usagef("rebuild: no table %q (see `repairshop-export schema`)", n)
 		}
 		if found.Parent != nil {
 			found = found.Parent
@@ -96,7 +96,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	sort.Strings(accounts)
 
 	started := clock.Now()
-	w, done, err := openForWrite(ctx, cfg, "export rebuild", started, opt.Hook)
+	w, done, err := openForWrite(ctx, cfg, "repairshop-export rebuild", started, opt.Hook)
 	if err != nil {
 		return Report{}, err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/repairshop/export/receive"
 )
 
-// ReceiverInfo is an account's webhook receiver as `export status` shows
+// ReceiverInfo is an account's webhook receiver as `repairshop-export status` shows
 // it, read from its event and rejects logs.
 type ReceiverInfo struct {
 	Account string `json:"account"`
@@ -68,7 +68,7 @@ func Receivers(cfg *config.Config, loaded map[string]int64, changed map[string]t
 				last = *ri.Last
 			}
 			if c.Sub(last) > src.Webhooks.RetrySpan {
-				ri.Warning = fmt.Sprintf("%s reports status changes up to %s, yet no event came for them (the last at %s): deliveries have stopped; check that the endpoint is enabled in %s's webhook settings and that export listen runs",
+				ri.Warning = fmt.Sprintf("%s reports status changes up to %s, yet no event came for them (the last at %s): deliveries have stopped; check that the endpoint is enabled in %s's webhook settings and that repairshop-export listen runs",
 					src.Title, c.UTC().Format(time.RFC3339), lastOrNever(ri.Last), src.Title)
 			}
 		}

@@ -36,7 +36,7 @@ import (
 var (
 	// ErrPartial marks a run stopped by a rate budget or its own caps,
 	// with what it fetched committed: exit code 3.
-	ErrPartial = errors.New("partial run: stopped by the rate budget; the next run resumes")
+	ErrPartial = errors.New("partial run, the next run resumes")
 	// ErrRejected marks a run that loaded everything it could but
 	// quarantined some records: exit code 4.
 	ErrRejected = errors.New("records rejected")
@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		}
 	}
 	started := clock.Now()
-	w, done, err := openForWrite(ctx, cfg, "export run", started, opt.Hook)
+	w, done, err := openForWrite(ctx, cfg, "repairshop-export run", started, opt.Hook)
 	if err != nil {
 		return Report{}, err
 	}
@@ -261,11 +261,15 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 				left = append(left, r.Account+": "+r.Left)
 			}
 		}
-		msg := "what was fetched is committed and the next run resumes"
+		msg := "what was fetched is committed"
 		if len(left) > 0 {
 			msg += "; " + strings.Join(left, "; ")
 		}
-		status, runErr = load.StatusInterrupted, fmt.Errorf("%w: interrupted (%v); %s", ErrPartial, context.Cause(ctx), msg)
+		why := "interrupted"
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			why = c.Error() // "interrupted by SIGTERM"
+		}
+		status, runErr = load.StatusInterrupted, fmt.Errorf("%s; %w: %s", why, ErrPartial, msg)
 	}
 	errText := ""
 	if runErr != nil {

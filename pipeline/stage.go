@@ -60,8 +60,8 @@ func (p *prepared) release() {
 }
 
 // stage stages a prepared response with its detail-queue notes: the one
-// path from a fetched page to the warehouse, shared by `export run` and
-// `export rebuild` so that a rebuild is the run replayed. A partial
+// path from a fetched page to the warehouse, shared by `repairshop-export run` and
+// `repairshop-export rebuild` so that a rebuild is the run replayed. A partial
 // response (a list page beside its detail) must not erase the columns it
 // lacks; a list page of a resource with a detail is noted as listed; a
 // detail as fetched for the fingerprint it was fetched for.

@@ -2,8 +2,11 @@ package present
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +16,7 @@ import (
 	"github.com/repairshop/export/pipeline"
 )
 
-// StatusReport is `export status --json`: the warehouse's meta state, and
+// StatusReport is `repairshop-export status --json`: the warehouse's meta state, and
 // who is writing it right now.
 type StatusReport struct {
 	Warehouse string       `json:"warehouse"`
@@ -25,7 +28,7 @@ type StatusReport struct {
 	// Keys is each configured account's rate-budget ledger (shared by every
 	// process using the key); empty without a config.
 	Keys []pipeline.KeyInfo `json:"keys,omitempty"`
-	// Webhooks is each receiving account's event log (export listen).
+	// Webhooks is each receiving account's event log (repairshop-export listen).
 	Webhooks []pipeline.ReceiverInfo `json:"webhooks,omitempty"`
 }
 
@@ -78,6 +81,91 @@ func ts(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
+// Width is the widest line status prints without --json: cells that
+// could be longer (positions, reasons, examples) are cut to fit, with
+// "…"; --json has them whole.
+const Width = 120
+
+// minute is an instant to the minute, in UTC.
+func minute(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// position is a cursor's JSON as key=value pairs, instants to the minute
+// (the run id is in meta.cursors, and in --json).
+func position(value string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(value), &m) != nil {
+		return value
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "run_id" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := fmt.Sprint(m[k])
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			v = minute(&t)
+		} else if b, err := json.Marshal(m[k]); err == nil && !strings.HasPrefix(string(b), `"`) {
+			v = string(b)
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ledgerDir is the folder of the keys' ledgers when they share one.
+func ledgerDir(keys []pipeline.KeyInfo) string {
+	dir := ""
+	for _, k := range keys {
+		if k.Ledger == "" {
+			continue
+		}
+		if d := filepath.Dir(k.Ledger); dir == "" {
+			dir = d
+		} else if d != dir {
+			return ""
+		}
+	}
+	return dir
+}
+
+// clip cuts s to n characters, marking the cut.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// wrap breaks s into lines of at most n characters, at spaces.
+func wrap(s string, n int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len([]rune(line))+1+len([]rune(w)) > n {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += clip(w, n)
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
 func printStatus(out io.Writer, r StatusReport) {
 	fmt.Fprintf(out, "warehouse %s\n", r.Warehouse)
 	if h := r.Running; h != nil {
@@ -88,8 +176,8 @@ func printStatus(out io.Writer, r StatusReport) {
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nRUNS (last %d)\n", len(r.Runs))
-	fmt.Fprintln(tw, "run\tkind\tstatus\tstarted\ttook\trequests\tinserted\tupdated\tdeleted\trejected\tparquet")
+	fmt.Fprintf(tw, "\nRUNS (last %d; times in UTC)\n", len(r.Runs))
+	fmt.Fprintln(tw, "run\tkind\tstatus\tstarted\ttook\trequests\tadded\tupdated\tdeleted\trejected\tparquet")
 	for _, x := range r.Runs {
 		took, req, pub := "-", "-", "pending"
 		if x.Seconds != nil {
@@ -99,23 +187,23 @@ func printStatus(out io.Writer, r StatusReport) {
 			req = fmt.Sprint(*x.Requests)
 		}
 		if x.PublishedAt != nil {
-			pub = "published"
+			pub = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", x.RunID, x.Kind, x.Status, ts(&x.StartedAt), took, req, x.Inserted, x.Updated, x.Deleted, x.Rejected, pub)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", x.RunID, x.Kind, x.Status, minute(&x.StartedAt), took, req, x.Inserted, x.Updated, x.Deleted, x.Rejected, pub)
 		if x.Error != "" && x.Status != load.StatusOK {
-			fmt.Fprintf(tw, "  %s\n", firstLineOf(x.Error))
+			fmt.Fprintf(tw, "  %s\n", clip(firstLineOf(x.Error), Width-2))
 		}
 	}
-	fmt.Fprintln(tw, "\nCURSORS")
-	fmt.Fprintln(tw, "account\tresource\tposition\tupdated\tby run")
+	fmt.Fprintln(tw, "\nCURSORS (times in UTC)")
+	fmt.Fprintln(tw, "account\tresource\tposition (--json: whole)\tupdated")
 	for _, c := range r.Cursors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Account, c.Resource, c.Value, ts(&c.UpdatedAt), c.RunID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Account, c.Resource, clip(position(c.Value), 68), minute(&c.UpdatedAt))
 	}
 	fmt.Fprintf(tw, "\nOPEN REJECTS: %d record(s) quarantined and not loaded since (meta.rejects)\n", r.OpenRejects)
 	if len(r.Rejects) > 0 {
 		fmt.Fprintln(tw, "account\ttable\trecord\ttimes\tlast run\treason")
 		for _, x := range r.Rejects {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.Account, x.Table, x.Key, x.Times, x.LastRunID, x.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.Account, x.Table, clip(x.Key, 16), x.Times, x.LastRunID, clip(x.Reason, 40))
 		}
 	}
 	fmt.Fprintln(tw, "\nSCHEMA DRIFT: fields the APIs send that no column declares (kept in _extra)")
@@ -126,7 +214,7 @@ func printStatus(out io.Writer, r StatusReport) {
 			if d.New {
 				mark = "NEW"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, d.Field, ts(&d.FirstSeenAt), d.Example)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, clip(d.Field, 24), minute(&d.FirstSeenAt), clip(d.Example, 40))
 		}
 	}
 	if len(r.Details) > 0 {
@@ -152,11 +240,14 @@ func printStatus(out io.Writer, r StatusReport) {
 	}
 	if len(r.Keys) > 0 {
 		fmt.Fprintln(tw, "\nAPI KEYS: rate-budget ledgers, shared by every process using the key")
+		if dir := ledgerDir(r.Keys); dir != "" {
+			fmt.Fprintf(tw, "(ledgers in %s)\n", dir)
+		}
 		fmt.Fprintln(tw, "account\trequests\trate signals\tlast signal\tsilent until\tledger")
 		now := time.Now()
 		for _, k := range r.Keys {
 			if k.Error != "" {
-				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", k.Account, k.Error)
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", k.Account, clip(k.Error, 60))
 				continue
 			}
 			silent := "-"
@@ -167,22 +258,27 @@ func printStatus(out io.Writer, r StatusReport) {
 			if !k.LastSignal.IsZero() {
 				last = ts(&k.LastSignal)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, k.Ledger)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, clip(filepath.Base(k.Ledger), 40))
 		}
 	}
 	if len(r.Webhooks) > 0 {
-		fmt.Fprintln(tw, "\nWEBHOOKS: what export listen received; export run loads it")
-		fmt.Fprintln(tw, "account\treceived\tlast event\twaiting to load\trefused\tlast refused\twarning")
+		fmt.Fprintln(tw, "\nWEBHOOKS: what repairshop-export listen received; repairshop-export run loads it")
+		fmt.Fprintln(tw, "account\treceived\tlast event\twaiting to load\trefused\tlast refused")
 		for _, h := range r.Webhooks {
 			refused := "-"
 			if h.LastRefused != nil {
-				refused = ts(h.LastRefused) + " (" + h.LastReason + ")"
+				refused = minute(h.LastRefused) + " (" + clip(h.LastReason, 30) + ")"
 			}
 			last := "-"
 			if h.Last != nil {
 				last = ts(h.Last)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\n", h.Account, h.Received, last, h.Waiting, h.Refused, refused, h.Warning)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\n", h.Account, h.Received, last, h.Waiting, h.Refused, refused)
+			if h.Warning != "" {
+				for _, l := range wrap("warning: "+h.Warning, Width-2) {
+					fmt.Fprintf(tw, "  %s\n", l)
+				}
+			}
 		}
 	}
 	if r.PublishPending > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 )
 
@@ -60,14 +61,21 @@ func Start(w io.Writer, src *pipeline.Progress) *Display {
 // Write prints log lines above the bars.
 func (d *Display) Write(b []byte) (int, error) { return d.p.Write(b) }
 
-// Stop draws the last state, completes every bar and waits for the
-// display to finish.
+// Stop draws the last state and ends every bar: full for an account
+// that finished ok, as it stands (with its status) for one that did not,
+// and "interrupted" for one still under way (the run was stopped).
 func (d *Display) Stop() {
 	d.once.Do(func() {
 		close(d.stop)
 		<-d.done
 		for _, a := range d.poll() {
-			if b := d.bars[a.Account]; !b.Completed() {
+			if b := d.bars[a.Account]; !b.Completed() && !b.Aborted() {
+				if !a.Done {
+					a.Done, a.Status = true, load.StatusInterrupted
+					d.mu.Lock()
+					d.last[a.Account] = a
+					d.mu.Unlock()
+				}
 				d.complete(b, a)
 			}
 		}
@@ -109,7 +117,7 @@ func (d *Display) poll() []pipeline.AccountProgress {
 				mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Any(func(decor.Statistics) string { return "  " + d.info(name) })))
 			d.bars[a.Account] = b
 		}
-		if b.Completed() {
+		if b.Completed() || b.Aborted() {
 			continue
 		}
 		if a.Done {
@@ -124,10 +132,15 @@ func (d *Display) poll() []pipeline.AccountProgress {
 	return snap
 }
 
-// complete ends a bar: the account's requests are all it needed.
+// complete ends a bar: full when the account succeeded (its requests
+// were all it needed), else left where it stopped, its line saying why.
 func (d *Display) complete(b *mpb.Bar, a pipeline.AccountProgress) {
 	b.SetCurrent(a.Requests)
-	b.SetTotal(-1, true) // the total becomes the current count: 100 %
+	if a.Succeeded() {
+		b.SetTotal(-1, true) // the total becomes the current count: 100 %
+		return
+	}
+	b.Abort(false) // drawn as it stands, not as 100 %
 }
 
 // info is the text after an account's bar.

@@ -1,4 +1,4 @@
-// Package queries ships the analytics SQL that `export query NAME` runs.
+// Package queries ships the analytics SQL that `repairshop-export query NAME` runs.
 // Each query is a .sql file in this folder, embedded into the binary; its
 // first comment lines are its description, and a "-- params: from, to,
 // account" line names the parameters it takes: the command sets them as
@@ -51,7 +51,7 @@ func All() []Query {
 func Get(name string) (Query, error) {
 	b, err := files.ReadFile(name + ".sql")
 	if err != nil {
-		return Query{}, fmt.Errorf("no query named %q (see `export query --list`)", name)
+		return Query{}, fmt.Errorf("no query named %q (see `repairshop-export query --list`)", name)
 	}
 	q := Query{Name: name, SQL: string(b)}
 	var desc []string

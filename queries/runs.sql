@@ -1,4 +1,4 @@
--- The last 20 export runs: status, requests spent and rows changed.
+-- The last 20 runs: status, requests spent and rows changed.
 SELECT run_id, started_at, finished_at, status, requests,
        rows_inserted, rows_updated, rows_unchanged, rows_rejected, error
 FROM meta.runs

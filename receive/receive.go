@@ -1,4 +1,4 @@
-// Package receive is the webhook receiver behind `export listen`. For each
+// Package receive is the webhook receiver behind `repairshop-export listen`. For each
 // delivery it checks the method, the path (one per account) and the body's
 // size, verifies the signature (HMAC-SHA256 of the raw body with the
 // account's secret) before anything else, and appends the event to the
@@ -8,7 +8,7 @@
 // the account and the reason, and kept out of the event log (its
 // metadata, never its body, goes to a rejects log).
 //
-// It never opens the warehouse, so it runs beside `export run`; the run
+// It never opens the warehouse, so it runs beside `repairshop-export run`; the run
 // loads the event log (by event id, exactly once).
 //
 // An event log is a series of segment files, so that it does not grow

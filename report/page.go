@@ -49,7 +49,7 @@ footer { color: #5a6275; font-size: 12px; padding: 0 28px 28px; }
 {{range $s := .Sections}}
 <section id="{{$s.ID}}">
 <h2>{{$s.Title}}</h2>
-<p class="what">{{$s.What}} Query: <code>export query {{$s.Query}}</code>.</p>
+<p class="what">{{$s.What}} Query: <code>repairshop-export query {{$s.Query}}</code>.</p>
 {{range $s.Figures}}
 <figure class="chart" data-section="{{$s.ID}}" data-query="{{$s.Query}}" data-scope="{{.Scope}}"{{if .Scope}} hidden{{end}}>
 {{.SVG}}
@@ -62,7 +62,7 @@ footer { color: #5a6275; font-size: 12px; padding: 0 28px 28px; }
 </section>
 {{end}}
 </main>
-<footer>Made by <code>export report</code> from the conformed model (main.*). Days and months are each shop's own (its time zone). Money is in each shop's currency, as the source reports it.</footer>
+<footer>Made by <code>repairshop-export report</code> from the conformed model (main.*). Days and months are each shop's own (its time zone). Money is in each shop's currency, as the source reports it.</footer>
 <script>
 (function () {
   var sel = document.getElementById('scope');

@@ -26,7 +26,7 @@ import (
 )
 
 // Querier runs SQL (with the period and accounts already set as DuckDB
-// variables, as `export query` sets them).
+// variables, as `repairshop-export query` sets them).
 type Querier interface {
 	Query(ctx context.Context, query string, args ...any) (load.Result, error)
 }

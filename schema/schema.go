@@ -1,7 +1,7 @@
 // Package schema declares every warehouse table once: its columns, their
 // types, the JSON path each column is read from, the primary key and the
 // business date that partitions its Parquet files. Transform, the DuckDB DDL,
-// the Parquet export and `export schema` all read these declarations, so that
+// the Parquet export and `repairshop-export schema` all read these declarations, so that
 // adding a column is a one-line change and no layer can disagree with another.
 //
 // The package imports nothing of ours and does no I/O.
@@ -323,7 +323,7 @@ func build(t Table, parent *Table) *Table {
 	cols = append(cols, t.Columns...)
 	cols = append(cols,
 		Column{Name: ColExtractedAt, Type: Timestamp, Required: true, System: true, Doc: "when the exporter fetched the row"},
-		Column{Name: ColRunID, Type: String, Required: true, System: true, Doc: "export run that last changed the row (meta.runs)"},
+		Column{Name: ColRunID, Type: String, Required: true, System: true, Doc: "the run that last changed the row (meta.runs)"},
 		Column{Name: ColExtra, Type: JSON, System: true, Doc: "fields the API sent that this table does not declare"},
 	)
 	if parent == nil {

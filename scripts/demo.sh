@@ -4,13 +4,13 @@
 # demo/warehouse.duckdb and demo/parquet, print what was loaded and one
 # analytics query, run again to show what an incremental night costs, then
 # stop the simulators. The RepairOps simulator posts its organisations'
-# payments as webhooks to `export listen` (payments have no endpoint), which
+# payments as webhooks to `repairshop-export listen` (payments have no endpoint), which
 # the run loads with the polled data. The simulators and the config are set
 # far above the real limits (MGR 6000 requests/min instead of 30, RepairOps
 # 1,000,000 an hour instead of 1,000) so the demo takes seconds rather than
 # the hours a real first export of these shops would.
 set -euo pipefail
-bin=${1:-bin/export}
+bin=${1:-bin/repairshop-export}
 dir=demo
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -34,7 +34,7 @@ set -a; . "$dir/keys.env"; set +a
 export EXPORT_STATE_DIR="$dir/state"
 
 echo
-echo "== export listen --config $dir/export.yaml (the webhook receiver, at the config's listen: address)"
+echo "== repairshop-export listen --config $dir/export.yaml (the webhook receiver, at the config's listen: address)"
 "$bin" listen --config "$dir/export.yaml" 2>"$dir/listen.log" &
 listener=$!
 # The simulator delivers once the receiver answers; wait until the event
@@ -50,11 +50,11 @@ done
 echo "$events payment event(s) received and stored (log: $dir/listen.log)"
 
 echo
-echo "== export check --config $dir/export.yaml (one request per key)"
+echo "== repairshop-export check --config $dir/export.yaml (one request per key)"
 "$bin" check --config "$dir/export.yaml" 2>"$dir/check.log"
 
 echo
-echo "== export run --config $dir/export.yaml --metrics-file $dir/export.prom --summary-json $dir/summary.json"
+echo "== repairshop-export run --config $dir/export.yaml --metrics-file $dir/export.prom --summary-json $dir/summary.json"
 start=$(date +%s.%N)
 "$bin" run --config "$dir/export.yaml" --metrics-file "$dir/export.prom" --summary-json "$dir/summary.json" 2>"$dir/run.log"
 end=$(date +%s.%N)
@@ -86,21 +86,21 @@ echo "== invoices: totals equal lines + tax, to the cent"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT i.account, count(*) AS invoices, sum(i.amount_total) AS total, sum(i.amount_paid) AS paid, sum(i.amount_due) AS due, count(*) FILTER (WHERE i.amount_subtotal <> (SELECT sum(l.total) FROM mgr.ticket_invoice_lines l WHERE l.account = i.account AND l.ticket_invoice_id = i.id)) AS mismatched FROM mgr.ticket_invoices i GROUP BY ALL ORDER BY account"
 
 echo
-echo "== export query tickets_by_status_month (newest 15 rows)"
+echo "== repairshop-export query tickets_by_status_month (newest 15 rows)"
 "$bin" query --config "$dir/export.yaml" --limit 15 tickets_by_status_month
 
 echo
-echo "== export query sales_by_month (newest 8 rows), receivables, invoice_checks (empty: the books add up)"
+echo "== repairshop-export query sales_by_month (newest 8 rows), receivables, invoice_checks (empty: the books add up)"
 "$bin" query --config "$dir/export.yaml" --limit 8 sales_by_month
 "$bin" query --config "$dir/export.yaml" receivables
 "$bin" query --config "$dir/export.yaml" invoice_checks
 
 echo
-echo "== export query repairops_turnaround (newest 8 rows: from the timelines; the KPIs agree)"
+echo "== repairshop-export query repairops_turnaround (newest 8 rows: from the timelines; the KPIs agree)"
 "$bin" query --config "$dir/export.yaml" --limit 8 repairops_turnaround
 
 echo
-echo "== both vendors in one model (main.*, days in each shop's time zone): export query turnaround, average_ticket_value, backlog"
+echo "== both vendors in one model (main.*, days in each shop's time zone): repairshop-export query turnaround, average_ticket_value, backlog"
 "$bin" query --config "$dir/export.yaml" --limit 8 turnaround
 "$bin" query --config "$dir/export.yaml" --limit 8 average_ticket_value
 "$bin" query --config "$dir/export.yaml" backlog
@@ -111,23 +111,23 @@ find "$dir/parquet" -name '*.parquet' | wc -l | xargs echo "files:"
 "$bin" query --config "$dir/export.yaml" --sql "SELECT account, count(*) AS rows FROM read_parquet('$dir/parquet/mgr/tickets/**/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY account"
 
 echo
-echo "== export plan (what the next run needs; spends no requests)"
+echo "== repairshop-export plan (what the next run needs; spends no requests)"
 "$bin" plan --config "$dir/export.yaml"
 
 echo
-echo "== export run again: an incremental night with nothing changed (RepairOps reads tickets down to the"
+echo "== repairshop-export run again: an incremental night with nothing changed (RepairOps reads tickets down to the"
 echo "   watermark less 2 days, new customers, inventory and the last 7 days of KPIs; MGR re-lists)"
 "$bin" run --config "$dir/export.yaml" 2>"$dir/run2.log" | grep '^account'
 
 echo
-echo "== export status"
+echo "== repairshop-export status"
 "$bin" status --config "$dir/export.yaml" --limit 5
 
 echo
-echo "== export rebuild (from the raw archive in $dir/raw: no network, no rate budget)"
+echo "== repairshop-export rebuild (from the raw archive in $dir/raw: no network, no rate budget)"
 "$bin" rebuild --config "$dir/export.yaml" 2>"$dir/rebuild.log"
 
 echo
-echo "== export report (the owner's KPIs as one HTML file that opens offline)"
+echo "== repairshop-export report (the owner's KPIs as one HTML file that opens offline)"
 "$bin" report --config "$dir/export.yaml" --out "$dir/report.html" 2>"$dir/report.log"
 echo "metrics for Prometheus: $dir/export.prom ($(grep -c '^export_' "$dir/export.prom") samples); run summary: $dir/summary.json"

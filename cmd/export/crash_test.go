@@ -1,9 +1,10 @@
-package main
+package export
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,15 +23,14 @@ import (
 )
 
 // asBinaryEnv makes the test binary behave as the export command, so crash
-// tests can run (and kill) a real `export run` process.
+// tests can run (and kill) a real `repairshop-export run` process.
 const asBinaryEnv = "EXPORT_TEST_AS_BINARY"
 
 var ctx = context.Background()
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asBinaryEnv) == "1" {
-		main()
-		return
+		os.Exit(Main())
 	}
 	// Budget ledgers go to a scratch directory, not the user's state
 	// directory; child processes inherit it.
@@ -55,7 +55,7 @@ func simConfig(t *testing.T, srv *mgrtest.Server, dir string, resources ...strin
 	for _, sh := range srv.Shops {
 		name := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
 		env = append(env, name+"="+sh.Key)
-		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n", sh.Name, srv.URL, name)
+		fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 6000\n    override_documented_limit: true\n", sh.Name, srv.URL, name)
 		if len(resources) > 0 {
 			fmt.Fprintf(&b, "    resources: [%s]\n", strings.Join(resources, ", "))
 		}
@@ -68,12 +68,12 @@ func startExport(t *testing.T, env []string, args ...string) (*proc, *output) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(append(append(os.Environ(), asBinaryEnv+"=1", checkpointEnv+"=5"), testVars(t)...), env...)
-	out := newOutput()
-	cmd.Stdout, cmd.Stderr = out, out
+	out, stderr := newOutput(), newOutput()
+	cmd.Stdout, cmd.Stderr = out, io.MultiWriter(out, stderr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{Cmd: cmd, done: make(chan struct{})}
+	p := &proc{Cmd: cmd, done: make(chan struct{}), stderr: stderr}
 	go func() {
 		p.err = cmd.Wait()
 		out.close()
@@ -85,8 +85,9 @@ func startExport(t *testing.T, env []string, args ...string) (*proc, *output) {
 // proc is a started process; Wait may be called any number of times.
 type proc struct {
 	*exec.Cmd
-	done chan struct{}
-	err  error
+	done   chan struct{}
+	err    error
+	stderr *output // what it wrote to stderr alone (the output has both)
 }
 
 // Wait waits for the process to end and returns how it ended.
@@ -195,7 +196,7 @@ func businessColumns(t *schema.Table) string {
 	return strings.Join(cols, ", ")
 }
 
-// TestKillAnywhereConverges kills a real `export run` with SIGKILL at every
+// TestKillAnywhereConverges kills a real `repairshop-export run` with SIGKILL at every
 // crash point (mid-transaction, after a commit, between archive and stage,
 // mid-publish) and at random moments, then lets one run finish: the
 // warehouse and the Parquet files must equal those of one uninterrupted run.
@@ -347,7 +348,7 @@ func TestSecondRunRefusesAtOnce(t *testing.T) {
 }
 
 // TestQueryWhileARunHoldsTheWarehouse: DuckDB lets no other process open
-// the file a run writes, so `export query` then answers from the published
+// the file a run writes, so `repairshop-export query` then answers from the published
 // Parquet files, says so, and gives what the warehouse gave before the run.
 func TestQueryWhileARunHoldsTheWarehouse(t *testing.T) {
 	t.Parallel()
@@ -419,7 +420,7 @@ func TestTwoProcessesShareOneKeysBudget(t *testing.T) {
 	var outs []*output
 	for i := 0; i < 2; i++ {
 		dir := t.TempDir()
-		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n    resources: [tickets]\n", srv.URL))
+		cfg := writeConfig(t, dir, fmt.Sprintf("warehouse: ./w.duckdb\naccounts:\n  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: SHARED_KEY\n    requests_per_minute: 600\n    override_documented_limit: true\n    resources: [tickets]\n", srv.URL))
 		cmd, out := startExport(t, []string{"SHARED_KEY=" + sh.Key}, "run", "--config", cfg)
 		cmds, outs = append(cmds, cmd), append(outs, out)
 	}

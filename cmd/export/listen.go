@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"context"
@@ -24,8 +24,8 @@ func listenCommand(stderr io.Writer) *cli.Command {
 			"address (--addr, else the config's listen:, else " + config.DefaultListen + "). Events go to an append-only\n" +
 			"log under the raw archive, fsynced before the 2xx answer, in segments of --segment-mb (a run removes the\n" +
 			"segments it has loaded); a bad or missing signature is answered 401 and logged. It never opens the\n" +
-			"warehouse, so it runs beside cron's export run. Put it behind a reverse proxy with TLS (docs/operations.md).\n\n" +
-			"EXAMPLE:\n   export listen -c export.yaml --addr 127.0.0.1:8787",
+			"warehouse, so it runs beside cron's repairshop-export run. Put it behind a reverse proxy with TLS (docs/operations.md).\n\n" +
+			"EXAMPLE:\n   repairshop-export listen -c export.yaml --addr 127.0.0.1:8787",
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "addr", Usage: "host:port to listen on (default: the config's listen:, else " + config.DefaultListen + ")"},

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ import (
 	"github.com/repairshop/export/receive"
 )
 
-// startListener starts `export listen` as its own process and returns it
+// startListener starts `repairshop-export listen` as its own process and returns it
 // and the URL of the account's endpoint, read from its log.
 func startListener(t *testing.T, env []string, cfg, path string) (*exec.Cmd, string) {
 	t.Helper()
@@ -71,9 +71,9 @@ func deliver(url, secret string, n int) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// export listen, killed with SIGKILL while deliveries arrive: every event
+// repairshop-export listen, killed with SIGKILL while deliveries arrive: every event
 // it acknowledged is in the event log; the sender's retries of the others
-// land after a restart. Meanwhile export run works on the same warehouse.
+// land after a restart. Meanwhile repairshop-export run works on the same warehouse.
 func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
 	t.Parallel()
 	roSrv := repairopstest.NewServer(repairopstest.WithQuota(1_000_000, time.Hour), repairopstest.WithTickets(20))
@@ -104,7 +104,7 @@ func TestListenKeepsEveryAcknowledgedEventAcrossAKill(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	// export run on the same warehouse while events arrive.
+	// repairshop-export run on the same warehouse while events arrive.
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Errorf("run beside the listener: exit %d\n%s%s", code, out, stderr)
 	}
@@ -492,7 +492,7 @@ func mustSource(t *testing.T, name string) *extract.Source {
 	return src
 }
 
-// The event log does not grow without end: export listen writes it in
+// The event log does not grow without end: repairshop-export listen writes it in
 // segments, each run loads across them, and the next run removes the
 // segments the warehouse has loaded completely (never the newest). Their
 // events stay in the warehouse, and rebuild brings them back from the raw
@@ -614,7 +614,8 @@ accounts:
     source: repairops
     base_url: %s
     api_key_env: TEST_RO_KEY
-    requests_per_hour: 1000000%s
+    requests_per_hour: 1000000
+    override_documented_limit: true%s
     webhook: {path: %s, secret_env: TEST_RO_WEBHOOK_SECRET}
 `, org.Name, url, resources, path))
 }

@@ -1,9 +1,11 @@
-// Command export copies repair-shop data from the APIs of the sources in
-// extract/sources (My Gadget Repairs, RepairOps) into a DuckDB warehouse and
-// a Parquet tree. It parses flags, builds a config and calls one function
-// of package pipeline per subcommand, and prints what came back; this file
-// is the one place that turns errors into exit codes.
-package main
+// Package export is the command line of repairshop-export, which copies
+// repair-shop data from the APIs of the sources in extract/sources (My
+// Gadget Repairs, RepairOps) into a DuckDB warehouse and a Parquet tree.
+// It parses flags, builds a config and calls one function of package
+// pipeline per subcommand, and prints what came back; this file is the one
+// place that turns errors into exit codes. The binary is
+// cmd/repairshop-export: a name no shell reserves (`export` is a builtin).
+package export
 
 import (
 	"context"
@@ -13,7 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -26,6 +28,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -47,11 +52,11 @@ const exitHelp = `EXIT CODES:
    1  failure (see the message; nothing half-written is visible)
    2  bad usage or configuration (a flag, the config file, a missing API key variable)
    3  partial: stopped by the rate budget or a signal (SIGTERM, SIGINT); committed what it fetched, the next run resumes
-   4  done, but some records were rejected (quarantined in meta.rejects; see export status)`
+   4  done, but some records were rejected (quarantined in meta.rejects; see repairshop-export status)`
 
 // crashEnv names a point at which the process kills itself with SIGKILL,
 // e.g. "checkpoint:after-commit#2" (the second time): how the crash tests
-// stop a real `export run` exactly where they want. Unset in production.
+// stop a real `repairshop-export run` exactly where they want. Unset in production.
 const crashEnv = "EXPORT_TEST_CRASH_AT"
 
 // checkpointEnv overrides the pages per checkpoint, so that a crash test
@@ -89,17 +94,17 @@ func crashHook(spec string) func(string) {
 // tool pprof reads it): how `make bench`'s figures are explained.
 const profileEnv = "EXPORT_CPU_PROFILE"
 
-func main() {
+// Name is the command's name, in every help text and message.
+const Name = "repairshop-export"
+
+// Main runs the command line in os.Args and returns its exit code.
+func Main() int {
 	if path := os.Getenv(profileEnv); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	code := run()
-	if os.Getenv(profileEnv) != "" {
-		pprof.StopCPUProfile()
-	}
-	os.Exit(code)
+	return run()
 }
 
 func run() int {
@@ -114,25 +119,56 @@ func run() int {
 	// DuckDB writes from its own threads, where Go's handler would let the
 	// default action through.
 	signal.Ignore(syscall.SIGXFSZ)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal the run winds down (it commits what is
 		// complete and exits 3); a second one takes the default action and
 		// ends the process at once: what was committed stays committed.
-		<-ctx.Done()
-		stop()
+		s := <-sigs
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		name := "SIGTERM"
+		if s == os.Interrupt {
+			name = "SIGINT"
+		}
+		cancel(fmt.Errorf("interrupted by %s", name))
 	}()
 	app := newApp(os.Stdout, os.Stderr, nil)
 	err := app.RunContext(ctx, flagsFirst(app, os.Args))
+	code := exitCode(err)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "export:", err)
+		// One line, the cause first; with JSON logs, a JSON line like
+		// every line before it.
+		msg := errorLine(err)
+		if l, ok := app.Metadata[jsonLogKey].(*slog.Logger); ok {
+			l.Error(msg, "exit_code", code)
+		} else {
+			fmt.Fprintln(os.Stderr, Name+": "+msg)
+		}
 	}
-	return exitCode(err)
+	return code
 }
 
+// errorLine is an error as the last line of a command shows it: one line,
+// at most errorMax characters. A longer one keeps its start (what was
+// being done) and its end (the root cause: "No space left on device"),
+// the middle elided; meta.runs and --summary-json have it whole.
+func errorLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if r := []rune(s); len(r) > errorMax {
+		tail := errorMax / 3
+		s = string(r[:errorMax-tail-3]) + " … " + string(r[len(r)-tail:])
+	}
+	return s
+}
+
+// errorMax bounds the final error line.
+const errorMax = 300
+
 // flagsFirst moves a command's flags before its arguments, so that
-// `export query turnaround --from 2026-01-01` reads as people write it
+// `repairshop-export query turnaround --from 2026-01-01` reads as people write it
 // (urfave/cli stops at the first argument). A flag's value moves with it;
 // "--" ends the flags as usual.
 func flagsFirst(app *cli.App, args []string) []string {
@@ -221,7 +257,7 @@ func helpFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help", DisableDefaultText: true}
 }
 
-// helpCommand is `export help [command]`, in place of urfave/cli's own
+// helpCommand is `repairshop-export help [command]`, in place of urfave/cli's own
 // (hidden with its flag, see helpFlag).
 func helpCommand() *cli.Command {
 	return &cli.Command{
@@ -267,18 +303,30 @@ func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError(e
 // examples are each command's examples, shown by its --help (with the
 // exit codes); check, init and report carry theirs in their description.
 var examples = map[string]string{
-	"run": "export run -c export.yaml\n" +
-		"   export run -c export.yaml --metrics-file /var/lib/node_exporter/textfile/export.prom --summary-json last-run.json\n" +
-		"   export run -c export.yaml --account metro --max-duration 50m   # an hourly drain of one RepairOps backlog",
-	"rebuild":  "export rebuild -c export.yaml\n   export rebuild -c export.yaml --table mgr.tickets",
-	"status":   "export status -c export.yaml\n   export status -c export.yaml --json | jq '.runs[0]'",
-	"plan":     "export plan -c export.yaml\n   export plan -c export.yaml --probe   # size never-exported lists with a few requests",
-	"simulate": "export simulate --write-config sim.yaml --env-file sim.env   # then: set -a; . sim.env; export run -c sim.yaml",
-	"query": "export query --list\n" +
-		"   export query turnaround -c export.yaml --from 2026-01-01 --to 2026-03-31\n" +
-		"   export query revenue_by_technician -c export.yaml --account north --format csv --out tech.csv\n" +
-		"   export query -c export.yaml --sql \"SELECT status_group, count(*) FROM main.tickets GROUP BY ALL\"",
-	"schema": "export schema\n   export schema --json | jq '.[] | .name'",
+	"run": "repairshop-export run -c export.yaml\n" +
+		"   repairshop-export run -c export.yaml --metrics-file /var/lib/node_exporter/textfile/export.prom --summary-json last-run.json\n" +
+		"   repairshop-export run -c export.yaml --account metro --max-duration 50m   # an hourly drain of one RepairOps backlog",
+	"rebuild":  "repairshop-export rebuild -c export.yaml\n   repairshop-export rebuild -c export.yaml --table mgr.tickets",
+	"status":   "repairshop-export status -c export.yaml\n   repairshop-export status -c export.yaml --json | jq '.runs[0]'",
+	"plan":     "repairshop-export plan -c export.yaml\n   repairshop-export plan -c export.yaml --probe   # size never-exported lists with a few requests",
+	"simulate": "repairshop-export simulate --write-config sim.yaml --env-file sim.env   # then: set -a; . sim.env; repairshop-export run -c sim.yaml",
+	"query": "repairshop-export query --list\n" +
+		"   repairshop-export query turnaround -c export.yaml --from 2026-01-01 --to 2026-03-31\n" +
+		"   repairshop-export query revenue_by_technician -c export.yaml --account north --format csv --out tech.csv\n" +
+		"   repairshop-export query -c export.yaml --sql \"SELECT status_group, count(*) FROM main.tickets GROUP BY ALL\"",
+	"schema": "repairshop-export schema\n   repairshop-export schema --json | jq '.[] | .name'",
+}
+
+// rateHelp is each source's documented rate limits, for every --help: a
+// rate above them is refused unless the account sets
+// override_documented_limit: true.
+func rateHelp() string {
+	var b strings.Builder
+	b.WriteString("RATE LIMITS (documented; a higher rate is refused unless the account sets " + extract.OverrideKey + ": true):\n")
+	for _, src := range sources.All {
+		fmt.Fprintf(&b, "   %s: %s\n", src.Short, src.Limits)
+	}
+	return b.String() + "\n"
 }
 
 // withHelp adds the examples and the exit codes to every command's --help,
@@ -296,7 +344,7 @@ func withHelp(app *cli.App) *cli.App {
 			}
 			c.Description += "EXAMPLES:\n   " + ex
 		}
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + rateHelp() + exitHelp + "\n"
 	}
 	return app
 }
@@ -309,17 +357,28 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 	}
 	return withHelp(&cli.App{
 		Metadata:              map[string]any{getenvKey: getenv},
-		Name:                  "export",
+		Name:                  Name,
 		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + rateHelp() + exitHelp + "\n",
 		Writer:                stdout,
 		ErrWriter:             stderr,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every retry and page"},
+			&cli.BoolFlag{Name: "version", Usage: "print the version (the build's module, commit, Go and DuckDB driver) and exit"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintln(stdout, Name, present.Version(debug.ReadBuildInfo()))
+				return nil
+			}
+			if c.NArg() > 0 {
+				c.App.CommandNotFound(c, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
 		},
 		OnUsageError: onUsageError,
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(stderr, "export: no command %q; see `export --help`\n", name)
+			fmt.Fprintf(stderr, "repairshop-export: no command %q; see `repairshop-export --help`\n", name)
 			os.Exit(exitUsage)
 		},
 		Commands: []*cli.Command{
@@ -493,7 +552,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	params := []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} // --sql may read any
 	if sqlText == "" {
 		if c.NArg() != 1 {
-			return config.Usagef("query: name one query (see `export query --list`) or pass --sql")
+			return config.Usagef("query: name one query (see `repairshop-export query --list`) or pass --sql")
 		}
 		q, err := queries.Get(c.Args().First())
 		if err != nil {
@@ -519,7 +578,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	default:
 		return config.Usagef("query: --format %q: want table, csv, json or parquet", format)
 	}
-	w, err := openForQuery(c, errOut)
+	w, _, err := openForReading(c, errOut)
 	if err != nil {
 		return err
 	}
@@ -532,7 +591,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(errOut, "export: %d row(s) written to %s\n", n, file)
+		fmt.Fprintf(errOut, "repairshop-export: %d row(s) written to %s\n", n, file)
 		return nil
 	}
 	res, err := w.Query(c.Context, sqlText)
@@ -545,7 +604,7 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if file == "" {
 		return present.Result(out, res, format)
 	}
-	return writeAtomically(file, func(f io.Writer) error { return present.Result(f, res, format) })
+	return atomicfile.Write(file, 0o644, func(f io.Writer) error { return present.Result(f, res, format) })
 }
 
 // queryVariables reads --from, --to and --account into the variables the
@@ -580,39 +639,9 @@ func queryVariables(c *cli.Context, params []string) (map[string]any, error) {
 	return vars, nil
 }
 
-// writeAtomically writes a file through a temporary beside it, renamed
-// into place once complete.
-func writeAtomically(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp's 0600 would hide a report from its readers
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// openForQuery opens the warehouse to read, or with --from-parquet, or
-// while a run holds the warehouse (DuckDB then admits no other process), a
-// snapshot served from the Parquet files the config publishes; it says so
-// on errOut, with the run the snapshot shows.
-func openForQuery(c *cli.Context, errOut io.Writer) (*load.Warehouse, error) {
-	w, _, err := openForReading(c, errOut)
-	return w, err
-}
-
 // openForReading opens the warehouse read-only, or the published Parquet
-// files (--from-parquet, or while a run holds the warehouse), and says
-// which.
+// files (--from-parquet, or while a run holds the warehouse), says which
+// on errOut, and returns it in words.
 func openForReading(c *cli.Context, errOut io.Writer) (*load.Warehouse, string, error) {
 	fromParquet := c.Bool("from-parquet")
 	var cfg *config.Config
@@ -622,29 +651,6 @@ func openForReading(c *cli.Context, errOut io.Writer) (*load.Warehouse, string, 
 			return nil, "", err
 		}
 	}
-	path := c.String("warehouse")
-	if path == "" {
-		path = cfg.Warehouse
-	}
-	if !fromParquet {
-		w, err := load.OpenReadOnly(c.Context, path)
-		if err == nil || !errors.Is(err, load.ErrBusy) || cfg == nil || cfg.Parquet == "" {
-			return w, "the warehouse " + path, err
-		}
-		busy := "another process"
-		if h, herr := load.ReadHolder(path); herr == nil && h.PID != 0 {
-			busy = fmt.Sprintf("`%s` (pid %d, since %s)", h.Command, h.PID, h.Since.Local().Format(time.RFC3339))
-		}
-		fmt.Fprintf(errOut, "export: the warehouse is busy: %s has it open.\n", busy)
-	}
-	if cfg.Parquet == "" {
-		return nil, "", config.Usagef("%s: --from-parquet needs a config whose `parquet:` names the published files", c.Command.Name)
-	}
-	w, snap, err := load.OpenParquet(c.Context, cfg.Parquet)
-	if err != nil {
-		return nil, "", fmt.Errorf("read the Parquet files: %w", err)
-	}
-	fmt.Fprintf(errOut, "export: answering from the Parquet files under %s, as published at %s by run %s (%d tables; meta.* is in the warehouse only).\n",
-		snap.Root, snap.WrittenAt.Local().Format(time.RFC3339), snap.RunID, snap.Tables)
-	return w, fmt.Sprintf("the Parquet files under %s as published at %s", snap.Root, snap.WrittenAt.Local().Format("2006-01-02 15:04 MST")), nil
+	say := func(s string) { fmt.Fprintln(errOut, Name+": "+s) }
+	return pipeline.OpenForReading(c.Context, cfg, c.String("warehouse"), fromParquet, c.Command.Name, say)
 }

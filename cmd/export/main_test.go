@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +31,7 @@ import (
 	"github.com/repairshop/export/queries"
 )
 
-// runExport runs an export in-process as `export run` does, printing its
+// runExport runs an export in-process as `repairshop-export run` does, printing its
 // report to out.
 func runExport(ctx context.Context, cfg *config.Config, lim pipeline.Limits, clk budget.Clock, log *slog.Logger, out io.Writer) (load.Summary, error) {
 	rep, err := pipeline.Run(ctx, cfg, pipeline.Options{Limits: lim, Clock: clk, Log: log})
@@ -45,7 +47,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	app := newApp(&out, &errOut, testEnv(t))
 	err := app.RunContext(context.Background(), flagsFirst(app, append([]string{"export"}, args...)))
 	if err != nil {
-		fmt.Fprintln(&errOut, "export:", err)
+		fmt.Fprintln(&errOut, "repairshop-export:", err)
 	}
 	return exitCode(err), out.String(), errOut.String()
 }
@@ -173,22 +175,59 @@ func TestConfigErrorsExit2(t *testing.T) {
 		{"page size over RepairOps' limit", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    page_size: 501\n", "page_size 501 is outside 1..500"},
 		{"per-minute rate on RepairOps", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    requests_per_minute: 30\n", "use requests_per_hour"},
 		{"bad start date", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    start_date: 01/02/2025\n", "start_date \"01/02/2025\" is not a date"},
+		{"a rate MGR would block", good + "    requests_per_minute: 1000\n", "requests_per_minute: 1000 is above MGR's documented limit of 30 a minute"},
+		{"a rate of zero", good + "    requests_per_minute: 0\n", "requests_per_minute: 0 is not a whole number of requests of at least 1"},
+		{"a fractional rate", good + "    requests_per_minute: 1.5\n", "requests_per_minute: 1.5 is not a whole number"},
+		{"a quota above RepairOps' Read scope", strings.Replace(good, "source: mgr", "source: repairops", 1) + "    requests_per_hour: 5000\n", "requests_per_hour: 5000 is above RepairOps' documented limit of 1000 an hour"},
 	}
+	// Every command that reads the config gives the same exit code for
+	// its errors. A missing key is run's error alone: check reports it as
+	// the account's finding, and the others never use a key.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := writeConfig(t, t.TempDir(), tt.config)
-			code, _, stderr := runCLI(t, "run", "--config", p)
-			if code != exitUsage || !strings.Contains(stderr, tt.want) {
-				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			commands := [][]string{{"run"}}
+			if !strings.Contains(tt.want, "is not set") {
+				commands = append(commands, []string{"check"}, []string{"plan"}, []string{"rebuild"}, []string{"listen"},
+					[]string{"status"}, []string{"query", "--sql", "SELECT 1"}, []string{"report", "--out", filepath.Join(t.TempDir(), "r.html")})
+			}
+			for _, cmd := range commands {
+				code, stdout, stderr := runCLI(t, append(cmd, "--config", p)...)
+				if code != exitUsage || !strings.Contains(stdout+stderr, tt.want) {
+					t.Errorf("%s: exit %d, stdout %q, stderr %q; want 2 and %q", cmd[0], code, stdout, stderr, tt.want)
+				}
 			}
 		})
 	}
+	// Above the limit, the account may say the server allows more.
+	p := writeConfig(t, dir, good+"    requests_per_minute: 1000\n    override_documented_limit: true\n")
+	if code, _, stderr := runCLI(t, "plan", "--config", p); strings.Contains(stderr, "documented limit") {
+		t.Errorf("override_documented_limit: true still refused: exit %d, %s", code, stderr)
+	}
 	code, _, stderr := runCLI(t, "run", "--config", filepath.Join(dir, "nope.yaml"))
-	if code != exitUsage || !strings.Contains(stderr, "nope.yaml") {
+	if code != exitUsage || !strings.Contains(stderr, "nope.yaml") || !strings.Contains(stderr, "`repairshop-export init`") {
 		t.Fatalf("unreadable config: exit %d, %q", code, stderr)
 	}
 	if code, _, _ := runCLI(t, "run", "--no-such-flag"); code != exitUsage {
 		t.Fatalf("bad flag: exit %d, want 2", code)
+	}
+}
+
+// TestVersionAndLimitsAreShown: --version names the build, and every
+// --help states each vendor's documented rate limits.
+func TestVersionAndLimitsAreShown(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := runCLI(t, "--version")
+	if code != exitOK || !strings.HasPrefix(stdout, Name+" ") || !strings.Contains(stdout, runtime.Version()) {
+		t.Errorf("--version: exit %d, %q; want %s, its version and %s", code, stdout, Name, runtime.Version())
+	}
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"check", "--help"}} {
+		_, stdout, _ := runCLI(t, args...)
+		for _, want := range []string{"MGR: 30 requests a minute", "RepairOps: 1,000 requests an hour", "override_documented_limit: true"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("%v does not say %q:\n%s", args, want, stdout)
+			}
+		}
 	}
 }
 
@@ -248,9 +287,13 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	if want := "status,rows_inserted,rows_updated,rows_unchanged,(requests > 0)\nok,750,0,0,true\nok,0,0,750,true\n"; runs != want {
 		t.Errorf("meta.runs:\n%s\nwant:\n%s", runs, want)
 	}
+	// JSON types its values: counts are numbers, flags booleans.
+	if _, out, _ := runCLI(t, "query", "--config", cfg, "--format", "json", "--sql", "SELECT status, rows_inserted, requests > 0 AS sent FROM meta.runs ORDER BY started_at LIMIT 1"); out != "[\n  {\"status\": \"ok\", \"rows_inserted\": 750, \"sent\": true}\n]\n" {
+		t.Errorf("--format json:\n%s", out)
+	}
 	// Every shipped query runs against a real warehouse.
 	for _, q := range queries.All() {
-		if code, out, stderr := runCLI(t, "query", "--config", cfg, q.Name); code != exitOK || !strings.Contains(out, "rows)") {
+		if code, out, stderr := runCLI(t, "query", "--config", cfg, q.Name); code != exitOK || !regexp.MustCompile(`\(\d+ rows?\)`).MatchString(out) {
 			t.Errorf("query %s: exit %d\n%s%s", q.Name, code, out, stderr)
 		}
 	}
@@ -325,7 +368,7 @@ func TestRejectsAreQuarantinedAndReported(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	setEnv(t, []string{"TEST_KEY=k-123"})
-	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n    resources: [tickets]\n")
+	cfg := writeConfig(t, dir, "warehouse: ./w.duckdb\naccounts:\n  - name: shop\n    source: mgr\n    base_url: "+srv.URL+"\n    api_key_env: TEST_KEY\n    requests_per_minute: 6000\n    override_documented_limit: true\n    resources: [tickets]\n")
 	code, out, stderr := runCLI(t, "run", "--config", cfg)
 	if code != exitRejected || !strings.Contains(out, "2 record(s) rejected") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
@@ -456,10 +499,10 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 	t.Parallel()
 	app := newApp(io.Discard, io.Discard, nil)
 	for _, tc := range []struct{ in, want string }{
-		{"export query turnaround --from 2026-01-01 --format csv", "export query --from 2026-01-01 --format csv turnaround"},
-		{"export query turnaround --list", "export query --list turnaround"}, // a bool flag takes no value
-		{"export query turnaround --to=2026-02-01 --account a", "export query --to=2026-02-01 --account a turnaround"},
-		{"export query --sql x -- --not-a-flag", "export query --sql x -- --not-a-flag"},
+		{"repairshop-export query turnaround --from 2026-01-01 --format csv", "repairshop-export query --from 2026-01-01 --format csv turnaround"},
+		{"repairshop-export query turnaround --list", "repairshop-export query --list turnaround"}, // a bool flag takes no value
+		{"repairshop-export query turnaround --to=2026-02-01 --account a", "repairshop-export query --to=2026-02-01 --account a turnaround"},
+		{"repairshop-export query --sql x -- --not-a-flag", "repairshop-export query --sql x -- --not-a-flag"},
 		{"export nosuch a --b", "export nosuch a --b"},
 		{"export", "export"},
 	} {
@@ -483,5 +526,19 @@ func TestEveryCommandsHelpHasAnExampleAndTheExitCodes(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "EXAMPLE") || !strings.Contains(out, "EXIT CODES") || !strings.Contains(out, "export "+c.Name) {
 			t.Errorf("export %s --help: exit %d, no example or exit codes:\n%s%s", c.Name, code, out, stderr)
 		}
+	}
+}
+
+func TestTheLastErrorLineIsShortAndKeepsTheCause(t *testing.T) {
+	long := errors.New("publish Parquet mgr.tickets_history: write: IO Error: Could not write file \"/srv/export/" + strings.Repeat("deep/", 80) + "data_0.tmp\":\n  No space left on device")
+	got := errorLine(long)
+	if n := len([]rune(got)); n > errorMax || strings.Contains(got, "\n") {
+		t.Errorf("%d characters or several lines: %q", n, got)
+	}
+	if !strings.HasPrefix(got, "publish Parquet mgr.tickets_history: write:") || !strings.HasSuffix(got, "No space left on device") || !strings.Contains(got, " … ") {
+		t.Errorf("%q: want what was being done, then …, then the cause", got)
+	}
+	if short := errors.New("config: x"); errorLine(short) != "config: x" {
+		t.Errorf("a short error changed: %q", errorLine(short))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	"github.com/repairshop/export/pipeline"
 )
 
-// queryCSV runs SQL through `export query` and returns its CSV without the header.
+// queryCSV runs SQL through `repairshop-export query` and returns its CSV without the header.
 func queryCSV(t *testing.T, cfg, sql string) string {
 	t.Helper()
 	code, out, stderr := runCLI(t, "query", "--config", cfg, "--format", "csv", "--sql", sql)
@@ -412,7 +412,7 @@ func TestRateSignalStopsTheAccountAndTheNextRunWaits(t *testing.T) {
 	defer srv.Close()
 	// One account: concurrent sleepers on a fake clock each move it forward,
 	// which would slow the misconfigured pace back under the limit.
-	path, cfg := inProcessConfig(t, srv, "    requests_per_minute: 60\n    resources: [tickets, customers]\n", "north")
+	path, cfg := inProcessConfig(t, srv, "    requests_per_minute: 60\n    override_documented_limit: true\n    resources: [tickets, customers]\n", "north")
 	// More list pages than one minute's requests: no single run can list
 	// everything, but unfinished listings go first, so successive runs
 	// complete every pass.
@@ -557,7 +557,7 @@ func TestMGRRateScopeHost(t *testing.T) {
 			for _, sh := range srv.Shops {
 				env := "TEST_SCOPE_" + strings.ToUpper(sh.Name) + "_KEY"
 				setEnv(t, []string{env + "=" + sh.Key})
-				fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 600\n    resources: [tickets]\n", sh.Name, srv.URL, env)
+				fmt.Fprintf(&b, "  - name: %s\n    source: mgr\n    base_url: %s\n    api_key_env: %s\n    requests_per_minute: 600\n    override_documented_limit: true\n    resources: [tickets]\n", sh.Name, srv.URL, env)
 			}
 			code, out, stderr := runCLI(t, "run", "--config", writeConfig(t, dir, b.String()))
 			limited := srv.RateLimitErrors("north") + srv.RateLimitErrors("south")

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bufio"
@@ -181,6 +181,30 @@ func TestCronGetsJSONLogsASummaryAndMetrics(t *testing.T) {
 // returns what the terminal showed and stdout.
 func runOnATerminal(t *testing.T, env []string, args ...string) (string, string) {
 	t.Helper()
+	screen, stdout, err := onATerminal(t, env, nil, args...)
+	if err != nil {
+		t.Fatalf("%v: %v\n%s\n%s", args, err, stdout, screen)
+	}
+	return screen, stdout
+}
+
+// exitCodeOf is a finished process's exit code (0 for nil).
+func exitCodeOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// onATerminal runs the command on a pseudo-terminal, calls during (if
+// set) with the process once the screen shows its first bar, and returns
+// the screen, stdout and how the process ended.
+func onATerminal(t *testing.T, env []string, during func(*exec.Cmd), args ...string) (string, string, error) {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatalf("no pseudo-terminal: %v", err)
@@ -189,22 +213,26 @@ func runOnATerminal(t *testing.T, env []string, args ...string) (string, string)
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 200}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1", "TERM=xterm"), env...)
+	cmd.Env = append(append(append(os.Environ(), asBinaryEnv+"=1", "TERM=xterm"), testVars(t)...), env...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, tty
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	tty.Close()
-	var screen bytes.Buffer
+	screen := newOutput()
 	done := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(&screen, bufio.NewReader(ptmx))
+		_, err := io.Copy(screen, bufio.NewReader(ptmx))
 		done <- err
 	}()
+	if during != nil {
+		screen.waitFor(t, " req")
+		during(cmd)
+	}
 	werr := cmd.Wait()
 	select {
 	case err := <-done:
@@ -214,10 +242,7 @@ func runOnATerminal(t *testing.T, env []string, args ...string) (string, string)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the terminal never closed")
 	}
-	if werr != nil {
-		t.Fatalf("%v: %v\n%s\n%s", args, werr, stdout.String(), screen.String())
-	}
-	return screen.String(), stdout.String()
+	return screen.String(), stdout.String(), werr
 }
 
 // On a terminal, the run draws a bar per account that reaches 100 %;
@@ -246,6 +271,17 @@ func TestProgressOnATerminalReachesFull(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "run ") {
 		t.Errorf("no report on stdout: %s", stdout)
+	}
+
+	// Ctrl-C mid-run: the bars stop where they were and say so.
+	resume := srv.Wire.Pause()
+	text, _, err := onATerminal(t, env, func(cmd *exec.Cmd) {
+		awaitPaused(t, srv.Wire)
+		cmd.Process.Signal(os.Interrupt)
+	}, "run", "--config", cfg, "--max-requests", "1000")
+	resume()
+	if code := exitCodeOf(err); code != exitPartial || strings.Contains(text, "100 %") || !strings.Contains(text, "· interrupted") || !strings.Contains(text, "interrupted by SIGINT") {
+		t.Errorf("Ctrl-C: exit %d; want 3, bars not at 100 %% saying \"interrupted\", and \"interrupted by SIGINT\":\n%s", code, text)
 	}
 	text, _ = runOnATerminal(t, env, "run", "--config", cfg, "--no-progress")
 	if strings.Contains(text, " %") || strings.Contains(text, "(mgr)  [") || !strings.Contains(text, "level=INFO") {

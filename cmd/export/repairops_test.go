@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"context"
@@ -102,7 +102,7 @@ func TestRepairOpsFullThenIncremental(t *testing.T) {
 	if got := len(srv.Log()); got != requests+2 {
 		t.Errorf("%d requests; want %d (3 lists per organisation, %d KPI windows, a detail per ticket and customer)", got, requests+2, windows)
 	}
-	t.Logf("full export: %d requests", len(srv.Log()))
+	t.Logf("full repairshop-export: %d requests", len(srv.Log()))
 	if got := queryCSV(t, path, `SELECT count(DISTINCT shop_id) FROM repairops.kpi_daily WHERE account = 'metro'`); got != "3" {
 		t.Errorf("metro KPIs for %s shops, want 3", got)
 	}

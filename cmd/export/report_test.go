@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"context"
@@ -66,7 +66,7 @@ const readFigures = `Array.from(document.querySelectorAll('figure.chart')).map(f
 // The report, rendered in headless Chromium from an export of both
 // simulators: every chart draws its marks, for all shops and for each shop
 // picked in the page; each chart's table holds the KPI query's own rows
-// (export query NAME), and its marks are the table's numbers.
+// (repairshop-export query NAME), and its marks are the table's numbers.
 func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/outcome"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -58,18 +59,29 @@ func loggerTo(c *cli.Context, w io.Writer, terminal bool) (*slog.Logger, error) 
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return jsonLogger(c, w, opts), nil
 	case "", "auto":
 		if terminal {
 			return slog.New(slog.NewTextHandler(w, opts)), nil
 		}
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return jsonLogger(c, w, opts), nil
 	default:
 		return nil, config.Usagef("--log-format %q: want auto, text or json", f)
 	}
 }
 
-// runCommand is `export run` and `export rebuild`: logs, progress, the
+// jsonLogKey is where an app keeps its command's JSON logger (App.Metadata),
+// so that the final error is a JSON line too.
+const jsonLogKey = "jsonlog"
+
+// jsonLogger is a JSON-lines logger on w, remembered for the final error.
+func jsonLogger(c *cli.Context, w io.Writer, opts *slog.HandlerOptions) *slog.Logger {
+	l := slog.New(slog.NewJSONHandler(w, opts))
+	c.App.Metadata[jsonLogKey] = l
+	return l
+}
+
+// runCommand is `repairshop-export run` and `repairshop-export rebuild`: logs, progress, the
 // report, and the machine-readable summary and metrics, written whatever
 // the run's outcome.
 func runCommand(c *cli.Context, stdout, stderr io.Writer, command string) (err error) {
@@ -138,7 +150,7 @@ func finishRun(c *cli.Context, stdout io.Writer, cfg *config.Config, command str
 	}
 	var errs []string
 	if path := c.String("summary-json"); path != "" {
-		if err := writeAtomically(path, sum.WriteJSON); err != nil {
+		if err := atomicfile.Write(path, 0o644, sum.WriteJSON); err != nil {
 			errs = append(errs, fmt.Sprintf("summary %s: %v", path, err))
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	env := []string{"TEST_HOOK_SECRET=" + hookSecret, "TEST_REFUSED_KEY=" + refused}
 	setEnv(t, env)
 	text, keys := bothSources(t, mgrSrv, roSrv, ", webhook: {path: /hooks/{org}, secret_env: TEST_HOOK_SECRET}")
-	text += fmt.Sprintf("  - {name: refused, source: mgr, base_url: %q, api_key_env: TEST_REFUSED_KEY, requests_per_minute: 6000}\n", mgrSrv.URL)
+	text += fmt.Sprintf("  - {name: refused, source: mgr, base_url: %q, api_key_env: TEST_REFUSED_KEY, requests_per_minute: 6000, override_documented_limit: true}\n", mgrSrv.URL)
 	secrets := append([]string{hookSecret, refused}, keys...)
 	cfg := writeConfig(t, dir, text)
 	mgrSrv.Inject(mgrtest.Fault{ServerErrors: 1, HTMLPage: 1, Unauthorized: 1})

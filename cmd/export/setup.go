@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bufio"
@@ -14,32 +14,33 @@ import (
 	"golang.org/x/term"
 
 	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/report"
 )
 
-// The first five minutes: `export init` writes a config, `export check`
+// The first five minutes: `repairshop-export init` writes a config, `repairshop-export check`
 // says whether it is ready.
 
 func checkCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "check",
-		Usage: "validate the config and verify each account's key with one cheap request; exit 0 when every account is ready, else 1",
+		Usage: "validate the config and verify each account's key with one cheap request; exit 0 when every account is ready, 2 for a config error, else 1",
 		Description: "Checks the config (the file, line and field at fault), that the warehouse, Parquet, raw and state folders\n" +
 			"are writable, each account's time zone, and its key: one request per account at most (RepairOps: its\n" +
 			"X-RateLimit-Limit tells the key's scope; an export needs Read).\n\n" +
-			"EXAMPLE:\n   export check -c export.yaml",
+			"EXAMPLE:\n   repairshop-export check -c export.yaml",
 		Flags:        []cli.Flag{configFlag(), accountFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c)
 			if err != nil {
 				var ue config.UsageError
-				if errors.As(err, &ue) {
+				if errors.As(err, &ue) { // exit 2, as every command's config error
 					fmt.Fprintf(stdout, "not ready: %v\n", err)
-					return errors.New("the config is not valid")
+					return config.Usagef("the config is not valid")
 				}
 				return err
 			}
@@ -76,8 +77,8 @@ func initCommand(stdout io.Writer) *cli.Command {
 		Usage: "write a commented starter export.yaml (on a terminal, it asks for the few values)",
 		Description: "Never overwrites a file without --force. A key pasted where the variable's name goes is refused:\n" +
 			"the config names the environment variable that holds the key (api_key_env), never the key.\n\n" +
-			"EXAMPLES:\n   export init                     # asks on a terminal, else writes the defaults\n" +
-			"   export init -c shop.yaml --source repairops --name metro --timezone Europe/Madrid",
+			"EXAMPLES:\n   repairshop-export init                     # asks on a terminal, else writes the defaults\n" +
+			"   repairshop-export init -c shop.yaml --source repairops --name metro --timezone Europe/Madrid",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "export.yaml", Usage: "the file to write"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing file"},
@@ -116,10 +117,10 @@ func initCommand(stdout io.Writer) *cli.Command {
 			if err != nil {
 				return config.Usagef("init: %v", err)
 			}
-			if err := writeAtomically(path, func(w io.Writer) error { _, err := w.Write(body); return err }); err != nil {
+			if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(body); return err }); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "wrote %s\nnext:\n  export %s='<the API key>'\n  export check -c %s\n  export run -c %s\n", path, s.KeyEnv, path, path)
+			fmt.Fprintf(stdout, "wrote %s\nnext:\n  export %s='<the API key>'\n  repairshop-export check -c %s\n  repairshop-export run -c %s\n", path, s.KeyEnv, path, path)
 			return nil
 		},
 	}
@@ -168,8 +169,8 @@ func reportCommand(stdout, stderr io.Writer) *cli.Command {
 		Usage: "write the owner's KPI report: one self-contained HTML file with charts and their numbers (opens offline)",
 		Description: "Revenue, turnaround, backlog, top repairs, receivables, low stock and technicians' revenue, for all shops\n" +
 			"and each shop, from the KPI queries. While a run holds the warehouse it reads the published Parquet files.\n\n" +
-			"EXAMPLES:\n   export report -c export.yaml --out report.html\n" +
-			"   export report -c export.yaml --from 2026-01-01 --to 2026-06-30 --account north --out h1.html",
+			"EXAMPLES:\n   repairshop-export report -c export.yaml --out report.html\n" +
+			"   repairshop-export report -c export.yaml --from 2026-01-01 --to 2026-06-30 --account north --out h1.html",
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
@@ -198,7 +199,7 @@ func reportCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			path := c.String("out")
-			if err := writeAtomically(path, rep.HTML); err != nil {
+			if err := atomicfile.Write(path, 0o644, rep.HTML); err != nil {
 				return fmt.Errorf("report %s: %w", path, err)
 			}
 			abs, _ := filepath.Abs(path)

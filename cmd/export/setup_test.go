@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"github.com/repairshop/export/extract/repairops/repairopstest"
 )
 
-// export check: a good key is ready after one request; a bad key, a key
+// repairshop-export check: a good key is ready after one request; a bad key, a key
 // of the wrong scope and a key of a scope that may not read are not, each
 // after one request at most; the exit code says whether all are ready.
 func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
@@ -92,11 +92,12 @@ func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
 		t.Errorf("check of the good account only: exit %d\n%s%s", code, out, stderr)
 	}
 
-	// A config error: the file, the line, the field; exit 1, nothing sent.
+	// A config error: the file, the line, the field; exit 2 (as every
+	// command's config error), nothing sent.
 	broken := writeConfig(t, t.TempDir(), strings.Replace(b.String(), "source: repairops", "source: repairopz", 1))
 	before := len(roSrv.Log())
 	code, out, _ = runCLI(t, "check", "-c", broken)
-	if code != exitFailure || !strings.Contains(out, broken) || !strings.Contains(out, "line 13") || !strings.Contains(out, `source "repairopz"`) {
+	if code != exitUsage || !strings.Contains(out, broken) || !strings.Contains(out, "line 13") || !strings.Contains(out, `source "repairopz"`) {
 		t.Errorf("a bad config: exit %d\n%s", code, out)
 	}
 	if len(roSrv.Log()) != before {
@@ -114,7 +115,7 @@ func TestCheckVerifiesEachKeyWithOneRequest(t *testing.T) {
 	}
 }
 
-// export init writes a commented starter config that loads; on a terminal
+// repairshop-export init writes a commented starter config that loads; on a terminal
 // (here --ask) it asks, refusing a pasted key without repeating it; it
 // never overwrites a file without --force.
 func TestInitWritesAStarterConfig(t *testing.T) {

@@ -1,7 +1,8 @@
-package main
+package export
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -91,6 +92,22 @@ func TestASignalStopsARunCleanly(t *testing.T) {
 				}
 				if got := queryCSV(t, cfg, `SELECT status FROM meta.runs ORDER BY started_at DESC LIMIT 1`); got != "interrupted" {
 					t.Errorf("the run is recorded %s", got)
+				}
+				// --log-format json: every line of stderr is JSON to the
+				// end, and the last one names the signal, cause first.
+				lines := strings.Split(strings.TrimSpace(cmd.stderr.String()), "\n")
+				for _, l := range lines {
+					if !json.Valid([]byte(l)) {
+						t.Errorf("a line of the JSON log is not JSON: %q", l)
+					}
+				}
+				var last struct {
+					Level, Msg string
+					Code       int `json:"exit_code"`
+				}
+				json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+				if want := "interrupted by " + c.name; last.Level != "ERROR" || !strings.HasPrefix(last.Msg, want) || last.Code != exitPartial || strings.Contains(last.Msg, "rate budget") || len([]rune(last.Msg)) > errorMax {
+					t.Errorf("the last line is %+v; want an ERROR starting %q, exit_code 3, at most %d characters, no rate budget", last, want, errorMax)
 				}
 			}
 			resume()

@@ -1,12 +1,10 @@
-package main
+package export
 
 import (
 	"cmp"
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/atomicfile"
 )
 
 // simulateCommand serves every source's simulator on loopback, with the
@@ -71,7 +70,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 				}
 			}
 			if p := c.String("env-file"); p != "" {
-				if err := writeFileAtomic(p, []byte(env.String()), 0o600); err != nil {
+				if err := atomicfile.WriteBytes(p, []byte(env.String()), 0o600); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "keys written to %s\n", p)
@@ -81,7 +80,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := writeFileAtomic(p, b, 0o644); err != nil {
+				if err := atomicfile.WriteBytes(p, b, 0o644); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "config written to %s\n", p)
@@ -93,25 +92,3 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 }
 
 var _ extract.FlagValues = (*cli.Context)(nil)
-
-// writeFileAtomic writes data aside and renames it into place, so whoever
-// waits for the file never reads half of it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}

@@ -1,4 +1,4 @@
-package main
+package export
 
 import (
 	"fmt"
@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// `export simulate --repairops-webhooks` is make demo's way to show
+// `repairshop-export simulate --repairops-webhooks` is make demo's way to show
 // RepairOps payments: its config names the receiver's address and each
 // organisation's webhook, its environment file holds the secrets (which
-// it never prints), and once `export listen` answers, the simulator posts
-// the payments of closed tickets; `export run` then loads every one. The
+// it never prints), and once `repairshop-export listen` answers, the simulator posts
+// the payments of closed tickets; `repairshop-export run` then loads every one. The
 // books are checked against the event logs themselves: each event one
 // payment, each payment on its ticket's invoice, every invoice's paid
 // and due adding up to its total, some invoices still due.
@@ -56,7 +56,7 @@ func TestSimulateSendsWebhooksToListen(t *testing.T) {
 		events += strings.Count(string(b), "\n")
 	}
 	if events == 0 {
-		t.Fatal("no webhook reached export listen")
+		t.Fatal("no webhook reached repairshop-export listen")
 	}
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)

@@ -2,7 +2,7 @@
 // with the request that produced it (source, account, resource, query
 // parameters — never the key), when it was fetched and by which run. Months
 // of rate-limited API requests are expensive to repeat; with the archive,
-// `export rebuild` re-transforms the past with new declarations without
+// `repairshop-export rebuild` re-transforms the past with new declarations without
 // spending any of them.
 //
 // One file per run and account: <root>/<source>/<account>/<run id>.jsonl.zst.
@@ -40,7 +40,7 @@ const (
 	// KindGone: the record's detail answered 404; Body is {"id": …}.
 	KindGone = "gone"
 	// KindEvents: a batch of webhook events from the account's event log
-	// (export listen), Body the JSON array of its lines.
+	// (repairshop-export listen), Body the JSON array of its lines.
 	KindEvents = "events"
 )
 

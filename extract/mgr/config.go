@@ -1,7 +1,6 @@
 package mgr
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/repairshop/export/extract"
@@ -12,14 +11,31 @@ import (
 // config's). Their names are a contract with users' files.
 type Options struct {
 	// RequestsPerMinute is the key's limit (default 30, the documented
-	// one); requests are paced at 90 % of it.
-	RequestsPerMinute int `yaml:"requests_per_minute,omitempty"`
+	// one, and at most that without OverrideDocumentedLimit); requests are
+	// paced at 90 % of it. A pointer, so that 0 is refused, not taken for
+	// the default.
+	RequestsPerMinute *float64 `yaml:"requests_per_minute,omitempty"`
+	// OverrideDocumentedLimit lets RequestsPerMinute pass 30: for a server
+	// that allows more (the simulator).
+	OverrideDocumentedLimit bool `yaml:"override_documented_limit,omitempty"`
 }
 
-// Check reports values that cannot work.
+// perMinute is the configured limit (0: unset).
+func (o Options) perMinute() int {
+	if o.RequestsPerMinute == nil {
+		return 0
+	}
+	return int(*o.RequestsPerMinute)
+}
+
+// Check reports values that cannot work, and a rate past MGR's documented
+// limit: MGR blocks the key and the shop's IP for six hours.
 func (o *Options) Check() []error {
-	if o.RequestsPerMinute < 0 {
-		return []error{errors.New("requests_per_minute must be positive")}
+	if o.RequestsPerMinute != nil {
+		if err := extract.CheckRate("requests_per_minute", *o.RequestsPerMinute, DefaultRequestsPerMinute, "a minute", "MGR's",
+			"ignore its rate-limit error 10 times and it blocks the key and the shop's IP for 6 hours", o.OverrideDocumentedLimit); err != nil {
+			return []error{err}
+		}
 	}
 	return nil
 }

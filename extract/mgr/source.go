@@ -24,9 +24,11 @@ import (
 
 // Source is My Gadget Repairs, as the driver runs it.
 var Source = extract.Source{
-	Name:      name,
-	Title:     "My Gadget Repairs",
-	Short:     "MGR",
+	Name:  name,
+	Title: "My Gadget Repairs",
+	Short: "MGR",
+	Limits: "30 requests a minute (requests_per_minute, default 30; paced at 27); ignore its rate-limit error 10 times " +
+		"and it blocks the key and the shop's IP for 6 hours",
 	Tables:    Tables,
 	Resources: resourceList,
 	Options:   func() extract.Options { return &Options{} },
@@ -74,7 +76,7 @@ func ledgerID(a extract.Account, key string) string {
 }
 
 func perMinute(a extract.Account) int {
-	if n := options(a).RequestsPerMinute; n > 0 {
+	if n := options(a).perMinute(); n > 0 {
 		return n
 	}
 	return DefaultRequestsPerMinute
@@ -96,7 +98,7 @@ func open(env extract.Env) (extract.Session, error) {
 	if a.Timeout > 0 {
 		opts = append(opts, rest.WithRequestTimeout(a.Timeout))
 	}
-	if n := options(a).RequestsPerMinute; n > 0 {
+	if n := options(a).perMinute(); n > 0 {
 		opts = append(opts, rest.WithRateLimit(n, time.Minute, 0))
 	}
 	c, err := NewClient(env.Key, opts...)

@@ -3,6 +3,7 @@ package mgr
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/repairshop/export/extract/rest"
 )
@@ -48,3 +49,9 @@ func (e *APIError) Error() string {
 	}
 	return fmt.Sprintf("mgr: %s %s: HTTP %d%s: %s", e.Method, e.Path, e.Status, kind, msg)
 }
+
+// HTTPStatus is the answer's status (extract.StatusError).
+func (e *APIError) HTTPStatus() int { return e.Status }
+
+// Reset is zero: MGR's documents name no reset (extract.StatusError).
+func (e *APIError) Reset() time.Time { return time.Time{} }

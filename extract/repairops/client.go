@@ -253,7 +253,7 @@ func (c *Client) Get(ctx context.Context, resource, id string) (Page, error) {
 }
 
 // Probe asks for one record of a list and returns the total the API
-// reports (-1 if it does not say): `export plan` sizes a list for one
+// reports (-1 if it does not say): `repairshop-export plan` sizes a list for one
 // request.
 func (c *Client) Probe(ctx context.Context, res Resource) (int, error) {
 	params := rest.Params(res.Params)
@@ -375,7 +375,10 @@ func (c *Client) shouldRetry(ctx context.Context, err error, try *rest.Try) rest
 		if ae.Status == http.StatusForbidden {
 			what = "the key's scope does not allow reading " + strings.SplitN(try.Path, "?", 2)[0]
 		}
-		return rest.Decision{Err: fmt.Errorf("%w: %s (fix the key in the account's api_key_env; an export needs a key with the Read scope, from Settings → API Keys): %w", ErrAuth, what, err)}
+		return rest.Decision{Err: &extract.Advice{
+			Text: what + " (fix the key in the account's api_key_env; an export needs a key with the Read scope, from Settings → API Keys)",
+			Err:  fmt.Errorf("%w: %w", ErrAuth, err),
+		}}
 	case isTransient(err):
 		return rest.Decision{}
 	}

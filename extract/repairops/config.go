@@ -13,8 +13,13 @@ import (
 // the config's). Their names are a contract with users' files.
 type Options struct {
 	// RequestsPerHour is the key's hourly quota (default 1000, the Read
-	// scope's); the API's X-RateLimit-Limit wins when lower.
-	RequestsPerHour int `yaml:"requests_per_hour,omitempty"`
+	// scope's, and at most that without OverrideDocumentedLimit); the
+	// API's X-RateLimit-Limit wins when lower. A pointer, so that 0 is
+	// refused, not taken for the default.
+	RequestsPerHour *float64 `yaml:"requests_per_hour,omitempty"`
+	// OverrideDocumentedLimit lets RequestsPerHour pass the Read scope's
+	// 1,000: for a server that allows more (the simulator).
+	OverrideDocumentedLimit bool `yaml:"override_documented_limit,omitempty"`
 	// StartDate (YYYY-MM-DD) is where the first KPI backfill starts
 	// (default: two years before the first run).
 	StartDate string `yaml:"start_date,omitempty"`
@@ -49,10 +54,16 @@ func (o *Options) Check() []error {
 	if o.RequestsPerMinute != 0 {
 		errs = append(errs, errors.New("RepairOps quotas are hourly: use requests_per_hour, not requests_per_minute"))
 	}
+	if o.RequestsPerHour != nil {
+		if err := extract.CheckRate("requests_per_hour", *o.RequestsPerHour, DefaultRequestsPerHour, "an hour", "RepairOps'",
+			"its largest key scope, Read; past the quota it answers 429 until the hour resets", o.OverrideDocumentedLimit); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, kv := range []struct {
 		key string
 		v   int
-	}{{"requests_per_hour", o.RequestsPerHour}, {"lookback_days", o.LookbackDays}, {"kpi_reread_days", o.KPIRereadDays}, {"customer_full_pass_days", o.CustomerFullPassDays}, {"ticket_full_pass_days", o.TicketFullPassDays}} {
+	}{{"lookback_days", o.LookbackDays}, {"kpi_reread_days", o.KPIRereadDays}, {"customer_full_pass_days", o.CustomerFullPassDays}, {"ticket_full_pass_days", o.TicketFullPassDays}} {
 		if kv.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", kv.key))
 		}
@@ -66,6 +77,14 @@ func (o *Options) Check() []error {
 		}
 	}
 	return errs
+}
+
+// perHour is the configured quota (0: unset).
+func (o Options) perHour() int {
+	if o.RequestsPerHour == nil {
+		return 0
+	}
+	return int(*o.RequestsPerHour)
 }
 
 // Defaults of the account keys.

@@ -138,7 +138,7 @@ func decodeRecord(body []byte) (json.RawMessage, error) {
 
 // Records returns the JSON array of records a run used from an archived
 // response: a list body's data without the dropped positions, or a detail
-// body's record in an array. `export rebuild` replays bodies through it.
+// body's record in an array. `repairshop-export rebuild` replays bodies through it.
 func Records(body []byte, detail bool, dropped []int) (json.RawMessage, error) {
 	if detail {
 		rec, err := decodeRecord(body)

@@ -26,9 +26,11 @@ import (
 
 // Source is RepairOps, as the driver runs it.
 var Source = extract.Source{
-	Name:      name,
-	Title:     "RepairOps",
-	Short:     "RepairOps",
+	Name:  name,
+	Title: "RepairOps",
+	Short: "RepairOps",
+	Limits: "1,000 requests an hour for a Read key, 100 for Write, 10 for Admin (requests_per_hour, default 1,000; " +
+		"the X-RateLimit-Limit header wins when lower; 10 % is left for the shop's other integrations); past it, 429 until the hour resets",
 	Tables:    Tables,
 	Resources: resourceList,
 	Options:   func() extract.Options { return &Options{} },
@@ -58,7 +60,7 @@ func resources() []extract.Resource {
 }
 
 func pace(a extract.Account) extract.Pace {
-	perHour := float64(orDefault(options(a).RequestsPerHour, DefaultRequestsPerHour)) * budget.DefaultHeadroom
+	perHour := float64(orDefault(options(a).perHour(), DefaultRequestsPerHour)) * budget.DefaultHeadroom
 	return extract.Pace{PerMinute: perHour / 60, PerHour: perHour, Label: fmt.Sprintf("%.0f/h", perHour)}
 }
 
@@ -73,8 +75,8 @@ func open(env extract.Env) (extract.Session, error) {
 	if a.Timeout > 0 {
 		opts = append(opts, rest.WithRequestTimeout(a.Timeout))
 	}
-	if o.RequestsPerHour > 0 {
-		opts = append(opts, rest.WithRateLimit(o.RequestsPerHour, time.Hour, 0))
+	if n := o.perHour(); n > 0 {
+		opts = append(opts, rest.WithRateLimit(n, time.Hour, 0))
 	}
 	if o.PageSize > 0 {
 		opts = append(opts, rest.WithPageSize(o.PageSize))

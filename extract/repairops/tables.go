@@ -168,14 +168,14 @@ var KPIDailyTable = schema.New(schema.Table{
 var Tables = schema.Flatten(TicketsTable, CustomersTable, InventoryTable, KPIDailyTable, WebhookEventsTable, PaymentsTable)
 
 // WebhookEventsTable is repairops.webhook_events: every webhook event that
-// `export listen` received and verified, once per event id. The document
+// `repairshop-export listen` received and verified, once per event id. The document
 // shows only ticket.transitioned's payload; the other events' fields are
 // read under their plausible names, and everything else stays in _extra.
 var WebhookEventsTable = schema.New(schema.Table{
 	Source:   "repairops",
 	Name:     "webhook_events",
 	Resource: WebhookEvents,
-	Doc:      "Webhook events received by export listen (verified), one row per event id.",
+	Doc:      "Webhook events received by repairshop-export listen (verified), one row per event id.",
 	Key:      []string{"id"},
 	Columns: []schema.Column{
 		schema.Col(schema.String, "id"),

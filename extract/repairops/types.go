@@ -61,3 +61,10 @@ type Quota struct {
 	Remaining int
 	Reset     time.Time
 }
+
+// HTTPStatus is the answer's status (extract.StatusError).
+func (e *APIError) HTTPStatus() int { return e.Status }
+
+// Reset is when the API said to come back, zero if it did not
+// (extract.StatusError).
+func (e *APIError) Reset() time.Time { return e.RetryAfter }

@@ -37,7 +37,7 @@ const (
 	WebhookPayments = "webhooks/payments"
 )
 
-// received is one line of an account's event log, as export listen
+// received is one line of an account's event log, as repairshop-export listen
 // writes it.
 type received struct {
 	ID         string          `json:"id"`

@@ -13,10 +13,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -264,8 +266,14 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 	if len(params) > 0 {
 		try.Path += "?" + params.Encode()
 	}
+	var last error // the last failure, if the request is being asked again
 	for {
 		if err := c.admit(ctx); err != nil {
+			if last != nil {
+				// The cause first: a refused connection that the budget
+				// stopped retrying is a refused connection.
+				return nil, fmt.Errorf("%w (not asked again: %w)", last, err)
+			}
 			return nil, err
 		}
 		body, err := c.do(ctx, path, params, try.Path)
@@ -278,13 +286,18 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 		case d.Err != nil:
 			return nil, d.Err
 		case d.Wait > 0:
+			last = err
 			if err := c.Clock.Sleep(budget.WithWaitReason(ctx, "rate limit: waiting for the reset the API named"), d.Wait); err != nil {
 				return nil, err
 			}
 		default:
+			last = err
 			try.Failures++
 			if try.Failures > c.Retries {
 				return nil, fmt.Errorf("giving up after %d attempts: %w", try.Failures, err)
+			}
+			if spent := c.Spent(); spent != nil { // no retry to announce
+				return nil, fmt.Errorf("%w (not asked again: %w)", err, spent)
 			}
 			wait := c.Backoff << (try.Failures - 1)
 			c.Log.Warn(c.rules.Name+": transient failure; retrying", "path", try.Path, "error", err, "attempt", try.Failures, "wait", wait)
@@ -336,7 +349,12 @@ func (c *Client) do(ctx context.Context, path string, params url.Values, shown s
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		// The key travels in a header, never in the URL: the URL is safe to show.
+		// net/http's *url.Error repeats the method and the whole URL,
+		// which shown already says: keep what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("GET %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
@@ -369,6 +387,9 @@ func Garbled(body []byte) (why string, final error) {
 	case string(t) == "null":
 		return "response is null, not the list or record asked for: ", nil
 	case !json.Valid(t):
+		if isHTML(t) {
+			return "response is not JSON but ", nil
+		}
 		if nesting(t) > maxNesting {
 			final = ErrTooDeep
 		}
@@ -408,13 +429,42 @@ func nesting(b []byte) int {
 	return deepest
 }
 
-// Snippet is the start of a body, for messages.
+// Snippet is a body as a message shows it: one line of text, at most
+// SnippetMax characters, with "…" where it was cut. An HTML page (a proxy's
+// error page, a login page, a website where the API was expected) is
+// named by its title instead, never shown: "an HTML page titled "502 Bad
+// Gateway"".
 func Snippet(b []byte) string {
 	b = bytes.TrimSpace(b)
-	if len(b) > 200 {
-		return string(b[:200]) + "…"
+	if isHTML(b) {
+		m := htmlTitle.FindSubmatch(b[:min(len(b), 64<<10)])
+		if m == nil {
+			return "an HTML page without a title"
+		}
+		return fmt.Sprintf("an HTML page titled %q", clip(strings.Join(strings.Fields(html.UnescapeString(string(m[1]))), " "), 80))
 	}
-	return string(b)
+	// One line: runs of white space (newlines included) become one space.
+	return clip(strings.Join(strings.Fields(strings.ToValidUTF8(string(b[:min(len(b), 4*SnippetMax)]), "?")), " "), SnippetMax)
+}
+
+// SnippetMax bounds a body's excerpt in a message.
+const SnippetMax = 120
+
+var htmlTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+
+// isHTML says whether a body is an HTML page rather than data.
+func isHTML(b []byte) bool {
+	head := bytes.ToLower(b[:min(len(b), 512)])
+	return bytes.HasPrefix(head, []byte("<!doctype html")) || bytes.HasPrefix(head, []byte("<html")) ||
+		(bytes.HasPrefix(head, []byte("<")) && (bytes.Contains(head, []byte("<head")) || bytes.Contains(head, []byte("<body")) || bytes.Contains(head, []byte("<title"))))
+}
+
+// clip cuts s to at most n characters (runes), marking the cut.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // Params copies a resource's parameters for one request.

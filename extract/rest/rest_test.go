@@ -131,6 +131,22 @@ func TestTheRunBudgetStopsBeforeSending(t *testing.T) {
 	}
 }
 
+// A failure that the run budget stops retrying is still that failure:
+// `check` (one request) must say what failed, not "budget spent".
+func TestABudgetThatStopsARetryKeepsTheCause(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	c := client(t, srv.URL, budget.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), WithRunBudget(1, time.Time{}))
+	_, err := c.Get(context.Background(), "things", nil)
+	var st errStatus
+	if !errors.As(err, &st) || st != 503 || !errors.Is(err, ErrRunBudget) {
+		t.Fatalf("err = %v; want the 503, wrapping the budget", err)
+	}
+	if msg := err.Error(); strings.Index(msg, "503") > strings.Index(msg, "budget") {
+		t.Errorf("%q: the cause must come first", msg)
+	}
+}
+
 func TestTheKeyIsRedacted(t *testing.T) {
 	c := client(t, "http://127.0.0.1:1", budget.Real{})
 	if got := c.Redact("echo: k-secret, again k-secret"); strings.Contains(got, "k-secret") {
@@ -235,7 +251,7 @@ func TestGarbledSaysWhetherAskingAgainCanHelp(t *testing.T) {
 		{"a list", `[{"id": 1}]`, "", nil},
 		{"empty", "  \n", "empty", nil},
 		{"null", "null", "null", nil},
-		{"html", "<html>busy</html>", "not valid JSON", nil},
+		{"html", "<html>busy</html>", "not JSON but ", nil},
 		{"truncated", `[{"id": 1}, {"id"`, "not valid JSON", nil},
 		{"10,002 deep and whole", deep(10002, "1"+strings.Repeat("]}", 5001)), "exceeded max depth", ErrTooDeep},
 		{"10,002 deep and cut short", deep(10002, "1]}"), "not valid JSON", ErrTooDeep},
@@ -249,6 +265,31 @@ func TestGarbledSaysWhetherAskingAgainCanHelp(t *testing.T) {
 			}
 			if final != c.final {
 				t.Errorf("final = %v, want %v", final, c.final)
+			}
+		})
+	}
+}
+
+func TestASnippetIsOneShortLineOfText(t *testing.T) {
+	long := strings.Repeat("word ", 100)
+	cases := []struct {
+		name, body, want string
+	}{
+		{"JSON as it came", `{"error":"Invalid API key"}`, `{"error":"Invalid API key"}`},
+		{"lines joined", "Service\n\n  Unavailable\r\n", "Service Unavailable"},
+		{"long text cut at 120", long, strings.Repeat("word ", 23) + "word…"},
+		{"an HTML page by its title", "<!DOCTYPE html>\n<html><head><title>502 Bad   Gateway</title></head><body><h1>502</h1>" + long + "</body></html>", `an HTML page titled "502 Bad Gateway"`},
+		{"an HTML fragment", "<html><body>Sign in to continue</body></html>", "an HTML page without a title"},
+		{"an entity in a title", "<html><head><title>Tom &amp; Jerry&#39;s Repairs</title></head></html>", `an HTML page titled "Tom & Jerry's Repairs"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Snippet([]byte(c.body))
+			if got != c.want {
+				t.Errorf("Snippet = %q, want %q", got, c.want)
+			}
+			if n := len([]rune(got)); n > SnippetMax || strings.ContainsAny(got, "\n<>") && !strings.HasPrefix(got, "an HTML") && !strings.HasPrefix(c.body, "{") {
+				t.Errorf("%q: %d characters, or markup/newlines", got, n)
 			}
 		})
 	}

@@ -17,7 +17,7 @@ import (
 // All are the sources, in the order their tables are listed.
 var All = []*extract.Source{&mgr.Source, &repairops.Source}
 
-// Simulators are the sources' built-in simulators, for `export simulate`.
+// Simulators are the sources' built-in simulators, for `repairshop-export simulate`.
 var Simulators = []extract.Simulator{mgrtest.Simulator, repairopstest.Simulator}
 
 // Lookup finds a source by its config name.

@@ -8,7 +8,7 @@
 // (-created_at). By default it shows no more than the reference does: the
 // ticket list carries no shop_id. Options turn on what a deployment may do
 // beyond it (WithSortable, WithShopIDs). Tests use NewServer like
-// httptest.NewServer; `export simulate` serves it.
+// httptest.NewServer; `repairshop-export simulate` serves it.
 package repairopstest
 
 import (

@@ -12,14 +12,14 @@ import (
 	"github.com/repairshop/export/extract"
 )
 
-// Simulator serves the simulator for `export simulate`.
+// Simulator serves the simulator for `repairshop-export simulate`.
 var Simulator = extract.Simulator{
 	Source: "repairops",
 	Flags: []extract.SimFlag{
 		{Name: "repairops-addr", Default: "127.0.0.1:0", Usage: "RepairOps listen address"},
 		{Name: "repairops-rate", Default: DefaultQuotas["read"], Usage: "RepairOps requests per hour per Read key"},
 		{Name: "repairops-tickets", Usage: "RepairOps tickets per organisation (default 1500,400)"},
-		{Name: "repairops-webhooks", Default: "", Usage: "post each organisation's webhooks (payments of its closed tickets) to export listen at this address (port 0: a free one); the config gets listen: and each account's webhook:"},
+		{Name: "repairops-webhooks", Default: "", Usage: "post each organisation's webhooks (payments of its closed tickets) to repairshop-export listen at this address (port 0: a free one); the config gets listen: and each account's webhook:"},
 	},
 	Start: func(f extract.FlagValues, say io.Writer) (*extract.Simulation, error) {
 		rate := f.Int("repairops-rate")
@@ -27,13 +27,19 @@ var Simulator = extract.Simulator{
 		if err != nil {
 			return nil, err
 		}
-		sim := &extract.Simulation{Banner: fmt.Sprintf("RepairOps simulator at %s (%d requests/hour per Read key)", srv.URL, rate), Close: srv.Close}
+		limits := fmt.Sprintf("%d requests/hour per Read key, the real API's quota; --repairops-rate 1000000 runs it fast", rate)
+		override := false
+		if rate > DefaultQuotas["read"] {
+			limits = fmt.Sprintf("%d requests/hour per key, above the real API's %d; the config it writes sets %s", rate, DefaultQuotas["read"], extract.OverrideKey)
+			override = true
+		}
+		sim := &extract.Simulation{Banner: fmt.Sprintf("RepairOps simulator at %s (%s)", srv.URL, limits), Close: srv.Close}
 		for _, o := range srv.Orgs {
 			env := "REPAIROPS_" + strings.ToUpper(o.Name) + "_KEY"
 			sim.Accounts = append(sim.Accounts, extract.SimAccount{
 				Name: o.Name, KeyEnv: env, Key: o.Key, BaseURL: srv.URL,
 				Line:    fmt.Sprintf("organisation %-6s key %s (as %s; %d shops, %d tickets)", o.Name, o.Key, env, len(o.Shops), o.Tickets()),
-				Options: map[string]any{"requests_per_hour": rate},
+				Options: rateOptions(rate, override),
 			})
 		}
 		if addr := f.String("repairops-webhooks"); addr != "" {
@@ -129,4 +135,14 @@ func simulateWebhooks(srv *Server, sim *extract.Simulation, addr string, say io.
 	sim.Close = func() { close(done); stop() }
 	sim.Banner += fmt.Sprintf("; webhooks to http://%s/hooks/<organisation>", addr)
 	return nil
+}
+
+// rateOptions are an account's rate keys in the config the simulator
+// writes: a map of its own for each account (the webhook keys go in it).
+func rateOptions(rate int, override bool) map[string]any {
+	opts := map[string]any{"requests_per_hour": rate}
+	if override {
+		opts[extract.OverrideKey] = true
+	}
+	return opts
 }
