@@ -40,8 +40,12 @@ type PlanAccount struct {
 	Minutes  float64    `json:"minutes"`
 	Silent   *time.Time `json:"silent_until,omitempty"`
 	// PerHour is the usable hourly quota of a key metered by the hour.
-	PerHour float64   `json:"requests_per_hour,omitempty"`
-	Rows    []PlanRow `json:"resources"`
+	PerHour float64 `json:"requests_per_hour,omitempty"`
+	// Unknown counts the resources never exported and not probed: each
+	// counts one page and no details, so Requests is then a lower bound.
+	Unknown    int       `json:"unknown_resources"`
+	LowerBound bool      `json:"lower_bound"`
+	Rows       []PlanRow `json:"resources"`
 }
 
 // Plan estimates, per account and resource, the requests the next run
@@ -151,8 +155,12 @@ func planAccount(ctx context.Context, cfg *config.Config, w *load.Warehouse, a e
 			row.Note = "never exported: size unknown (1 page counted; --probe sizes it)"
 		}
 		pa.Requests += row.Lists + row.Details
+		if !row.Known {
+			pa.Unknown++
+		}
 		pa.Rows = append(pa.Rows, row)
 	}
+	pa.LowerBound = pa.Unknown > 0
 	if sess != nil {
 		pa.Probes = sess.Requests()
 	}

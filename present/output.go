@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/model"
@@ -218,7 +219,12 @@ func RunReport(out io.Writer, rep pipeline.Report) {
 func Plan(out io.Writer, plans []pipeline.PlanAccount) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, p := range plans {
-		fmt.Fprintf(tw, "account %s: %d request(s) ≈ %s at %.0f requests/min", p.Account, p.Requests, (time.Duration(p.Minutes * float64(time.Minute))).Round(time.Second), p.Pace)
+		took := (time.Duration(p.Minutes * float64(time.Minute))).Round(time.Second)
+		if p.LowerBound {
+			fmt.Fprintf(tw, "account %s: at least %s, at least %s at %.0f requests/min", p.Account, Plural(int(p.Requests), "request", "requests"), took, p.Pace)
+		} else {
+			fmt.Fprintf(tw, "account %s: %s ≈ %s at %.0f requests/min", p.Account, Plural(int(p.Requests), "request", "requests"), took, p.Pace)
+		}
 		if p.PerHour > 0 {
 			fmt.Fprintf(tw, " (%.0f an hour: %s of the key's hourly quota)", p.PerHour, hours(float64(p.Requests)/p.PerHour))
 		}
@@ -226,6 +232,10 @@ func Plan(out io.Writer, plans []pipeline.PlanAccount) {
 			fmt.Fprintf(tw, " (%d probe request(s) spent)", p.Probes)
 		}
 		fmt.Fprintln(tw)
+		if p.LowerBound {
+			fmt.Fprintf(tw, "  a lower bound: %d resource(s) never exported count one page each and none of their details; a first export\n"+
+				"  of a real shop needs one request per ticket and invoice, thousands for a busy one (--probe sizes them)\n", p.Unknown)
+		}
 		if p.Silent != nil {
 			fmt.Fprintf(tw, "  the key is silent until %s after a rate-limit signal\n", ts(p.Silent))
 		}
@@ -243,4 +253,32 @@ func hours(h float64) string {
 		return "within one hour"
 	}
 	return fmt.Sprintf("%.1f hours", h)
+}
+
+// ErrorLine is an error as the last line of a command shows it: one line,
+// at most ErrorMax characters. A longer one keeps its start (what was
+// being done) and its end (the root cause: "No space left on device"),
+// the middle elided; meta.runs and --summary-json have it whole.
+func ErrorLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if r := []rune(s); len(r) > ErrorMax {
+		tail := ErrorMax / 3
+		s = string(r[:ErrorMax-tail-3]) + " … " + string(r[len(r)-tail:])
+	}
+	return s
+}
+
+// ErrorMax bounds the final error line.
+const ErrorMax = 300
+
+// RateLimits is each source's documented rate limits, for every --help: a
+// rate above them is refused unless the account sets
+// override_documented_limit: true.
+func RateLimits() string {
+	var b strings.Builder
+	b.WriteString("RATE LIMITS (documented; a higher rate is refused unless the account sets " + extract.OverrideKey + ": true):\n")
+	for _, src := range sources.All {
+		fmt.Fprintf(&b, "   %s: %s\n", src.Short, src.Limits)
+	}
+	return b.String() + "\n"
 }

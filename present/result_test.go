@@ -3,6 +3,7 @@ package present
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -57,5 +58,19 @@ func TestATableCountsItsRowsInGoodEnglish(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("%d rows: %q, want %q", n, b.String(), want)
 		}
+	}
+}
+
+func TestTheLastErrorLineIsShortAndKeepsTheCause(t *testing.T) {
+	long := errors.New("publish Parquet mgr.tickets_history: write: IO Error: Could not write file \"/srv/export/" + strings.Repeat("deep/", 80) + "data_0.tmp\":\n  No space left on device")
+	got := ErrorLine(long)
+	if n := len([]rune(got)); n > ErrorMax || strings.Contains(got, "\n") {
+		t.Errorf("%d characters or several lines: %q", n, got)
+	}
+	if !strings.HasPrefix(got, "publish Parquet mgr.tickets_history: write:") || !strings.HasSuffix(got, "No space left on device") || !strings.Contains(got, " … ") {
+		t.Errorf("%q: want what was being done, then …, then the cause", got)
+	}
+	if short := errors.New("config: x"); ErrorLine(short) != "config: x" {
+		t.Errorf("a short error changed: %q", ErrorLine(short))
 	}
 }

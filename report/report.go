@@ -75,7 +75,7 @@ var sections = []section{
 	{"turnaround", "Turnaround by month", "turnaround", "Median and 90th-percentile days from opening to closing, per month of closing.", drawTurnaround},
 	{"backlog", "Backlog by status group and age", "backlog", "Tickets neither done nor cancelled, by status group and days since they were opened.", drawBacklog},
 	{"top-repairs", "Top device and issue combinations", "top_repairs", "The repairs most often booked in the period.", drawTopRepairs},
-	{"receivables", "Receivables by age", "receivables_by_age", "Invoices with money still due, by age (RepairOps reports no payments).", drawReceivables},
+	{"receivables", "Receivables by age", "receivables_by_age", "Invoices with money still due, by age (RepairOps: for accounts that receive its payment webhooks).", drawReceivables},
 	{"low-stock", "Stock at or below its reorder level", "low_stock", "What to reorder: units on hand against the reorder level.", drawLowStock},
 	{"technicians", "Technicians' revenue", "revenue_by_technician", "Ticket invoice totals per technician over the period.", drawTechnicians},
 }

@@ -18,9 +18,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -28,9 +26,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/repairshop/export/config"
-	"github.com/repairshop/export/extract"
-	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/internal/atomicfile"
+	"github.com/repairshop/export/internal/crashpoint"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -54,41 +51,18 @@ const exitHelp = `EXIT CODES:
    3  partial: stopped by the rate budget or a signal (SIGTERM, SIGINT); committed what it fetched, the next run resumes
    4  done, but some records were rejected (quarantined in meta.rejects; see repairshop-export status)`
 
-// crashEnv names a point at which the process kills itself with SIGKILL,
-// e.g. "checkpoint:after-commit#2" (the second time): how the crash tests
-// stop a real `repairshop-export run` exactly where they want. Unset in production.
-const crashEnv = "EXPORT_TEST_CRASH_AT"
+// crashEnv and checkpointEnv are the crash tests' variables (package
+// crashpoint); hooks and checkpointPages what they set, nil and 0 in
+// production.
+const (
+	crashEnv      = crashpoint.Env
+	checkpointEnv = crashpoint.PagesEnv
+)
 
-// checkpointEnv overrides the pages per checkpoint, so that a crash test
-// sees several checkpoints in a small export.
-const checkpointEnv = "EXPORT_TEST_CHECKPOINT_PAGES"
-
-// hooks are the crash points set by crashEnv; nil in production.
-var hooks func(point string)
-
-// checkpointPages is the pages per checkpoint set by checkpointEnv (0: the default).
-var checkpointPages int
-
-func crashHook(spec string) func(string) {
-	point, nth := spec, 1
-	if i := strings.LastIndexByte(spec, '#'); i > 0 {
-		point = spec[:i]
-		fmt.Sscan(spec[i+1:], &nth)
-	}
-	var mu sync.Mutex
-	seen := 0
-	return func(p string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p == point {
-			if seen++; seen == nth {
-				fmt.Fprintf(os.Stderr, "crash point %s#%d reached\n", point, nth)
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {} // the signal is on its way
-			}
-		}
-	}
-}
+var (
+	hooks           func(point string)
+	checkpointPages int
+)
 
 // profileEnv names a file to write a CPU profile of the command to (go
 // tool pprof reads it): how `make bench`'s figures are explained.
@@ -108,12 +82,7 @@ func Main() int {
 }
 
 func run() int {
-	if spec := os.Getenv(crashEnv); spec != "" {
-		hooks = crashHook(spec)
-	}
-	if n, err := strconv.Atoi(os.Getenv(checkpointEnv)); err == nil && n > 0 {
-		checkpointPages = n
-	}
+	hooks, checkpointPages = crashpoint.FromEnv()
 	// A file-size limit (ulimit -f, systemd's LimitFSIZE) must fail the
 	// write that crosses it, as a full disk does, not kill the process:
 	// DuckDB writes from its own threads, where Go's handler would let the
@@ -141,7 +110,7 @@ func run() int {
 	if err != nil {
 		// One line, the cause first; with JSON logs, a JSON line like
 		// every line before it.
-		msg := errorLine(err)
+		msg := present.ErrorLine(err)
 		if l, ok := app.Metadata[jsonLogKey].(*slog.Logger); ok {
 			l.Error(msg, "exit_code", code)
 		} else {
@@ -150,22 +119,6 @@ func run() int {
 	}
 	return code
 }
-
-// errorLine is an error as the last line of a command shows it: one line,
-// at most errorMax characters. A longer one keeps its start (what was
-// being done) and its end (the root cause: "No space left on device"),
-// the middle elided; meta.runs and --summary-json have it whole.
-func errorLine(err error) string {
-	s := strings.Join(strings.Fields(err.Error()), " ")
-	if r := []rune(s); len(r) > errorMax {
-		tail := errorMax / 3
-		s = string(r[:errorMax-tail-3]) + " … " + string(r[len(r)-tail:])
-	}
-	return s
-}
-
-// errorMax bounds the final error line.
-const errorMax = 300
 
 // flagsFirst moves a command's flags before its arguments, so that
 // `repairshop-export query turnaround --from 2026-01-01` reads as people write it
@@ -317,18 +270,6 @@ var examples = map[string]string{
 	"schema": "repairshop-export schema\n   repairshop-export schema --json | jq '.[] | .name'",
 }
 
-// rateHelp is each source's documented rate limits, for every --help: a
-// rate above them is refused unless the account sets
-// override_documented_limit: true.
-func rateHelp() string {
-	var b strings.Builder
-	b.WriteString("RATE LIMITS (documented; a higher rate is refused unless the account sets " + extract.OverrideKey + ": true):\n")
-	for _, src := range sources.All {
-		fmt.Fprintf(&b, "   %s: %s\n", src.Short, src.Limits)
-	}
-	return b.String() + "\n"
-}
-
 // withHelp adds the examples and the exit codes to every command's --help,
 // and each command's own help flag (see helpFlag).
 func withHelp(app *cli.App) *cli.App {
@@ -344,7 +285,7 @@ func withHelp(app *cli.App) *cli.App {
 			}
 			c.Description += "EXAMPLES:\n   " + ex
 		}
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + rateHelp() + exitHelp + "\n"
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + present.RateLimits() + exitHelp + "\n"
 	}
 	return app
 }
@@ -359,7 +300,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		Metadata:              map[string]any{getenvKey: getenv},
 		Name:                  Name,
 		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + rateHelp() + exitHelp + "\n",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + present.RateLimits() + exitHelp + "\n",
 		Writer:                stdout,
 		ErrWriter:             stderr,
 		Flags: []cli.Flag{

@@ -528,17 +528,3 @@ func TestEveryCommandsHelpHasAnExampleAndTheExitCodes(t *testing.T) {
 		}
 	}
 }
-
-func TestTheLastErrorLineIsShortAndKeepsTheCause(t *testing.T) {
-	long := errors.New("publish Parquet mgr.tickets_history: write: IO Error: Could not write file \"/srv/export/" + strings.Repeat("deep/", 80) + "data_0.tmp\":\n  No space left on device")
-	got := errorLine(long)
-	if n := len([]rune(got)); n > errorMax || strings.Contains(got, "\n") {
-		t.Errorf("%d characters or several lines: %q", n, got)
-	}
-	if !strings.HasPrefix(got, "publish Parquet mgr.tickets_history: write:") || !strings.HasSuffix(got, "No space left on device") || !strings.Contains(got, " … ") {
-		t.Errorf("%q: want what was being done, then …, then the cause", got)
-	}
-	if short := errors.New("config: x"); errorLine(short) != "config: x" {
-		t.Errorf("a short error changed: %q", errorLine(short))
-	}
-}

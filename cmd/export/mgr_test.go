@@ -149,8 +149,25 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir)
 	setEnv(t, env)
-	// Before anything is exported, plan --probe sizes every list with a
-	// few one-record requests.
+	// Before anything is exported, plan without --probe cannot know the
+	// sizes: it says its figure is a lower bound, and it is one.
+	code, out, _ := runCLI(t, "plan", "--config", cfg)
+	if code != exitOK || strings.Count(out, ": at least ") != 2 || !strings.Contains(out, "a lower bound: 17 resource(s) never exported") {
+		t.Errorf("plan of a shop never exported: exit %d, want \"at least\" and why, for both shops\n%s", code, out)
+	}
+	_, out, _ = runCLI(t, "plan", "--config", cfg, "--json")
+	var bounds []pipeline.PlanAccount
+	json.Unmarshal([]byte(out), &bounds)
+	for _, p := range bounds {
+		lists, details := minimumRequests(srv.Shop(p.Account))
+		if !p.LowerBound || p.Unknown != 17 || p.Requests > int64(lists+details) {
+			t.Errorf("plan --json %s: lower_bound %v, %d unknown, %d requests; want true, 17, at most the %d a run needs", p.Account, p.LowerBound, p.Unknown, p.Requests, lists+details)
+		}
+	}
+	if len(srv.Log()) != 0 {
+		t.Errorf("plan without --probe sent %d requests", len(srv.Log()))
+	}
+	// plan --probe sizes every list with a few one-record requests.
 	code, out, stderr := runCLI(t, "plan", "--config", cfg, "--probe", "--json")
 	if code != exitOK {
 		t.Fatalf("plan --probe: exit %d\n%s\n%s", code, out, stderr)
@@ -208,7 +225,7 @@ func TestEveryMGRResourceLandsWithExactSums(t *testing.T) {
 	plans = nil
 	json.Unmarshal([]byte(out), &plans)
 	for _, p := range plans {
-		if lists, _ := minimumRequests(srv.Shop(p.Account)); p.Requests != int64(lists) {
+		if lists, _ := minimumRequests(srv.Shop(p.Account)); p.Requests != int64(lists) || p.LowerBound {
 			t.Errorf("plan %s after a full run: %d requests, want the %d list pages", p.Account, p.Requests, lists)
 		}
 	}

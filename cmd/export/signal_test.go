@@ -14,6 +14,7 @@ import (
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/wiretest"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 )
 
 // awaitPaused waits until a request is held at the paused wire.
@@ -106,8 +107,8 @@ func TestASignalStopsARunCleanly(t *testing.T) {
 					Code       int `json:"exit_code"`
 				}
 				json.Unmarshal([]byte(lines[len(lines)-1]), &last)
-				if want := "interrupted by " + c.name; last.Level != "ERROR" || !strings.HasPrefix(last.Msg, want) || last.Code != exitPartial || strings.Contains(last.Msg, "rate budget") || len([]rune(last.Msg)) > errorMax {
-					t.Errorf("the last line is %+v; want an ERROR starting %q, exit_code 3, at most %d characters, no rate budget", last, want, errorMax)
+				if want := "interrupted by " + c.name; last.Level != "ERROR" || !strings.HasPrefix(last.Msg, want) || last.Code != exitPartial || strings.Contains(last.Msg, "rate budget") || len([]rune(last.Msg)) > present.ErrorMax {
+					t.Errorf("the last line is %+v; want an ERROR starting %q, exit_code 3, at most %d characters, no rate budget", last, want, present.ErrorMax)
 				}
 			}
 			resume()
