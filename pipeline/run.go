@@ -198,6 +198,19 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		return Report{}, err
 	}
 	log.Info("run started", "run", runID, "accounts", len(cfg.Accounts), "warehouse", cfg.Warehouse)
+	// A run that fails before its accounts start still ends in meta.runs
+	// (failed, or interrupted by a signal), never left "running": the
+	// next run would take that for a process that died.
+	abandon := func(err error) (Report, error) {
+		status := load.StatusFailed
+		if ctx.Err() != nil {
+			status = load.StatusInterrupted
+		}
+		if _, ferr := w.Finish(context.WithoutCancel(ctx), runID, clock.Now(), status, nil, err.Error()); ferr != nil {
+			return Report{}, errors.Join(err, fmt.Errorf("record the run's end: %w", ferr))
+		}
+		return Report{}, err
+	}
 
 	// A small buffer: a page fetched but not yet archived is lost (and
 	// paid for again) if the process dies.
@@ -210,12 +223,12 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 			x.clock = waitClock{Clock: clock, p: x.prog, a: x.progress}
 		}
 		if err := x.prepare(ctx, w, opt.Limits); err != nil {
-			return Report{}, err
+			return abandon(fmt.Errorf("account %s: %w", x.a.Name, err))
 		}
 	}
 	if opt.Progress != nil {
 		if err := planProgress(ctx, cfg, w, accts, state, opt); err != nil {
-			return Report{}, err
+			return abandon(err)
 		}
 	}
 	results := make([]load.AccountResult, len(accts))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/schema"
 )
 
@@ -63,6 +64,16 @@ func TestResourcesHaveTheirTables(t *testing.T) {
 			if !tb.IsChild() && !loaded[tb] {
 				t.Errorf("%s: no resource or webhook loads %s", s.Name, tb.FullName())
 			}
+		}
+	}
+}
+
+// Every registered source has every required part (extract.Validate): a
+// source that lacks one fails here, not mid-run in the driver.
+func TestEverySourceIsComplete(t *testing.T) {
+	for _, s := range All {
+		if err := extract.Validate(s); err != nil {
+			t.Error(err)
 		}
 	}
 }
