@@ -367,8 +367,8 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		errs = append(errs, fmt.Errorf("%s: api_key_env is missing (name of the environment variable that holds the API key)", where))
 	case !LooksLikeEnvName(a.APIKeyEnv):
 		// Never repeat the value: it is likely the key itself.
-		errs = append(errs, fmt.Errorf("%s: api_key_env must be the NAME of an environment variable (e.g. MGR_%s_KEY), not the key: keep the key out of this file, put it in that variable (the value given is not shown)",
-			where, strings.ToUpper(strings.ReplaceAll(cmp.Or(a.Name, "SHOP"), "-", "_"))))
+		errs = append(errs, fmt.Errorf("%s: api_key_env must be the NAME of an environment variable (e.g. %s), not the key: keep the key out of this file, put it in that variable (the value given is not shown)",
+			where, Starter{Source: cmp.Or(a.Source, "shop"), Name: cmp.Or(a.Name, "shop")}.DefaultKeyEnv()))
 	}
 	src, ok := sources.Lookup(a.Source)
 	if !ok {
@@ -421,8 +421,21 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 	return a, errs
 }
 
+// article is "a" or "an" before a word as it is said: by its first
+// letter, and for an initialism (all capitals, as a source's short name
+// may be) by how that letter is spelt out ("an MGR", "an API", "a URL").
 func article(word string) string {
-	if strings.ContainsRune("AEIOUaeiouM", rune(word[0])) { // "an MGR", "an apple"
+	if word == "" {
+		return "a"
+	}
+	first := rune(word[0])
+	if word == strings.ToUpper(word) && len(word) > 1 {
+		if strings.ContainsRune("AEFHILMNORSX", first) { // "ay", "ef", "aitch", "em", …
+			return "an"
+		}
+		return "a"
+	}
+	if strings.ContainsRune("AEIOUaeiou", first) {
 		return "an"
 	}
 	return "a"

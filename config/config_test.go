@@ -63,6 +63,7 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"an unknown resource", strings.Replace(good, "customFields/tickets", "webhooks", 1), `"webhooks" is not an MGR resource`},
 		{"a wrong type", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: lots", 1), "line 7"},
 		{"no accounts", "warehouse: x\n", "accounts: none configured"},
+		{"a key pasted names the source's variable", strings.Replace(good, "api_key_env: K2", "api_key_env: ro_live_8f7e6d5c4b3a29181716", 1), "(e.g. REPAIROPS_METRO_KEY)"},
 		{"a rate above MGR's documented limit", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 1000", 1), `requests_per_minute: 1000 is above MGR's documented limit of 30 a minute (ignore its rate-limit error 10 times and it blocks the key and the shop's IP for 6 hours)`},
 		{"a rate of zero", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 0", 1), `requests_per_minute: 0 is not a whole number of requests of at least 1`},
 		{"a fractional rate", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 1.5", 1), `requests_per_minute: 1.5 is not a whole number`},
@@ -138,6 +139,14 @@ func TestAPIKeyInTheConfigIsRefusedUnshown(t *testing.T) {
 	for _, ok := range []string{"MGR_NORTH_KEY", "RO_METRO_KEY", "K1", "RepairOps_Key", "SHOP2_KEY"} {
 		if !LooksLikeEnvName(ok) {
 			t.Errorf("%s: taken for a key", ok)
+		}
+	}
+}
+
+func TestArticleIsAsTheWordIsSaid(t *testing.T) {
+	for word, want := range map[string]string{"MGR": "an", "API": "an", "URL": "a", "RepairOps": "a", "Shopify": "a", "apple": "an", "XML": "an", "HTTP": "an", "": "a"} {
+		if got := article(word); got != want {
+			t.Errorf("article(%q) = %q, want %q", word, got, want)
 		}
 	}
 }

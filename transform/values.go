@@ -151,7 +151,7 @@ func plainDecimal(s string, precision, scale int) (int64, bool) {
 // Layouts without a zone are read as UTC.
 var timeLayouts = []string{
 	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999-0700", // MGR: numeric offset without a colon
+	"2006-01-02T15:04:05.999999999-0700", // ISO 8601's basic offset, without a colon (+0600)
 	"2006-01-02 15:04:05.999999999-07:00",
 	"2006-01-02 15:04:05.999999999-0700",
 	"2006-01-02T15:04:05.999999999",
