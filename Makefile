@@ -42,7 +42,8 @@ test: $(READER_OK)
 
 # The timing stress check: the tests that involve processes, signals,
 # sockets and deadlines, STRESS_COUNT (3) times each, with a neighbour
-# process burning one core (scripts/test-stress.sh). About 10 minutes here.
+# process burning the core they are pinned to (scripts/test-stress.sh):
+# about half a core. About 11 minutes here.
 test-stress: $(READER_OK)
 	GO=$(GO) ./scripts/test-stress.sh
 
