@@ -163,3 +163,17 @@ func TestCheckOpensTheWarehouseAsARunWould(t *testing.T) {
 		})
 	}
 }
+
+// A key paced above the vendor's documented limit (the account overrides
+// it) is ready, and check says that it is above and why it is allowed.
+func TestCheckSaysWhenARateIsAboveTheDocumentedLimit(t *testing.T) {
+	url := answering(t, 200, "application/json", `[{"id":1,"label":"New"}]`)
+	f := keyFinding(t, url, "    requests_per_minute: 6000\n    override_documented_limit: true\n")
+	if !f.OK || !strings.Contains(f.Detail, "paced at 5400 requests/min, above MGR's documented 30 (override_documented_limit is set") {
+		t.Errorf("%+v", f)
+	}
+	f = keyFinding(t, url, "")
+	if !f.OK || !strings.Contains(f.Detail, "paced at 27 requests/min (MGR allows 30)") {
+		t.Errorf("%+v", f)
+	}
+}

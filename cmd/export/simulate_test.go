@@ -45,8 +45,10 @@ func TestSimulateSendsWebhooksToListen(t *testing.T) {
 		t.Fatalf("keys.env holds %d webhook secret(s), want one per organisation: %v", len(secrets), env)
 	}
 	setEnv(t, env)
-	listen, _ := startExport(t, env, "listen", "--config", cfg)
+	listen, listenOut := startExport(t, env, "listen", "--config", cfg)
 	defer func() { listen.Process.Kill(); listen.Wait() }()
+	// The receiver answers (or dies saying why) before anything else.
+	listenOut.waitFor(t, "receiving webhooks")
 	// The simulator says when every payment it made has been accepted.
 	simOut.waitFor(t, "none pending")
 	events := 0

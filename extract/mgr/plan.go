@@ -77,5 +77,9 @@ func (s *session) Check(ctx context.Context) (string, error) {
 	if _, err := s.c.Probe(ctx, Statuses, 0); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("key accepted; paced at %.0f requests/min (MGR allows 30)", float64(time.Minute)/float64(s.c.http.Bucket().Interval())), nil
+	pace := float64(time.Minute) / float64(s.c.http.Bucket().Interval())
+	if pace > DefaultRequestsPerMinute {
+		return fmt.Sprintf("key accepted; paced at %.0f requests/min, above MGR's documented 30 (%s is set: only for a server that allows it)", pace, extract.OverrideKey), nil
+	}
+	return fmt.Sprintf("key accepted; paced at %.0f requests/min (MGR allows 30)", pace), nil
 }
