@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +22,15 @@ import (
 // says of the key.
 func keyFinding(t *testing.T, baseURL, extra string) Finding {
 	t.Helper()
+	return sourceKeyFinding(t, "mgr", baseURL, extra)
+}
+
+// sourceKeyFinding is keyFinding for an account of any source.
+func sourceKeyFinding(t *testing.T, source, baseURL, extra string) Finding {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte("warehouse: " + dir + "/w.duckdb\nstate_dir: " + dir + "/state\naccounts:\n" +
-		"  - name: north\n    source: mgr\n    base_url: " + baseURL + "\n    api_key_env: TEST_CHECK_KEY\n" + extra))
+		"  - name: north\n    source: " + source + "\n    base_url: " + baseURL + "\n    api_key_env: TEST_CHECK_KEY\n" + extra))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +182,29 @@ func TestCheckSaysWhenARateIsAboveTheDocumentedLimit(t *testing.T) {
 	f = keyFinding(t, url, "")
 	if !f.OK || !strings.Contains(f.Detail, "paced at 27 requests/min (MGR allows 30)") {
 		t.Errorf("%+v", f)
+	}
+}
+
+// A RepairOps key at its hourly quota: check answers at once (it does not
+// wait for the reset with no request left to send) and says when it resets.
+func TestCheckOfAKeyAtItsQuotaSaysWhenItResets(t *testing.T) {
+	reset := time.Now().Add(40 * time.Minute).Truncate(time.Second)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-RateLimit-Limit", "1000")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(429)
+		io.WriteString(w, `{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Rate limit exceeded"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	began := time.Now()
+	f := sourceKeyFinding(t, "repairops", srv.URL+"/v1", "")
+	if took := time.Since(began); took > time.Minute {
+		t.Errorf("check took %s: it waited for the reset", took)
+	}
+	want := "it resets at " + reset.Local().Format(time.RFC3339)
+	if f.OK || !strings.Contains(f.Detail, "HTTP 429") || !strings.Contains(f.Detail, want) {
+		t.Errorf("%q; want HTTP 429 and %q", f.Detail, want)
 	}
 }

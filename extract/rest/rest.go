@@ -287,6 +287,11 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 			return nil, d.Err
 		case d.Wait > 0:
 			last = err
+			if spent := c.Spent(); spent != nil {
+				// No request is left to send after the wait (check's one):
+				// say what stopped it now, not after the limit resets.
+				return nil, fmt.Errorf("%w (not asked again: %w)", err, spent)
+			}
 			if err := c.Clock.Sleep(budget.WithWaitReason(ctx, "rate limit: waiting for the reset the API named"), d.Wait); err != nil {
 				return nil, err
 			}

@@ -147,6 +147,24 @@ func TestABudgetThatStopsARetryKeepsTheCause(t *testing.T) {
 	}
 }
 
+// A rate limit that would be waited out, with no request left to send
+// after it, ends the call at once: `check` must not sit until the reset.
+func TestAWaitWithNothingLeftToSendIsNotWaited(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(429) }))
+	defer srv.Close()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := budget.NewFake(start)
+	c := client(t, srv.URL, clk, WithRunBudget(1, time.Time{}))
+	_, err := c.Get(context.Background(), "things", nil)
+	var st errStatus
+	if !errors.As(err, &st) || st != 429 || !errors.Is(err, ErrRunBudget) {
+		t.Fatalf("err = %v; want the 429, wrapping the budget", err)
+	}
+	if waited := clk.Now().Sub(start); waited >= time.Second {
+		t.Errorf("waited %s for a reset it could not use", waited)
+	}
+}
+
 func TestTheKeyIsRedacted(t *testing.T) {
 	c := client(t, "http://127.0.0.1:1", budget.Real{})
 	if got := c.Redact("echo: k-secret, again k-secret"); strings.Contains(got, "k-secret") {
