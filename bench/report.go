@@ -112,7 +112,7 @@ func (b *bench) runUnthrottled(n int) (runResult, error) {
 	}
 	defer sim.stop()
 	r, err := exportRun(b.bin, dir, []string{keyOf(sim.env, "MGR_NORTH_KEY")},
-		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: 1000000\n    resources: [tickets]\n", sim.mgrURL))
+		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: 1000000\n    override_documented_limit: true\n    resources: [tickets]\n", sim.mgrURL))
 	if err != nil {
 		return r, err
 	}
@@ -141,7 +141,7 @@ func (b *bench) rateFloor() (runResult, runResult, error) {
 	os.MkdirAll(mdir, 0o755)
 	os.MkdirAll(rdir, 0o755)
 	m, err := exportRun(b.bin, mdir, []string{keyOf(sim.env, "MGR_NORTH_KEY")},
-		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: %d\n    resources: [tickets]\n", sim.mgrURL, perSec*60))
+		fmt.Sprintf("  - name: north\n    source: mgr\n    base_url: %s\n    api_key_env: MGR_NORTH_KEY\n    requests_per_minute: %d\n    override_documented_limit: true\n    resources: [tickets]\n", sim.mgrURL, perSec*60))
 	if err != nil {
 		return m, runResult{}, err
 	}
@@ -150,7 +150,7 @@ func (b *bench) rateFloor() (runResult, runResult, error) {
 	m.MinRequests = (8000 + 49) / 50
 	m.RequestRatio = float64(m.Requests) / float64(m.MinRequests)
 	r, err := exportRun(b.bin, rdir, []string{keyOf(sim.env, "REPAIROPS_METRO_KEY")},
-		fmt.Sprintf("  - name: metro\n    source: repairops\n    base_url: %s\n    api_key_env: REPAIROPS_METRO_KEY\n    requests_per_hour: %d\n    resources: [tickets]\n", sim.roURL, perSec*3600))
+		fmt.Sprintf("  - name: metro\n    source: repairops\n    base_url: %s\n    api_key_env: REPAIROPS_METRO_KEY\n    requests_per_hour: %d\n    override_documented_limit: true\n    resources: [tickets]\n", sim.roURL, perSec*3600))
 	if err != nil {
 		return m, r, err
 	}

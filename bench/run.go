@@ -84,7 +84,7 @@ type runResult struct {
 	RequestRatio float64 `json:"requests_over_minimum,omitempty"`
 }
 
-var requestsLine = regexp.MustCompile(`account (\S+) \((\S+)\): ok, (\d+) request\(s\)`)
+var requestsLine = regexp.MustCompile(`account (\S+) \((\S+)\): ok, (\d+) requests?`)
 
 // exportRun writes a one-account config and runs `repairshop-export run` on it.
 func exportRun(bin, dir string, env []string, account string) (runResult, error) {
