@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/internal/oneline"
 )
 
 // diagnose says why a check's request failed and what to do about it, in
@@ -54,7 +55,7 @@ func diagnose(err error, a extract.Account) string {
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		return fmt.Sprintf("the connection to %s was cut before an answer; check base_url (a proxy or firewall may close it), then try again", host)
 	}
-	return oneLine(err.Error(), 300) // the source's own words (a RepairOps key of the wrong scope)
+	return oneline.Cut(err.Error(), 300) // the source's own words (a RepairOps key of the wrong scope)
 }
 
 // statusDiagnosis is diagnose for an API's answer. Where the source
@@ -69,7 +70,7 @@ func statusDiagnosis(err error, st extract.StatusError, a extract.Account, host 
 	var advice *extract.Advice
 	switch {
 	case errors.As(err, &advice):
-		return oneLine(fmt.Sprintf("HTTP %d%s: %s", code, said, advice.Text), 300)
+		return oneline.Cut(fmt.Sprintf("HTTP %d%s: %s", code, said, advice.Text), 300)
 	case code == 401:
 		return fmt.Sprintf("HTTP 401: the key is refused%s; check that %s holds the shop's current key (generating or resetting a key stops the old one)", said, a.APIKeyEnv)
 	case code == 403:
@@ -100,7 +101,7 @@ func apiMessage(st extract.StatusError) string {
 			msg = msg[j+2:]
 		}
 	}
-	return oneLine(msg, 120)
+	return oneline.Cut(msg, 120)
 }
 
 func dnsReason(e *net.DNSError) string {
@@ -110,7 +111,7 @@ func dnsReason(e *net.DNSError) string {
 	case e.IsTimeout:
 		return "the DNS server did not answer"
 	}
-	return oneLine(e.Err, 80)
+	return oneline.Cut(e.Err, 80)
 }
 
 func tlsReason(err error) string {
@@ -119,13 +120,4 @@ func tlsReason(err error) string {
 		return "it is for another host name"
 	}
 	return "signed by an authority this machine does not know"
-}
-
-// oneLine is s on one line, cut to n characters.
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/internal/oneline"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 )
@@ -137,15 +138,6 @@ func ledgerDir(keys []pipeline.KeyInfo) string {
 	return dir
 }
 
-// clip cuts s to n characters, marking the cut.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
 // wrap breaks s into lines of at most n characters, at spaces.
 func wrap(s string, n int) []string {
 	var lines []string
@@ -158,7 +150,7 @@ func wrap(s string, n int) []string {
 		if line != "" {
 			line += " "
 		}
-		line += clip(w, n)
+		line += oneline.Cut(w, n)
 	}
 	if line != "" {
 		lines = append(lines, line)
@@ -191,19 +183,19 @@ func printStatus(out io.Writer, r StatusReport) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", x.RunID, x.Kind, x.Status, minute(&x.StartedAt), took, req, x.Inserted, x.Updated, x.Deleted, x.Rejected, pub)
 		if x.Error != "" && x.Status != load.StatusOK {
-			fmt.Fprintf(tw, "  %s\n", clip(firstLineOf(x.Error), Width-2))
+			fmt.Fprintf(tw, "  %s\n", oneline.Cut(firstLineOf(x.Error), Width-2))
 		}
 	}
 	fmt.Fprintln(tw, "\nCURSORS (times in UTC)")
 	fmt.Fprintln(tw, "account\tresource\tposition (--json: whole)\tupdated")
 	for _, c := range r.Cursors {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Account, c.Resource, clip(position(c.Value), 68), minute(&c.UpdatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Account, c.Resource, oneline.Cut(position(c.Value), 68), minute(&c.UpdatedAt))
 	}
 	fmt.Fprintf(tw, "\nOPEN REJECTS: %d record(s) quarantined and not loaded since (meta.rejects)\n", r.OpenRejects)
 	if len(r.Rejects) > 0 {
 		fmt.Fprintln(tw, "account\ttable\trecord\ttimes\tlast run\treason")
 		for _, x := range r.Rejects {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.Account, x.Table, clip(x.Key, 16), x.Times, x.LastRunID, clip(x.Reason, 40))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", x.Account, x.Table, oneline.Cut(x.Key, 16), x.Times, x.LastRunID, oneline.Cut(x.Reason, 40))
 		}
 	}
 	fmt.Fprintln(tw, "\nSCHEMA DRIFT: fields the APIs send that no column declares (kept in _extra)")
@@ -214,7 +206,7 @@ func printStatus(out io.Writer, r StatusReport) {
 			if d.New {
 				mark = "NEW"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, clip(d.Field, 24), minute(&d.FirstSeenAt), clip(d.Example, 40))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, d.Table, oneline.Cut(d.Field, 24), minute(&d.FirstSeenAt), oneline.Cut(d.Example, 40))
 		}
 	}
 	if len(r.Details) > 0 {
@@ -247,7 +239,7 @@ func printStatus(out io.Writer, r StatusReport) {
 		now := time.Now()
 		for _, k := range r.Keys {
 			if k.Error != "" {
-				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", k.Account, clip(k.Error, 60))
+				fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", k.Account, oneline.Cut(k.Error, 60))
 				continue
 			}
 			silent := "-"
@@ -258,7 +250,7 @@ func printStatus(out io.Writer, r StatusReport) {
 			if !k.LastSignal.IsZero() {
 				last = ts(&k.LastSignal)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, clip(filepath.Base(k.Ledger), 40))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", k.Account, k.Requests, k.Signals, last, silent, oneline.Cut(filepath.Base(k.Ledger), 40))
 		}
 	}
 	if len(r.Webhooks) > 0 {
@@ -267,7 +259,7 @@ func printStatus(out io.Writer, r StatusReport) {
 		for _, h := range r.Webhooks {
 			refused := "-"
 			if h.LastRefused != nil {
-				refused = minute(h.LastRefused) + " (" + clip(h.LastReason, 30) + ")"
+				refused = minute(h.LastRefused) + " (" + oneline.Cut(h.LastReason, 30) + ")"
 			}
 			last := "-"
 			if h.Last != nil {

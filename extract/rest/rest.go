@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/internal/oneline"
 )
 
 // Settings are what a client's options set. Each API starts from its own
@@ -446,10 +447,9 @@ func Snippet(b []byte) string {
 		if m == nil {
 			return "an HTML page without a title"
 		}
-		return fmt.Sprintf("an HTML page titled %q", clip(strings.Join(strings.Fields(html.UnescapeString(string(m[1]))), " "), 80))
+		return fmt.Sprintf("an HTML page titled %q", oneline.Cut(html.UnescapeString(string(m[1])), 80))
 	}
-	// One line: runs of white space (newlines included) become one space.
-	return clip(strings.Join(strings.Fields(strings.ToValidUTF8(string(b[:min(len(b), 4*SnippetMax)]), "?")), " "), SnippetMax)
+	return oneline.Cut(strings.ToValidUTF8(string(b[:min(len(b), 4*SnippetMax)]), "?"), SnippetMax)
 }
 
 // SnippetMax bounds a body's excerpt in a message.
@@ -462,14 +462,6 @@ func isHTML(b []byte) bool {
 	head := bytes.ToLower(b[:min(len(b), 512)])
 	return bytes.HasPrefix(head, []byte("<!doctype html")) || bytes.HasPrefix(head, []byte("<html")) ||
 		(bytes.HasPrefix(head, []byte("<")) && (bytes.Contains(head, []byte("<head")) || bytes.Contains(head, []byte("<body")) || bytes.Contains(head, []byte("<title"))))
-}
-
-// clip cuts s to at most n characters (runes), marking the cut.
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // Params copies a resource's parameters for one request.
