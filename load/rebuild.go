@@ -1,0 +1,196 @@
+package load
+
+// Rebuild shadows: a rebuild loads into shadow tables beside the real
+// ones and swaps them in only when it completes, so a failed or killed
+// rebuild leaves the warehouse as it was.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/repairshop/export/schema"
+)
+
+// shadowSuffix names a rebuild's shadow tables: it fills
+// <source>.<table>__rebuild (and meta.details__rebuild) and swaps them in by
+// name at its end.
+const shadowSuffix = "__rebuild"
+
+// rebuildState is a rebuild in progress: the tables it refills (children
+// included) and the accounts whose rows it replaces.
+type rebuildState struct {
+	runID    string
+	tables   map[string]bool // qualified names
+	accounts string          // SQL list: ('a', 'b')
+}
+
+// BeginRebuild starts a rebuild run. The given tables (children included)
+// are refilled for the given accounts by Stage and Checkpoint from the raw
+// archive into shadow tables, each checkpoint committed (memory stays
+// bounded whatever the archive's size), with a shadow of the detail queue;
+// EndRebuild swaps them in, in one transaction. A shadow starts with the
+// rows of the other accounts, so the swap is a rename, whatever the
+// table's size. Readers see the old tables until then; a failed rebuild
+// leaves them as they were.
+func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time.Time, tables []*schema.Table, accounts []string) error {
+	if err := w.BeginRun(ctx, runID, KindRebuild, started); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	list := make([]string, len(accounts))
+	for i, a := range accounts {
+		list[i] = sqlString(a)
+	}
+	in := "(" + strings.Join(list, ", ") + ")"
+	if len(accounts) == 0 {
+		in = "(NULL)"
+	}
+	rb := &rebuildState{runID: runID, tables: map[string]bool{}, accounts: in}
+	err := w.inTx(ctx, func() error {
+		var all []*schema.Table
+		for _, t := range schema.Flatten(tables...) {
+			if all = append(all, t); t.HistoryTable != nil {
+				all = append(all, t.HistoryTable)
+			}
+		}
+		for _, t := range all {
+			rb.tables[t.FullName()] = true
+			// Every partition the table has now is rewritten (or removed).
+			queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+				SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
+				ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), target(t), in)
+			if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+				return fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err)
+			}
+			shadow := shadowTable(t)
+			cols := columnList(t, "")
+			if err := w.exec(ctx,
+				strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+target(t), "CREATE OR REPLACE TABLE "+shadow, 1),
+				fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE account NOT IN %s", shadow, cols, cols, target(t), in),
+			); err != nil {
+				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
+			}
+		}
+		// The replay updates the detail queue as the runs did, from what
+		// it holds now.
+		return w.exec(ctx,
+			strings.Replace(detailsDDL, "CREATE TABLE IF NOT EXISTS meta.details", "CREATE OR REPLACE TABLE "+shadowDetails, 1),
+			"INSERT INTO "+shadowDetails+" SELECT * FROM meta.details")
+	})
+	if err != nil {
+		w.dropShadows(ctx)
+		return err
+	}
+	w.rebuild = rb
+	return nil
+}
+
+// shadowDetails is the detail queue a rebuild replays into.
+var shadowDetails = "meta." + Quote("details"+shadowSuffix)
+
+func shadowTable(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name+shadowSuffix) }
+
+// target is the table rows go to: the table, or its shadow in a rebuild.
+func (w *Warehouse) target(t *schema.Table) string {
+	if w.rebuild != nil && w.rebuild.tables[t.FullName()] {
+		return shadowTable(t)
+	}
+	return target(t)
+}
+
+// detailsTable is the detail queue notes go to.
+func (w *Warehouse) detailsTable() string {
+	if w.rebuild != nil {
+		return shadowDetails
+	}
+	return "meta.details"
+}
+
+// dropShadows removes every shadow table (of this rebuild, or of one a
+// crash interrupted).
+func (w *Warehouse) dropShadows(ctx context.Context) error {
+	rows, err := w.conn.QueryContext(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+		WHERE table_catalog = current_database() AND ends_with(table_name, ?)`, shadowSuffix)
+	if err != nil {
+		return fmt.Errorf("find shadow tables: %w", err)
+	}
+	var drops []string
+	for rows.Next() {
+		var sch, tbl string
+		if err := rows.Scan(&sch, &tbl); err != nil {
+			rows.Close()
+			return err
+		}
+		drops = append(drops, "DROP TABLE IF EXISTS "+Quote(sch)+"."+Quote(tbl))
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	return w.exec(ctx, drops...)
+}
+
+// EndRebuild swaps the rebuilt tables in (each shadow renamed to its
+// table's name, the detail queue's too) in one transaction, or, when
+// commit is false, leaves the tables as they were and takes back what the
+// rebuild wrote to the meta tables. Either way the shadows are gone. Call
+// it after the last Checkpoint, before Finish.
+func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rb := w.rebuild
+	if rb == nil {
+		return errors.New("end rebuild: no rebuild in progress")
+	}
+	w.rebuild = nil
+	ctx = context.WithoutCancel(ctx) // finish the swap or the clean-up whatever happens to the caller
+	var err error
+	if commit {
+		err = w.inTx(ctx, func() error {
+			names := make([]string, 0, len(rb.tables))
+			for n := range rb.tables {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				t := w.tables[n]
+				if t == nil {
+					return fmt.Errorf("end rebuild: table %s is not declared", n)
+				}
+				if err := w.exec(ctx,
+					"DROP TABLE "+target(t),
+					fmt.Sprintf("ALTER TABLE %s RENAME TO %s", shadowTable(t), Quote(t.Name))); err != nil {
+					return fmt.Errorf("swap in %s: %w", n, err)
+				}
+			}
+			return w.exec(ctx, "DROP TABLE meta.details", "ALTER TABLE "+shadowDetails+" RENAME TO details")
+		})
+		if err != nil {
+			err = fmt.Errorf("commit rebuild: %w", err)
+		}
+	}
+	if !commit || err != nil {
+		w.resetStage(ctx)
+		// What the rebuild's checkpoints wrote outside the shadows.
+		undo := w.inTx(ctx, func() error {
+			for _, q := range []string{
+				`DELETE FROM meta.rejects WHERE run_id = ?`,
+				`UPDATE meta.rejects SET resolved_run_id = NULL WHERE resolved_run_id = ?`,
+				`DELETE FROM meta.schema_drift WHERE first_run_id = ?`,
+			} {
+				if _, err := w.conn.ExecContext(ctx, q, rb.runID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if undo != nil {
+			err = errors.Join(err, fmt.Errorf("take back the rebuild's meta rows: %w", undo))
+		}
+	}
+	return errors.Join(err, w.dropShadows(ctx))
+}

@@ -1,0 +1,262 @@
+package load
+
+// The SQL of an upsert: how a staged table's rows are compared with the
+// stored ones (fingerprints, keys, partial rows completed by details) and
+// merged into the target.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/repairshop/export/schema"
+)
+
+// sameRow is the condition "staged row s equals stored row t" over the
+// business columns (bookkeeping columns excluded, _extra included).
+func sameRow(t *schema.Table) string {
+	var conds []string
+	for _, c := range t.Columns {
+		if c.Name == schema.ColExtractedAt || c.Name == schema.ColRunID {
+			continue
+		}
+		q := Quote(c.Name)
+		if c.Name == schema.ColExtra {
+			// Merging _extra reorders its keys: compare it as a set of
+			// key/value pairs, not as text.
+			conds = append(conds, fmt.Sprintf("%s IS NOT DISTINCT FROM %s", extraPairs("s."+q), extraPairs("t."+q)))
+			continue
+		}
+		conds = append(conds, fmt.Sprintf("s.%s IS NOT DISTINCT FROM t.%s", q, q))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// extraPairs is an _extra object as its sorted [key, value] pairs.
+func extraPairs(col string) string {
+	return fmt.Sprintf("list_sort(list_transform(json_keys(%s), lambda k: [k, (%s -> k)::VARCHAR]))", col, col)
+}
+
+func keyJoin(t *schema.Table, a, b string) string {
+	conds := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		conds[i] = fmt.Sprintf("%s.%s = %s.%s", a, Quote(k), b, Quote(k))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+func columnList(t *schema.Table, prefix string) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = prefix + Quote(c.Name)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// partitionExpr gives the (year, month) of a row for the Parquet layout, or
+// (0, 0) for tables not partitioned by date.
+func partitionExpr(t *schema.Table, alias string) string {
+	if t.PartitionBy == "" {
+		return "0, 0"
+	}
+	c := alias + "." + Quote(t.PartitionBy)
+	return fmt.Sprintf("year(%s), month(%s)", c, c)
+}
+
+func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name) }
+
+// deltaSQL builds a table's delta: each staged row with its operation against
+// the stored table (insert, update, same), and for a child table also the
+// stored lines of re-fetched parents that are gone (delete).
+func deltaSQL(st *stagedTable, tgt string) string {
+	t := st.table
+	// oldPart is the stored row's partition (where an update moves it from).
+	oldPart := "0 AS _oy, 0 AS _om"
+	if t.PartitionBy != "" {
+		c := "t." + Quote(t.PartitionBy)
+		oldPart = fmt.Sprintf("year(%s) AS _oy, month(%s) AS _om", c, c)
+	}
+	if !t.IsChild() {
+		// The versions of a key staged in one checkpoint fold into one: from
+		// its last whole version (a detail) on, later partial versions (a
+		// list page, or a detail that lacks the list's fields) fill in
+		// what they carry. If every version is partial, the fold is
+		// completed from the stored row. Most keys are staged once (a
+		// page's records, a rebuild's): they skip the fold, whose window
+		// and aggregates cost far more memory and time per row. The
+		// stored rows are read through the staged keys (a semi join built
+		// on the staged side), so memory stays that of the checkpoint,
+		// not of the table.
+		key := quoteList(t.Key)
+		cols := columnList(t, "")
+		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+			WITH staged_keys AS (SELECT DISTINCT %s FROM %s),
+			stored AS (SELECT o.* FROM %s o SEMI JOIN staged_keys k ON %s),
+			dup AS (SELECT %s FROM %s GROUP BY ALL HAVING count(*) > 1),
+			once AS (SELECT %s, _batch, _partial FROM %s x WHERE NOT EXISTS (SELECT 1 FROM dup WHERE %s)),
+			folded AS (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
+				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
+					FROM (SELECT *, row_number() OVER (ORDER BY _batch, rowid) AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY _batch, rowid ROWS UNBOUNDED PRECEDING) AS _seg
+						FROM %s x WHERE EXISTS (SELECT 1 FROM dup WHERE %s)))
+				WHERE _seg = _mseg GROUP BY %s)
+			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
+			FROM (SELECT %s, x._batch, x._partial
+				FROM (SELECT * FROM once UNION ALL BY NAME SELECT * FROM folded) x
+				LEFT JOIN stored o ON %s) s
+			LEFT JOIN stored t ON %s`,
+			Quote(st.delta),
+			key, Quote(st.name),
+			tgt, keyJoin(t, "k", "o"),
+			key, Quote(st.name),
+			cols, Quote(st.name), keyJoin(t, "dup", "x"),
+			foldedColumns(t), key, key, Quote(st.name), keyJoin(t, "dup", "x"), key,
+			Quote(schema.ColAccount), sameRow(t), oldPart, mergedColumns(t),
+			keyJoin(t, "x", "o"), keyJoin(t, "s", "t"))
+	}
+	// A parent staged twice in one checkpoint: its last array wins whole.
+	pk := Quote(t.ParentKey)
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+		WITH latest AS (SELECT account, parent_id, max(_batch) AS _batch FROM %s GROUP BY ALL),
+		s AS (SELECT c.* FROM %s c JOIN latest l ON c.account = l.account AND c.%s = l.parent_id AND c._batch = l._batch),
+		stored AS (SELECT t.* FROM %s t SEMI JOIN latest l ON t.account = l.account AND t.%s = l.parent_id)
+		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
+		FROM s LEFT JOIN stored t ON %s
+		UNION ALL BY NAME
+		SELECT t.*, NULL::BIGINT AS _batch, 'delete' AS _op, %s
+		FROM stored t
+		WHERE NOT EXISTS (SELECT 1 FROM s WHERE %s)`,
+		Quote(st.delta),
+		Quote(st.parents), Quote(st.name), pk,
+		tgt, pk,
+		Quote(schema.ColAccount), sameRow(t), oldPart, keyJoin(t, "s", "t"),
+		oldPart,
+		keyJoin(t, "s", "t"))
+}
+
+// foldedColumns aggregates the staged versions of one key (ordered by
+// _r): the key, the last bookkeeping values, the last non-NULL value of
+// each column, and the _extra objects merged in order.
+func foldedColumns(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		q := Quote(c.Name)
+		switch {
+		case t.IsKey(c.Name):
+			cols[i] = q
+		case c.Name == schema.ColExtra:
+			cols[i] = fmt.Sprintf(`CASE WHEN count(%s) = 0 THEN NULL ELSE CAST(list_reduce(list(%s ORDER BY _r) FILTER (WHERE %s IS NOT NULL), lambda a, b: json_merge_patch(a, b)) AS JSON) END AS %s`, q, q, q, q)
+		case c.System:
+			cols[i] = fmt.Sprintf("arg_max(%s, _r) AS %s", q, q)
+		default:
+			cols[i] = fmt.Sprintf("arg_max(%s, _r) FILTER (WHERE %s IS NOT NULL) AS %s", q, q, q)
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// mergedColumns selects a staged row x completed from the stored row o
+// where x is partial: NULL columns take the stored value, _extra is the
+// stored one patched with the staged one.
+func mergedColumns(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		q := Quote(c.Name)
+		switch {
+		case t.IsKey(c.Name) || c.System && c.Name != schema.ColExtra:
+			cols[i] = "x." + q
+		case c.Name == schema.ColExtra:
+			cols[i] = fmt.Sprintf("CASE WHEN x._partial AND o.%s IS NOT NULL THEN CAST(json_merge_patch(o.%s, coalesce(x.%s, '{}')) AS JSON) ELSE x.%s END AS %s", q, q, q, q, q)
+		default:
+			cols[i] = fmt.Sprintf("CASE WHEN x._partial AND x.%s IS NULL THEN o.%s ELSE x.%s END AS %s", q, q, q, q)
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// upsertTable moves one classified table (see classify) into its
+// warehouse table; the caller holds the checkpoint's transaction.
+func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID string) error {
+	t := st.table
+	tgt := w.target(t)
+	delta, counted := Quote(st.delta), Quote(st.counted)
+	rank := func(op string) string {
+		return fmt.Sprintf("CASE %s WHEN 'insert' THEN 3 WHEN 'update' THEN 2 WHEN 'same' THEN 1 ELSE 0 END", op)
+	}
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM %s WHERE before IS NULL OR %s > %s GROUP BY ALL
+		UNION ALL SELECT account, 'delete', '', count(*) FROM %s WHERE _op = 'delete' GROUP BY ALL`, counted, rank("op"), rank("before"), delta))
+	if err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	for a, n := range st.received {
+		w.statsFor(a, t.FullName()).Received += n
+	}
+	for rows.Next() {
+		var a, op, before string
+		var n int64
+		if err := rows.Scan(&a, &op, &before, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		s := w.statsFor(a, t.FullName())
+		for _, c := range []struct {
+			op string
+			by int64
+		}{{before, -n}, {op, n}} { // a row moves from its earlier count to this one
+			switch c.op {
+			case "insert":
+				s.Inserted += c.by
+			case "update":
+				s.Updated += c.by
+			case "same":
+				s.Unchanged += c.by
+			case "delete":
+				s.Deleted += c.by
+			}
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("count staged rows: %w", err)
+	}
+	forget := fmt.Sprintf(`DELETE FROM run_counted WHERE tbl = ? AND k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, counted)
+	remember := fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
+			SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted)
+	for _, q := range []string{forget, remember} {
+		if _, err := w.conn.ExecContext(ctx, q, t.FullName()); err != nil {
+			return fmt.Errorf("count staged rows: %w", err)
+		}
+	}
+	// Partitions to republish: where changed rows are now and where they were.
+	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
+		SELECT DISTINCT '%s', account, y, m, ? FROM (
+			SELECT d.account, %s FROM %s d WHERE d._op <> 'same'
+			UNION ALL
+			SELECT d.account, d._oy, d._om FROM %s d WHERE d._op = 'update'
+		) p(account, y, m) WHERE y IS NOT NULL
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
+		t.FullName(), partitionExpr(t, "d"), delta, delta)
+	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+		return fmt.Errorf("queue Parquet partitions: %w", err)
+	}
+	if t.IsChild() {
+		del := fmt.Sprintf(`DELETE FROM %s t USING %s d WHERE d._op = 'delete' AND %s`, tgt, delta, keyJoin(t, "t", "d"))
+		if _, err := w.conn.ExecContext(ctx, del); err != nil {
+			return fmt.Errorf("delete lines gone from their parent: %w", err)
+		}
+	}
+	cols := columnList(t, "")
+	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM %s WHERE _op IN ('insert', 'update')`, tgt, cols, cols, delta)
+	if _, err := w.conn.ExecContext(ctx, upsert); err != nil {
+		return fmt.Errorf("upsert: %w", err)
+	}
+	if !t.IsChild() && w.openRejects[t.FullName()] {
+		// A record loaded now resolves its earlier rejects.
+		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
+			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
+			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM %s)`, Quote(t.Key[1]), delta)
+		if _, err := w.conn.ExecContext(ctx, resolve, runID, t.FullName(), runID); err != nil {
+			return fmt.Errorf("resolve rejects: %w", err)
+		}
+	}
+	return nil
+}
