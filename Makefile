@@ -13,7 +13,7 @@ READER   := tools/parquet-reader
 READER_OK := $(READER)/node_modules/.installed
 export PARQUET_READER := $(abspath $(READER)/read.mjs)
 
-.PHONY: all build test test-stress demo bench lint clean docs chaos fuzz
+.PHONY: all build test test-stress demo bench lint clean docs chaos fuzz screenshots
 
 all: build
 
@@ -91,6 +91,11 @@ bench: build
 # unless CHAOS_SEED is given; a failure prints the seed that replays it.
 CHAOS_KILLS ?= 200
 CHAOS_SEED  ?= $(shell date +%s)
+# The report's pictures in docs/ (docs/report-1400.png, docs/report-390.png),
+# taken by the browser test at both widths it checks.
+screenshots:
+	EXPORT_REPORT_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestReportDrawsTheKPIQueriesInABrowser$$' ./cmd/export
+
 chaos: $(READER_OK)
 	EXPORT_CHAOS_KILLS=$(CHAOS_KILLS) EXPORT_CHAOS_SEED=$(CHAOS_SEED) \
 		$(GO) test -count=1 -timeout 120m -v -run '^TestRandomKillsConverge$$' ./cmd/export

@@ -1,7 +1,7 @@
 // Package config reads export.yaml: where the warehouse, the Parquet tree,
 // the raw archive and the key ledgers live, and the accounts. It reads the
 // keys every account has (name, source, base_url, api_key_env, resources,
-// timezone, status_groups, webhook, request_timeout);
+// timezone, currency, status_groups, webhook, request_timeout);
 // an account's other keys, and the top-level keys a source owns, are read
 // into that source's own Options and Settings, so each source's keys live
 // with its code. The keys are a contract with users' files: extend, never
@@ -80,12 +80,15 @@ var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "ac
 const DefaultListen = "127.0.0.1:8787"
 
 // accountKeys are the keys every account has.
-var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "status_groups", "webhook", "request_timeout"}
+var accountKeys = []string{"name", "source", "base_url", "api_key_env", "resources", "timezone", "currency", "status_groups", "webhook", "request_timeout"}
 
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // secretKey matches config keys that would hold a key itself.
 var secretKey = regexp.MustCompile(`(?i)^(api_?key|key|token|api_?token|secret|password|bearer)$`)
+
+// currencyCode is an ISO 4217 code's shape.
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -314,6 +317,10 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
 					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
 				}
+			}
+		case "currency":
+			if err = decode(v, &a.Currency); err == nil && !currencyCode.MatchString(a.Currency) {
+				err = fmt.Errorf("line %d: currency %q: want an ISO 4217 code such as USD or EUR", v.Line, a.Currency)
 			}
 		case "request_timeout":
 			var d string
@@ -548,6 +555,7 @@ type FileAccount struct {
 	Source    string         `yaml:"source"`
 	BaseURL   string         `yaml:"base_url,omitempty"`
 	APIKeyEnv string         `yaml:"api_key_env"`
+	Currency  string         `yaml:"currency,omitempty"`
 	Options   map[string]any `yaml:",inline"`
 }
 

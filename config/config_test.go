@@ -23,6 +23,7 @@ accounts:
     shops: [a, b]
     page_size: 100
     timezone: America/Chicago
+    currency: EUR
     status_groups: {done: [Collected, "Reparación terminada"]}
 `
 
@@ -42,6 +43,9 @@ func TestEachSourceReadsItsOwnKeys(t *testing.T) {
 	}
 	if s, ok := north.Settings.(*mgr.Settings); !ok || s.RateScope != mgr.ScopeHost {
 		t.Errorf("north's settings: %+v", north.Settings)
+	}
+	if metro.Currency != "EUR" {
+		t.Errorf("metro's currency: %q", metro.Currency)
 	}
 	if metro.Timezone != "America/Chicago" || strings.Join(metro.StatusGroups["done"], ",") != "Collected,Reparación terminada" {
 		t.Errorf("metro's time zone and status groups: %q %v", metro.Timezone, metro.StatusGroups)
@@ -69,6 +73,7 @@ func TestConfigErrorsNameTheKeyAndLine(t *testing.T) {
 		{"a fractional rate", strings.Replace(good, "requests_per_minute: 20", "requests_per_minute: 1.5", 1), `requests_per_minute: 1.5 is not a whole number`},
 		{"a quota above RepairOps' largest scope", strings.Replace(good, "page_size: 100", "page_size: 100\n    requests_per_hour: 5000", 1), `requests_per_hour: 5000 is above RepairOps' documented limit of 1000 an hour`},
 		{"an unknown time zone", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    timezone: America/Springfield", 1), `line 7: timezone "America/Springfield" is not an IANA time zone name`},
+		{"a currency that is not a code", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    currency: dollars", 1), `line 7: currency "dollars": want an ISO 4217 code such as USD or EUR`},
 		{"a status group that is not one", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {finished: [Collected]}", 1), `line 7: status_groups: "finished" is not a group`},
 		{"a label in two groups", strings.Replace(good, "api_key_env: K1", "api_key_env: K1\n    status_groups: {done: [Collected], waiting: [collected]}", 1), `"collected" is in both`},
 		{"an unknown source", strings.Replace(good, "source: mgr", "source: shopify", 1), `source "shopify": want mgr or repairops`},

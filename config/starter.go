@@ -118,6 +118,7 @@ accounts:
     # timezone: America/Chicago   # the shop's zone, for days and months (default: the offset
     #                             # the source's timestamps carry, else UTC)
 {{- end}}
+    # currency: USD                     # the shop's money (ISO 4217), for the report's money axes
     # resources: [tickets, customers]   # only these (default: all)
     # status_groups:                    # your own status labels → open, waiting, done, cancelled
     #   done: [Collected, "Reparación terminada"]

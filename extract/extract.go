@@ -130,6 +130,9 @@ type Account struct {
 	// Timezone is the shop's IANA time zone ("" for none: the one its
 	// timestamps carry, else UTC), by which days and months are counted.
 	Timezone string
+	// Currency is the ISO 4217 code of the shop's money ("" for not
+	// set): reports draw each currency on its own axis.
+	Currency string
 	// StatusGroups map the shop's own status labels to open, waiting,
 	// done or cancelled, before the defaults.
 	StatusGroups map[string][]string
@@ -404,6 +407,8 @@ type SimAccount struct {
 	// Line describes it for people, key included.
 	Line    string
 	BaseURL string
+	// Currency is the ISO 4217 code of the account's money.
+	Currency string
 	// Options are its source's account keys for a config that uses it.
 	Options map[string]any
 	// Env are more variables its config reads (a webhook secret), for the

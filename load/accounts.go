@@ -23,6 +23,8 @@ type AccountInfo struct {
 	Name, Source string
 	// Timezone is the IANA name the config gives ("" for none).
 	Timezone string
+	// Currency is the ISO 4217 code the config gives ("" for none).
+	Currency string
 }
 
 // StatusRule maps a normalised status label of an account ("*": every
@@ -43,11 +45,15 @@ func (w *Warehouse) SetAccounts(ctx context.Context, accounts []AccountInfo, rul
 			if a.Timezone != "" {
 				zone, basis = a.Timezone, ZoneFromConfig
 			}
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO UPDATE SET source = excluded.source,
+			currency := any(nil)
+			if a.Currency != "" {
+				currency = a.Currency
+			}
+			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis, currency) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT DO UPDATE SET source = excluded.source, currency = excluded.currency,
 					timezone = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone ELSE m.timezone END,
 					timezone_basis = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone_basis ELSE m.timezone_basis END`,
-				a.Name, a.Source, zone, basis, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig)
+				a.Name, a.Source, zone, basis, currency, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig)
 			if err != nil {
 				return fmt.Errorf("record account %s: %w", a.Name, err)
 			}

@@ -382,6 +382,7 @@ var metaDDL = []string{
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS rows_deleted BIGINT`,
 	`ALTER TABLE meta.runs ADD COLUMN IF NOT EXISTS published_at TIMESTAMPTZ`,
 	`ALTER TABLE meta.run_tables ADD COLUMN IF NOT EXISTS rows_deleted BIGINT DEFAULT 0`,
+	`ALTER TABLE meta.accounts ADD COLUMN IF NOT EXISTS currency VARCHAR`, // ISO 4217, from the config
 	`ALTER TABLE meta.rejects ADD COLUMN IF NOT EXISTS resolved_run_id VARCHAR`,
 }
 

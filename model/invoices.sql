@@ -1,6 +1,6 @@
--- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; its API has no invoices or payments, so paid and due come from the payment.processed webhook events of accounts that receive them (repairshop-export listen), else are unknown (NULL)). created_day in the account's time zone. Deleted invoices are left out.
+-- Invoices of both sources: MGR ticket invoices (kind 'ticket') and POS invoices ('pos'); RepairOps bills a ticket's total_cost when it is closed (kind 'ticket', id and number the ticket's, created_at its closed_at; its API has no invoices or payments, so paid and due come from the payment.processed webhook events of accounts that receive them (repairshop-export listen), else are unknown (NULL)). created_day in the account's time zone; currency the account's (the config's currency key; NULL when not set). Deleted invoices are left out.
 WITH zones AS (
-    SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
+    SELECT account, coalesce(timezone, 'UTC') AS tz, currency FROM meta.accounts
 ),
 ro_paid AS (
     SELECT account, ticket_id, sum(amount) AS paid FROM repairops.payments WHERE ticket_id IS NOT NULL GROUP BY ALL
@@ -29,5 +29,6 @@ i AS (
 SELECT i.source, i.account, i.id, i.kind, i.number, i.ticket_id, i.customer_id, i.status, i.created_at,
        CAST(timezone(coalesce(z.tz, 'UTC'), i.created_at) AS DATE) AS created_day,
        CAST(i.subtotal AS DECIMAL(18,2)) AS subtotal, CAST(i.tax AS DECIMAL(18,2)) AS tax, CAST(i.total AS DECIMAL(18,2)) AS total,
-       CAST(i.paid AS DECIMAL(18,2)) AS paid, CAST(i.due AS DECIMAL(18,2)) AS due
+       CAST(i.paid AS DECIMAL(18,2)) AS paid, CAST(i.due AS DECIMAL(18,2)) AS due,
+       z.currency
 FROM i LEFT JOIN zones z ON z.account = i.account

@@ -1,9 +1,9 @@
--- Repair tickets of both sources. status is the source's label, status_group its group (open, waiting, done, cancelled: meta.status_groups, the account's own rules before the defaults; status_mapped is false for a label no rule names, counted as open). closed_at is when the ticket entered its current done stretch: from the timeline RepairOps gives (closed_at_basis 'timeline'); else the first run that saw it done ('observed', from the history); else, when it was done when first seen, the source's last update then ('last_updated', an upper bound). created_day and closed_day are dates in the account's time zone (meta.accounts). Deleted tickets are left out.
+-- Repair tickets of both sources. status is the source's label, status_group its group (open, waiting, done, cancelled: meta.status_groups, the account's own rules before the defaults; status_mapped is false for a label no rule names, counted as open). closed_at is when the ticket entered its current done stretch: from the timeline RepairOps gives (closed_at_basis 'timeline'); else the first run that saw it done ('observed', from the history); else, when it was done when first seen, the source's last update then ('last_updated', an upper bound). created_day and closed_day are dates in the account's time zone (meta.accounts); currency is the account's (its currency key in the config; NULL when not set). Deleted tickets are left out.
 WITH rules AS (
     SELECT account, label, status_group FROM meta.status_groups
 ),
 zones AS (
-    SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
+    SELECT account, coalesce(timezone, 'UTC') AS tz, currency FROM meta.accounts
 ),
 mgr_versions AS (
     SELECT h.account, h.id, h.valid_from, h.last_updated,
@@ -102,6 +102,7 @@ SELECT c.source, c.account, c.shop, c.id, c.number, c.customer_id, c.status, c.s
        c.device, c.issue, c.technician, c.created_at, c.closed_at, c.closed_at_basis,
        CAST(c.total AS DECIMAL(18,2)) AS total,
        CAST(timezone(coalesce(z.tz, 'UTC'), c.created_at) AS DATE) AS created_day,
-       CAST(timezone(coalesce(z.tz, 'UTC'), c.closed_at) AS DATE) AS closed_day
+       CAST(timezone(coalesce(z.tz, 'UTC'), c.closed_at) AS DATE) AS closed_day,
+       z.currency
 FROM closing c
 LEFT JOIN zones z ON z.account = c.account

@@ -361,7 +361,7 @@ func openForWrite(ctx context.Context, cfg *config.Config, command string, now t
 func accountInfos(cfg *config.Config) []load.AccountInfo {
 	out := make([]load.AccountInfo, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
-		out[i] = load.AccountInfo{Name: a.Name, Source: a.Source, Timezone: a.Timezone}
+		out[i] = load.AccountInfo{Name: a.Name, Source: a.Source, Timezone: a.Timezone, Currency: a.Currency}
 	}
 	return out
 }

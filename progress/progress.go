@@ -135,11 +135,16 @@ func (d *Display) poll() []pipeline.AccountProgress {
 // complete ends a bar: full when the account succeeded (its requests
 // were all it needed), else left where it stopped, its line saying why.
 func (d *Display) complete(b *mpb.Bar, a pipeline.AccountProgress) {
-	b.SetCurrent(a.Requests)
 	if a.Succeeded() {
+		b.SetCurrent(a.Requests)
 		b.SetTotal(-1, true) // the total becomes the current count: 100 %
 		return
 	}
+	// The total stays above the count: a count that reaches the total
+	// completes the bar, drawn full (a request made since the last poll
+	// did, when the signal came before the plan was known).
+	b.SetTotal(max(a.Planned, a.Requests+1, 1), false)
+	b.SetCurrent(a.Requests)
 	b.Abort(false) // drawn as it stands, not as 100 %
 }
 

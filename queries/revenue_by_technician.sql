@@ -1,7 +1,7 @@
--- Revenue per technician, both sources: ticket invoice totals per shop, month of the invoice (in the shop's time zone) and the technician of the ticket invoiced (MGR: the ticket's technician; RepairOps: the ticket's assignee). POS sales have no technician.
+-- Revenue per technician, both sources: ticket invoice totals per shop, month of the invoice (in the shop's time zone) and the technician of the ticket invoiced (MGR: the ticket's technician; RepairOps: the ticket's assignee). Tickets without one show as 'unassigned'; POS sales have no technician. currency is the shop's (the config's currency key).
 -- params: from, to, account
 SELECT i.source, i.account, t.shop, strftime(i.created_day, '%Y-%m') AS month,
-       coalesce(t.technician, '(none)') AS technician,
+       coalesce(t.technician, 'unassigned') AS technician, i.currency,
        count(*) AS invoices, sum(i.total) AS revenue
 FROM main.invoices i
 JOIN main.tickets t ON t.source = i.source AND t.account = i.account AND t.id = i.ticket_id

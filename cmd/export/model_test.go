@@ -55,7 +55,7 @@ func loadModelRun(t *testing.T, w *load.Warehouse, started time.Time, pages ...m
 func TestConformedModelAndKPIQueries(t *testing.T) {
 	t.Parallel()
 	w, path := newWarehouse(t)
-	if err := w.SetAccounts(ctx, []load.AccountInfo{{Name: "north", Source: "mgr", Timezone: "America/Chicago"}, {Name: "metro", Source: "repairops"}},
+	if err := w.SetAccounts(ctx, []load.AccountInfo{{Name: "north", Source: "mgr", Timezone: "America/Chicago", Currency: "EUR"}, {Name: "metro", Source: "repairops"}},
 		statusRulesFor(map[string]map[string][]string{"north": {"done": {"Picked up by customer"}}})); err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +152,9 @@ func TestConformedModelAndKPIQueries(t *testing.T) {
 		{"backlog on Jan 31", []string{"--to", "2026-01-31", "backlog"},
 			"source,account,shop,status_group,age_days,tickets\nmgr,north,north,open,3-7,1\nmgr,north,north,waiting,15-30,1\nrepairops,metro,metro,waiting,8-14,1\n"},
 		{"revenue by technician", append(jan, "revenue_by_technician"),
-			"source,account,shop,month,technician,invoices,revenue\nmgr,north,north,2026-01,Dana T,1,100.00\nrepairops,metro,metro,2026-01,Alice,1,200.00\nrepairops,metro,metro,2026-01,Bob,1,100.00\n"},
+			"source,account,shop,month,technician,currency,invoices,revenue\nmgr,north,north,2026-01,Dana T,EUR,1,100.00\nrepairops,metro,metro,2026-01,Alice,,1,200.00\nrepairops,metro,metro,2026-01,Bob,,1,100.00\n"},
 		{"average ticket value", append(jan, "average_ticket_value"),
-			"source,account,shop,month,invoices,revenue,average_value\nmgr,north,north,2026-01,1,100.00,100.00\nrepairops,metro,metro,2026-01,2,300.00,150.00\n"},
+			"source,account,shop,month,currency,invoices,revenue,average_value\nmgr,north,north,2026-01,EUR,1,100.00,100.00\nrepairops,metro,metro,2026-01,,2,300.00,150.00\n"},
 		{"comebacks", append(jan, "comebacks"),
 			"source,account,shop,month,tickets,comebacks,first_time_fix_rate\nmgr,north,north,2026-01,4,1,0.75\nrepairops,metro,metro,2026-01,3,1,0.6667\n"},
 		{"parts margin", append(jan, "parts_margin"),

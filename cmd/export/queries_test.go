@@ -13,6 +13,8 @@ import (
 	"github.com/repairshop/export/extract/repairops/repairopstest"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/model"
+	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
@@ -161,5 +163,74 @@ func TestShippedQueriesOnKnownInvoices(t *testing.T) {
 		"SELECT method, sum(payments), sum(amount) FROM "+shipped(t, "payments_by_method")+" GROUP BY method ORDER BY method")
 	if want := "method,sum(payments),sum(amount)\n(none),1,50.00\nCard,1,10.00\nCash,2,82.00\n"; code != exitOK || byMethod != want {
 		t.Errorf("payments_by_method by method: exit %d %s\n%s\nwant\n%s", code, stderr, byMethod, want)
+	}
+}
+
+// The headline query on hand-made books, as of 2026-03-10 against
+// 2026-02-10: revenue month to date against the same days of February,
+// the backlog on each day, the median turnaround of the tickets closed in
+// each span, and what was due on each day (February's from the payments
+// made by then). The expected figures are worked out by hand below.
+func TestHeadlineOnKnownBooks(t *testing.T) {
+	t.Parallel()
+	w, path := newWarehouse(t)
+	now := time.Date(2026, 3, 12, 12, 0, 0, 0, time.UTC)
+	invoices := `[
+		{"id":"A","created_date":"2026-03-02T10:00:00Z","amount_total":"100.00","amount_paid":"0.00","amount_due":"100.00","payments":[]},
+		{"id":"B","created_date":"2026-02-05T10:00:00Z","amount_total":"50.00","amount_paid":"50.00","amount_due":"0.00",
+		 "payments":[{"amount":"30.00","date":"2026-02-08T10:00:00Z"},{"amount":"20.00","date":"2026-02-20T10:00:00Z"}]},
+		{"id":"C","created_date":"2026-02-15T10:00:00Z","amount_total":"70.00","amount_paid":"0.00","amount_due":"70.00","payments":[]},
+		{"id":"D","created_date":"2026-03-11T10:00:00Z","amount_total":"999.00","amount_paid":"0.00","amount_due":"999.00","payments":[]}]`
+	tickets := `[
+		{"id":"1","createdDate":"2026-01-20T00:00:00Z","lastUpdated":"2026-03-05T00:00:00Z","status":{"label":"Collected"}},
+		{"id":"2","createdDate":"2026-02-01T00:00:00Z","lastUpdated":"2026-02-01T00:00:00Z","status":{"label":"In repair"}},
+		{"id":"3","createdDate":"2026-03-01T00:00:00Z","lastUpdated":"2026-03-01T00:00:00Z","status":{"label":"Waiting for parts"}},
+		{"id":"4","createdDate":"2026-01-05T00:00:00Z","lastUpdated":"2026-01-06T00:00:00Z","status":{"label":"Cancelled"}},
+		{"id":"5","createdDate":"2026-01-01T00:00:00Z","lastUpdated":"2026-02-03T00:00:00Z","status":{"label":"Collected"}}]`
+	if err := w.BeginRun(ctx, "r1", load.KindExport, now); err != nil {
+		t.Fatal(err)
+	}
+	var rules []load.StatusRule
+	for _, r := range model.StatusRules(nil) {
+		rules = append(rules, load.StatusRule{Account: r.Account, Label: r.Label, Group: r.Group})
+	}
+	if err := w.SetAccounts(ctx, []load.AccountInfo{{Name: "north", Source: "mgr", Timezone: "UTC", Currency: "EUR"}}, rules); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EnsureViews(ctx, pipeline.ConformedViews()); err != nil {
+		t.Fatal(err)
+	}
+	for tb, page := range map[*schema.Table]string{mgr.TicketInvoicesTable: invoices, mgr.TicketsTable: tickets} {
+		b, err := transform.Page(tb, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: now}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.Stage(ctx, "north", b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Finish(ctx, "r1", now, load.StatusOK, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	code, out, stderr := runCLI(t, "query", "--warehouse", path, "--format", "csv", "--to", "2026-03-10", "headline")
+	if code != exitOK {
+		t.Fatalf("headline: exit %d %s", code, stderr)
+	}
+	want := `account,metric,currency,current,previous,change,change_pct,as_of,previous_as_of
+,revenue,EUR,100.00,50.00,50.00,100.0,2026-03-10,2026-02-10
+,open_backlog,,2.00,2.00,0.00,0.0,2026-03-10,2026-02-10
+,median_turnaround_days,,44.00,33.00,11.00,33.3,2026-03-10,2026-02-10
+,receivables_due,EUR,170.00,20.00,150.00,750.0,2026-03-10,2026-02-10
+north,revenue,EUR,100.00,50.00,50.00,100.0,2026-03-10,2026-02-10
+north,open_backlog,,2.00,2.00,0.00,0.0,2026-03-10,2026-02-10
+north,median_turnaround_days,,44.00,33.00,11.00,33.3,2026-03-10,2026-02-10
+north,receivables_due,EUR,170.00,20.00,150.00,750.0,2026-03-10,2026-02-10
+`
+	if out != want {
+		t.Errorf("headline as of 2026-03-10:\n%s\nwant (worked out by hand)\n%s", out, want)
 	}
 }

@@ -52,21 +52,95 @@ var chartColumns = map[string][]string{
 	"receivables": {"due"}, "low-stock": {"on_hand", "reorder_level"}, "technicians": {"revenue"},
 }
 
+// readFigures reads every figure: its marks' values from the wide
+// variant (the data, drawn or not) and how many marks of the variant on
+// screen have area.
 const readFigures = `Array.from(document.querySelectorAll('figure.chart')).map(f => {
-  const marks = Array.from(f.querySelectorAll('.mark'));
+  const shown = Array.from(f.querySelectorAll('svg')).filter(s => s.getClientRects().length > 0);
   return {
     Section: f.dataset.section, Query: f.dataset.query, Scope: f.dataset.scope, Hidden: f.hidden,
-    Marks: marks.map(m => m.getAttribute('data-value')),
-    Drawn: marks.filter(m => { const r = m.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length,
+    Marks: Array.from(f.querySelectorAll('svg.wide .mark')).map(m => m.getAttribute('data-value')),
+    Drawn: shown.flatMap(s => Array.from(s.querySelectorAll('.mark'))).filter(m => { const r = m.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length,
     Columns: Array.from(f.querySelectorAll('thead th')).map(th => th.textContent),
     Rows: Array.from(f.querySelectorAll('tbody tr')).map(tr => Array.from(tr.children).map(td => td.textContent)),
   };
 })`
 
+// readProblems lists what a reader of the shown charts would stumble on:
+// a panel without exactly one chart on screen, text under 10 px, text
+// boxes that overlap or leave the chart, a legend key whose colour is not
+// among its chart's marks (or is not the colour it is drawn in).
+const readProblems = `(() => {
+  const problems = [];
+  for (const f of Array.from(document.querySelectorAll('figure.chart')).filter(f => !f.hidden)) {
+    for (const p of f.querySelectorAll('.panel')) {
+      const svgs = Array.from(p.querySelectorAll('svg')).filter(s => s.getClientRects().length > 0);
+      if (svgs.length !== 1) { problems.push(f.dataset.section + ': ' + svgs.length + ' charts on screen in one panel'); continue; }
+      const s = svgs[0], name = s.getAttribute('aria-label') + ' [' + s.getAttribute('class') + ']';
+      const scale = s.getScreenCTM().a, sb = s.getBoundingClientRect();
+      const boxes = [];
+      for (const t of s.querySelectorAll('text')) {
+        const label = Array.from(t.childNodes).filter(n => n.nodeName !== 'title').map(n => n.textContent).join(' ');
+        const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+        if (px < 10) problems.push(name + ': "' + label + '" renders at ' + px.toFixed(1) + ' px');
+        const r = t.getBoundingClientRect();
+        if (r.left < sb.left - 1 || r.right > sb.right + 1 || r.top < sb.top - 1 || r.bottom > sb.bottom + 1) problems.push(name + ': "' + label + '" is cut off by the chart\'s edge');
+        boxes.push([label, r]);
+      }
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i][1], b = boxes[j][1];
+        if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5)
+          problems.push(name + ': "' + boxes[i][0] + '" overlaps "' + boxes[j][0] + '"');
+      }
+      const colours = new Set();
+      s.querySelectorAll('.mark').forEach(m => colours.add(m.getAttribute('fill')));
+      s.querySelectorAll('.line').forEach(m => colours.add(m.getAttribute('stroke')));
+      const keys = s.querySelectorAll('.key');
+      if (keys.length === 0) problems.push(name + ': no legend');
+      keys.forEach(k => {
+        const drawn = k.getAttribute('fill') || k.getAttribute('stroke');
+        if (drawn !== k.dataset.colour || !colours.has(drawn)) problems.push(name + ': legend colour ' + drawn + ' is not among the marks ' + Array.from(colours).join(' '));
+      });
+    }
+  }
+  return problems;
+})()`
+
+// readKeys lists every legend entry on screen: its name (a line chart's
+// " median" and " p90" taken off) and colour.
+const readKeys = `Array.from(document.querySelectorAll('svg')).filter(s => s.getClientRects().length > 0).flatMap(s =>
+  Array.from(s.querySelectorAll('.key')).map(k => [k.nextElementSibling.textContent.replace(/ (median|p90)$/, ''), k.dataset.colour]))`
+
+// layout is how the page sits in the window.
+type layout struct {
+	Scroll, Inner, Columns int
+	Used                   float64 // the share of the window's width the cards span
+}
+
+const readLayout = `(() => {
+  const secs = Array.from(document.querySelectorAll('main > section')).map(s => s.getBoundingClientRect());
+  const left = Math.min(...secs.map(r => r.left)), right = Math.max(...secs.map(r => r.right));
+  return {Scroll: document.documentElement.scrollWidth, Inner: document.documentElement.clientWidth,
+    Columns: new Set(secs.map(r => Math.round(r.left))).size, Used: (right - left) / document.documentElement.clientWidth};
+})()`
+
+// tile is a headline tile on screen.
+type tile struct {
+	Metric, Currency, Current, Previous, Change, Pct, Text string
+}
+
+const readTiles = `Array.from(document.querySelectorAll('.tiles .scoped')).filter(s => !s.hidden).flatMap(s => Array.from(s.querySelectorAll('.tile'))).map(t => ({
+  Metric: t.dataset.metric, Currency: t.dataset.currency, Current: t.dataset.current, Previous: t.dataset.previous,
+  Change: t.dataset.change, Pct: t.dataset.changePct, Text: t.innerText}))`
+
 // The report, rendered in headless Chromium from an export of both
-// simulators: every chart draws its marks, for all shops and for each shop
-// picked in the page; each chart's table holds the KPI query's own rows
-// (repairshop-export query NAME), and its marks are the table's numbers.
+// simulators (shops in USD and EUR): every chart draws its marks, for all
+// shops and for each shop picked in the page; each chart's table holds
+// the KPI query's own rows (repairshop-export query NAME), and its marks
+// are the table's numbers. At 1,400 px and at 390 px (a phone): nothing
+// overflows the window, the cards use the width (two columns, one on the
+// phone), chart text is 10 px or more and never overlaps, legends match
+// their marks, and the headline tiles are the headline query's rows.
 func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
@@ -94,6 +168,11 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 			t.Errorf("the report refers to %s…: it must open offline", body[i:min(i+60, len(body))])
 		}
 	}
+	for _, stale := range []string{"(none)", "(1 rows)", "reports no payments"} {
+		if strings.Contains(string(body), stale) {
+			t.Errorf("the report says %q", stale)
+		}
+	}
 
 	// The same report from the published Parquet files (what it reads
 	// while a run holds the warehouse): the same charts and numbers.
@@ -113,14 +192,78 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 1400))
+		chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+html), chromedp.WaitVisible("#scope")); err != nil {
-		t.Fatalf("chromium: %v", err)
+	open := func(width, height int64) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height), chromedp.Navigate("file://"+html), chromedp.WaitVisible("#scope")); err != nil {
+			t.Fatalf("chromium at %d px: %v", width, err)
+		}
 	}
+	pick := func(shop string) {
+		t.Helper()
+		js := fmt.Sprintf(`(() => { const s = document.getElementById('scope'); s.value = %q; s.dispatchEvent(new Event('change')); return s.value; })()`, shop)
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err != nil || got != shop {
+			t.Fatalf("picking %q: %q %v", shop, got, err)
+		}
+	}
+	headline := queryRows(t, cfg, "headline", []string{"account", "metric", "currency", "current", "previous", "change", "change_pct"})
+	// readable checks what a reader sees at this width, for this scope.
+	readable := func(width int, scope string, columns int) {
+		t.Helper()
+		l, err := chromedp.Run(ctx, chromedp.Evaluate[layout](readLayout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Scroll > l.Inner {
+			t.Errorf("at %d px (%s) the page is %d px wide: it overflows the window", width, ScopeLabel(scope), l.Scroll)
+		}
+		if l.Columns != columns || l.Used < 0.9 {
+			t.Errorf("at %d px the cards sit in %d column(s) spanning %.0f %% of the width, want %d spanning ≥ 90 %%", width, l.Columns, 100*l.Used, columns)
+		}
+		problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](readProblems))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems[:min(len(problems), 15)] {
+			t.Errorf("at %d px, %s: %s", width, ScopeLabel(scope), p)
+		}
+		tiles, err := chromedp.Run(ctx, chromedp.Evaluate[[]tile](readTiles))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got [][]string
+		for _, r := range headline {
+			if r[0] == scope {
+				want = append(want, r[1:])
+			}
+		}
+		for _, tl := range tiles {
+			got = append(got, []string{tl.Metric, tl.Currency, tl.Current, tl.Previous, tl.Change, tl.Pct})
+			if !strings.Contains(tl.Text, strings.TrimSuffix(thousands(tl.Current), ".00")) && tl.Current != "" {
+				t.Errorf("%s tile %s shows %q, not its figure %s", ScopeLabel(scope), tl.Metric, tl.Text, tl.Current)
+			}
+		}
+		keys, err := chromedp.Run(ctx, chromedp.Evaluate[[][2]string](readKeys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		colours := map[string]string{}
+		for _, k := range keys {
+			if c, ok := colours[k[0]]; ok && c != k[1] {
+				t.Errorf("at %d px, %s: %s is %s in one chart and %s in another", width, ScopeLabel(scope), k[0], c, k[1])
+			}
+			colours[k[0]] = k[1]
+		}
+		if len(want) == 0 || !slices.EqualFunc(got, want, slices.Equal[[]string]) {
+			t.Errorf("at %d px, %s: the tiles are not the headline query's rows:\n got %v\nwant %v", width, ScopeLabel(scope), got, want)
+		}
+	}
+
+	open(1400, 1000)
 	all, err := chromedp.Run(ctx, chromedp.Evaluate[[]figure](readFigures))
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
@@ -172,13 +315,13 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 			t.Errorf("%s: marks %v, table %v", f.Section, marks, fromTable)
 		}
 	}
+	readable(1400, "", 2)
+	screenshot(t, ctx, "report-1400.png", 1400, 1500)
 
-	// Picking a shop shows its charts, drawn, and hides the others.
-	for _, shop := range []string{mgrSrv.Shops[0].Name, roSrv.Orgs[0].Name} {
-		pick := fmt.Sprintf(`(() => { const s = document.getElementById('scope'); s.value = %q; s.dispatchEvent(new Event('change')); return s.value; })()`, shop)
-		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](pick)); err != nil || got != shop {
-			t.Fatalf("picking %s: %q %v", shop, got, err)
-		}
+	// Picking a shop shows its charts and tiles, drawn, and hides the
+	// others.
+	for _, shop := range []string{mgrSrv.Shops[1].Name, roSrv.Orgs[0].Name} {
+		pick(shop)
 		figs, err := chromedp.Run(ctx, chromedp.Evaluate[[]figure](readFigures))
 		if err != nil {
 			t.Fatal(err)
@@ -203,6 +346,59 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 		if shown != 7 {
 			t.Errorf("picked %s: %d charts shown", shop, shown)
 		}
+		readable(1400, shop, 2)
+	}
+
+	// A phone: one column, the narrow charts.
+	open(390, 844)
+	readable(390, "", 1)
+	screenshot(t, ctx, "report-390.png", 390, 1800)
+	pick(mgrSrv.Shops[1].Name)
+	readable(390, mgrSrv.Shops[1].Name, 1)
+}
+
+// ScopeLabel names a scope in messages.
+func ScopeLabel(s string) string {
+	if s == "" {
+		return "all shops"
+	}
+	return s
+}
+
+// thousands is how a tile writes a decimal: 31592.45 → 31,592.45.
+func thousands(v string) string {
+	whole, frac, ok := strings.Cut(strings.TrimPrefix(v, "-"), ".")
+	var b strings.Builder
+	for i := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(whole[i])
+	}
+	if ok {
+		b.WriteString("." + frac)
+	}
+	return b.String()
+}
+
+// screenshot saves the top of the page, width × height, to
+// EXPORT_REPORT_SCREENSHOTS/name when that is set (make screenshots: the
+// pictures in docs/).
+func screenshot(t *testing.T, ctx context.Context, name string, width, height int64) {
+	t.Helper()
+	dir := os.Getenv("EXPORT_REPORT_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -66,7 +66,7 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 					for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 						fmt.Fprintf(&env, "export %s=%s\n", k, a.Env[k])
 					}
-					file.Accounts = append(file.Accounts, config.FileAccount{Name: a.Name, Source: sim.Source, BaseURL: a.BaseURL, APIKeyEnv: a.KeyEnv, Options: a.Options})
+					file.Accounts = append(file.Accounts, config.FileAccount{Name: a.Name, Source: sim.Source, BaseURL: a.BaseURL, APIKeyEnv: a.KeyEnv, Currency: a.Currency, Options: a.Options})
 				}
 			}
 			if p := c.String("env-file"); p != "" {

@@ -23,13 +23,13 @@ func bothSources(t *testing.T, mgrSrv *mgrtest.Server, roSrv *repairopstest.Serv
 		env := "TEST_MGR_" + strings.ToUpper(sh.Name) + "_KEY"
 		setEnv(t, []string{env + "=" + sh.Key})
 		keys = append(keys, sh.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, requests_per_minute: 100000, override_documented_limit: true}\n", sh.Name, mgrSrv.URL, env)
+		fmt.Fprintf(&b, "  - {name: %s, source: mgr, base_url: %q, api_key_env: %s, currency: %s, requests_per_minute: 100000, override_documented_limit: true}\n", sh.Name, mgrSrv.URL, env, sh.Currency)
 	}
 	for _, o := range roSrv.Orgs {
 		env := "TEST_RO_" + strings.ToUpper(o.Name) + "_KEY"
 		setEnv(t, []string{env + "=" + o.Key})
 		keys = append(keys, o.Key)
-		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, requests_per_hour: 1000000, override_documented_limit: true%s}\n", o.Name, roSrv.URL, env, strings.ReplaceAll(roExtra, "{org}", o.Name))
+		fmt.Fprintf(&b, "  - {name: %s, source: repairops, base_url: %q, api_key_env: %s, currency: %s, requests_per_hour: 1000000, override_documented_limit: true%s}\n", o.Name, roSrv.URL, env, repairopstest.Currency, strings.ReplaceAll(roExtra, "{org}", o.Name))
 	}
 	return b.String(), keys
 }

@@ -16,6 +16,9 @@ type Shop struct {
 	// Zone is the shop's UTC offset; MGR renders its timestamps in it
 	// ("2026-07-16T10:00:00-0600").
 	Zone *time.Location
+	// Currency is the ISO 4217 code of the shop's money (its invoices
+	// are in it).
+	Currency string
 
 	tickets []ticket // in the server's loose "newest first" order
 	byID    map[string]int

@@ -185,6 +185,7 @@ func tax(subtotal, rate int64) int64 { return (subtotal*rate + 500000) / 1000000
 // partly received), and the reference lists.
 func seedRest(r *rand.Rand, sh *Shop, sp shopSpec, idx int) {
 	bk := books[idx%len(books)]
+	sh.Currency = bk.currency
 	sh.colls = map[string]*collection{}
 	put := func(res string, rec record) {
 		c := sh.colls[res]

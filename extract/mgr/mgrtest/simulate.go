@@ -33,7 +33,7 @@ var Simulator = extract.Simulator{
 		for _, sh := range srv.Shops {
 			env := "MGR_" + strings.ToUpper(sh.Name) + "_KEY"
 			sim.Accounts = append(sim.Accounts, extract.SimAccount{
-				Name: sh.Name, KeyEnv: env, Key: sh.Key, BaseURL: srv.URL,
+				Name: sh.Name, KeyEnv: env, Key: sh.Key, BaseURL: srv.URL, Currency: sh.Currency,
 				Line:    fmt.Sprintf("shop %-6s key %s (as %s; %d tickets)", sh.Name, sh.Key, env, sh.Tickets()),
 				Options: rateOptions(rate, override),
 			})

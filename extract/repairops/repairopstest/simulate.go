@@ -37,7 +37,7 @@ var Simulator = extract.Simulator{
 		for _, o := range srv.Orgs {
 			env := "REPAIROPS_" + strings.ToUpper(o.Name) + "_KEY"
 			sim.Accounts = append(sim.Accounts, extract.SimAccount{
-				Name: o.Name, KeyEnv: env, Key: o.Key, BaseURL: srv.URL,
+				Name: o.Name, KeyEnv: env, Key: o.Key, BaseURL: srv.URL, Currency: Currency,
 				Line:    fmt.Sprintf("organisation %-6s key %s (as %s; %d shops, %d tickets)", o.Name, o.Key, env, len(o.Shops), o.Tickets()),
 				Options: rateOptions(rate, override),
 			})

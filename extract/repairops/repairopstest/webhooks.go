@@ -29,6 +29,9 @@ var RetrySchedule = []time.Duration{0, 5 * time.Minute, 30 * time.Minute, 2 * ti
 // SignatureHeader is the header deliveries are signed in.
 const SignatureHeader = "X-RepairOps-Signature"
 
+// Currency is the currency of every organisation's payments.
+const Currency = "USD"
+
 type hooks struct {
 	mu       sync.Mutex
 	subs     map[string]*subscription // by organisation
@@ -133,7 +136,7 @@ func (s *Server) Pay(org, ticketID string, cents int64, method string, at time.T
 	h.payments[org] = append(h.payments[org], payment{ID: id, TicketID: ticketID, Method: method, Cents: cents, At: at})
 	h.mu.Unlock()
 	s.queue(org, "payment.processed", at, map[string]any{"payment_id": id, "ticket_id": ticketID, "amount": money(cents),
-		"currency": "USD", "method": method, "shop_id": t.ShopID})
+		"currency": Currency, "method": method, "shop_id": t.ShopID})
 	return id, nil
 }
 
