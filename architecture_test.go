@@ -141,26 +141,12 @@ func TestOnlyTheListNamesASource(t *testing.T) {
 	}
 }
 
-// vendorSQL are the shared SQL files that still name a source's tables,
-// written before a source could ship its own fragments (the open
-// source-contract issue moves them into the sources' folders). The list
-// only shrinks: a new shared query or view must be written over main.*.
-var vendorSQL = map[string]bool{
-	"queries/estimate_accuracy.sql": true, "queries/invoice_checks.sql": true, "queries/payments_by_method.sql": true,
-	"queries/receivables.sql": true, "queries/repairops_kpis_by_month.sql": true, "queries/repairops_turnaround.sql": true,
-	"queries/sales_by_month.sql": true, "queries/tickets_by_status_month.sql": true,
-	"model/customers.sql": true, "model/inventory.sql": true, "model/invoice_lines.sql": true, "model/invoices.sql": true,
-	"model/kpi_daily.sql": true, "model/payments.sql": true, "model/purchase_order_lines.sql": true,
-	"model/purchase_orders.sql": true, "model/status_changes.sql": true, "model/tickets.sql": true,
-}
-
 // TestSharedSQLNamesNoSourceTable scans the SQL outside the sources'
 // folders (shipped queries, the conformed views) for a source's schema:
 // `mgr.tickets` in a shared query ties it to one vendor. It reads
 // comments too: a description is documentation of the same tie.
 func TestSharedSQLNamesNoSourceTable(t *testing.T) {
 	schemaRef := regexp.MustCompile(`\b(` + strings.Join(sourceDirs(t), "|") + `)\.[a-z_]+`)
-	seen := map[string]bool{}
 	for _, dir := range []string{"queries", "model"} {
 		files, err := filepath.Glob(dir + "/*.sql")
 		if err != nil || len(files) == 0 {
@@ -171,19 +157,9 @@ func TestSharedSQLNamesNoSourceTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			names := schemaRef.Find(data) != nil
-			switch {
-			case names && !vendorSQL[f]:
-				t.Errorf("%s names a source's table (%s): write it over main.*, or ship it in the source's folder", f, schemaRef.Find(data))
-			case !names && vendorSQL[f]:
-				t.Errorf("%s no longer names a source's table: take it off vendorSQL", f)
+			if m := schemaRef.Find(data); m != nil {
+				t.Errorf("%s names a source's table (%s): write it over main.* (a view reads parts: model/parts.go), or ship it in the source's folder", f, m)
 			}
-			seen[f] = true
-		}
-	}
-	for f := range vendorSQL {
-		if !seen[f] {
-			t.Errorf("vendorSQL lists %s, which is gone: take it off", f)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -63,6 +64,14 @@ type Source struct {
 	// Decode reads an archived response: the one path from a response to
 	// the warehouse, for `repairshop-export run` and `repairshop-export rebuild` alike.
 	Decode func(e archive.Entry) (Decoded, error)
+	// Model holds the source's fragments of the conformed model (package
+	// model): <part>.sql, one SELECT over its own tables per part it fills.
+	// A part it has no fragment for gets no rows from it.
+	Model fs.FS
+	// Queries are the analytics queries that make sense for this source
+	// only (<name>.sql, in the shape of package queries' files);
+	// `repairshop-export query --list` lists them with the source.
+	Queries fs.FS
 	// PlanList estimates the list requests the next run of an account
 	// needs for one resource whose list holds size records, from what is
 	// stored; known reports an estimate that needs no size.
@@ -414,4 +423,14 @@ type SimAccount struct {
 	// Env are more variables its config reads (a webhook secret), for the
 	// environment file, never printed.
 	Env map[string]string
+}
+
+// Sub is an embedded folder as a file system of its own (for a Source's
+// Model and Queries).
+func Sub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // a constant folder name: caught by the tests
+	}
+	return sub
 }

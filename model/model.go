@@ -1,8 +1,14 @@
 // Package model owns the conformed model: the views in the warehouse's
-// main schema that give both sources the same tables (tickets, customers,
+// main schema that give every source the same tables (tickets, customers,
 // invoices, …) with the same column names and types, a source and an
 // account on every row. The SQL is in this folder, one view per file,
 // embedded; the warehouse (re)creates the views at every run and rebuild.
+//
+// The views name no source. Each reads parts (parts.go): relations with a
+// declared column list that every source fills with a fragment of its own,
+// a SELECT over its own tables kept in its folder
+// (extract/<source>/model/<part>.sql). Adding a source adds fragments,
+// never an edit here.
 //
 // It also owns what the views need beyond the rows: which status labels
 // mean open, waiting, done or cancelled (data: defaults here, overridden
@@ -13,6 +19,7 @@ package model
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -33,26 +40,83 @@ var viewOrder = []string{
 	"purchase_orders", "purchase_order_lines", "inventory", "kpi_daily",
 }
 
-// Views returns the conformed views, each after those it reads.
-func Views() []View {
+// Views returns the conformed views, each after those it reads, composed
+// with the sources' fragments (see Part): a view names the parts it
+// reads, never a source. A view reading a part no one declared is a bug
+// in this folder, caught by its tests.
+func Views(fragments []Fragment) []View {
 	out := make([]View, 0, len(viewOrder))
 	for _, name := range viewOrder {
 		b, err := files.ReadFile(name + ".sql")
 		if err != nil {
 			panic(fmt.Sprintf("model: %s.sql is missing", name)) // embedded: a build error, caught by the tests
 		}
-		v := View{Name: name, SQL: string(b)}
-		var doc []string
-		for _, line := range strings.Split(v.SQL, "\n") {
-			if !strings.HasPrefix(line, "--") {
-				break
-			}
-			doc = append(doc, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+		sql, err := compose(string(b), fragments)
+		if err != nil {
+			panic(fmt.Sprintf("model: %s.sql: %v", name, err)) // caught by the tests
 		}
-		v.Doc = strings.Join(doc, " ")
+		v := View{Name: name, SQL: sql, Doc: header(string(b))}
+		if from := fillers(string(b), fragments); len(from) > 0 {
+			v.Doc += " From " + strings.Join(from, ", ") + "."
+		}
 		out = append(out, v)
 	}
 	return out
+}
+
+// header is a SQL file's first comment lines, as one line.
+func header(sql string) string {
+	var doc []string
+	for _, line := range strings.Split(sql, "\n") {
+		if !strings.HasPrefix(line, "--") {
+			break
+		}
+		doc = append(doc, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+	}
+	return strings.Join(doc, " ")
+}
+
+// fillers are the sources whose fragments a view reads.
+func fillers(view string, fragments []Fragment) []string {
+	var out []string
+	for _, m := range partRef.FindAllStringSubmatch(view, -1) {
+		for _, f := range fragments {
+			if f.Part == m[1] && !slices.Contains(out, f.Source) {
+				out = append(out, f.Source)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ReadFragments reads a source's fragments: <part>.sql files, each with a
+// header comment, each for a declared part.
+func ReadFragments(source string, fsys fs.FS) ([]Fragment, error) {
+	if fsys == nil {
+		return nil, nil
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []Fragment
+	for _, n := range names {
+		part := strings.TrimSuffix(n, ".sql")
+		if _, ok := PartNamed(part); !ok {
+			return nil, fmt.Errorf("%s model fragment %s: no part is named %s (parts: %s)", source, n, part, strings.Join(PartNames(), ", "))
+		}
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s model fragment %s: %w", source, n, err)
+		}
+		f := Fragment{Source: source, Part: part, SQL: string(b), Doc: header(string(b))}
+		if f.Doc == "" {
+			return nil, fmt.Errorf("%s model fragment %s: no header comment (say what the source's rows are)", source, n)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // The status groups every ticket status falls into.

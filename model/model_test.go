@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestEveryViewFileIsListedAndDocumented(t *testing.T) {
@@ -13,7 +14,7 @@ func TestEveryViewFileIsListedAndDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var listed []string
-	for _, v := range Views() {
+	for _, v := range Views(nil) {
 		listed = append(listed, v.Name+".sql")
 		if v.Doc == "" {
 			t.Errorf("%s.sql has no header comment", v.Name)
@@ -102,5 +103,42 @@ func TestCheckGroupsRejects(t *testing.T) {
 		if CheckGroups(groups) == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestAViewReadsThePartsItNamesFromEverySourcesFragment(t *testing.T) {
+	fragments := []Fragment{
+		{Source: "a", Part: "inventory", SQL: "-- a's stock\nSELECT 'a' AS source, account, id FROM a.items"},
+		{Source: "b", Part: "inventory", SQL: "-- b's stock\nWITH x AS (SELECT 1)\nSELECT 'b' AS source, account, id, sku FROM b.stock"},
+		{Source: "b", Part: "customers", SQL: "SELECT 'b' AS source FROM b.people"},
+	}
+	sql, err := compose("-- doc\nSELECT * FROM part_inventory", fragments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"part_inventory AS (", "FROM a.items", "FROM b.stock", "UNION ALL BY NAME", `CAST("on_hand" AS DECIMAL(18,4)) AS "on_hand"`, `CAST(NULL AS VARCHAR) AS "sku"`} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("the composed view has no %q:\n%s", want, sql)
+		}
+	}
+	if strings.Contains(sql, "b.people") {
+		t.Errorf("the composed view reads a part it does not name:\n%s", sql)
+	}
+	if _, err := compose("SELECT * FROM part_gadgets", nil); err == nil || !strings.Contains(err.Error(), "part_gadgets: no such part") {
+		t.Errorf("a view naming no declared part: %v", err)
+	}
+	if v := Views(fragments); !strings.HasSuffix(v[slices.IndexFunc(v, func(v View) bool { return v.Name == "inventory" })].Doc, "From a, b.") {
+		t.Errorf("the inventory view's doc does not name the sources that fill it")
+	}
+}
+
+func TestAFragmentForNoPartIsRefused(t *testing.T) {
+	fsys := fstest.MapFS{"gadgets.sql": {Data: []byte("-- x\nSELECT 1")}}
+	if _, err := ReadFragments("a", fsys); err == nil || !strings.Contains(err.Error(), "no part is named gadgets") {
+		t.Errorf("a fragment for no part: %v", err)
+	}
+	fsys = fstest.MapFS{"tickets.sql": {Data: []byte("SELECT 1")}}
+	if _, err := ReadFragments("a", fsys); err == nil || !strings.Contains(err.Error(), "no header comment") {
+		t.Errorf("a fragment without a header: %v", err)
 	}
 }

@@ -1,30 +1,16 @@
--- Repair tickets of both sources. status is the source's label, status_group its group (open, waiting, done, cancelled: meta.status_groups, the account's own rules before the defaults; status_mapped is false for a label no rule names, counted as open). closed_at is when the ticket entered its current done stretch: from the timeline RepairOps gives (closed_at_basis 'timeline'); else the first run that saw it done ('observed', from the history); else, when it was done when first seen, the source's last update then ('last_updated', an upper bound). created_day and closed_day are dates in the account's time zone (meta.accounts); currency is the account's (its currency key in the config; NULL when not set). Deleted tickets are left out.
+-- Repair tickets of every source. status is the source's label, status_group its group (open, waiting, done, cancelled: meta.status_groups, the account's own rules before the defaults; status_mapped is false for a label no rule names, counted as open). closed_at is when the ticket entered its current done stretch: from the source's own timeline or closing time (closed_at_basis 'timeline'); else the first run that saw it done ('observed', from the history); else, when it was done when first seen, the source's last update then ('last_updated', an upper bound). created_day and closed_day are dates in the account's time zone (meta.accounts); currency is the account's (its currency key in the config; NULL when not set). Deleted tickets are left out.
 WITH rules AS (
     SELECT account, label, status_group FROM meta.status_groups
 ),
 zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz, currency FROM meta.accounts
 ),
-mgr_versions AS (
-    SELECT h.account, h.id, h.valid_from, h.last_updated,
+versions AS (
+    SELECT h.source, h.account, h.id, h.valid_from, h.last_updated,
            coalesce(ra.status_group, rd.status_group, 'open') AS status_group
-    FROM mgr.tickets_history h
-    LEFT JOIN rules ra ON ra.account = h.account AND ra.label = lower(trim(replace(h.status_label, '_', ' ')))
-    LEFT JOIN rules rd ON rd.account = '*' AND rd.label = lower(trim(replace(h.status_label, '_', ' ')))
-    WHERE NOT h.deleted
-),
-ro_versions AS (
-    SELECT h.account, h.id, h.valid_from, h.updated_at AS last_updated,
-           coalesce(ra.status_group, rd.status_group, 'open') AS status_group
-    FROM repairops.tickets_history h
+    FROM part_ticket_versions h
     LEFT JOIN rules ra ON ra.account = h.account AND ra.label = lower(trim(replace(h.status, '_', ' ')))
     LEFT JOIN rules rd ON rd.account = '*' AND rd.label = lower(trim(replace(h.status, '_', ' ')))
-    WHERE NOT h.deleted
-),
-versions AS (
-    SELECT 'mgr' AS source, * FROM mgr_versions
-    UNION ALL
-    SELECT 'repairops', * FROM ro_versions
 ),
 stretch AS (
     -- the last version not done, and the version the export saw first
@@ -41,41 +27,23 @@ observed AS (
     GROUP BY ALL
 ),
 timeline AS (
-    SELECT l.account, l.ticket_id AS id, l.timestamp,
+    SELECT l.source, l.account, l.id, l.began_at,
            coalesce(ra.status_group, rd.status_group, 'open') AS status_group
-    FROM repairops.ticket_timeline l
+    FROM part_ticket_timeline l
     LEFT JOIN rules ra ON ra.account = l.account AND ra.label = lower(trim(replace(l.status, '_', ' ')))
     LEFT JOIN rules rd ON rd.account = '*' AND rd.label = lower(trim(replace(l.status, '_', ' ')))
 ),
 timeline_done AS (
-    SELECT t.account, t.id,
-           min(t.timestamp) FILTER (WHERE t.status_group = 'done' AND (x.last_not_done IS NULL OR t.timestamp > x.last_not_done)) AS done_at
+    SELECT t.source, t.account, t.id,
+           min(t.began_at) FILTER (WHERE t.status_group = 'done' AND (x.last_not_done IS NULL OR t.began_at > x.last_not_done)) AS done_at
     FROM timeline t
-    JOIN (SELECT account, id, max(timestamp) FILTER (WHERE status_group <> 'done') AS last_not_done FROM timeline GROUP BY ALL) x USING (account, id)
+    JOIN (SELECT source, account, id, max(began_at) FILTER (WHERE status_group <> 'done') AS last_not_done FROM timeline GROUP BY ALL) x USING (source, account, id)
     GROUP BY ALL
-),
-current AS (
-    SELECT 'mgr' AS source, t.account, t.id, t.ticket_ref AS number, t.customer_id, t.status_label AS status,
-           nullif(concat_ws(' ', t.device_brand, t.device_model), '') AS device,
-           coalesce(t.issue_type_label, t.description) AS issue,
-           nullif(concat_ws(' ', t.technician_first_name, t.technician_last_name), '') AS technician,
-           t.account AS shop, t.created_date AS created_at, t.last_updated AS updated_at,
-           i.amount_total AS total, NULL::TIMESTAMPTZ AS source_closed_at
-    FROM mgr.tickets t
-    LEFT JOIN mgr.ticket_invoices i ON i.account = t.account AND i.id = t.invoice_id AND i.deleted_at IS NULL
-    WHERE t.deleted_at IS NULL
-    UNION ALL
-    SELECT 'repairops', t.account, t.id, t.number, t.customer_id, t.status,
-           t.device_identifier, t.issue_description, t.assigned_to_name,
-           coalesce(t.shop_id, t.account), t.created_at, t.updated_at,
-           t.total_cost, t.closed_at
-    FROM repairops.tickets t
-    WHERE t.deleted_at IS NULL
 ),
 grouped AS (
     SELECT c.*, coalesce(ra.status_group, rd.status_group, 'open') AS status_group,
            ra.status_group IS NOT NULL OR rd.status_group IS NOT NULL AS status_mapped
-    FROM current c
+    FROM part_tickets c
     LEFT JOIN rules ra ON ra.account = c.account AND ra.label = lower(trim(replace(c.status, '_', ' ')))
     LEFT JOIN rules rd ON rd.account = '*' AND rd.label = lower(trim(replace(c.status, '_', ' ')))
 ),
@@ -95,12 +63,12 @@ closing AS (
             ELSE 'last_updated'
         END AS closed_at_basis
     FROM grouped g
-    LEFT JOIN timeline_done td ON g.source = 'repairops' AND td.account = g.account AND td.id = g.id
+    LEFT JOIN timeline_done td ON td.source = g.source AND td.account = g.account AND td.id = g.id
     LEFT JOIN observed o ON o.source = g.source AND o.account = g.account AND o.id = g.id
 )
 SELECT c.source, c.account, c.shop, c.id, c.number, c.customer_id, c.status, c.status_group, c.status_mapped,
        c.device, c.issue, c.technician, c.created_at, c.closed_at, c.closed_at_basis,
-       CAST(c.total AS DECIMAL(18,2)) AS total,
+       c.total,
        CAST(timezone(coalesce(z.tz, 'UTC'), c.created_at) AS DATE) AS created_day,
        CAST(timezone(coalesce(z.tz, 'UTC'), c.closed_at) AS DATE) AS closed_day,
        z.currency

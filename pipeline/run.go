@@ -382,10 +382,14 @@ func statusRules(cfg *config.Config) []load.StatusRule {
 }
 
 // ConformedViews are the model's views in the main schema, as the
-// warehouse creates them.
+// warehouse creates them, with every registered source's fragments.
 func ConformedViews() []load.View {
+	fragments, err := sources.Fragments()
+	if err != nil {
+		panic(err) // embedded files: TestEverySourceIsComplete fails first
+	}
 	var out []load.View
-	for _, v := range model.Views() {
+	for _, v := range model.Views(fragments) {
 		out = append(out, load.View{Schema: "main", Name: v.Name, SQL: v.SQL, Doc: v.Doc})
 	}
 	return out

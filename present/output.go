@@ -15,7 +15,6 @@ import (
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
-	"github.com/repairshop/export/model"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/schema"
 )
@@ -156,7 +155,7 @@ func describeModel(b *strings.Builder) error {
 		return err
 	}
 	b.WriteString("\n# The conformed model\n\nViews in the `main` schema over both sources (see docs/analytics.md), also published as Parquet under `main/<view>/account=…/`.\n")
-	for _, v := range model.Views() {
+	for _, v := range pipeline.ConformedViews() {
 		cols, err := w.Describe(ctx, "main", v.Name)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
--- Average ticket value, both sources: ticket invoices per shop and month (in the shop's time zone): count, revenue, and the mean invoice total, in the shop's currency (its currency key in the config; empty when not set).
+-- Average ticket value, every source: ticket invoices per shop and month (in the shop's time zone): count, revenue, and the mean invoice total, in the shop's currency (its currency key in the config; empty when not set).
 -- params: from, to, account
 SELECT i.source, i.account, coalesce(t.shop, i.account) AS shop, strftime(i.created_day, '%Y-%m') AS month, i.currency,
        count(*) AS invoices, sum(i.total) AS revenue, CAST(round(avg(i.total), 2) AS DECIMAL(18,2)) AS average_value

@@ -1,4 +1,4 @@
--- Backlog, both sources: tickets neither done nor cancelled, per shop, status group (open, waiting) and age in days since they were opened, in the shop's time zone, as of --to (default today): 0-2, 3-7, 8-14, 15-30, over 30. Status as of now (MGR has no status history before the export's).
+-- Backlog, every source: tickets neither done nor cancelled, per shop, status group (open, waiting) and age in days since they were opened, in the shop's time zone, as of --to (default today): 0-2, 3-7, 8-14, 15-30, over 30. Status as of now (MGR has no status history before the export's).
 -- params: to, account
 WITH t AS (
     SELECT source, account, shop, status_group,

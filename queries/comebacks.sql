@@ -1,4 +1,4 @@
--- Comebacks and first-time fixes, both sources: per shop and month a ticket was opened (in the shop's time zone), the tickets whose customer brought the same device back within 30 days of an earlier ticket (comebacks), and the share that were not (first_time_fix_rate). Tickets without a customer or a device are not counted.
+-- Comebacks and first-time fixes, every source: per shop and month a ticket was opened (in the shop's time zone), the tickets whose customer brought the same device back within 30 days of an earlier ticket (comebacks), and the share that were not (first_time_fix_rate). Tickets without a customer or a device are not counted.
 -- params: from, to, account
 WITH t AS (
     SELECT source, account, shop, id, customer_id, lower(trim(device)) AS device, created_at, created_day,

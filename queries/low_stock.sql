@@ -1,4 +1,4 @@
--- Stock at or below its reorder level, both sources (MGR products that declare a reorder level; RepairOps inventory): what to reorder, shortest first.
+-- Stock at or below its reorder level, every source (MGR products that declare a reorder level; RepairOps inventory): what to reorder, shortest first.
 -- params: account
 SELECT source, account, shop, sku, name, category, on_hand, reorder_level, cost, price
 FROM main.inventory

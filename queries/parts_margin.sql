@@ -1,4 +1,4 @@
--- Parts margin, both sources, per shop and month (in the shop's time zone): from the invoice lines whose cost the catalogue gives (MGR products' cost price; RepairOps inventory by id or SKU), sales, cost and 1 - cost/sales (basis 'lines'); where no line's cost is known, RepairOps' own daily parts_margin weighted by revenue (basis 'kpi').
+-- Parts margin, every source, per shop and month (in the shop's time zone): from the invoice lines whose cost the catalogue gives (MGR products' cost price; RepairOps inventory by id or SKU), sales, cost and 1 - cost/sales (basis 'lines'); where no line's cost is known, RepairOps' own daily parts_margin weighted by revenue (basis 'kpi').
 -- params: from, to, account
 WITH lines AS (
     SELECT l.source, l.account, i.created_day AS day, l.total, l.quantity * l.unit_cost AS cost

@@ -1,5 +1,8 @@
 // Package queries ships the analytics SQL that `repairshop-export query NAME` runs.
-// Each query is a .sql file in this folder, embedded into the binary; its
+// Each query is a .sql file in this folder, over the conformed model
+// (main.*) only, embedded into the binary; a query that reads one source's
+// own tables ships in that source's folder (extract/<source>/queries),
+// read with Read and listed with the rest by sources.Queries. A query file's
 // first comment lines are its description, and a "-- params: from, to,
 // account" line names the parameters it takes: the command sets them as
 // DuckDB variables (getvariable('from'), getvariable('to') as DATEs,
@@ -19,7 +22,11 @@ var files embed.FS
 
 // Query is one shipped query.
 type Query struct {
-	Name        string // file name without .sql
+	Name string // file name without .sql
+	// Source is the source a query is for, when it reads that source's
+	// own tables (it ships in the source's folder); "" for the queries
+	// here, over the conformed model (main.*), for every source.
+	Source      string
 	Description string
 	// Params are the parameters the query takes (from, to, account).
 	Params []string
@@ -33,27 +40,40 @@ const (
 	ParamAccount = "account"
 )
 
-// All returns the shipped queries sorted by name.
+// All returns the queries over the conformed model, sorted by name (the
+// sources' own: sources.Queries).
 func All() []Query {
-	ents, _ := fs.ReadDir(files, ".") // embedded: cannot fail
-	var qs []Query
-	for _, e := range ents {
-		q, err := Get(strings.TrimSuffix(e.Name(), ".sql"))
-		if err == nil {
-			qs = append(qs, q)
-		}
-	}
+	qs := Read(files, "")
 	sort.Slice(qs, func(i, j int) bool { return qs[i].Name < qs[j].Name })
 	return qs
 }
 
-// Get returns the named query.
-func Get(name string) (Query, error) {
-	b, err := files.ReadFile(name + ".sql")
-	if err != nil {
-		return Query{}, fmt.Errorf("no query named %q (see `repairshop-export query --list`)", name)
+// Read parses a folder's queries (a source's, with its name).
+func Read(fsys fs.FS, source string) []Query {
+	names, _ := fs.Glob(fsys, "*.sql") // embedded: cannot fail
+	var qs []Query
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err == nil {
+			qs = append(qs, parse(strings.TrimSuffix(n, ".sql"), source, string(b)))
+		}
 	}
-	q := Query{Name: name, SQL: string(b)}
+	return qs
+}
+
+// Get returns the named query over the conformed model.
+func Get(name string) (Query, error) {
+	for _, q := range All() {
+		if q.Name == name {
+			return q, nil
+		}
+	}
+	return Query{}, fmt.Errorf("no query named %q (see `repairshop-export query --list`)", name)
+}
+
+// parse reads a query's header: its description and its parameters.
+func parse(name, source, sql string) Query {
+	q := Query{Name: name, Source: source, SQL: sql}
 	var desc []string
 	for _, line := range strings.Split(q.SQL, "\n") {
 		if !strings.HasPrefix(line, "--") {
@@ -71,5 +91,5 @@ func Get(name string) (Query, error) {
 		desc = append(desc, text)
 	}
 	q.Description = strings.Join(desc, " ")
-	return q, nil
+	return q
 }

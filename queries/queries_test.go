@@ -11,7 +11,7 @@ import (
 func TestQueriesDeclareTheirParameters(t *testing.T) {
 	uses := map[string]string{ParamFrom: "getvariable('from')", ParamTo: "getvariable('to')", ParamAccount: "getvariable('accounts')"}
 	all := All()
-	if len(all) < 19 {
+	if len(all) < 12 {
 		t.Fatalf("%d queries shipped", len(all))
 	}
 	for _, q := range all {

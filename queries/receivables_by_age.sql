@@ -1,4 +1,4 @@
--- Receivables by age, both sources: invoices with money still due, per account, by the invoice's age in days as of --to (default today) in the shop's time zone: 0-30, 31-60, 61-90, over 90, in the shop's currency (the config's currency key). RepairOps invoices have a due amount only for accounts that receive its payment webhooks (repairshop-export listen); without them it is unknown and they are left out.
+-- Receivables by age, every source: invoices with money still due, per account, by the invoice's age in days as of --to (default today) in the shop's time zone: 0-30, 31-60, 61-90, over 90, in the shop's currency (the config's currency key). RepairOps invoices have a due amount only for accounts that receive its payment webhooks (repairshop-export listen); without them it is unknown and they are left out.
 -- params: to, account
 WITH d AS (
     SELECT source, account, currency, due,

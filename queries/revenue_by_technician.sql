@@ -1,4 +1,4 @@
--- Revenue per technician, both sources: ticket invoice totals per shop, month of the invoice (in the shop's time zone) and the technician of the ticket invoiced (MGR: the ticket's technician; RepairOps: the ticket's assignee). Tickets without one show as 'unassigned'; POS sales have no technician. currency is the shop's (the config's currency key).
+-- Revenue per technician, every source: ticket invoice totals per shop, month of the invoice (in the shop's time zone) and the technician of the ticket invoiced (MGR: the ticket's technician; RepairOps: the ticket's assignee). Tickets without one show as 'unassigned'; POS sales have no technician. currency is the shop's (the config's currency key).
 -- params: from, to, account
 SELECT i.source, i.account, t.shop, strftime(i.created_day, '%Y-%m') AS month,
        coalesce(t.technician, 'unassigned') AS technician, i.currency,

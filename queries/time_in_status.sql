@@ -1,4 +1,4 @@
--- Time in status, both sources: how long tickets stay in each status before the next change, per source and status: the stays that ended (entered between --from and --to, in the shop's time zone), their median and mean hours. RepairOps from its timelines; MGR from the changes the export observed run to run (so to the nearest run).
+-- Time in status, every source: how long tickets stay in each status before the next change, per source and status: the stays that ended (entered between --from and --to, in the shop's time zone), their median and mean hours. RepairOps from its timelines; MGR from the changes the export observed run to run (so to the nearest run).
 -- params: from, to, account
 WITH stays AS (
     SELECT source, account, ticket_id, to_status AS status, to_group AS status_group, changed_day,

@@ -1,4 +1,4 @@
--- Top repairs, both sources: the device and issue combinations most often repaired, per account, for tickets opened in the period (in the shop's time zone): tickets and their total value (tickets without a total count as none).
+-- Top repairs, every source: the device and issue combinations most often repaired, per account, for tickets opened in the period (in the shop's time zone): tickets and their total value (tickets without a total count as none).
 -- params: from, to, account
 SELECT source, account, coalesce(device, '(unknown)') AS device, coalesce(issue, '(unknown)') AS issue,
        count(*) AS tickets, coalesce(sum(total), 0) AS value

@@ -1,4 +1,4 @@
--- Turnaround, both sources: tickets closed per shop and month of closing (in the shop's time zone), with the median and 90th-percentile days from creation to closing. basis says how the closing times are known (timeline, observed, last_updated: see main.tickets).
+-- Turnaround, every source: tickets closed per shop and month of closing (in the shop's time zone), with the median and 90th-percentile days from creation to closing. basis says how the closing times are known (timeline, observed, last_updated: see main.tickets).
 -- params: from, to, account
 SELECT source, account, shop, strftime(closed_day, '%Y-%m') AS month,
        count(*) AS tickets_closed,

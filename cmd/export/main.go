@@ -26,6 +26,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/internal/crashpoint"
 	"github.com/repairshop/export/load"
@@ -480,12 +481,16 @@ func warehousePath(c *cli.Context) (string, error) {
 func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if c.Bool("list") {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		for _, q := range queries.All() {
+		for _, q := range sources.Queries() {
 			params := ""
 			if len(q.Params) > 0 {
 				params = " [--" + strings.Join(q.Params, " --") + "]"
 			}
-			fmt.Fprintf(tw, "%s%s\t%s\n", q.Name, params, q.Description)
+			source := "every source"
+			if q.Source != "" {
+				source = q.Source + " only"
+			}
+			fmt.Fprintf(tw, "%s%s\t%s\t%s\n", q.Name, params, source, q.Description)
 		}
 		return tw.Flush()
 	}
@@ -495,10 +500,10 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 		if c.NArg() != 1 {
 			return config.Usagef("query: name one query (see `repairshop-export query --list`) or pass --sql")
 		}
-		q, err := queries.Get(c.Args().First())
+		q, err := sources.Query(c.Args().First())
 		if err != nil {
 			var names []string
-			for _, q := range queries.All() {
+			for _, q := range sources.Queries() {
 				names = append(names, q.Name)
 			}
 			return config.Usagef("query: no query named %q; the shipped queries are %s", c.Args().First(), strings.Join(names, ", "))

@@ -28,7 +28,6 @@ import (
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
-	"github.com/repairshop/export/queries"
 )
 
 // runExport runs an export in-process as `repairshop-export run` does, printing its
@@ -291,8 +290,8 @@ func TestRunTwiceAgainstSimulator(t *testing.T) {
 	if _, out, _ := runCLI(t, "query", "--config", cfg, "--format", "json", "--sql", "SELECT status, rows_inserted, requests > 0 AS sent FROM meta.runs ORDER BY started_at LIMIT 1"); out != "[\n  {\"status\": \"ok\", \"rows_inserted\": 750, \"sent\": true}\n]\n" {
 		t.Errorf("--format json:\n%s", out)
 	}
-	// Every shipped query runs against a real warehouse.
-	for _, q := range queries.All() {
+	// Every shipped query (the sources' own too) runs against a real warehouse.
+	for _, q := range sources.Queries() {
 		if code, out, stderr := runCLI(t, "query", "--config", cfg, q.Name); code != exitOK || !regexp.MustCompile(`\(\d+ rows?\)`).MatchString(out) {
 			t.Errorf("query %s: exit %d\n%s%s", q.Name, code, out, stderr)
 		}

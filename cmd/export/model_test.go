@@ -3,14 +3,17 @@ package export
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/repairops"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/model"
+	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -59,11 +62,7 @@ func TestConformedModelAndKPIQueries(t *testing.T) {
 		statusRulesFor(map[string]map[string][]string{"north": {"done": {"Picked up by customer"}}})); err != nil {
 		t.Fatal(err)
 	}
-	var views []load.View
-	for _, v := range model.Views() {
-		views = append(views, load.View{Schema: "main", Name: v.Name, SQL: v.SQL})
-	}
-	if err := w.EnsureViews(ctx, views); err != nil {
+	if err := w.EnsureViews(ctx, pipeline.ConformedViews()); err != nil {
 		t.Fatal(err)
 	}
 	mgrTicket := func(id, created, updated, status, customer, model, tech, invoice string) string {
@@ -175,7 +174,7 @@ func TestConformedModelAndKPIQueries(t *testing.T) {
 
 	// Every view carries both sources where both have such records (MGR
 	// alone has payments and purchase orders), with one type per column.
-	for _, v := range model.Views() {
+	for _, v := range pipeline.ConformedViews() {
 		want := "mgr;repairops"
 		if v.Name == "payments" || strings.HasPrefix(v.Name, "purchase_order") {
 			want = "mgr"
@@ -204,4 +203,39 @@ func statusRulesFor(own map[string]map[string][]string) []load.StatusRule {
 		out = append(out, load.StatusRule(r))
 	}
 	return out
+}
+
+// Every source's fragment of the conformed model gives exactly its part's
+// columns, by name: a misspelt column would be NULL in the view, unseen.
+func TestEveryFragmentGivesItsPartsColumns(t *testing.T) {
+	t.Parallel()
+	w, _ := newWarehouse(t)
+	defer w.Close()
+	if err := w.EnsureViews(ctx, pipeline.ConformedViews()); err != nil {
+		t.Fatal(err)
+	}
+	fragments, err := sources.Fragments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fragments {
+		res, err := w.Query(ctx, "SELECT column_name FROM (DESCRIBE "+strings.TrimSpace(f.SQL)+")")
+		if err != nil {
+			t.Errorf("%s's fragment %s: %v", f.Source, f.Part, err)
+			continue
+		}
+		var got, want []string
+		for _, r := range res.Rows {
+			got = append(got, r[0])
+		}
+		p, _ := model.PartNamed(f.Part)
+		for _, c := range p.Columns {
+			want = append(want, c.Name)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s's fragment %s gives columns %v, want %v", f.Source, f.Part, got, want)
+		}
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/model"
 	"github.com/repairshop/export/pipeline"
-	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -38,7 +37,7 @@ func newWarehouse(t *testing.T) (*load.Warehouse, string) {
 // shipped is a shipped query's SQL, ready to wrap as a subquery.
 func shipped(t *testing.T, name string) string {
 	t.Helper()
-	q, err := queries.Get(name)
+	q, err := sources.Query(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,8 @@ var Source = extract.Source{
 	Open:      open,
 	Decode:    decode,
 	PlanList:  planList,
+	Model:     model,
+	Queries:   queries,
 }
 
 const name = "mgr"

@@ -39,6 +39,8 @@ var Source = extract.Source{
 	Open:      open,
 	Decode:    decode,
 	PlanList:  planList,
+	Model:     model,
+	Queries:   queries,
 	Webhooks:  webhooks,
 }
 

@@ -6,11 +6,17 @@
 package sources
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/repairops"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/model"
+	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/schema"
 )
 
@@ -47,6 +53,42 @@ func Tables() []*schema.Table {
 		out = append(out, s.Tables...)
 	}
 	return out
+}
+
+// Fragments are every source's fragments of the conformed model.
+func Fragments() ([]model.Fragment, error) {
+	var out []model.Fragment
+	for _, s := range All {
+		fs, err := model.ReadFragments(s.Name, s.Model)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// Queries are the shipped queries: those over the conformed model and
+// each source's own (marked with its name), sorted by name.
+func Queries() []queries.Query {
+	qs := queries.All()
+	for _, s := range All {
+		if s.Queries != nil {
+			qs = append(qs, queries.Read(s.Queries, s.Name)...)
+		}
+	}
+	slices.SortFunc(qs, func(a, b queries.Query) int { return strings.Compare(a.Name, b.Name) })
+	return qs
+}
+
+// Query finds a shipped query by name.
+func Query(name string) (queries.Query, error) {
+	for _, q := range Queries() {
+		if q.Name == name {
+			return q, nil
+		}
+	}
+	return queries.Query{}, fmt.Errorf("no query named %q (see `repairshop-export query --list`)", name)
 }
 
 // Table finds a declared table by its qualified name ("mgr.tickets").

@@ -76,4 +76,58 @@ func TestEverySourceIsComplete(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if _, err := Fragments(); err != nil {
+		t.Error(err)
+	}
+}
+
+// Which parts of the conformed model each source fills (the rest get no
+// rows from it): RepairOps' API has no purchase orders, and only
+// RepairOps gives a status timeline of its own.
+func TestEachSourceFillsItsPartsOfTheModel(t *testing.T) {
+	want := map[string][]string{
+		"mgr": {"customers", "inventory", "invoice_lines", "invoices", "kpi_daily", "payments", "purchase_order_lines", "purchase_orders",
+			"status_changes", "ticket_versions", "tickets"},
+		"repairops": {"customers", "inventory", "invoice_lines", "invoices", "kpi_daily", "payments", "status_changes", "ticket_timeline",
+			"ticket_versions", "tickets"},
+	}
+	fragments, err := Fragments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range fragments {
+		got[f.Source] = append(got[f.Source], f.Part)
+	}
+	for _, s := range All {
+		slices.Sort(got[s.Name])
+		if !slices.Equal(got[s.Name], want[s.Name]) {
+			t.Errorf("%s fills %v, want %v", s.Name, got[s.Name], want[s.Name])
+		}
+	}
+}
+
+// A source's own queries come from its folder, marked with the source,
+// beside those over the conformed model; no two share a name.
+func TestSourceQueriesAreListedWithTheirSource(t *testing.T) {
+	seen := map[string]bool{}
+	bySource := map[string]int{}
+	for _, q := range Queries() {
+		if seen[q.Name] {
+			t.Errorf("two queries are named %s", q.Name)
+		}
+		seen[q.Name] = true
+		bySource[q.Source]++
+	}
+	for _, s := range append([]*extract.Source{{}}, All...) {
+		if bySource[s.Name] == 0 {
+			t.Errorf("no queries for %q", s.Name)
+		}
+	}
+	if q, err := Query("invoice_checks"); err != nil || q.Source != "mgr" || !strings.Contains(q.SQL, "mgr.ticket_invoices") {
+		t.Errorf("invoice_checks: %q %v", q.Source, err)
+	}
+	if q, err := Query("turnaround"); err != nil || q.Source != "" {
+		t.Errorf("turnaround: %q %v", q.Source, err)
+	}
 }

@@ -1,3 +1,3 @@
 -- RepairOps' own status timeline: when each status began.
-SELECT 'repairops' AS source, account, ticket_id AS id, timestamp AS at, status
+SELECT 'repairops' AS source, account, ticket_id AS id, timestamp AS began_at, status
 FROM repairops.ticket_timeline
