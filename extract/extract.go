@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -308,6 +309,21 @@ const (
 	// detail queue.
 	Gone
 )
+
+// String names a verdict.
+func (v Verdict) String() string {
+	switch v {
+	case Skip:
+		return "skip"
+	case Partial:
+		return "partial"
+	case Stop:
+		return "stop"
+	case Gone:
+		return "gone"
+	}
+	return fmt.Sprintf("verdict %d", int(v))
+}
 
 // Decoded is what an archived response holds for the warehouse.
 type Decoded struct {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract"
-	"github.com/repairshop/export/extract/listing"
+	"github.com/repairshop/export/extract/paging"
 	"github.com/repairshop/export/extract/rest"
 )
 
@@ -110,74 +110,30 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 }
 
 // ListFrom is List starting at an offset, to resume an interrupted listing
-// (start a page before where it stopped: records may have shifted).
+// (start a page before where it stopped: records may have shifted). The
+// loop and its guards are package paging's; a short lookup list
+// (Reference) served whole whatever the offset is complete.
 func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
-	seen := map[string]struct{}{}
-	stale, stepBacks := 0, 0
-	first := true
-	for offset := max(start, 0); ; {
-		params := rest.Params(res.Params)
-		params.Set("limit", strconv.Itoa(PageSize))
-		params.Set("offset", strconv.Itoa(offset))
-		body, err := c.list(ctx, res, params)
-		if err != nil {
-			return fmt.Errorf("mgr: list %s at offset %d: %w", res.Name, offset, err)
-		}
-		items, err := decodeList(body)
-		if err != nil {
-			return fmt.Errorf("mgr: list %s at offset %d: %w", res.Name, offset, err)
-		}
-		if !first && offset > 0 && stepBacks < maxStepBacks && rest.StartsUnseen(seen, items, listing.RecordID) {
-			stepBacks++
-			back := max(offset-PageSize+Overlap, 0)
-			c.http.Log.Warn("mgr: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
-			offset = back
-			continue
-		}
-		first = false
-		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: -1}
-		fresh, dropped, _ := rest.Fresh(seen, items, listing.RecordID)
-		page.Dropped = dropped
-		for _, i := range dropped {
-			if i >= Overlap || offset == start {
-				page.Dupes++ // a repeat beyond the overlap we asked for
+	return paging.Walk{
+		API: "mgr", Resource: res.Name, Start: start, PageSize: PageSize,
+		Overlap: Overlap, MaxStepBacks: maxStepBacks, MaxEmptyPages: maxEmptyPages,
+		WholeWhenRepeated: res.Reference,
+		Log:               c.http.Log, Now: c.http.Clock.Now,
+		Fetch: func(ctx context.Context, offset int) (paging.Answer, error) {
+			params := rest.Params(res.Params)
+			params.Set("limit", strconv.Itoa(PageSize))
+			params.Set("offset", strconv.Itoa(offset))
+			body, err := c.list(ctx, res, params)
+			if err != nil {
+				return paging.Answer{}, err
 			}
-		}
-		page.Count = len(fresh)
-		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
-		page.Next, page.Last = offset+len(items), len(items) < PageSize
-		// A full page of records already seen, the first time: a cache
-		// may have served an earlier page again. Ask for the same offset
-		// once more rather than step over the records it should have held.
-		again := len(fresh) == 0 && !page.Last && !res.Reference && stale == 0 && offset > 0
-		if again {
-			page.Next = offset
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if page.Last {
-			return nil
-		}
-		if len(fresh) == 0 {
-			if res.Reference {
-				// A short lookup list served whole whatever the offset:
-				// everything has been seen.
-				c.http.Log.Warn("mgr: the list repeats itself instead of paging; taking it as complete", "resource", res.Name, "offset", offset)
-				return nil
+			items, err := decodeList(body)
+			if err != nil {
+				return paging.Answer{}, err
 			}
-			if stale++; stale >= maxEmptyPages {
-				return fmt.Errorf("mgr: list %s at offset %d: %d full pages brought no new records; the server is not paging by offset", res.Name, offset, stale)
-			}
-			if again {
-				c.http.Log.Warn("mgr: a full page brought only records already seen; asking for it again", "resource", res.Name, "offset", offset)
-				continue
-			}
-		} else {
-			stale = 0
-		}
-		offset += len(items) - Overlap
-	}
+			return paging.Answer{Params: params, Body: body, Items: items, Total: -1, Next: offset + len(items), More: len(items) >= PageSize}, nil
+		},
+	}.Run(ctx, fn)
 }
 
 // list fetches one page of res, under the spelling the server answers to.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/budget"
-	"github.com/repairshop/export/extract/listing"
+	"github.com/repairshop/export/extract/paging"
 	"github.com/repairshop/export/extract/rest"
 )
 
@@ -148,94 +148,38 @@ func (c *Client) List(ctx context.Context, res Resource, fn func(Page) error) er
 }
 
 // ListFrom pages through a list resource from start, following next_offset
-// until has_more is false, each page after the first starting Overlap
-// records early, calling fn with each page's new records. Records are
-// deduplicated by id across the listing (the overlap, and a sort on a
-// field that changes while the client pages, bring some round twice);
-// records without an id
-// are passed on (transform quarantines them). fn may return StopListing to
-// end the listing early. A full listing whose distinct records differ from
-// the total the API reported is logged: records changed while it paged.
+// until has_more is false, calling fn with each page's new records; the
+// loop and its guards (overlap, step back, dedupe by id, stale pages) are
+// package paging's. fn may return StopListing to end the listing early. A
+// full listing whose distinct records differ from the total the API
+// reported is logged: records changed while it paged.
 func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(Page) error) error {
-	seen := map[string]struct{}{}
-	stale, total, anon, stepBacks := 0, -1, 0, 0
-	for offset := max(start, 0); ; {
-		params := rest.Params(res.Params)
-		if !res.Unpaged || offset > 0 {
-			pageParams(params, offset, c.http.PageSize)
-		}
-		body, err := c.http.Get(ctx, res.Name, params)
-		if err != nil {
-			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
-		}
-		lp, err := decodeList(body, offset, c.http.PageSize)
-		if err != nil {
-			return fmt.Errorf("repairops: list %s at offset %d: %w", res.Name, offset, err)
-		}
-		if res.Unpaged && !lp.paged {
-			// Documented without pagination (KPIs): one answer is the
-			// whole window. Should a server page it after all, its
-			// pagination is followed like any list's.
-			lp.more, lp.total = false, -1
-		}
-		if total < 0 {
-			total = lp.total
-		}
-		if offset > 0 && stepBacks < maxStepBacks && rest.StartsUnseen(seen, lp.items, listing.RecordID) {
-			stepBacks++
-			back := max(offset-c.http.PageSize+Overlap, 0)
-			c.http.Log.Warn("repairops: the listing shifted by more than the page overlap; stepping back a page", "resource", res.Name, "offset", offset, "back_to", back)
-			offset = back
-			continue
-		}
-		page := Page{Resource: res.Name, Params: params, Body: body, FetchedAt: c.http.Clock.Now(), Total: lp.total, Next: lp.next, Last: !lp.more}
-		fresh, dropped, nameless := rest.Fresh(seen, lp.items, listing.RecordID)
-		page.Dropped = dropped
-		for _, i := range dropped {
-			if i >= Overlap || offset == start {
-				page.Dupes++ // a repeat beyond the overlap asked for
+	return paging.Walk{
+		API: "repairops", Resource: res.Name, Start: start, PageSize: c.http.PageSize,
+		Overlap: Overlap, MaxStepBacks: maxStepBacks, MaxEmptyPages: maxEmptyPages,
+		Log: c.http.Log, Now: c.http.Clock.Now,
+		Fetch: func(ctx context.Context, offset int) (paging.Answer, error) {
+			params := rest.Params(res.Params)
+			if !res.Unpaged || offset > 0 {
+				pageParams(params, offset, c.http.PageSize)
 			}
-		}
-		anon += nameless
-		page.Count = len(fresh)
-		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
-		// A page of records already seen, the first time: a cache may have
-		// served an earlier page again. Ask for the same offset once more
-		// rather than step over the records it should have held.
-		again := len(fresh) == 0 && !page.Last && stale == 0 && offset > 0
-		if again {
-			page.Next = offset
-		}
-		if err := fn(page); err != nil {
-			if errors.Is(err, StopListing) {
-				return nil
+			body, err := c.http.Get(ctx, res.Name, params)
+			if err != nil {
+				return paging.Answer{}, err
 			}
-			return err
-		}
-		if page.Last {
-			if start == 0 && total >= 0 && len(seen)+anon != total {
-				c.http.Log.Warn("repairops: the listing's distinct records differ from the total the API reported (records changed while paging; the next run catches up)",
-					"resource", res.Name, "seen", len(seen)+anon, "total", total)
+			lp, err := decodeList(body, offset, c.http.PageSize)
+			if err != nil {
+				return paging.Answer{}, err
 			}
-			return nil
-		}
-		if len(fresh) == 0 {
-			if stale++; stale >= maxEmptyPages {
-				return fmt.Errorf("repairops: list %s at offset %d: %d pages brought no new records; the server is not paging by offset", res.Name, offset, stale)
+			if res.Unpaged && !lp.paged {
+				// Documented without pagination (KPIs): one answer is the
+				// whole window. Should a server page it after all, its
+				// pagination is followed like any list's.
+				lp.more, lp.total = false, -1
 			}
-			if again {
-				c.http.Log.Warn("repairops: a page brought only records already seen; asking for it again", "resource", res.Name, "offset", offset)
-				continue
-			}
-		} else {
-			stale = 0
-		}
-		next := lp.next
-		if next-offset > Overlap && nameless == 0 {
-			next -= Overlap // records without an id could not be told apart
-		}
-		offset = next
-	}
+			return paging.Answer{Params: params, Body: body, Items: lp.items, Total: lp.total, Next: lp.next, More: lp.more}, nil
+		},
+	}.Run(ctx, fn)
 }
 
 // Get fetches one record, e.g. Get(ctx, "tickets", "550e8400-…").

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/repairshop/export/extract/paging"
 	"github.com/repairshop/export/extract/rest"
 )
 
@@ -20,7 +21,7 @@ var (
 	// is spent; nothing went wrong and the next run continues.
 	ErrRunBudget = rest.ErrRunBudget
 	// StopListing, returned by a List callback, ends the listing without error.
-	StopListing = errors.New("repairops: stop listing")
+	StopListing = paging.Stop
 )
 
 // APIError is a response other than 2xx, with RepairOps's error envelope

@@ -472,39 +472,3 @@ func Params(p url.Values) url.Values {
 	}
 	return out
 }
-
-// StartsUnseen reports whether a page after the first of a listing starts
-// with a record (with an id) not seen earlier in it: its pages overlap,
-// so records moved towards the head by more than the overlap, and some
-// may have been stepped over.
-func StartsUnseen(seen map[string]struct{}, items []json.RawMessage, id func(json.RawMessage) (string, bool)) bool {
-	if len(seen) == 0 || len(items) == 0 {
-		return false
-	}
-	k, ok := id(items[0])
-	if !ok {
-		return false
-	}
-	_, dup := seen[k]
-	return !dup
-}
-
-// Fresh keeps the records of a page not seen earlier in the listing (by
-// id; records without one are kept and counted as anonymous), noting them
-// as seen, and returns the positions it dropped.
-func Fresh(seen map[string]struct{}, items []json.RawMessage, id func(json.RawMessage) (string, bool)) (fresh []json.RawMessage, dropped []int, anon int) {
-	fresh = make([]json.RawMessage, 0, len(items))
-	for i, it := range items {
-		if k, ok := id(it); ok {
-			if _, dup := seen[k]; dup {
-				dropped = append(dropped, i)
-				continue
-			}
-			seen[k] = struct{}{}
-		} else {
-			anon++
-		}
-		fresh = append(fresh, it)
-	}
-	return fresh, dropped, anon
-}

@@ -145,6 +145,10 @@ type Fault struct {
 	Reorder int
 	// Null answers the next N successful requests with the body null.
 	Null int
+	// RateLimited answers the next N requests with the rate-limit error
+	// although the key is under the limit, as when the shop's other
+	// integrations spent it.
+	RateLimited int
 	// DuplicatePage answers the next N list pages asked at offset > 0
 	// with the page before them again (a cache in front of the API).
 	DuplicatePage int
@@ -293,6 +297,7 @@ func (s *Server) add(f Fault) {
 	into.Reorder += f.Reorder
 	into.Null += f.Null
 	into.DuplicatePage += f.DuplicatePage
+	into.RateLimited += f.RateLimited
 	if f.StallFor > 0 {
 		into.StallFor = f.StallFor
 	}
@@ -469,6 +474,11 @@ func (s *Server) admit(r *http.Request) (status int, shop *Shop, rateLimited boo
 		// Obeyed: a full cool-down passed since the last error.
 		ls.strikes = 0
 		ls.lastRateErr = time.Time{}
+	}
+	if s.faults.RateLimited > 0 {
+		s.faults.RateLimited--
+		ls.lastRateErr = now
+		return s.cfg.rateStatus, shop, true
 	}
 	if s.faults.Unauthorized > 0 {
 		s.faults.Unauthorized--

@@ -125,6 +125,9 @@ type Fault struct {
 	// Unauthorized answers the next N requests with 401 UNAUTHORIZED, as
 	// MGR has done under throttling (a key revoked mid-run looks the same).
 	Unauthorized int
+	// Forbidden answers the next N requests with 403 FORBIDDEN, as for a
+	// key whose scope was changed to one that may not read.
+	Forbidden int
 	// NullData answers the next N list pages with "data": null and their
 	// pagination unchanged.
 	NullData int
@@ -264,6 +267,7 @@ func (s *Server) add(f Fault) {
 	into.HTMLPage += f.HTMLPage
 	into.BadKPIWindows += f.BadKPIWindows
 	into.Unauthorized += f.Unauthorized
+	into.Forbidden += f.Forbidden
 	into.NullData += f.NullData
 	into.DuplicatePage += f.DuplicatePage
 	into.Shift += f.Shift
@@ -407,13 +411,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		over = true
 		rw.Header().Set("X-RateLimit-Remaining", "0")
 	}
-	serverError, unauthorized := false, false
+	serverError, unauthorized, forbidden := false, false, false
 	if !over && s.faults.ServerErrors > 0 {
 		s.faults.ServerErrors--
 		serverError = true
 	} else if !over && s.faults.Unauthorized > 0 {
 		s.faults.Unauthorized--
 		unauthorized = true
+	} else if !over && s.faults.Forbidden > 0 {
+		s.faults.Forbidden--
+		forbidden = true
 	}
 	brokenStatus := s.broken[strings.TrimPrefix(r.URL.Path, "/v1")]
 	s.mu.Unlock()
@@ -428,7 +435,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case unauthorized:
 		writeError(rw, http.StatusUnauthorized, "UNAUTHORIZED", "Missing or invalid API key", nil)
 		return
-	case ki.scope == "webhooks":
+	case ki.scope == "webhooks" || forbidden:
 		writeError(rw, http.StatusForbidden, "FORBIDDEN", "Insufficient permissions for this operation", map[string]any{"required_scope": "read", "key_scope": ki.scope})
 		return
 	case serverError || brokenStatus >= 500:

@@ -1,0 +1,65 @@
+package repairopstest
+
+import (
+	"testing"
+
+	"github.com/repairshop/export/extract/budget"
+	"github.com/repairshop/export/extract/extracttest"
+)
+
+// Conformance starts the simulator for the conformance suite
+// (extracttest.Conformance): two small organisations at RepairOps'
+// documented quotas, in clk's time.
+func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
+	s := NewServer(WithClock(clk), WithTickets(90, 20))
+	sim := &extracttest.Sim{URL: s.URL, Wire: s.Wire, Close: s.Close}
+	for _, o := range s.Orgs {
+		sim.Accounts = append(sim.Accounts, extracttest.SimKey{Name: o.Name, Key: o.Key})
+	}
+	sim.Rows = func(account string) map[string]int {
+		out := map[string]int{}
+		for table, e := range s.Expected(account) {
+			out[table] = e.Rows
+		}
+		return out
+	}
+	sim.Churn = func(account string) (added, deleted []string) {
+		ids := s.Org(account).TicketIDs()
+		for _, id := range []string{ids[2], ids[len(ids)/2]} {
+			if err := s.Delete(account, "tickets", id); err != nil {
+				t.Fatal(err)
+			}
+			deleted = append(deleted, id)
+		}
+		added, err := s.AddTickets(account, 2, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return added, deleted
+	}
+	sim.Change = func(account string) []string {
+		ids, err := s.ChangeTickets(account, 2, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	sim.Fail = func(status, after int) bool {
+		const all = 1 << 20
+		switch {
+		case status == 401:
+			s.Inject(Fault{Delay: after, Unauthorized: all})
+		case status == 403:
+			s.Inject(Fault{Delay: after, Forbidden: all})
+		case status == 429:
+			s.Inject(Fault{Delay: after, RateLimited: all})
+		case status >= 500:
+			s.Inject(Fault{Delay: after, ServerErrors: all})
+		default:
+			return false
+		}
+		return true
+	}
+	sim.RateLimited = func(account string) int { return s.Count(account, 429, "") }
+	return sim
+}
