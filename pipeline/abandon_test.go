@@ -40,7 +40,7 @@ func TestARunStoppedBeforeItsAccountsStartIsRecordedAsEnded(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "w.duckdb")
 	cfg, err := config.Parse([]byte("warehouse: " + path + "\nstate_dir: " + dir + "/state\naccounts:\n" +
-		"  - {name: north, source: mgr, base_url: \"http://127.0.0.1:1/v1\", api_key_env: TEST_ABANDON_KEY}\n"))
+		"  - {name: north, source: tiny, base_url: \"http://127.0.0.1:1/v1\", api_key_env: TEST_ABANDON_KEY}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,18 +12,20 @@ import (
 	"github.com/repairshop/export/extract/archive"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/tiny"
 	"github.com/repairshop/export/load"
 )
 
-// ticketPage is an MGR list page of n tickets numbered from first.
-func ticketPage(t *testing.T, first, n int) page {
+// jobPage is a list page of n jobs of the test source Tiny, numbered from
+// first.
+func jobPage(t *testing.T, first, n int) page {
 	t.Helper()
-	src, _ := sources.Lookup("mgr")
+	src, _ := sources.Lookup(tiny.Name)
 	recs := make([]string, n)
 	for i := range recs {
-		recs[i] = fmt.Sprintf(`{"id":%d,"created_date":"2026-07-16T10:00:00-0600","status":{"label":"New"}}`, first+i)
+		recs[i] = fmt.Sprintf(`{"id":"J%d","created_at":"2026-07-16T10:00:00-06:00","status":"open"}`, first+i)
 	}
-	e := archive.Entry{Resource: "tickets", Kind: archive.KindList, FetchedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Body: []byte("[" + strings.Join(recs, ",") + "]")}
+	e := archive.Entry{Resource: "jobs", Kind: archive.KindList, FetchedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Body: []byte(`{"jobs":[` + strings.Join(recs, ",") + `],"has_more":false}`)}
 	d, err := src.Decode(e)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +78,7 @@ func TestCheckpointCadence(t *testing.T) {
 			ld := &loader{w: w, runID: "r1", raw: filepath.Join(dir, "raw"), clock: clk, log: slog.New(slog.DiscardHandler), every: CheckpointPages, interval: tc.interval, writers: map[string]*archive.Writer{}, last: clk.Now()}
 			for i := range tc.pages {
 				clk.Advance(tc.step)
-				if err := ld.load(ctx, ticketPage(t, i*tc.rows, tc.rows)); err != nil {
+				if err := ld.load(ctx, jobPage(t, i*tc.rows, tc.rows)); err != nil {
 					t.Fatal(err)
 				}
 			}

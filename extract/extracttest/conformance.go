@@ -58,6 +58,7 @@ var Verdicts = map[int]extract.Verdict{401: extract.Stop, 403: extract.Stop, 429
 // Conformance is the suite every source passes, run from the source's own
 // folder against its simulator (start makes a fresh one in clk's time):
 //
+//   - the Source is complete (extract.Validate);
 //   - a first run lists every record of every resource once, and marks
 //     the last page of each listing complete;
 //   - a listing while records are added and deleted misses nothing that
@@ -80,6 +81,9 @@ var Verdicts = map[int]extract.Verdict{401: extract.Stop, 403: extract.Stop, 429
 // by the tests in cmd/export.
 func Conformance(t *testing.T, src *extract.Source, start func(t *testing.T, clk *budget.Fake) *Sim) {
 	t.Helper()
+	if err := extract.Validate(src); err != nil {
+		t.Fatal(err)
+	}
 	c := conformance{src: src, start: start}
 	t.Run("lists every record once", c.listsEverything)
 	t.Run("a listing under churn misses nothing that stayed", c.churn)
