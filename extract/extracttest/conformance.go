@@ -116,12 +116,12 @@ func (c conformance) rows(s *Sim, account string) map[string]int {
 	return out
 }
 
-// epoch is the suite's simulated start.
-var epoch = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+// Epoch is the suites' simulated start.
+var Epoch = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
 
 func (c conformance) sim(t *testing.T) (*Sim, *budget.Fake) {
 	t.Helper()
-	clk := budget.NewFake(epoch)
+	clk := budget.NewFake(Epoch)
 	s := c.start(t, clk)
 	t.Cleanup(s.Close)
 	if len(s.Accounts) == 0 {

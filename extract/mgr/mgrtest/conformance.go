@@ -12,7 +12,7 @@ import (
 // (extracttest.Conformance): two small shops at MGR's documented limit, in
 // clk's time.
 func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
-	s := NewServer(WithClock(clk), WithTickets(120, 30))
+	s := NewServer(WithClock(clk), WithTickets(70, 15))
 	sim := &extracttest.Sim{URL: s.URL, Wire: s.Wire, Close: s.Close}
 	for _, sh := range s.Shops {
 		sim.Accounts = append(sim.Accounts, extracttest.SimKey{Name: sh.Name, Key: sh.Key})
