@@ -44,7 +44,18 @@ type Sim struct {
 	Fail func(status, after int) bool
 	// RateLimited counts the rate-limit errors the account was sent.
 	RateLimited func(account string) int
+	// Faults are the simulator's own faults that a client must survive
+	// (a burst of 5xx, a truncated body, an HTML page with status 200, a
+	// page served twice, pages shifted by a record added or deleted
+	// ahead, …): each injects its fault into the fresh simulator.
+	Faults []Fault
 	Close       func()
+}
+
+// Fault is one of a simulator's faults.
+type Fault struct {
+	Name   string
+	Inject func()
 }
 
 // SimKey is a simulator's account.
@@ -71,6 +82,8 @@ var Verdicts = map[int]extract.Verdict{401: extract.Stop, 403: extract.Stop, 429
 //     record is taken for deleted);
 //   - connection resets, empty bodies and JSON labelled as text are
 //     survived; JSON nested too deep fails with its cause;
+//   - each fault of the API's own the simulator knows (Sim.Faults) is
+//     survived, every record listed;
 //   - a record changed since the last run is listed again, as a new
 //     version;
 //   - a run killed at any crash point resumes from what it committed and
@@ -93,6 +106,7 @@ func Conformance(t *testing.T, src *extract.Source, start func(t *testing.T, clk
 		t.Run(fmt.Sprintf("verdict for %d", status), func(t *testing.T) { c.verdict(t, status) })
 	}
 	t.Run("network faults are survived", c.network)
+	t.Run("the API's own faults are survived", c.faults)
 	t.Run("a changed record is listed again", c.versions)
 	t.Run("a run killed at a crash point resumes", c.kills)
 }
@@ -441,6 +455,34 @@ func (c conformance) network(t *testing.T) {
 				}
 				return
 			}
+			if len(errs) > 0 {
+				t.Fatalf("not survived: %v", errs)
+			}
+			got := c.decode(t, rec)
+			for table, n := range c.rows(s, s.Accounts[0].Name) {
+				if len(got[table]) != n {
+					t.Errorf("%s: %d records listed, the simulator holds %d", table, len(got[table]), n)
+				}
+			}
+		})
+	}
+}
+
+func (c conformance) faults(t *testing.T) {
+	probe := c.start(t, budget.NewFake(Epoch))
+	names := make([]string, len(probe.Faults))
+	for i, f := range probe.Faults {
+		names[i] = f.Name
+	}
+	probe.Close()
+	if len(names) == 0 {
+		t.Skip("the simulator knows no faults of the API's own")
+	}
+	for i, name := range names {
+		t.Run(name, func(t *testing.T) {
+			s, clk := c.sim(t)
+			s.Faults[i].Inject()
+			rec, errs := run(context.Background(), c.open(t, s, clk, "r1", nil), Stored{})
 			if len(errs) > 0 {
 				t.Fatalf("not survived: %v", errs)
 			}

@@ -68,6 +68,21 @@ func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
 		return true
 	}
 	sim.RateLimited = func(account string) int { return s.RateLimitErrors(account) }
+	for _, f := range []struct {
+		name  string
+		fault Fault
+	}{
+		{"a burst of 503s", Fault{ServerErrors: 3}},
+		{"truncated bodies", Fault{Delay: 3, Truncated: 2}},
+		{"an HTML page with status 200", Fault{HTMLPage: 2}},
+		{"null instead of the records", Fault{Delay: 2, Null: 2}},
+		{"a page served twice", Fault{DuplicatePage: 1}},
+		{"pages shifted by a record added at the head", Fault{OffsetDrift: 2}},
+		{"pages shifted by a record deleted at the head", Fault{OffsetDriftBack: 1}},
+		{"neighbours swapped across a page boundary", Fault{Reorder: 2}},
+	} {
+		sim.Faults = append(sim.Faults, extracttest.Fault{Name: f.name, Inject: func() { s.Inject(f.fault) }})
+	}
 	if len(s.Shops) == 0 {
 		t.Fatal(fmt.Errorf("mgrtest: no shops"))
 	}

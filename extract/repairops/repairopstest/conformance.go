@@ -61,5 +61,20 @@ func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
 		return true
 	}
 	sim.RateLimited = func(account string) int { return s.Count(account, 429, "") }
+	for _, f := range []struct {
+		name  string
+		fault Fault
+	}{
+		{"a burst of 500s", Fault{ServerErrors: 3}},
+		{"truncated bodies", Fault{Delay: 3, Truncated: 2}},
+		{"an HTML page with status 200", Fault{HTMLPage: 2}},
+		{"null instead of the records", Fault{NullData: 2}},
+		{"a page served twice", Fault{DuplicatePage: 1}},
+		{"pages shifted by a record added at the head", Fault{Shift: 1}},
+		{"pages shifted by a record deleted at the head", Fault{Unshift: 1}},
+		{"a 429 although the quota has room", Fault{RateLimited: 1}},
+	} {
+		sim.Faults = append(sim.Faults, extracttest.Fault{Name: f.name, Inject: func() { s.Inject(f.fault) }})
+	}
 	return sim
 }
