@@ -49,7 +49,7 @@ type Sim struct {
 	// page served twice, pages shifted by a record added or deleted
 	// ahead, …): each injects its fault into the fresh simulator.
 	Faults []Fault
-	Close       func()
+	Close  func()
 }
 
 // Fault is one of a simulator's faults.
