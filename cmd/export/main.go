@@ -204,6 +204,11 @@ func accountFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "account", Usage: "only this configured account (repeatable; default: all)"}
 }
 
+// shardFlag gives a host its part of the accounts (config.ShardOf).
+func shardFlag() cli.Flag {
+	return &cli.StringFlag{Name: "shard", Usage: "only the accounts of shard `I/N` (1 + FNV-1a of the name mod N): one host's part"}
+}
+
 // helpFlag is each command's --help. urfave/cli's own is one global
 // value it writes to on every parse; ours is made per command (and the
 // library's is hidden), so the same --help works without that.
@@ -333,7 +338,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.StringFlag{Name: "parquet", Usage: "Parquet root (overrides the config)"},
 					&cli.Int64Flag{Name: "max-requests", Usage: "send at most `N` requests per account, then commit and exit 3 (the next run continues)"},
 					&cli.DurationFlag{Name: "max-duration", Usage: "send no request after this long (e.g. 45m), then commit and exit 3 (the next run continues)"},
-					accountFlag(),
+					accountFlag(), shardFlag(),
 				}, operatorFlags()...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return runCommand(c, stdout, stderr, "run") },
@@ -380,10 +385,11 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					&cli.StringFlag{Name: "warehouse", Usage: "DuckDB file (overrides the config)"},
 					&cli.BoolFlag{Name: "probe", Usage: "size resources never exported with a few one-record requests"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
-					accountFlag(),
+					accountFlag(), shardFlag(),
 				},
 				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
+					split, _ := loadConfig(c, c.String("config"))
 					cfg, err := configFrom(c)
 					if err != nil {
 						return err
@@ -398,6 +404,9 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					}
 					if c.Bool("json") {
 						return present.JSON(stdout, plans)
+					}
+					if sh, _ := config.ParseShard(c.String("shard")); c.IsSet("shard") {
+						fmt.Fprintf(stdout, "shard %s; the split: %s\n\n", sh, split.SplitText(sh.N))
 					}
 					present.Plan(stdout, plans)
 					return nil
@@ -460,6 +469,15 @@ func configFrom(c *cli.Context) (*config.Config, error) {
 	}
 	if names := c.StringSlice("account"); len(names) > 0 {
 		if err := cfg.Select(names); err != nil {
+			return nil, err
+		}
+	}
+	if c.IsSet("shard") {
+		sh, err := config.ParseShard(c.String("shard"))
+		if err == nil {
+			err = cfg.Shard(sh)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

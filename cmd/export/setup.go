@@ -32,7 +32,7 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 			"are writable, each account's time zone, and its key: one request per account at most (RepairOps: its\n" +
 			"X-RateLimit-Limit tells the key's scope; an export needs Read).\n\n" +
 			"EXAMPLE:\n   repairshop-export check -c export.yaml",
-		Flags:        []cli.Flag{configFlag(), accountFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:        []cli.Flag{configFlag(), accountFlag(), shardFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			cfg, err := configFrom(c)
