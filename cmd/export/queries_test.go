@@ -58,6 +58,27 @@ func addDecimals(t *testing.T, xs ...string) string {
 	return sum.FloatString(2)
 }
 
+// stageAndFinish stages hand-made pages of account north as run r1 (begun
+// by the caller), finishes the run and closes the warehouse.
+func stageAndFinish(t *testing.T, w *load.Warehouse, now time.Time, pages map[*schema.Table]string) {
+	t.Helper()
+	for tb, page := range pages {
+		b, err := transform.Page(tb, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: now}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.Stage(ctx, "north", b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Finish(ctx, "r1", now, load.StatusOK, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}
+
 // assertMGRQueries checks the shipped MGR queries against the simulator's
 // books, shop by shop: every invoice, cent and payment is in them once.
 func assertMGRQueries(t *testing.T, srv *mgrtest.Server, cfg string) {
@@ -126,21 +147,7 @@ func TestShippedQueriesOnKnownInvoices(t *testing.T) {
 	if err := w.BeginRun(ctx, "r1", load.KindExport, now); err != nil {
 		t.Fatal(err)
 	}
-	for tb, page := range map[*schema.Table]string{mgr.TicketInvoicesTable: ticket, mgr.POSInvoicesTable: pos} {
-		b, err := transform.Page(tb, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: now}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = w.Stage(ctx, "north", b)
-		b.Release()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Finish(ctx, "r1", now, load.StatusOK, nil, ""); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	stageAndFinish(t, w, now, map[*schema.Table]string{mgr.TicketInvoicesTable: ticket, mgr.POSInvoicesTable: pos})
 
 	query := func(name string) string {
 		t.Helper()
@@ -199,21 +206,7 @@ func TestHeadlineOnKnownBooks(t *testing.T) {
 	if err := w.EnsureViews(ctx, pipeline.ConformedViews()); err != nil {
 		t.Fatal(err)
 	}
-	for tb, page := range map[*schema.Table]string{mgr.TicketInvoicesTable: invoices, mgr.TicketsTable: tickets} {
-		b, err := transform.Page(tb, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: now}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = w.Stage(ctx, "north", b)
-		b.Release()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := w.Finish(ctx, "r1", now, load.StatusOK, nil, ""); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	stageAndFinish(t, w, now, map[*schema.Table]string{mgr.TicketInvoicesTable: invoices, mgr.TicketsTable: tickets})
 
 	code, out, stderr := runCLI(t, "query", "--warehouse", path, "--format", "csv", "--to", "2026-03-10", "headline")
 	if code != exitOK {

@@ -275,6 +275,17 @@ func (c conformance) listsEverything(t *testing.T) {
 	}
 }
 
+// listedAll checks that rec listed every record the simulator holds.
+func (c conformance) listedAll(t *testing.T, s *Sim, rec *Recorder) {
+	t.Helper()
+	got := c.decode(t, rec)
+	for table, n := range c.rows(s, s.Accounts[0].Name) {
+		if len(got[table]) != n {
+			t.Errorf("%s: %d records listed, the simulator holds %d", table, len(got[table]), n)
+		}
+	}
+}
+
 func (c conformance) churn(t *testing.T) {
 	s, clk := c.sim(t)
 	account := s.Accounts[0].Name
@@ -458,12 +469,7 @@ func (c conformance) network(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("not survived: %v", errs)
 			}
-			got := c.decode(t, rec)
-			for table, n := range c.rows(s, s.Accounts[0].Name) {
-				if len(got[table]) != n {
-					t.Errorf("%s: %d records listed, the simulator holds %d", table, len(got[table]), n)
-				}
-			}
+			c.listedAll(t, s, rec)
 		})
 	}
 }
@@ -486,12 +492,7 @@ func (c conformance) faults(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("not survived: %v", errs)
 			}
-			got := c.decode(t, rec)
-			for table, n := range c.rows(s, s.Accounts[0].Name) {
-				if len(got[table]) != n {
-					t.Errorf("%s: %d records listed, the simulator holds %d", table, len(got[table]), n)
-				}
-			}
+			c.listedAll(t, s, rec)
 		})
 	}
 }
