@@ -8,6 +8,7 @@ import (
 
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/repairops"
+	"github.com/repairshop/export/internal/tiny"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -53,11 +54,13 @@ func finish(t *testing.T, w *Warehouse, r run) Summary {
 	return sum
 }
 
-func tickets(statuses ...string) string {
+// jobs is a page of the test source Tiny's jobs, numbered from 1, in
+// these statuses ("" leaves that job out of the page).
+func jobs(statuses ...string) string {
 	recs := make([]string, 0, len(statuses))
 	for i, s := range statuses {
 		if s != "" {
-			recs = append(recs, ticketJSON(i+1, "2026-07-16T10:00:00-0600", s))
+			recs = append(recs, jobJSON(i+1, "2026-07-16T10:00:00-0600", s))
 		}
 	}
 	return "[" + strings.Join(recs, ",") + "]"
@@ -70,28 +73,28 @@ func TestHistoryKeepsAVersionPerRun(t *testing.T) {
 	w, _ := openTemp(t)
 	r1, r2, r3 := newRun(1), newRun(2), newRun(3)
 	begin(t, w, r1)
-	stagePage(t, w, mgr.TicketsTable, r1, tickets("New", "New"), nil)
+	stagePage(t, w, tiny.JobsTable, r1, jobs("New", "New"), nil)
 	finish(t, w, r1)
 
 	begin(t, w, r2)
-	stagePage(t, w, mgr.TicketsTable, r2, tickets("In repair", "New"), nil)
+	stagePage(t, w, tiny.JobsTable, r2, jobs("In repair", "New"), nil)
 	finish(t, w, r2)
 
 	begin(t, w, r3)
-	stagePage(t, w, mgr.TicketsTable, r3, tickets("Ready", "New"), nil)
+	stagePage(t, w, tiny.JobsTable, r3, jobs("Ready", "New"), nil)
 	if err := w.Checkpoint(ctx, r3.id, r3.at); err != nil {
 		t.Fatal(err)
 	}
-	stagePage(t, w, mgr.TicketsTable, r3, tickets("Done"), nil)
+	stagePage(t, w, tiny.JobsTable, r3, jobs("Done"), nil)
 	finish(t, w, r3)
 
-	got := one(t, w, `SELECT string_agg(id || ':' || status_label || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM mgr.tickets_history`)
+	got := one(t, w, `SELECT string_agg(id || ':' || status || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM tiny.jobs_history`)
 	want := "1:New:01-02:false 1:In repair:02-03:false 1:Done:03-now:false 2:New:01-now:false"
 	if got != want {
 		t.Errorf("history:\n got %s\nwant %s", got, want)
 	}
 	// The current versions are the table.
-	if n := one(t, w, `SELECT count(*) FROM mgr.tickets t JOIN mgr.tickets_history h ON h.account = t.account AND h.id = t.id AND h.valid_to IS NULL AND h.status_label = t.status_label AND h.run_id = t.run_id`); n != "2" {
+	if n := one(t, w, `SELECT count(*) FROM tiny.jobs t JOIN tiny.jobs_history h ON h.account = t.account AND h.id = t.id AND h.valid_to IS NULL AND h.status = t.status AND h.run_id = t.run_id`); n != "2" {
 		t.Errorf("%s current versions match the table, want 2", n)
 	}
 }
@@ -104,38 +107,38 @@ func TestDeletes(t *testing.T) {
 	r1, r2, r3, r4, r5 := newRun(1), newRun(2), newRun(3), newRun(4), newRun(5)
 
 	begin(t, w, r1)
-	stagePage(t, w, mgr.TicketsTable, r1, tickets("New", "New", "New"), nil)
-	w.MarkComplete("north", mgr.TicketsTable, nil, r1.id, r1.at.Add(time.Minute))
-	if s := statsOf(finish(t, w, r1), "mgr.tickets"); s.Deleted != 0 || s.Inserted != 3 {
+	stagePage(t, w, tiny.JobsTable, r1, jobs("New", "New", "New"), nil)
+	w.MarkComplete("north", tiny.JobsTable, nil, r1.id, r1.at.Add(time.Minute))
+	if s := statsOf(finish(t, w, r1), "tiny.jobs"); s.Deleted != 0 || s.Inserted != 3 {
 		t.Fatalf("run 1: %+v", s)
 	}
 
 	begin(t, w, r2) // ticket 2 is gone from the complete listing
-	stagePage(t, w, mgr.TicketsTable, r2, tickets("New", "", "New"), nil)
-	w.MarkComplete("north", mgr.TicketsTable, nil, r2.id, r2.at.Add(time.Minute))
-	if s := statsOf(finish(t, w, r2), "mgr.tickets"); s.Deleted != 1 {
+	stagePage(t, w, tiny.JobsTable, r2, jobs("New", "", "New"), nil)
+	w.MarkComplete("north", tiny.JobsTable, nil, r2.id, r2.at.Add(time.Minute))
+	if s := statsOf(finish(t, w, r2), "tiny.jobs"); s.Deleted != 1 {
 		t.Fatalf("run 2 deleted %d, want ticket 2", s.Deleted)
 	}
-	live := `SELECT string_agg(id || '=' || coalesce(strftime(deleted_at, '%d %H:%M'), 'live'), ' ' ORDER BY id) FROM mgr.tickets`
+	live := `SELECT string_agg(id || '=' || coalesce(strftime(deleted_at, '%d %H:%M'), 'live'), ' ' ORDER BY id) FROM tiny.jobs`
 	if got := one(t, w, live); got != "1=live 2=02 02:01 3=live" {
 		t.Fatalf("after run 2: %s", got)
 	}
 
 	begin(t, w, r3) // cut short: only ticket 1 listed, no completion
-	stagePage(t, w, mgr.TicketsTable, r3, tickets("New"), nil)
-	if s := statsOf(finish(t, w, r3), "mgr.tickets"); s.Deleted != 0 {
+	stagePage(t, w, tiny.JobsTable, r3, jobs("New"), nil)
+	if s := statsOf(finish(t, w, r3), "tiny.jobs"); s.Deleted != 0 {
 		t.Fatalf("a listing cut short deleted %d rows", s.Deleted)
 	}
 
 	begin(t, w, r4) // ticket 2 is back; ticket 3's detail answers 404
-	stagePage(t, w, mgr.TicketsTable, r4, tickets("New", "New", "New"), nil)
-	w.MarkComplete("north", mgr.TicketsTable, nil, r4.id, r4.at.Add(time.Minute))
-	w.MarkGone("north", mgr.TicketsTable, "3", r4.id, r4.at.Add(2*time.Minute))
+	stagePage(t, w, tiny.JobsTable, r4, jobs("New", "New", "New"), nil)
+	w.MarkComplete("north", tiny.JobsTable, nil, r4.id, r4.at.Add(time.Minute))
+	w.MarkGone("north", tiny.JobsTable, "3", r4.id, r4.at.Add(2*time.Minute))
 	finish(t, w, r4)
 	if got := one(t, w, live); got != "1=live 2=live 3=04 02:02" {
 		t.Fatalf("after run 4: %s", got)
 	}
-	hist := `SELECT string_agg(id || ':' || strftime(valid_from, '%d') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM mgr.tickets_history`
+	hist := `SELECT string_agg(id || ':' || strftime(valid_from, '%d') || ':' || deleted, ' ' ORDER BY id, valid_from) FROM tiny.jobs_history`
 	if got, want := one(t, w, hist), "1:01:false 2:01:false 2:02:true 2:04:false 3:01:false 3:04:true"; got != want {
 		t.Fatalf("history:\n got %s\nwant %s", got, want)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/repairshop/export/extract/mgr"
-	"github.com/repairshop/export/extract/sources"
+		"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/tiny"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -25,14 +25,18 @@ func openTemp(t *testing.T) (*Warehouse, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	if err := w.Ensure(ctx, sources.Tables()...); err != nil {
+	// The vendors' tables, and the test source Tiny's (its jobs are the
+	// tables these tests load: the engine knows no source).
+	if err := w.Ensure(ctx, append(sources.Tables(), tiny.JobsTable)...); err != nil {
 		t.Fatal(err)
 	}
 	return w, path
 }
 
-func ticketJSON(id int, created, status string) string {
-	return fmt.Sprintf(`{"id":%d,"ticket_ref":"N-%05d","created_date":%q,"status":{"id":1,"label":%q},"invoice":{},"source":"web"}`, id, id, created, status)
+// jobJSON is a job of the test source Tiny, with a field its table does
+// not declare (source).
+func jobJSON(id int, created, status string) string {
+	return fmt.Sprintf(`{"id":"%d","title":"N-%05d","created_at":%q,"status":%q,"source":"web"}`, id, id, created, status)
 }
 
 // loadRun stages the pages as one run for account north and commits it.
@@ -43,7 +47,7 @@ func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary 
 		t.Fatal(err)
 	}
 	for _, p := range pages {
-		b, err := transform.Page(mgr.TicketsTable, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
+		b, err := transform.Page(tiny.JobsTable, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +56,7 @@ func loadRun(t *testing.T, w *Warehouse, runID string, pages ...string) Summary 
 		}
 		b.Release()
 	}
-	sum, err := w.Finish(ctx, runID, at.Add(time.Minute), StatusOK, []AccountResult{{Account: "north", Source: "mgr", Requests: int64(len(pages)), Status: StatusOK}}, "")
+	sum, err := w.Finish(ctx, runID, at.Add(time.Minute), StatusOK, []AccountResult{{Account: "north", Source: tiny.Name, Requests: int64(len(pages)), Status: StatusOK}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +75,13 @@ func one(t testing.TB, w *Warehouse, q string, args ...any) string {
 	return res.Rows[0][0]
 }
 
-// snapshotSQL renders every stored ticket, bookkeeping columns included.
-const snapshotSQL = `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status_label, _extra), ';' ORDER BY id) FROM mgr.tickets`
+// snapshotSQL renders every stored job, bookkeeping columns included.
+const snapshotSQL = `SELECT string_agg(concat_ws('|', id, run_id, extracted_at, status, _extra), ';' ORDER BY id) FROM tiny.jobs`
 
 func TestUpsertIsIdempotent(t *testing.T) {
 	w, _ := openTemp(t)
-	page1 := "[" + ticketJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + ticketJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
-	page2 := "[" + ticketJSON(3, "2026-08-02T10:00:00-0600", "Done") + `,{"id":4,"created_date":"bad"}]`
+	page1 := "[" + jobJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + jobJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
+	page2 := "[" + jobJSON(3, "2026-08-02T10:00:00-0600", "Done") + `,{"id":4,"created_at":"bad"}]`
 	s1 := loadRun(t, w, "r1", page1, page2)
 	if got := s1.Totals(); got.Inserted != 3 || got.Rejected != 1 || got.Received != 3 {
 		t.Fatalf("first run: %+v, want 3 inserted, 1 rejected", got)
@@ -91,41 +95,41 @@ func TestUpsertIsIdempotent(t *testing.T) {
 	if after := one(t, w, snapshotSQL); after != before {
 		t.Fatalf("re-run changed stored rows:\n%s\n%s", before, after)
 	}
-	if n := one(t, w, `SELECT count(*) FROM mgr.tickets`); n != "3" {
+	if n := one(t, w, `SELECT count(*) FROM tiny.jobs`); n != "3" {
 		t.Fatalf("rows = %s, want 3", n)
 	}
 
 	// A changed record is updated, and only it gets the new run id.
-	s3 := loadRun(t, w, "r3", "["+ticketJSON(2, "2026-08-01T10:00:00-0600", "Repaired")+"]")
+	s3 := loadRun(t, w, "r3", "["+jobJSON(2, "2026-08-01T10:00:00-0600", "Repaired")+"]")
 	if got := s3.Totals(); got.Updated != 1 || got.Inserted != 0 {
 		t.Fatalf("changed record: %+v, want 1 updated", got)
 	}
-	if got := one(t, w, `SELECT string_agg(id || ':' || run_id || ':' || status_label, ',' ORDER BY id) FROM mgr.tickets`); got != "1:r1:New,2:r3:Repaired,3:r1:Done" {
+	if got := one(t, w, `SELECT string_agg(id || ':' || run_id || ':' || status, ',' ORDER BY id) FROM tiny.jobs`); got != "1:r1:New,2:r3:Repaired,3:r1:Done" {
 		t.Fatalf("rows = %s", got)
 	}
 	// The run log and the reject.
 	if got := one(t, w, `SELECT string_agg(run_id || '=' || status || '/' || rows_inserted || '/' || rows_unchanged || '/' || requests, ',' ORDER BY run_id) FROM meta.runs`); got != "r1=ok/3/0/2,r2=ok/0/3/2,r3=ok/0/0/1" {
 		t.Fatalf("meta.runs = %s", got)
 	}
-	if got := one(t, w, `SELECT reason FROM meta.rejects WHERE run_id = 'r1'`); !strings.Contains(got, `column created_date: "bad"`) {
+	if got := one(t, w, `SELECT reason FROM meta.rejects WHERE run_id = 'r1'`); !strings.Contains(got, `column created_at: "bad"`) {
 		t.Fatalf("reject reason = %q", got)
 	}
-	if got := one(t, w, `SELECT first_run_id || ' ' || example FROM meta.schema_drift WHERE table_name = 'mgr.tickets' AND field = 'source'`); got != `r1 "web"` {
+	if got := one(t, w, `SELECT first_run_id || ' ' || example FROM meta.schema_drift WHERE table_name = 'tiny.jobs' AND field = 'source'`); got != `r1 "web"` {
 		t.Fatalf("drift = %q", got)
 	}
 }
 
 func TestTimestampsLandAsUTCInstants(t *testing.T) {
 	w, _ := openTemp(t)
-	loadRun(t, w, "r1", "["+ticketJSON(1, "2026-07-16T10:00:00-0600", "New")+","+ticketJSON(2, "2026-12-31T22:30:00-0600", "New")+"]")
-	if got := one(t, w, `SELECT string_agg(epoch(created_date)::BIGINT::VARCHAR, ',' ORDER BY id) FROM mgr.tickets`); got != fmt.Sprintf("%d,%d", time.Date(2026, 7, 16, 16, 0, 0, 0, time.UTC).Unix(), time.Date(2027, 1, 1, 4, 30, 0, 0, time.UTC).Unix()) {
+	loadRun(t, w, "r1", "["+jobJSON(1, "2026-07-16T10:00:00-0600", "New")+","+jobJSON(2, "2026-12-31T22:30:00-0600", "New")+"]")
+	if got := one(t, w, `SELECT string_agg(epoch(created_at)::BIGINT::VARCHAR, ',' ORDER BY id) FROM tiny.jobs`); got != fmt.Sprintf("%d,%d", time.Date(2026, 7, 16, 16, 0, 0, 0, time.UTC).Unix(), time.Date(2027, 1, 1, 4, 30, 0, 0, time.UTC).Unix()) {
 		t.Fatalf("epochs = %s", got)
 	}
-	if got := one(t, w, `SELECT typeof(created_date) FROM mgr.tickets LIMIT 1`); got != "TIMESTAMP WITH TIME ZONE" {
+	if got := one(t, w, `SELECT typeof(created_at) FROM tiny.jobs LIMIT 1`); got != "TIMESTAMP WITH TIME ZONE" {
 		t.Fatalf("type = %s", got)
 	}
 	// The year-end ticket belongs to January 2027 in UTC, whatever the machine's zone.
-	if got := one(t, w, `SELECT year(created_date) || '-' || month(created_date) FROM mgr.tickets WHERE id = '2'`); got != "2027-1" {
+	if got := one(t, w, `SELECT year(created_at) || '-' || month(created_at) FROM tiny.jobs WHERE id = '2'`); got != "2027-1" {
 		t.Fatalf("partition of 2026-12-31T22:30-0600 = %s, want 2027-1", got)
 	}
 }
@@ -159,30 +163,30 @@ func TestParquetMatchesTheTable(t *testing.T) {
 	root := filepath.Join(filepath.Dir(dir), "parquet")
 	var recs []string
 	for i := 0; i < 300; i++ {
-		recs = append(recs, ticketJSON(i, time.Date(2026, time.Month(1+i%6), 1+i%27, 10, 0, 0, 0, time.FixedZone("", -6*3600)).Format("2006-01-02T15:04:05-0700"), "New"))
+		recs = append(recs, jobJSON(i, time.Date(2026, time.Month(1+i%6), 1+i%27, 10, 0, 0, 0, time.FixedZone("", -6*3600)).Format("2006-01-02T15:04:05-0700"), "New"))
 	}
 	loadRun(t, w, "r1", "["+strings.Join(recs, ",")+"]")
 	pub, err := w.Publish(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub := onlyTable(pub, "mgr.tickets"); len(pub) != 6 {
+	if pub := onlyTable(pub, "tiny.jobs"); len(pub) != 6 {
 		t.Fatalf("published %d partitions, want 6 months", len(pub))
 	}
-	glob := filepath.Join(root, "mgr", "tickets", "**", "*.parquet")
+	glob := filepath.Join(root, "tiny", "jobs", "**", "*.parquet")
 	compare := func() {
 		t.Helper()
-		cols := columnList(mgr.TicketsTable, "")
+		cols := columnList(tiny.JobsTable, "")
 		pq := fmt.Sprintf("SELECT %s FROM read_parquet('%s', hive_partitioning = true)", cols, glob)
-		tb := fmt.Sprintf("SELECT %s FROM mgr.tickets", cols)
+		tb := fmt.Sprintf("SELECT %s FROM tiny.jobs", cols)
 		q := fmt.Sprintf(`SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s))`, pq, tb, tb, pq)
 		if n := one(t, w, q); n != "0" {
 			t.Fatalf("%s rows differ between Parquet and the table", n)
 		}
 	}
 	compare()
-	if got := one(t, w, fmt.Sprintf(`SELECT string_agg(DISTINCT typeof(created_date)) FROM read_parquet('%s')`, glob)); got != "TIMESTAMP WITH TIME ZONE" {
-		t.Fatalf("created_date in Parquet is %s", got)
+	if got := one(t, w, fmt.Sprintf(`SELECT string_agg(DISTINCT typeof(created_at)) FROM read_parquet('%s')`, glob)); got != "TIMESTAMP WITH TIME ZONE" {
+		t.Fatalf("created_at in Parquet is %s", got)
 	}
 	// Same data again: nothing to republish, nothing duplicated.
 	loadRun(t, w, "r2", "["+strings.Join(recs, ",")+"]")
@@ -190,12 +194,12 @@ func TestParquetMatchesTheTable(t *testing.T) {
 		t.Fatalf("unchanged run republished %d partitions (%v)", len(pub), err)
 	}
 	// Moving a ticket to another month rewrites both partitions.
-	loadRun(t, w, "r3", "["+ticketJSON(0, "2026-03-15T10:00:00-0600", "Moved")+"]")
-	if pub, err := w.Publish(ctx, root); err != nil || len(onlyTable(pub, "mgr.tickets")) != 2 || len(onlyTable(pub, "mgr.tickets_history")) != 2 {
+	loadRun(t, w, "r3", "["+jobJSON(0, "2026-03-15T10:00:00-0600", "Moved")+"]")
+	if pub, err := w.Publish(ctx, root); err != nil || len(onlyTable(pub, "tiny.jobs")) != 2 || len(onlyTable(pub, "tiny.jobs_history")) != 2 {
 		t.Fatalf("moved ticket republished %v (%v), want 2 partitions of the table and 2 of its history", pub, err)
 	}
 	compare()
-	files, _ := filepath.Glob(filepath.Join(root, "mgr", "tickets", "account=north", "year=2026", "month=*", "*"))
+	files, _ := filepath.Glob(filepath.Join(root, "tiny", "jobs", "account=north", "year=2026", "month=*", "*"))
 	if len(files) != 6 {
 		t.Fatalf("files = %v, want one data.parquet per month and no temporary files", files)
 	}
@@ -203,18 +207,18 @@ func TestParquetMatchesTheTable(t *testing.T) {
 
 func TestPublishQueueSurvivesACrashBeforePublish(t *testing.T) {
 	w, path := openTemp(t)
-	loadRun(t, w, "r1", "["+ticketJSON(1, "2026-07-16T10:00:00-0600", "New")+"]")
+	loadRun(t, w, "r1", "["+jobJSON(1, "2026-07-16T10:00:00-0600", "New")+"]")
 	w.Close() // "crash": committed, never published
 	w2, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	if err := w2.Ensure(ctx, mgr.TicketsTable); err != nil { // as every writer does on opening
+	if err := w2.Ensure(ctx, tiny.JobsTable); err != nil { // as every writer does on opening
 		t.Fatal(err)
 	}
 	pub, err := w2.Publish(ctx, filepath.Join(t.TempDir(), "pq"))
-	if pub = onlyTable(pub, "mgr.tickets"); err != nil || len(pub) != 1 || pub[0].Rows != 1 {
+	if pub = onlyTable(pub, "tiny.jobs"); err != nil || len(pub) != 1 || pub[0].Rows != 1 {
 		t.Fatalf("publish after restart = %+v, %v; want the pending partition", pub, err)
 	}
 }
@@ -228,8 +232,8 @@ func TestAFailedCheckpointCommitsNothing(t *testing.T) {
 	if err := w.BeginRun(ctx, "r1", KindExport, at); err != nil {
 		t.Fatal(err)
 	}
-	page := "[" + ticketJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + ticketJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
-	b, err := transform.Page(mgr.TicketsTable, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: at}, nil)
+	page := "[" + jobJSON(1, "2026-07-16T10:00:00-0600", "New") + "," + jobJSON(2, "2026-08-01T10:00:00-0600", "New") + "]"
+	b, err := transform.Page(tiny.JobsTable, []byte(page), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: at}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +241,7 @@ func TestAFailedCheckpointCommitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Release()
-	w.SetCursor("north", "tickets", "c1")
+	w.SetCursor("north", "jobs", "c1")
 	w.MarkArchived("r1", "north", "north/r1.jsonl.zst", 1)
 	// The run's statistics are written last in the transaction, after the
 	// rows: without their table the checkpoint fails after it upserted.
@@ -253,7 +257,7 @@ func TestAFailedCheckpointCommitsNothing(t *testing.T) {
 	if n := w.PendingRows(); n != 0 {
 		t.Errorf("%d rows still staged after the failed checkpoint", n)
 	}
-	if got := one(t, w, `SELECT (SELECT count(*) FROM mgr.tickets) || '/' || (SELECT count(*) FROM meta.cursors) || '/' || (SELECT count(*) FROM meta.raw_archive)`); got != "0/0/0" {
+	if got := one(t, w, `SELECT (SELECT count(*) FROM tiny.jobs) || '/' || (SELECT count(*) FROM meta.cursors) || '/' || (SELECT count(*) FROM meta.raw_archive)`); got != "0/0/0" {
 		t.Errorf("tickets/cursors/archive marks after the failed checkpoint = %s, want 0/0/0", got)
 	}
 	if _, err := w.Finish(ctx, "r1", at.Add(time.Minute), StatusFailed, nil, "checkpoint failed"); err != nil {
@@ -277,7 +281,7 @@ func TestPublishManyPartitions(t *testing.T) {
 	for j := range perMonth { // the months interleaved, as a table's rows are
 		for i := range months {
 			created := time.Date(2015, time.Month(1+i), 1+j%28, 10, 0, 0, 0, time.UTC).Format("2006-01-02T15:04:05-0700")
-			recs = append(recs, ticketJSON(i*perMonth+j, created, "New"))
+			recs = append(recs, jobJSON(i*perMonth+j, created, "New"))
 		}
 	}
 	loadRun(t, w, "r1", "["+strings.Join(recs, ",")+"]")
@@ -291,10 +295,10 @@ func TestPublishManyPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub := onlyTable(pub, "mgr.tickets"); len(pub) != months {
+	if pub := onlyTable(pub, "tiny.jobs"); len(pub) != months {
 		t.Fatalf("published %d partitions, want %d", len(pub), months)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "mgr", "tickets", "account=north", "year=*", "month=*", "*"))
+	files, _ := filepath.Glob(filepath.Join(root, "tiny", "jobs", "account=north", "year=*", "month=*", "*"))
 	if len(files) != months {
 		t.Fatalf("%d files for %d partitions", len(files), months)
 	}

@@ -20,7 +20,7 @@ import (
 func TestParquetSnapshotServesThePublishedTables(t *testing.T) {
 	w, path := openTemp(t)
 	root := filepath.Join(filepath.Dir(path), "pq")
-	loadRun(t, w, "r1", "["+ticketJSON(1, "2026-07-16T10:00:00-0600", "New")+","+ticketJSON(2, "2026-08-01T10:00:00-0600", "Done")+"]")
+	loadRun(t, w, "r1", "["+jobJSON(1, "2026-07-16T10:00:00-0600", "New")+","+jobJSON(2, "2026-08-01T10:00:00-0600", "Done")+"]")
 	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	if err := w.BeginRun(ctx, "r2", KindExport, at); err != nil {
 		t.Fatal(err)
@@ -48,14 +48,15 @@ func TestParquetSnapshotServesThePublishedTables(t *testing.T) {
 	}
 	defer snap.Close()
 	if info.Tables != 5 || info.RunID != "r2" {
-		t.Errorf("snapshot %+v; want 5 tables (tickets and invoices with their histories, lines: no payment was loaded) as of r2", info)
+		t.Errorf("snapshot %+v; want 5 tables (jobs and invoices with their histories, lines: no payment was loaded) as of r2", info)
 	}
 	for _, q := range []string{
-		`SELECT * FROM mgr.tickets ORDER BY ALL`,
+		`SELECT * FROM tiny.jobs ORDER BY ALL`,
 		`SELECT * FROM mgr.ticket_invoices ORDER BY ALL`,
 		`SELECT * FROM mgr.ticket_invoice_lines ORDER BY ALL`,
 		`SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
-			WHERE table_schema = 'mgr' AND table_name IN ('tickets', 'ticket_invoices', 'ticket_invoice_lines') ORDER BY table_name, ordinal_position`,
+			WHERE (table_schema = 'mgr' AND table_name IN ('ticket_invoices', 'ticket_invoice_lines')) OR (table_schema = 'tiny' AND table_name = 'jobs')
+			ORDER BY table_schema, table_name, ordinal_position`,
 	} {
 		want, err := w.Query(ctx, q)
 		if err != nil {
