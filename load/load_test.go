@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/internal/tiny"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
