@@ -124,7 +124,7 @@ func (w *Warehouse) seedHistory(ctx context.Context, t *schema.Table) error {
 	cols := columnList(t, "")
 	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s, valid_from, valid_to, deleted)
 		SELECT %s, %s, NULL, deleted_at IS NOT NULL FROM %s t`,
-		target(t.HistoryTable), cols, columnList(t, "t."), runStartSQL("t.run_id", "t.extracted_at"), target(t)))
+		quotedName(t.HistoryTable), cols, columnList(t, "t."), runStartSQL("t.run_id", "t.extracted_at"), quotedName(t)))
 	return err
 }
 

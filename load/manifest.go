@@ -53,7 +53,7 @@ type ManifestPartition struct {
 // partitions reads the committed table's partitions: rows and last run.
 func (w *Warehouse) partitions(ctx context.Context, t *schema.Table) ([]ManifestPartition, error) {
 	var out []ManifestPartition
-	err := w.scanRows(ctx, fmt.Sprintf(`SELECT account, %s, count(*), max(run_id) FROM %s GROUP BY ALL ORDER BY ALL`, partitionExpr(t, "t"), target(t)+" t"), func(r *sql.Rows) error {
+	err := w.scanRows(ctx, fmt.Sprintf(`SELECT account, %s, count(*), max(run_id) FROM %s GROUP BY ALL ORDER BY ALL`, partitionExpr(t, "t"), quotedName(t)+" t"), func(r *sql.Rows) error {
 		var p ManifestPartition
 		if err := r.Scan(&p.Account, &p.Year, &p.Month, &p.Rows, &p.RunID); err != nil {
 			return err

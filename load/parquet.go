@@ -188,7 +188,7 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 		chunk := group[:min(len(group), PartitionsPerWrite)]
 		group = group[len(chunk):]
 		rows := fmt.Sprintf(`SELECT %s, t.account AS account, %s AS year, %s AS month FROM %s t`,
-			strings.Join(cols, ", "), year, month, target(t))
+			strings.Join(cols, ", "), year, month, quotedName(t))
 		if len(chunk) < len(parts) {
 			// Only these partitions; when every partition is in the chunk
 			// (a first run, a rebuild of a small table) the whole table,

@@ -63,15 +63,15 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 			// Every partition the table has now is rewritten (or removed).
 			queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 				SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
-				ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), target(t), in)
+				ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), quotedName(t), in)
 			if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
 				return fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err)
 			}
 			shadow := shadowTable(t)
 			cols := columnList(t, "")
 			if err := w.exec(ctx,
-				strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+target(t), "CREATE OR REPLACE TABLE "+shadow, 1),
-				fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE account NOT IN %s", shadow, cols, cols, target(t), in),
+				strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+quotedName(t), "CREATE OR REPLACE TABLE "+shadow, 1),
+				fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE account NOT IN %s", shadow, cols, cols, quotedName(t), in),
 			); err != nil {
 				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
 			}
@@ -100,7 +100,7 @@ func (w *Warehouse) target(t *schema.Table) string {
 	if w.rebuild != nil && w.rebuild.tables[t.FullName()] {
 		return shadowTable(t)
 	}
-	return target(t)
+	return quotedName(t)
 }
 
 // detailsTable is the detail queue notes go to.
@@ -162,7 +162,7 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 					return fmt.Errorf("end rebuild: table %s is not declared", n)
 				}
 				if err := w.exec(ctx,
-					"DROP TABLE "+target(t),
+					"DROP TABLE "+quotedName(t),
 					fmt.Sprintf("ALTER TABLE %s RENAME TO %s", shadowTable(t), Quote(t.Name))); err != nil {
 					return fmt.Errorf("swap in %s: %w", n, err)
 				}

@@ -71,7 +71,7 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 	st, ok := w.staged[t.FullName()]
 	if !ok {
 		st = &stagedTable{table: t, name: "stage_" + t.Source + "_" + t.Name}
-		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch, NULL::BOOLEAN AS _partial FROM %s LIMIT 0", Quote(st.name), target(t))}
+		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch, NULL::BOOLEAN AS _partial FROM %s LIMIT 0", Quote(st.name), quotedName(t))}
 		if t.IsChild() {
 			st.parents = st.name + "__parents"
 			stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, parent_id VARCHAR, _batch BIGINT)", Quote(st.parents)))

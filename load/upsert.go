@@ -64,7 +64,9 @@ func partitionExpr(t *schema.Table, alias string) string {
 	return fmt.Sprintf("year(%s), month(%s)", c, c)
 }
 
-func target(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name) }
+// quotedName is a table's own qualified name, quoted (for where rows go
+// in a rebuild, see (*Warehouse).target).
+func quotedName(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t.Name) }
 
 // deltaSQL builds a table's delta: each staged row with its operation against
 // the stored table (insert, update, same), and for a child table also the
