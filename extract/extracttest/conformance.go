@@ -44,6 +44,9 @@ type Sim struct {
 	Fail func(status, after int) bool
 	// RateLimited counts the rate-limit errors the account was sent.
 	RateLimited func(account string) int
+	// Details counts the successful detail requests the account made, by
+	// "resource/id" (the resource as the path spells it, lower case).
+	Details func(account string) map[string]int
 	// Faults are the simulator's own faults that a client must survive
 	// (a burst of 5xx, a truncated body, an HTML page with status 200, a
 	// page served twice, pages shifted by a record added or deleted

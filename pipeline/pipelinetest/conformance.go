@@ -25,7 +25,8 @@ import (
 // limits) and checks the warehouse:
 //
 //   - after a first run, every resource's table holds exactly the
-//     simulator's records;
+//     simulator's records, and each record of a resource with a detail
+//     endpoint had its detail fetched once;
 //   - records deleted at the source are marked deleted (kept, with
 //     deleted_at) once the next run has listed them complete, and records
 //     added are there;
@@ -152,6 +153,36 @@ func (c suite) holds(t *testing.T) {
 		t.Fatalf("run: %v %s", err, rep.Summary.Status)
 	}
 	c.matches(t, w)
+	// Each record of a resource with a detail endpoint had its detail
+	// fetched once: none twice, none left out.
+	if w.sim.Details == nil {
+		return
+	}
+	details := w.sim.Details(w.sim.Accounts[0].Name)
+	want := 0
+	rows := w.sim.Rows(w.sim.Accounts[0].Name)
+	for _, table := range c.detailTables() {
+		want += rows[table]
+	}
+	for key, n := range details {
+		if n != 1 {
+			t.Errorf("detail %s fetched %d times, want once", key, n)
+		}
+	}
+	if len(details) != want {
+		t.Errorf("%d details fetched, the simulator holds %d records with a detail", len(details), want)
+	}
+}
+
+// detailTables are the tables of the resources fetched record by record.
+func (c suite) detailTables() []string {
+	var out []string
+	for _, r := range c.src.Resources {
+		if n := r.Table.FullName(); r.Detail && !contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (c suite) deletes(t *testing.T) {

@@ -2,6 +2,8 @@ package mgrtest
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/repairshop/export/extract/budget"
@@ -68,6 +70,20 @@ func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
 		return true
 	}
 	sim.RateLimited = func(account string) int { return s.RateLimitErrors(account) }
+	sim.Details = func(account string) map[string]int {
+		out := map[string]int{}
+		for _, r := range s.Log() {
+			res, id, ok := strings.Cut(strings.TrimPrefix(r.Path, "/v1/"), "/")
+			if r.Shop == account && r.Status == http.StatusOK && ok && !strings.Contains(id, "/") {
+				if canon, known := s.spelling(res + "/" + id); known {
+					if cres, _, _ := strings.Cut(canon, "/"); detailPaths[cres] {
+						out[strings.ToLower(cres)+"/"+id]++
+					}
+				}
+			}
+		}
+		return out
+	}
 	for _, f := range []struct {
 		name  string
 		fault Fault

@@ -1,6 +1,8 @@
 package repairopstest
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/repairshop/export/extract/budget"
@@ -61,6 +63,16 @@ func Conformance(t *testing.T, clk *budget.Fake) *extracttest.Sim {
 		return true
 	}
 	sim.RateLimited = func(account string) int { return s.Count(account, 429, "") }
+	sim.Details = func(account string) map[string]int {
+		out := map[string]int{}
+		for _, r := range s.Log() {
+			res, id, ok := strings.Cut(strings.TrimPrefix(r.Path, "/v1/"), "/")
+			if r.Org == account && r.Status == http.StatusOK && ok && !strings.Contains(id, "/") && (res == "tickets" || res == "customers") {
+				out[res+"/"+id]++
+			}
+		}
+		return out
+	}
 	for _, f := range []struct {
 		name  string
 		fault Fault
