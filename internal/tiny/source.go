@@ -301,7 +301,8 @@ func containsInt(xs []int, x int) bool {
 	return false
 }
 
-// planList: a full listing every run, a page per PageSize jobs.
+// planList: a full listing every run, a page per PageSize jobs (at least
+// one).
 func planList(_ context.Context, _ extract.Account, _ extract.Resource, size int64, _ extract.Stored, _ time.Time) (int64, string, bool, error) {
-	return max(1, (size+PageSize)/PageSize), "", false, nil
+	return max(1, (size+PageSize-1)/PageSize), "", false, nil
 }
