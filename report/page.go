@@ -65,7 +65,7 @@ footer { color: #5a6275; font-size: 12px; padding: 0 24px 28px; }
 <body>
 <header>
 <h1>Repair shop KPIs</h1>
-<p>{{if or .Options.From .Options.To}}Period {{if .Options.From}}from {{.Options.From}} {{end}}{{if .Options.To}}to {{.Options.To}}{{end}}(shop-local dates){{else}}All dates{{end}}{{if .Options.Accounts}} · accounts {{range $i, $a := .Options.Accounts}}{{if $i}}, {{end}}{{$a}}{{end}}{{end}} · generated {{.Options.Generated.Format "2006-01-02 15:04 MST"}} · {{.Options.Source}}</p>
+<p>{{if or .Options.From .Options.To}}Period {{if .Options.From}}from {{.Options.From}} {{end}}{{if .Options.To}}to {{.Options.To}} {{end}}(shop-local dates){{else}}All dates{{end}}{{if .Options.Accounts}} · accounts {{range $i, $a := .Options.Accounts}}{{if $i}}, {{end}}{{$a}}{{end}}{{end}} · generated {{.Options.Generated.Format "2006-01-02 15:04 MST"}} · {{.Options.Source}}</p>
 </header>
 <nav>
 <label for="scope">Shop</label>

@@ -19,6 +19,8 @@ import (
 
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/repairops/repairopstest"
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/queries"
 )
 
 // chromium finds the browser the report test drives (.ci/run installs
@@ -154,8 +156,11 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
 		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
 	}
+	// As of the day the simulators' history ends, so that the headline
+	// tiles compare two months that hold data.
+	asOf := repairopstest.DataEnd().Format("2006-01-02")
 	html := filepath.Join(dir, "report.html")
-	code, out, stderr := runCLI(t, "report", "--config", cfg, "--out", html)
+	code, out, stderr := runCLI(t, "report", "--config", cfg, "--out", html, "--to", asOf)
 	if code != exitOK || !strings.Contains(out, html) {
 		t.Fatalf("report: exit %d\n%s%s", code, out, stderr)
 	}
@@ -177,7 +182,7 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 	// The same report from the published Parquet files (what it reads
 	// while a run holds the warehouse): the same charts and numbers.
 	fromParquet := filepath.Join(dir, "report-parquet.html")
-	if code, _, stderr := runCLI(t, "report", "--config", cfg, "--out", fromParquet, "--from-parquet"); code != exitOK || !strings.Contains(stderr, "Parquet files") {
+	if code, _, stderr := runCLI(t, "report", "--config", cfg, "--out", fromParquet, "--from-parquet", "--to", asOf); code != exitOK || !strings.Contains(stderr, "Parquet files") {
 		t.Fatalf("report --from-parquet: exit %d %s", code, stderr)
 	}
 	pq, _ := os.ReadFile(fromParquet)
@@ -210,7 +215,7 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 			t.Fatalf("picking %q: %q %v", shop, got, err)
 		}
 	}
-	headline := queryRows(t, cfg, "headline", []string{"account", "metric", "currency", "current", "previous", "change", "change_pct"})
+	headline := queryRows(t, cfg, "headline", asOf, []string{"account", "metric", "currency", "current", "previous", "change", "change_pct"})
 	// readable checks what a reader sees at this width, for this scope.
 	readable := func(width int, scope string, columns int) {
 		t.Helper()
@@ -243,8 +248,16 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 		}
 		for _, tl := range tiles {
 			got = append(got, []string{tl.Metric, tl.Currency, tl.Current, tl.Previous, tl.Change, tl.Pct})
-			if !strings.Contains(tl.Text, strings.TrimSuffix(thousands(tl.Current), ".00")) && tl.Current != "" {
-				t.Errorf("%s tile %s shows %q, not its figure %s", ScopeLabel(scope), tl.Metric, tl.Text, tl.Current)
+			shown := thousands(tl.Current) // money: exact, with separators
+			switch tl.Metric {
+			case "open_backlog":
+				shown = strings.TrimSuffix(shown, ".00")
+			case "median_turnaround_days":
+				v, _ := strconv.ParseFloat(tl.Current, 64)
+				shown = strconv.FormatFloat(v, 'f', 1, 64) + " days"
+			}
+			if !strings.Contains(tl.Text, shown) && tl.Current != "" {
+				t.Errorf("%s tile %s shows %q, not its figure %s", ScopeLabel(scope), tl.Metric, tl.Text, shown)
 			}
 		}
 		keys, err := chromedp.Run(ctx, chromedp.Evaluate[[][2]string](readKeys))
@@ -281,7 +294,7 @@ func TestReportDrawsTheKPIQueriesInABrowser(t *testing.T) {
 		if f.Hidden || len(f.Marks) == 0 || f.Drawn != len(f.Marks) {
 			t.Errorf("%s (all shops): %d marks, %d drawn, hidden %v", f.Section, len(f.Marks), f.Drawn, f.Hidden)
 		}
-		want := queryRows(t, cfg, f.Query, f.Columns)
+		want := queryRows(t, cfg, f.Query, asOf, f.Columns)
 		got := f.Rows
 		switch f.Section {
 		case "top-repairs", "low-stock": // the first rows, in the query's order
@@ -402,10 +415,15 @@ func screenshot(t *testing.T, ctx context.Context, name string, width, height in
 	}
 }
 
-// queryRows runs a shipped query through the CLI and keeps the columns.
-func queryRows(t *testing.T, cfg, name string, cols []string) [][]string {
+// queryRows runs a shipped query through the CLI, as of the day to when
+// the query takes --to, and keeps the columns.
+func queryRows(t *testing.T, cfg, name, to string, cols []string) [][]string {
 	t.Helper()
-	code, out, stderr := runCLI(t, "query", name, "--config", cfg, "--format", "csv")
+	args := []string{"query", name, "--config", cfg, "--format", "csv"}
+	if q, err := sources.Query(name); err == nil && slices.Contains(q.Params, queries.ParamTo) {
+		args = append(args, "--to", to)
+	}
+	code, out, stderr := runCLI(t, args...)
 	if code != exitOK {
 		t.Fatalf("query %s: exit %d %s", name, code, stderr)
 	}
