@@ -129,5 +129,8 @@ echo "== repairshop-export rebuild (from the raw archive in $dir/raw: no network
 
 echo
 echo "== repairshop-export report (the owner's KPIs as one HTML file that opens offline)"
-"$bin" report --config "$dir/export.yaml" --out "$dir/report.html" 2>"$dir/report.log"
+# As of the last day of the simulators' seeded history (mgrtest and
+# repairopstest's dataEnd), so that the headline tiles compare two months
+# that hold data.
+"$bin" report --config "$dir/export.yaml" --out "$dir/report.html" --to 2026-11-15 2>"$dir/report.log"
 echo "metrics for Prometheus: $dir/export.prom ($(grep -c '^export_' "$dir/export.prom") samples); run summary: $dir/summary.json"
