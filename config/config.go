@@ -50,6 +50,9 @@ type Config struct {
 	Accounts []extract.Account
 	// Settings are the sources' top-level keys, by source name.
 	Settings map[string]extract.Options
+	// Sharded says which shard of the accounts --shard kept, and the
+	// whole split ("" for all the accounts): see ApplyShard.
+	Sharded string
 	// Getenv is the environment the API keys, the webhook secrets and
 	// the default state directory are read from (nil: the process's).
 	// Tests give each config its own, so that they can run side by side.

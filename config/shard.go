@@ -63,6 +63,21 @@ func (c *Config) Shard(s Shard) error {
 	return nil
 }
 
+// ApplyShard keeps the accounts of shard v ("I/N", as --shard gives it)
+// and records the whole split in Sharded, for plan to show.
+func (c *Config) ApplyShard(v string) error {
+	s, err := ParseShard(v)
+	if err != nil {
+		return err
+	}
+	split := c.SplitText(s.N)
+	if err := c.Shard(s); err != nil {
+		return err
+	}
+	c.Sharded = fmt.Sprintf("shard %s; the split: %s", s, split)
+	return nil
+}
+
 // SplitText describes the split in one line: "1/2: north, metro; 2/2: south".
 func (c *Config) SplitText(n int) string {
 	var parts []string

@@ -2,6 +2,7 @@ package config
 
 import (
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,29 @@ func TestShardsSplitTheAccountsOnce(t *testing.T) {
 	empty := ShardOf("north", 2)%2 + 1 // the other shard
 	if err := one.Shard(Shard{empty, 2}); err == nil || !strings.Contains(err.Error(), "holds none of the 1 configured accounts") || !strings.Contains(err.Error(), "north") {
 		t.Errorf("an empty shard: %v", err)
+	}
+}
+
+// --shard keeps the shard's accounts and says what the whole split was.
+func TestApplyShardRecordsTheSplit(t *testing.T) {
+	cfg, err := Parse([]byte("warehouse: w.duckdb\naccounts:\n  - {name: north, source: mgr, api_key_env: K}\n  - {name: south, source: mgr, api_key_env: K}\n  - {name: metro, source: repairops, api_key_env: K}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := cfg.SplitText(2)
+	i := ShardOf("north", 2)
+	if err := cfg.ApplyShard(strconv.Itoa(i) + "/2"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "shard " + strconv.Itoa(i) + "/2; the split: " + split; cfg.Sharded != want {
+		t.Errorf("Sharded = %q, want %q", cfg.Sharded, want)
+	}
+	for _, a := range cfg.Accounts {
+		if ShardOf(a.Name, 2) != i {
+			t.Errorf("%s kept in shard %d", a.Name, i)
+		}
+	}
+	if err := cfg.ApplyShard("x"); err == nil {
+		t.Error("a bad shard was taken")
 	}
 }

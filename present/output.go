@@ -16,6 +16,7 @@ import (
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/queries"
 	"github.com/repairshop/export/schema"
 )
 
@@ -166,6 +167,24 @@ func describeModel(b *strings.Builder) error {
 		}
 	}
 	return nil
+}
+
+// QueryList lists the shipped queries: name and parameters, whose they
+// are (every source's, or one source's own), what each answers.
+func QueryList(w io.Writer, qs []queries.Query) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, q := range qs {
+		params := ""
+		if len(q.Params) > 0 {
+			params = " [--" + strings.Join(q.Params, " --") + "]"
+		}
+		source := "every source"
+		if q.Source != "" {
+			source = q.Source + " only"
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\n", q.Name, params, source, q.Description)
+	}
+	return tw.Flush()
 }
 
 // RunReport prints what a run or rebuild did.

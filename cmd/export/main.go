@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -389,7 +388,6 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 				},
 				OnUsageError: onUsageError,
 				Action: func(c *cli.Context) error {
-					split, _ := loadConfig(c, c.String("config"))
 					cfg, err := configFrom(c)
 					if err != nil {
 						return err
@@ -405,8 +403,8 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 					if c.Bool("json") {
 						return present.JSON(stdout, plans)
 					}
-					if sh, _ := config.ParseShard(c.String("shard")); c.IsSet("shard") {
-						fmt.Fprintf(stdout, "shard %s; the split: %s\n\n", sh, split.SplitText(sh.N))
+					if cfg.Sharded != "" {
+						fmt.Fprintf(stdout, "%s\n\n", cfg.Sharded)
 					}
 					present.Plan(stdout, plans)
 					return nil
@@ -473,11 +471,7 @@ func configFrom(c *cli.Context) (*config.Config, error) {
 		}
 	}
 	if c.IsSet("shard") {
-		sh, err := config.ParseShard(c.String("shard"))
-		if err == nil {
-			err = cfg.Shard(sh)
-		}
-		if err != nil {
+		if err := cfg.ApplyShard(c.String("shard")); err != nil {
 			return nil, err
 		}
 	}
@@ -498,19 +492,7 @@ func warehousePath(c *cli.Context) (string, error) {
 
 func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 	if c.Bool("list") {
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		for _, q := range sources.Queries() {
-			params := ""
-			if len(q.Params) > 0 {
-				params = " [--" + strings.Join(q.Params, " --") + "]"
-			}
-			source := "every source"
-			if q.Source != "" {
-				source = q.Source + " only"
-			}
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\n", q.Name, params, source, q.Description)
-		}
-		return tw.Flush()
+		return present.QueryList(out, sources.Queries())
 	}
 	sqlText := c.String("sql")
 	params := []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} // --sql may read any

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -165,6 +166,17 @@ func (c conformance) open(t *testing.T, s *Sim, clk *budget.Fake, runID string, 
 // (decoded as the warehouse would), with how often each came.
 type listed map[string]map[string]int
 
+// union are the ids of a table listed in l or in m.
+func (l listed) union(m listed, table string) map[string]bool {
+	out := map[string]bool{}
+	for _, ids := range []map[string]int{l[table], m[table]} {
+		for id := range ids {
+			out[id] = true
+		}
+	}
+	return out
+}
+
 func (c conformance) decode(t *testing.T, rec *Recorder) listed {
 	t.Helper()
 	out := listed{}
@@ -293,8 +305,7 @@ func (c conformance) churn(t *testing.T) {
 	s, clk := c.sim(t)
 	account := s.Accounts[0].Name
 	var added, deleted []string
-	emitted := 0
-	em := &churner{Recorder: &Recorder{}, after: 2, do: func() { added, deleted = s.Churn(account) }, n: &emitted}
+	em := &churner{Recorder: &Recorder{}, after: 2, do: func() { added, deleted = s.Churn(account) }}
 	se := c.open(t, s, clk, "r1", nil)
 	tasks, err := se.Tasks(context.Background(), Stored{})
 	if err != nil {
@@ -315,13 +326,7 @@ func (c conformance) churn(t *testing.T) {
 	}
 	first, second := c.decode(t, em.Recorder), c.decode(t, rec2)
 	for table, n := range c.rows(s, account) {
-		union := map[string]bool{}
-		for id := range first[table] {
-			union[id] = true
-		}
-		for id := range second[table] {
-			union[id] = true
-		}
+		union := first.union(second, table)
 		for _, id := range deleted {
 			delete(union, id) // listed before it went: the warehouse marks it deleted
 		}
@@ -335,12 +340,12 @@ func (c conformance) churn(t *testing.T) {
 type churner struct {
 	*Recorder
 	after int
-	n     *int
+	n     int // responses emitted
 	do    func()
 }
 
 func (c *churner) Emit(ctx context.Context, r extract.Response) error {
-	if *c.n++; *c.n == c.after {
+	if c.n++; c.n == c.after {
 		c.do()
 	}
 	return c.Recorder.Emit(ctx, r)
@@ -359,7 +364,7 @@ func (c conformance) details(t *testing.T) {
 		if !r.Detail {
 			continue
 		}
-		ids := slices.Sorted(mapKeys(got[r.Table.FullName()]))
+		ids := slices.Sorted(maps.Keys(got[r.Table.FullName()]))
 		for _, id := range ids[:min(len(ids), 2)] {
 			tried++
 			p, err := se.Detail(context.Background(), r.Name, id)
@@ -552,27 +557,10 @@ func (c conformance) kills(t *testing.T) {
 			}
 			first, second := c.decode(t, committed), c.decode(t, rec2)
 			for table, n := range c.rows(s, s.Accounts[0].Name) {
-				union := map[string]bool{}
-				for id := range first[table] {
-					union[id] = true
-				}
-				for id := range second[table] {
-					union[id] = true
-				}
-				if len(union) != n {
+				if union := first.union(second, table); len(union) != n {
 					t.Errorf("%s: %d records after the kill and the next run, the simulator holds %d", table, len(union), n)
 				}
 			}
 		})
-	}
-}
-
-func mapKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }

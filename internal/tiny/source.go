@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -284,21 +285,12 @@ func decode(e archive.Entry) (extract.Decoded, error) {
 	}
 	var kept []json.RawMessage
 	for i, j := range page.Jobs {
-		if !containsInt(e.Dropped, i) {
+		if !slices.Contains(e.Dropped, i) {
 			kept = append(kept, j)
 		}
 	}
 	recs, _ := json.Marshal(kept)
 	return extract.Decoded{Table: JobsTable, Records: recs}, nil
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // planList: a full listing every run, a page per PageSize jobs (at least

@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,35 +98,34 @@ func (w *world) query(t *testing.T, sql string) [][]string {
 	return res.Rows
 }
 
-// tables are the resources' own tables (each resource's records).
-func (c suite) tables() []string {
+// tables are the tables of the resources keep takes, each once.
+func (c suite) tables(keep func(extract.Resource) bool) []string {
 	var out []string
 	for _, r := range c.src.Resources {
-		if n := r.Table.FullName(); !contains(out, n) {
+		if n := r.Table.FullName(); keep(r) && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// byID are the resource tables whose records have an id.
-func (c suite) byID() []string {
-	var out []string
-	for _, r := range c.src.Resources {
-		if n := r.Table.FullName(); r.Table.ColumnIndex("id") >= 0 && !contains(out, n) {
-			out = append(out, n)
+func every(extract.Resource) bool        { return true }
+func withIDs(r extract.Resource) bool    { return r.Table.ColumnIndex("id") >= 0 }
+func withDetail(r extract.Resource) bool { return r.Detail }
+
+// counts runs one "SELECT key, count FROM …" per table and adds the counts
+// up by key.
+func (w *world) counts(t *testing.T, tables []string, sql string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, table := range tables {
+		for _, r := range w.query(t, fmt.Sprintf(sql, table)) {
+			var n int
+			fmt.Sscan(r[1], &n)
+			out[r[0]] += n
 		}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // matches checks that every resource table holds the simulator's count of
@@ -134,7 +133,7 @@ func contains(xs []string, x string) bool {
 func (c suite) matches(t *testing.T, w *world) {
 	t.Helper()
 	want := w.sim.Rows(w.sim.Accounts[0].Name)
-	for _, table := range c.tables() {
+	for _, table := range c.tables(every) {
 		n, ok := want[table]
 		if !ok {
 			continue
@@ -161,7 +160,7 @@ func (c suite) holds(t *testing.T) {
 	details := w.sim.Details(w.sim.Accounts[0].Name)
 	want := 0
 	rows := w.sim.Rows(w.sim.Accounts[0].Name)
-	for _, table := range c.detailTables() {
+	for _, table := range c.tables(withDetail) {
 		want += rows[table]
 	}
 	for key, n := range details {
@@ -172,17 +171,6 @@ func (c suite) holds(t *testing.T) {
 	if len(details) != want {
 		t.Errorf("%d details fetched, the simulator holds %d records with a detail", len(details), want)
 	}
-}
-
-// detailTables are the tables of the resources fetched record by record.
-func (c suite) detailTables() []string {
-	var out []string
-	for _, r := range c.src.Resources {
-		if n := r.Table.FullName(); r.Detail && !contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func (c suite) deletes(t *testing.T) {
@@ -198,30 +186,18 @@ func (c suite) deletes(t *testing.T) {
 		}
 	}
 	c.matches(t, w)
+	gone := w.counts(t, c.tables(withIDs), "SELECT CAST(id AS VARCHAR), count(*) FROM %s WHERE deleted_at IS NOT NULL GROUP BY 1")
+	live := w.counts(t, c.tables(withIDs), "SELECT CAST(id AS VARCHAR), count(*) FROM %s WHERE deleted_at IS NULL GROUP BY 1")
 	for _, id := range deleted {
-		if n := w.anywhere(t, c, id, "deleted_at IS NOT NULL"); n == 0 {
+		if gone[id] == 0 {
 			t.Errorf("record %s was deleted at the source and is not marked deleted", id)
 		}
 	}
 	for _, id := range added {
-		if n := w.anywhere(t, c, id, "deleted_at IS NULL"); n == 0 {
+		if live[id] == 0 {
 			t.Errorf("record %s was added at the source and is not in the warehouse", id)
 		}
 	}
-}
-
-// anywhere counts the rows of the resource tables with this id that meet
-// the condition.
-func (w *world) anywhere(t *testing.T, c suite, id, cond string) int {
-	t.Helper()
-	n := 0
-	for _, table := range c.byID() {
-		rows := w.query(t, fmt.Sprintf("SELECT count(*) FROM %s WHERE CAST(id AS VARCHAR) = '%s' AND %s", table, strings.ReplaceAll(id, "'", "''"), cond))
-		var k int
-		fmt.Sscan(rows[0][0], &k)
-		n += k
-	}
-	return n
 }
 
 func (c suite) versions(t *testing.T) {
@@ -234,19 +210,21 @@ func (c suite) versions(t *testing.T) {
 	if _, err := w.run(context.Background(), t, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range changed {
-		versions := 0
-		for _, r := range c.src.Resources {
-			h := r.Table.HistoryTable
-			if h == nil || h.ColumnIndex("id") < 0 {
-				continue
-			}
-			var k int
-			fmt.Sscan(w.query(t, fmt.Sprintf("SELECT count(*) FROM %s WHERE CAST(id AS VARCHAR) = '%s'", h.FullName(), id))[0][0], &k)
-			versions = max(versions, k)
+	var histories []string
+	for _, r := range c.src.Resources {
+		if h := r.Table.HistoryTable; h != nil && h.ColumnIndex("id") >= 0 && !slices.Contains(histories, h.FullName()) {
+			histories = append(histories, h.FullName())
 		}
-		if versions < 2 {
-			t.Errorf("record %s changed at the source: %d version(s) in its history, want 2", id, versions)
+	}
+	versions := map[string]int{}
+	for _, h := range histories { // the most versions of the id in any one history
+		for id, n := range w.counts(t, []string{h}, "SELECT CAST(id AS VARCHAR), count(*) FROM %s GROUP BY 1") {
+			versions[id] = max(versions[id], n)
+		}
+	}
+	for _, id := range changed {
+		if versions[id] < 2 {
+			t.Errorf("record %s changed at the source: %d version(s) in its history, want 2", id, versions[id])
 		}
 	}
 }
