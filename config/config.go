@@ -48,6 +48,8 @@ type Config struct {
 	// --addr flag wins); default DefaultListen.
 	Listen   string
 	Accounts []extract.Account
+	// Lake is the optional Iceberg lake a run also publishes to (nil: none).
+	Lake *Lake
 	// Settings are the sources' top-level keys, by source name.
 	Settings map[string]extract.Options
 	// Sharded says which shard of the accounts --shard kept, and the
@@ -76,7 +78,7 @@ func (e UsageError) Unwrap() error { return e.Err }
 func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
 
 // topKeys are the top-level keys the config itself reads.
-var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "accounts"}
+var topKeys = []string{"warehouse", "parquet", "raw", "state_dir", "listen", "lake", "accounts"}
 
 // DefaultListen is where `repairshop-export listen` receives webhooks without a
 // listen: key or --addr: loopback, behind a reverse proxy with TLS.
@@ -164,6 +166,7 @@ func Load(path string) (*Config, error) {
 			*p = resolve(dir, *p)
 		}
 	}
+	cfg.Lake.resolve(dir)
 	return cfg, nil
 }
 
@@ -223,6 +226,10 @@ func Parse(data []byte) (*Config, error) {
 			errs = append(errs, decode(v, &cfg.Listen))
 		case "accounts":
 			accounts = v
+		case "lake":
+			var lerrs []error
+			cfg.Lake, lerrs = parseLake(v)
+			errs = append(errs, lerrs...)
 		default:
 			src := ownerOf(k.Value, func(s *extract.Source) extract.Options {
 				if s.Settings == nil {

@@ -161,6 +161,9 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 	if err := w.queueViews(ctx, runID); err != nil {
 		return fmt.Errorf("queue the views: %w", err)
 	}
+	if err := w.queueLake(ctx, runID); err != nil {
+		return fmt.Errorf("queue for the lake: %w", err)
+	}
 	if err := w.commitRejects(ctx, runID, at); err != nil {
 		return err
 	}

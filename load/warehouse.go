@@ -334,6 +334,14 @@ var metaDDL = []string{
 	// Partitions whose Parquet files must be (re)written: filled in the same
 	// transaction as the rows, emptied as each partition is published, so a
 	// crash between commit and publish is repaired by the next run.
+	// (table, account) pairs the lake has not taken yet: filled with the
+	// publish queue, emptied as the lake commits each table.
+	`CREATE TABLE IF NOT EXISTS meta.lake_queue (
+		table_name VARCHAR NOT NULL,
+		account VARCHAR NOT NULL,
+		run_id VARCHAR NOT NULL,
+		PRIMARY KEY (table_name, account)
+	)`,
 	`CREATE TABLE IF NOT EXISTS meta.publish_queue (
 		table_name VARCHAR NOT NULL,
 		account VARCHAR NOT NULL,

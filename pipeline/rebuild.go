@@ -96,7 +96,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	sort.Strings(accounts)
 
 	started := clock.Now()
-	w, done, err := openForWrite(ctx, cfg, "repairshop-export rebuild", started, opt.Hook)
+	w, done, err := OpenForWrite(ctx, cfg, "repairshop-export rebuild", started, opt.Hook)
 	if err != nil {
 		return Report{}, err
 	}
@@ -167,6 +167,9 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	rep.Took = clock.Now().Sub(started)
 	if rep.Published, err = publish(ctx, w, cfg, runID, clock); err != nil {
 		rep.Unpublished = true
+		return rep, err
+	}
+	if rep.Lake, err = publishLake(ctx, w, runID, opt.Lake); err != nil {
 		return rep, err
 	}
 	if err := w.Flush(ctx); err != nil {

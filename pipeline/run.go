@@ -94,6 +94,11 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// Progress, when set, is kept up to date for a display (nil: none).
 	Progress *Progress
+	// Lake publishes the committed warehouse to the lake after the
+	// Parquet tree (nil: no lake), and says what it did in a line. The
+	// command line wires package lake here, which keeps iceberg-go out of
+	// this package.
+	Lake func(ctx context.Context, w *load.Warehouse, runID string) (string, error)
 }
 
 func (o *Options) defaults() {
@@ -124,6 +129,8 @@ type Report struct {
 	// Unpublished: the Parquet publish stopped (a full or read-only disk);
 	// the rows are committed and the next run or rebuild publishes the rest.
 	Unpublished bool
+	// Lake is what the lake publish did, in a line ("" without a lake).
+	Lake string
 	// Rebuild only: what was replayed from the raw archive.
 	Replay *ReplayStats
 	// Backlog is the detail queue after the run, per account and resource
@@ -188,7 +195,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		}
 	}
 	started := clock.Now()
-	w, done, err := openForWrite(ctx, cfg, "repairshop-export run", started, opt.Hook)
+	w, done, err := OpenForWrite(ctx, cfg, "repairshop-export run", started, opt.Hook)
 	if err != nil {
 		return Report{}, err
 	}
@@ -301,6 +308,9 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		rep.Unpublished = true
 		return rep, storageError(err, runErr)
 	}
+	if rep.Lake, err = publishLake(dbctx, w, runID, opt.Lake); err != nil {
+		return rep, storageError(err, runErr)
+	}
 	if err := w.Flush(dbctx); err != nil {
 		return rep, storageError(err, runErr)
 	}
@@ -329,10 +339,10 @@ func openLedger(state string, src *extract.Source, a extract.Account, key string
 	return budget.OpenLedger(filepath.Join(state, "ledger"), id)
 }
 
-// openForWrite takes the warehouse lock (failing at once if another
+// OpenForWrite takes the warehouse lock (failing at once if another
 // process holds it), opens the warehouse and creates the declared tables.
 // done closes the warehouse and releases the lock.
-func openForWrite(ctx context.Context, cfg *config.Config, command string, now time.Time, hook func(string)) (w *load.Warehouse, done func(), err error) {
+func OpenForWrite(ctx context.Context, cfg *config.Config, command string, now time.Time, hook func(string)) (w *load.Warehouse, done func(), err error) {
 	lock, err := load.AcquireLock(cfg.Warehouse, command, now)
 	if err != nil {
 		return nil, nil, err
@@ -413,6 +423,18 @@ func publish(ctx context.Context, w *load.Warehouse, cfg *config.Config, runID s
 		return pub, fmt.Errorf("rows are committed, the conformed model's Parquet is not up to date (the next run or rebuild retries): %w", err)
 	}
 	return pub, w.MarkPublished(ctx, runID, clock.Now())
+}
+
+// publishLake publishes to the lake, after the Parquet tree.
+func publishLake(ctx context.Context, w *load.Warehouse, runID string, lake func(context.Context, *load.Warehouse, string) (string, error)) (string, error) {
+	if lake == nil {
+		return "", nil
+	}
+	line, err := lake(ctx, w, runID)
+	if err != nil {
+		return line, fmt.Errorf("rows are committed and the Parquet tree is up to date; the lake is not (the warehouse keeps what is unpublished, and the next run publishes it): %w", err)
+	}
+	return line, nil
 }
 
 // runStatus folds the accounts' outcomes into the run's status and error.

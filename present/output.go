@@ -229,6 +229,9 @@ func RunReport(out io.Writer, rep pipeline.Report) {
 	case rep.ParquetRoot != "":
 		fmt.Fprintf(out, "parquet: %d partition(s) published under %s\n", len(rep.Published), rep.ParquetRoot)
 	}
+	if rep.Lake != "" {
+		fmt.Fprintf(out, "lake: %s\n", rep.Lake)
+	}
 	if n := s.Totals().Rejected; n > 0 {
 		fmt.Fprintf(out, "%d record(s) rejected: see `repairshop-export status` or meta.rejects\n", n)
 	}
@@ -300,3 +303,12 @@ func RateLimits() string {
 	}
 	return b.String() + "\n"
 }
+
+// ExitCodes is every command's --help on exit codes (cmd/export maps
+// errors to them).
+const ExitCodes = `EXIT CODES:
+   0  done
+   1  failure (see the message; nothing half-written is visible)
+   2  bad usage or configuration (a flag, the config file, a missing API key variable)
+   3  partial: stopped by the rate budget or a signal (SIGTERM, SIGINT); committed what it fetched, the next run resumes
+   4  done, but some records were rejected (quarantined in meta.rejects; see repairshop-export status)`

@@ -27,6 +27,7 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract/sources"
 	"github.com/repairshop/export/internal/atomicfile"
+	"github.com/repairshop/export/internal/cliargs"
 	"github.com/repairshop/export/internal/crashpoint"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
@@ -43,13 +44,6 @@ const (
 	// exitRejected: the run completed but quarantined some records.
 	exitRejected = 4
 )
-
-const exitHelp = `EXIT CODES:
-   0  done
-   1  failure (see the message; nothing half-written is visible)
-   2  bad usage or configuration (a flag, the config file, a missing API key variable)
-   3  partial: stopped by the rate budget or a signal (SIGTERM, SIGINT); committed what it fetched, the next run resumes
-   4  done, but some records were rejected (quarantined in meta.rejects; see repairshop-export status)`
 
 // crashEnv and checkpointEnv are the crash tests' variables (package
 // crashpoint); hooks and checkpointPages what they set, nil and 0 in
@@ -105,7 +99,7 @@ func run() int {
 		cancel(fmt.Errorf("interrupted by %s", name))
 	}()
 	app := newApp(os.Stdout, os.Stderr, nil)
-	err := app.RunContext(ctx, flagsFirst(app, os.Args))
+	err := app.RunContext(ctx, cliargs.FlagsFirst(app, os.Args))
 	code := exitCode(err)
 	if err != nil {
 		// One line, the cause first; with JSON logs, a JSON line like
@@ -118,46 +112,6 @@ func run() int {
 		}
 	}
 	return code
-}
-
-// flagsFirst moves a command's flags before its arguments, so that
-// `repairshop-export query turnaround --from 2026-01-01` reads as people write it
-// (urfave/cli stops at the first argument). A flag's value moves with it;
-// "--" ends the flags as usual.
-func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
-	cmd := app.Command(args[1])
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
-	flags, rest := []string{}, []string{}
-	for i := 2; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			rest = append(rest, args[i:]...)
-			i = len(args)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if takesValue[name] && !strings.Contains(name, "=") && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return append(append(append([]string{}, args[:2]...), flags...), rest...)
 }
 
 // exitCode is the one map from errors to exit codes.
@@ -273,6 +227,7 @@ var examples = map[string]string{
 		"   repairshop-export query revenue_by_technician -c export.yaml --account north --format csv --out tech.csv\n" +
 		"   repairshop-export query -c export.yaml --sql \"SELECT status_group, count(*) FROM main.tickets GROUP BY ALL\"",
 	"schema": "repairshop-export schema\n   repairshop-export schema --json | jq '.[] | .name'",
+	"lake":   "repairshop-export lake status -c export.yaml\n   repairshop-export lake publish -c export.yaml   # the whole warehouse: the first time, or after a lake was restored",
 }
 
 // withHelp adds the examples and the exit codes to every command's --help,
@@ -290,7 +245,7 @@ func withHelp(app *cli.App) *cli.App {
 			}
 			c.Description += "EXAMPLES:\n   " + ex
 		}
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + present.RateLimits() + exitHelp + "\n"
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + present.RateLimits() + present.ExitCodes + "\n"
 	}
 	return app
 }
@@ -305,7 +260,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 		Metadata:              map[string]any{getenvKey: getenv},
 		Name:                  Name,
 		Usage:                 "export repair-shop data (My Gadget Repairs, RepairOps) into DuckDB and Parquet",
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + present.RateLimits() + exitHelp + "\n",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + present.RateLimits() + present.ExitCodes + "\n",
 		Writer:                stdout,
 		ErrWriter:             stderr,
 		Flags: []cli.Flag{
@@ -415,6 +370,7 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *cli.App {
 			reportCommand(stdout, stderr),
 			listenCommand(stderr),
 			checkCommand(stdout, stderr),
+			lakeCommand(stdout),
 			{
 				Name:      "query",
 				Usage:     "run a shipped analytics query (or --sql) against the warehouse",

@@ -25,6 +25,7 @@ import (
 	"github.com/repairshop/export/extract/mgr"
 	"github.com/repairshop/export/extract/mgr/mgrtest"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/cliargs"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -44,7 +45,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	app := newApp(&out, &errOut, testEnv(t))
-	err := app.RunContext(context.Background(), flagsFirst(app, append([]string{"export"}, args...)))
+	err := app.RunContext(context.Background(), cliargs.FlagsFirst(app, append([]string{"export"}, args...)))
 	if err != nil {
 		fmt.Fprintln(&errOut, "repairshop-export:", err)
 	}
@@ -505,7 +506,7 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 		{"export nosuch a --b", "export nosuch a --b"},
 		{"export", "export"},
 	} {
-		if got := strings.Join(flagsFirst(app, strings.Fields(tc.in)), " "); got != tc.want {
+		if got := strings.Join(cliargs.FlagsFirst(app, strings.Fields(tc.in)), " "); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
 		}
 	}

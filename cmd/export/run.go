@@ -13,6 +13,7 @@ import (
 
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/internal/atomicfile"
+	"github.com/repairshop/export/lake"
 	"github.com/repairshop/export/outcome"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -101,6 +102,9 @@ func runCommand(c *cli.Context, stdout, stderr io.Writer, command string) (err e
 
 	var display *progress.Display
 	opt := options(c, log)
+	if cfg.Lake != nil {
+		opt.Lake = lake.Publisher(cfg, hooks)
+	}
 	if command == "run" && !c.Bool("no-progress") && isTerminal(stderr) {
 		opt.Progress = &pipeline.Progress{}
 		display = progress.Start(stderr, opt.Progress)
