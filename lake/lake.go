@@ -51,6 +51,7 @@ var ErrConflict = fmt.Errorf("the lake's commit kept losing to other hosts' comm
 type Lake struct {
 	cat       *sqlcat.Catalog
 	db        *sql.DB
+	where     string // the catalog, named without credentials
 	warehouse string
 	props     iceberg.Properties
 	// Host names this publisher in each snapshot's summary (lake status's
@@ -109,12 +110,19 @@ func Open(ctx context.Context, cfg *config.Config) (*Lake, error) {
 		}
 		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
 	}
+	if err == nil {
+		// The JDBC layout's columns, which Trino and Spark read too.
+		_, err = db.ExecContext(ctx, `SELECT catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location FROM iceberg_tables WHERE 1 = 0`)
+		if err != nil {
+			err = errors.New("its iceberg_tables table is not the Iceberg SQL (JDBC) catalog's layout: give the lake a database of its own")
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("lake catalog (%s): %w", where, catalogError(err))
 	}
 	host, _ := os.Hostname()
-	return &Lake{cat: cat, db: db, warehouse: props["warehouse"], props: props, Host: host, Retries: 8, Backoff: 50 * time.Millisecond}, nil
+	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 8, Backoff: 50 * time.Millisecond}, nil
 }
 
 // openCatalogDB opens the catalog's database; where names it without its
@@ -152,13 +160,6 @@ func wrapOpen(where string, err error) error {
 	return fmt.Errorf("lake catalog (%s): cannot connect: %w", where, catalogError(err))
 }
 
-// catalogError keeps a driver's error to its first line, without the
-// URI it may quote.
-func catalogError(err error) error {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return errors.New(msg)
-}
-
 // Close closes the catalog's database.
 func (l *Lake) Close() error { return l.db.Close() }
 
@@ -175,7 +176,7 @@ func (l *Lake) loadTable(ctx context.Context, id table.Identifier) (*table.Table
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lake table %s: load: %w", strings.Join(id, "."), err)
+		return nil, fmt.Errorf("lake catalog (%s): load table %s: %w", l.where, strings.Join(id, "."), catalogError(err))
 	}
 	return t, nil
 }

@@ -1,15 +1,23 @@
 package lake_test
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/iceberg-go"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/repairshop/export/internal/icebergread"
 	"github.com/repairshop/export/internal/pgtest"
@@ -150,4 +158,159 @@ func TestFourHostsPublishAtOnce(t *testing.T) {
 	}
 	got := readLake(t, catalog, icebergread.Reader{S3: store.Get}, decimalsOf(t, filepath.Join(hosts[0].dir, "w.duckdb")))
 	sameTotals(t, union(want...), got.totals)
+}
+
+// Bad lake settings fail the run with one line that names the part (exit
+// 1), after the warehouse commit and the Parquet publish, which they
+// leave as they are; the lake's queue keeps every account for the next
+// run, which publishes them once the lake is fixed.
+func TestABadLakeIsAClearFailureThatLosesNothing(t *testing.T) {
+	t.Parallel()
+	s := startSims(t)
+	uri := pgtest.Start(t)
+	store := s3test.Start(t, "lake")
+	good := "  catalog_env: LAKE_CATALOG_URI\n  warehouse: s3://lake/wh\n  s3_endpoint: " + store.URL + "\n"
+	env := append(s3test.Env(s3test.SecretKey), "LAKE_CATALOG_URI="+uri)
+	h := newHost(t, s, []account{{"north", "mgr", "north"}, {"metro", "repairops", "metro"}}, good, env...)
+	if code, out := h.run(t, "run", "-c", h.local, "--no-progress"); code != 0 {
+		t.Fatalf("run without a lake: exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		name  string
+		block string
+		env   []string
+		want  string // a pattern of the last line
+	}{
+		{"an unreachable catalog", good, []string{"LAKE_CATALOG_URI=postgres://postgres@127.0.0.1:1/lake?sslmode=disable"},
+			`lake catalog \(postgres 127\.0\.0\.1:1/lake\): cannot connect: .*connection refused`},
+		{"a wrong S3 secret", good, s3test.Env("not-the-secret"),
+			`S3 refused the request's signature \(SignatureDoesNotMatch\)`},
+		{"a missing bucket", strings.Replace(good, "s3://lake/", "s3://no-such-bucket/", 1), nil,
+			`bucket no-such-bucket does not exist`},
+		{"a catalog database with another iceberg_tables", "  catalog: sqlite://" + foreignCatalog(t) + "\n  warehouse: ./lake\n", nil,
+			`lake catalog \(sqlite .*other\.db\): its iceberg_tables table is not the Iceberg SQL \(JDBC\) catalog's layout`},
+		{"a lake table of another layout", "  catalog: sqlite://" + otherLayout(t) + "\n  warehouse: ./lake\n", nil,
+			`lake table mgr.tickets has another layout than this warehouse publishes: column created_date is string in the lake, timestamptz in the warehouse`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(h.dir, "bad.yaml")
+			local, _ := os.ReadFile(h.local)
+			if err := os.WriteFile(cfg, append(local, []byte("lake:\n"+tc.block)...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			bad := h
+			bad.env = append(slices.Clone(h.env), tc.env...)
+			before := parquetFiles(t, filepath.Join(h.dir, "pq"))
+			if _, err := s.ro.ChangeTickets("metro", 1, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			code, out := bad.run(t, "run", "-c", cfg, "--no-progress", "--log-format", "text")
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			last := lines[len(lines)-1]
+			if code != 1 || !regexp.MustCompile(tc.want).MatchString(last) || !strings.HasPrefix(last, "repairshop-export: ") {
+				t.Fatalf("exit %d, last line:\n%s\nwant exit 1 and a line matching %s; whole output:\n%s", code, last, tc.want, out)
+			}
+			t.Log(last)
+			if strings.Contains(out, s3test.SecretKey) || strings.Contains(out, "not-the-secret") {
+				t.Error("the output shows the S3 secret")
+			}
+			if after := parquetFiles(t, filepath.Join(h.dir, "pq")); after == before {
+				t.Error("the Parquet tree did not change: the run's Parquet publish did not happen")
+			}
+			if n := queued(t, filepath.Join(h.dir, "w.duckdb")); n == 0 {
+				t.Error("the warehouse's lake queue is empty: the next run would not publish what failed")
+			}
+		})
+	}
+	// Fixed, the next run publishes everything that waited.
+	if code, out := h.run(t, "run", "-c", h.config, "--no-progress"); code != 0 {
+		t.Fatalf("run with the lake fixed: exit %d\n%s", code, out)
+	}
+	catalog, err := sql.Open("pgx", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer catalog.Close()
+	wh := filepath.Join(h.dir, "w.duckdb")
+	sameTotals(t, warehouseTotals(t, wh), readLake(t, catalog, icebergread.Reader{S3: store.Get}, decimalsOf(t, wh)).totals)
+	if n := queued(t, wh); n != 0 {
+		t.Errorf("%d (table, account) still queued for the lake after a good publish", n)
+	}
+}
+
+// parquetFiles lists the Parquet tree's files with their times, as one
+// string: it changes when a publish rewrote any.
+func parquetFiles(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			info, _ := d.Info()
+			fmt.Fprintf(&b, "%s %d\n", p, info.ModTime().UnixNano())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// queued counts the warehouse's (table, account) pairs waiting for the
+// lake.
+func queued(t *testing.T, warehouse string) int {
+	t.Helper()
+	db, err := sql.Open("duckdb", warehouse+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM meta.lake_queue`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// foreignCatalog is a SQLite file whose iceberg_tables table is some
+// other program's.
+func foreignCatalog(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "other.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE iceberg_tables (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// otherLayout is a SQLite catalog holding an Iceberg table mgr.tickets
+// whose created_date is a string (the warehouse's is a TIMESTAMPTZ), made with
+// iceberg-go as another program would.
+func otherLayout(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cat.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cat, err := sqlcat.NewCatalog(lake.CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": "file://" + dir + "/wh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := cat.CreateNamespace(ctx, table.Identifier{"mgr"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sc := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "account", Type: iceberg.PrimitiveTypes.String},
+		iceberg.NestedField{ID: 2, Name: "id", Type: iceberg.PrimitiveTypes.String},
+		iceberg.NestedField{ID: 3, Name: "created_date", Type: iceberg.PrimitiveTypes.String})
+	if _, err := cat.CreateTable(ctx, table.Identifier{"mgr", "tickets"}, sc); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -67,6 +67,11 @@ func (l *Lake) Publish(ctx context.Context, w *load.Warehouse, targets []Target,
 	if err != nil {
 		return Result{}, err
 	}
+	if len(queue) > 0 {
+		if err := l.probe(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 	var res Result
 	var conflicts []error
 	viewsOK := true
@@ -101,7 +106,7 @@ func (l *Lake) Publish(ctx context.Context, w *load.Warehouse, targets []Target,
 func (l *Lake) publishTarget(ctx context.Context, w *load.Warehouse, t Target, accounts []string, runID string) (Commit, error) {
 	c := Commit{Table: t.FullName()}
 	fail := func(what string, err error) (Commit, error) {
-		return c, fmt.Errorf("lake table %s: %s: %w", t.FullName(), what, err)
+		return c, fmt.Errorf("lake table %s: %s: %w", t.FullName(), what, l.storageError(err))
 	}
 	desc, err := w.Describe(ctx, t.Namespace, t.Name)
 	if err != nil {
@@ -234,7 +239,7 @@ func (l *Lake) writeFiles(ctx context.Context, w *load.Warehouse, tbl *table.Tab
 	}
 	fsys, err := tbl.FS(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open the warehouse's storage: %w", storageError(err))
+		return nil, fmt.Errorf("open the warehouse's storage: %w", l.storageError(err))
 	}
 	wfs, ok := fsys.(icebergio.WriteFileIO)
 	if !ok {
@@ -252,7 +257,7 @@ func (l *Lake) writeFiles(ctx context.Context, w *load.Warehouse, tbl *table.Tab
 		p := strings.Join(dest, "/")
 		if err := upload(wfs, f.Path, p); err != nil {
 			l.remove(ctx, tbl, paths)
-			return nil, fmt.Errorf("put %s: %w", path.Base(p), storageError(err))
+			return nil, fmt.Errorf("put %s: %w", path.Base(p), l.storageError(err))
 		}
 		paths = append(paths, p)
 	}
@@ -286,7 +291,7 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 	for attempt := 0; ; attempt++ {
 		del, err := filesOf(ctx, tbl, c.Accounts)
 		if err != nil {
-			return fmt.Errorf("lake table %s: list its files: %w", c.Table, storageError(err))
+			return fmt.Errorf("lake table %s: list its files: %w", c.Table, l.storageError(err))
 		}
 		if len(del) == 0 && len(paths) == 0 {
 			return nil // nothing there, nothing to add
@@ -298,7 +303,7 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 			err = tx.ReplaceDataFiles(ctx, del, paths, props)
 		}
 		if err != nil {
-			return fmt.Errorf("lake table %s: stage the commit: %w", c.Table, storageError(err))
+			return fmt.Errorf("lake table %s: stage the commit: %w", c.Table, l.storageError(err))
 		}
 		l.at(HookBeforeCommit)
 		next, err := tx.Commit(ctx)
@@ -398,10 +403,4 @@ func union(a, b []string) []string {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// storageError keeps an object store's error short: its first line.
-func storageError(err error) error {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return errors.New(msg)
 }

@@ -153,20 +153,27 @@ func layoutError(sc *iceberg.Schema, spec iceberg.PartitionSpec, cols []column, 
 			return fmt.Errorf("column %s is required in the lake; the warehouse's files have it optional", c.name)
 		}
 	}
-	want, err := partitionSpec(sc, timeColumn)
-	if err != nil {
-		return err
+	want := "identity(" + schema.ColAccount + ")"
+	if timeColumn != "" {
+		want += ", month(" + timeColumn + ")"
 	}
-	if !spec.Equals(want) {
-		return fmt.Errorf("it is partitioned by %s, not by %s", describeSpec(spec), describeSpec(want))
+	if got := describeSpec(sc, spec); got != want {
+		return fmt.Errorf("it is partitioned by %s, not by %s", got, want)
 	}
 	return nil
 }
 
-func describeSpec(spec iceberg.PartitionSpec) string {
+// describeSpec is a partition spec as transform(source column), …
+func describeSpec(sc *iceberg.Schema, spec iceberg.PartitionSpec) string {
 	var parts []string
 	for _, f := range spec.Fields() {
-		parts = append(parts, fmt.Sprintf("%s(%s)", f.Transform, f.Name))
+		name := "?"
+		if len(f.SourceIDs) == 1 {
+			if c, ok := sc.FindColumnName(f.SourceIDs[0]); ok {
+				name = c
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s(%s)", f.Transform, name))
 	}
 	if len(parts) == 0 {
 		return "nothing"

@@ -69,7 +69,7 @@ func ReadStatus(ctx context.Context, cfg *config.Config) (Status, error) {
 		}
 		ts, err := tableStatus(ctx, tbl, t.FullName())
 		if err != nil {
-			return st, fmt.Errorf("lake table %s: %w", t.FullName(), storageError(err))
+			return st, fmt.Errorf("lake table %s: %w", t.FullName(), l.storageError(err))
 		}
 		st.Tables = append(st.Tables, ts)
 		for _, s := range tbl.Metadata().Snapshots() {

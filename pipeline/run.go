@@ -432,7 +432,7 @@ func publishLake(ctx context.Context, w *load.Warehouse, runID string, lake func
 	}
 	line, err := lake(ctx, w, runID)
 	if err != nil {
-		return line, fmt.Errorf("rows are committed and the Parquet tree is up to date; the lake is not (the warehouse keeps what is unpublished, and the next run publishes it): %w", err)
+		return line, fmt.Errorf("%w (rows and Parquet are committed; the next run publishes the lake)", err)
 	}
 	return line, nil
 }
