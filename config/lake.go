@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -172,3 +173,19 @@ func (c *Config) CatalogURI() (string, error) {
 // Env reads the config's environment (the process's unless a test gave
 // its own).
 func (c *Config) Env(key string) string { return c.getenv(key) }
+
+// ParseAge reads a retention such as 7d, 36h or 90m: Go's durations, and
+// whole days (d). Negative ages are refused.
+func ParseAge(flag, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		if _, serr := fmt.Sscanf(days, "%d", &n); serr == nil && fmt.Sprint(n) == days {
+			d, err = time.Duration(n)*24*time.Hour, nil
+		}
+	}
+	if err != nil || d < 0 {
+		return 0, Usagef("--%s %q: want an age such as 7d, 36h or 0s", flag, v)
+	}
+	return d, nil
+}

@@ -82,7 +82,9 @@ func (l *Lake) at(point string) {
 // Open opens the lake a config names: its catalog (creating the catalog's
 // tables the first time) and warehouse. Errors name the part that failed
 // and never the catalog URI (it may hold a password).
-func Open(ctx context.Context, cfg *config.Config) (*Lake, error) {
+//
+// hook, when not nil, is the crash tests' (see the Hook* points).
+func Open(ctx context.Context, cfg *config.Config, hook func(string)) (*Lake, error) {
 	uri, err := cfg.CatalogURI()
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func Open(ctx context.Context, cfg *config.Config) (*Lake, error) {
 	} else if strings.HasPrefix(lc.Warehouse, "s3://") && cfg.Env("AWS_REGION") == "" && cfg.Env("AWS_DEFAULT_REGION") == "" {
 		props[icebergio.S3Region] = "us-east-1" // what S3-compatible stores answer to
 	}
-	db, dialect, where, err := openCatalogDB(uri)
+	db, dialect, where, err := openCatalogDB(uri, hook)
 	if err != nil {
 		return nil, err
 	}
@@ -122,35 +124,42 @@ func Open(ctx context.Context, cfg *config.Config) (*Lake, error) {
 		return nil, fmt.Errorf("lake catalog (%s): %w", where, catalogError(err))
 	}
 	host, _ := os.Hostname()
-	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 8, Backoff: 50 * time.Millisecond}, nil
+	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 8, Backoff: 50 * time.Millisecond, Hook: hook}, nil
 }
 
 // openCatalogDB opens the catalog's database; where names it without its
 // credentials.
-func openCatalogDB(uri string) (db *sql.DB, dialect sqlcat.SupportedDialect, where string, err error) {
+func openCatalogDB(uri string, hook func(string)) (db *sql.DB, dialect sqlcat.SupportedDialect, where string, err error) {
+	driverName, dsn := "pgx", uri
+	dialect = sqlcat.Postgres
 	if path, ok := strings.CutPrefix(uri, "sqlite://"); ok {
 		where = "sqlite " + path
 		// Busy, not failing, while another process holds the file's
-		// lock; foreign keys and WAL as a shared catalog wants.
-		db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)")
-		if err == nil {
-			db.SetMaxOpenConns(1)
-			err = db.Ping()
+		// lock; WAL, so that readers do not wait for a publisher.
+		driverName, dsn, dialect = "sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)", sqlcat.SQLite
+	} else {
+		u, perr := url.Parse(uri)
+		if perr != nil {
+			return nil, "", "", errors.New("lake catalog: not a URI (the value is not shown)")
 		}
-		return db, sqlcat.SQLite, where, wrapOpen(where, err)
+		where = "postgres " + u.Host + u.Path
 	}
-	u, perr := url.Parse(uri)
-	if perr != nil {
-		return nil, "", "", errors.New("lake catalog: not a URI (the value is not shown)")
+	if db, err = sql.Open(driverName, dsn); err != nil {
+		return nil, "", "", wrapOpen(where, err)
 	}
-	where = "postgres " + u.Host + u.Path
-	db, err = sql.Open("pgx", uri)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
+	if hook != nil {
+		db = hooked(db, dsn, hook)
 	}
-	return db, sqlcat.Postgres, where, wrapOpen(where, err)
+	if dialect == sqlcat.SQLite {
+		db.SetMaxOpenConns(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, "", "", wrapOpen(where, err)
+	}
+	return db, dialect, where, nil
 }
 
 func wrapOpen(where string, err error) error {

@@ -30,12 +30,11 @@ func AllTargets() []Target {
 // hook is the crash tests' (nil in production).
 func Publisher(cfg *config.Config, hook func(string)) func(context.Context, *load.Warehouse, string) (string, error) {
 	return func(ctx context.Context, w *load.Warehouse, runID string) (string, error) {
-		l, err := Open(ctx, cfg)
+		l, err := Open(ctx, cfg, hook)
 		if err != nil {
 			return "", err
 		}
 		defer l.Close()
-		l.Hook = hook
 		res, err := l.Publish(ctx, w, AllTargets(), runID)
 		return res.Line(l.Warehouse()), err
 	}
@@ -61,12 +60,11 @@ func PublishAll(ctx context.Context, cfg *config.Config, hook func(string)) (Res
 	if err := w.QueueLakeAll(ctx, names, runID); err != nil {
 		return Result{}, "", err
 	}
-	l, err := Open(ctx, cfg)
+	l, err := Open(ctx, cfg, hook)
 	if err != nil {
 		return Result{}, "", err
 	}
 	defer l.Close()
-	l.Hook = hook
 	res, err := l.Publish(ctx, w, targets, runID)
 	return res, res.Line(l.Warehouse()), err
 }

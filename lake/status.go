@@ -51,7 +51,7 @@ type Status struct {
 // host's warehouse has not published (from a read-only open: a run
 // holding the warehouse leaves it unknown).
 func ReadStatus(ctx context.Context, cfg *config.Config) (Status, error) {
-	l, err := Open(ctx, cfg)
+	l, err := Open(ctx, cfg, nil)
 	if err != nil {
 		return Status{}, err
 	}

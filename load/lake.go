@@ -181,3 +181,46 @@ func (w *Warehouse) LakeAccounts(ctx context.Context, relation string) ([]string
 	}
 	return out, nil
 }
+
+// RewriteLakeFiles writes the rows of local Parquet files (one lake
+// partition's small files) into one file at out, with the lake's field
+// IDs: the columns of cols the files have, in that order. A column none
+// of them has stays out (a reader takes it as null, as Iceberg says).
+func (w *Warehouse) RewriteLakeFiles(ctx context.Context, inputs []string, cols []LakeColumn, out string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	in := make([]string, len(inputs))
+	for i, p := range inputs {
+		in[i] = sqlString(p)
+	}
+	src := fmt.Sprintf("read_parquet([%s], union_by_name = true)", strings.Join(in, ", "))
+	have := map[string]bool{}
+	err := w.scanRows(ctx, "DESCRIBE SELECT * FROM "+src, func(r *sql.Rows) error {
+		vals := make([]any, 6)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := r.Scan(ptrs...); err != nil {
+			return err
+		}
+		have[fmt.Sprint(vals[0])] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the files to compact: %w", err)
+	}
+	var sel, ids []string
+	for _, c := range cols {
+		if have[c.Name] {
+			sel = append(sel, Quote(c.Name))
+			ids = append(ids, fmt.Sprintf("%s: %d", Quote(c.Name), c.ID))
+		}
+	}
+	q := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, FIELD_IDS {%s})`,
+		strings.Join(sel, ", "), src, sqlString(out), RowGroupRows, strings.Join(ids, ", "))
+	if _, err := w.conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	return nil
+}

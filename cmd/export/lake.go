@@ -41,5 +41,19 @@ func lakeCommand(stdout io.Writer) *cli.Command {
 				}
 				return st.Write(stdout)
 			}, &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+			sub("maintain", "compact small files per partition, expire snapshots older than --keep, remove orphan files; safe while other hosts publish", func(c *cli.Context, cfg *config.Config) error {
+				keep, err := config.ParseAge("keep", c.String("keep"))
+				if err != nil {
+					return err
+				}
+				orphans, err := config.ParseAge("orphans-older-than", c.String("orphans-older-than"))
+				if err != nil {
+					return err
+				}
+				m, err := lake.Maintain(c.Context, cfg, lake.MaintainOptions{Keep: keep, OrphanAge: orphans}, hooks)
+				fmt.Fprintln(stdout, "lake maintain: "+m.Line())
+				return err
+			}, &cli.StringFlag{Name: "keep", Value: "7d", Usage: "keep snapshots this long (7d, 36h): time travel reaches back so far"},
+				&cli.StringFlag{Name: "orphans-older-than", Value: "1d", Usage: "remove unreferenced files only past this age, so that a publish in flight on another host keeps its files"}),
 		}}
 }

@@ -17,10 +17,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -466,9 +464,9 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 		}
 		sqlText, params = q.SQL, q.Params
 	}
-	vars, err := queryVariables(c, params)
+	vars, err := queries.Variables(c, c.Args().First(), params)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	format, file := c.String("format"), c.String("out")
 	switch format {
@@ -507,38 +505,6 @@ func queryCommand(c *cli.Context, out, errOut io.Writer) error {
 		return present.Result(out, res, format)
 	}
 	return atomicfile.Write(file, 0o644, func(f io.Writer) error { return present.Result(f, res, format) })
-}
-
-// queryVariables reads --from, --to and --account into the variables the
-// shipped queries read; a flag the query does not take is a usage error
-// naming those it does.
-func queryVariables(c *cli.Context, params []string) (map[string]any, error) {
-	vars := map[string]any{}
-	for _, p := range []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount} {
-		if !c.IsSet(p) {
-			continue
-		}
-		if !slices.Contains(params, p) {
-			takes := "no parameters"
-			if len(params) > 0 {
-				takes = "only --" + strings.Join(params, ", --")
-			}
-			return nil, config.Usagef("query %s: --%s does not apply (it takes %s)", c.Args().First(), p, takes)
-		}
-		if p == queries.ParamAccount {
-			vars["accounts"] = c.StringSlice(p)
-			continue
-		}
-		d, err := time.Parse("2006-01-02", c.String(p))
-		if err != nil {
-			return nil, config.Usagef("query: --%s %q: want a date, YYYY-MM-DD", p, c.String(p))
-		}
-		vars[p] = d
-	}
-	if f, t := vars[queries.ParamFrom], vars[queries.ParamTo]; f != nil && t != nil && f.(time.Time).After(t.(time.Time)) {
-		return nil, config.Usagef("query: --from %s is after --to %s", c.String("from"), c.String("to"))
-	}
-	return vars, nil
 }
 
 // openForReading opens the warehouse read-only, or the published Parquet

@@ -182,9 +182,9 @@ func reportCommand(stdout, stderr io.Writer) *cli.Command {
 		},
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
-			vars, err := queryVariables(c, []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount})
+			vars, err := queries.Variables(c, "report", []string{queries.ParamFrom, queries.ParamTo, queries.ParamAccount})
 			if err != nil {
-				return err
+				return usageError(err)
 			}
 			w, source, err := openForReading(c, stderr)
 			if err != nil {

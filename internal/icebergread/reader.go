@@ -145,3 +145,59 @@ func (r Reader) liveFiles(manifestList string) ([]DataFile, error) {
 	}
 	return out, nil
 }
+
+// Referenced lists every file a metadata file reaches: itself and the
+// earlier metadata files it logs, and for each snapshot it keeps, the
+// manifest list, its manifests and their live data files. A file of the
+// table's folder that is not among them is an orphan.
+func (r Reader) Referenced(metadataLocation string) ([]string, error) {
+	raw, err := r.Read(metadataLocation)
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		Log []struct {
+			File string `json:"metadata-file"`
+		} `json:"metadata-log"`
+		Snapshots []struct {
+			ManifestList string `json:"manifest-list"`
+		} `json:"snapshots"`
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", metadataLocation, err)
+	}
+	out := []string{metadataLocation}
+	for _, l := range meta.Log {
+		out = append(out, l.File)
+	}
+	for _, s := range meta.Snapshots {
+		out = append(out, s.ManifestList)
+		raw, err := r.Read(s.ManifestList)
+		if err != nil {
+			return nil, err
+		}
+		manifests, err := readAvro(raw)
+		if err != nil {
+			return nil, fmt.Errorf("manifest list %s: %w", s.ManifestList, err)
+		}
+		for _, m := range manifests {
+			path, _ := m["manifest_path"].(string)
+			out = append(out, path)
+			raw, err := r.Read(path)
+			if err != nil {
+				return nil, err
+			}
+			entries, err := readAvro(raw)
+			if err != nil {
+				return nil, fmt.Errorf("manifest %s: %w", path, err)
+			}
+			for _, e := range entries {
+				if st, _ := e["status"].(int64); st != 2 {
+					df, _ := e["data_file"].(map[string]any)
+					out = append(out, fmt.Sprint(df["file_path"]))
+				}
+			}
+		}
+	}
+	return out, nil
+}
