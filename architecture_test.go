@@ -40,16 +40,27 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"schema":    {ours("")},
 		"queries":   {ours("")},
 		"transform": {ours("load"), ours("extract"), ours("pipeline"), ours("config"), "github.com/duckdb/", "net/http", "os"},
-		"load":      {ours("extract"), ours("pipeline"), ours("config"), ours("cmd")},
+		"load":      {ours("extract"), ours("pipeline"), ours("config"), ours("cmd"), ours("lake")},
 		"extract":   {ours("load"), ours("transform"), ours("pipeline"), ours("config"), ours("cmd"), "github.com/duckdb/", "github.com/apache/arrow-go/"},
 		"config":    {ours("load"), ours("transform"), ours("pipeline"), ours("cmd")},
-		"pipeline":  {ours("cmd")},
+		"pipeline":  {ours("cmd"), ours("lake")},
+		"lake":      {ours("cmd")},
 		"receive":   {ours(""), "github.com/duckdb/", "github.com/apache/arrow-go/"},
 	}
 	pkgs := imports(t)
-	for _, must := range []string{"schema", "transform", "load", "extract", "extract/sources", "config", "pipeline", "receive", "cmd/export"} {
+	for _, must := range []string{"schema", "transform", "load", "extract", "extract/sources", "config", "pipeline", "receive", "lake", "cmd/export"} {
 		if _, ok := pkgs[must]; !ok {
 			t.Fatalf("package %s is missing: the map above is out of date", must)
+		}
+	}
+	// iceberg-go triples the dependency tree: the lake and the command
+	// line that wires it in only.
+	for pkg, imps := range pkgs {
+		top := strings.SplitN(pkg, "/", 2)[0]
+		for _, imp := range imps {
+			if strings.HasPrefix(imp, "github.com/apache/iceberg-go") && top != "lake" && top != "cmd" && top != "bench" {
+				t.Errorf("%s imports %s: only package lake may", pkg, imp)
+			}
 		}
 	}
 	for pkg, imps := range pkgs {

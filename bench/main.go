@@ -26,7 +26,7 @@ func main() {
 	bin := flag.String("bin", "bin/repairshop-export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
-	only := flag.String("only", "", "run only this measurement (rebuild, publish, run, details, rate)")
+	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate)")
 	runTickets := flag.Int("run-tickets", 100_000, "tickets for the run against the unthrottled simulator")
 	flag.Parse()
 	b := &bench{bin: *bin, only: *only, runTickets: *runTickets}

@@ -25,6 +25,7 @@ type results struct {
 	Machine string       `json:"machine"`
 	Rebuild []rebuildRun `json:"rebuild"`
 	Publish *publishRun  `json:"publish,omitempty"`
+	Lake    *lakeRun     `json:"lake,omitempty"`
 	Run     *runResult   `json:"run_mgr_tickets,omitempty"`
 	Details []detailRun  `json:"detail_pages,omitempty"`
 	RateMGR *runResult   `json:"rate_floor_mgr,omitempty"`
@@ -45,7 +46,7 @@ func (b *bench) want(what string) bool { return b.only == "" || b.only == what }
 func (b *bench) run(ctx context.Context, sizes string) error {
 	b.results.When = time.Now().UTC()
 	b.results.Machine = fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	if b.want("rebuild") || b.want("publish") {
+	if b.want("rebuild") || b.want("publish") || b.want("lake") {
 		ns := strings.Split(sizes, ",")
 		for i, s := range ns {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -55,12 +56,18 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			last := i == len(ns)-1
 			fmt.Fprintf(os.Stderr, "bench: rebuild of %d tickets…\n", n)
 			r, err := b.rebuild(ctx, n, func(dir string) error {
-				if !last || !b.want("publish") {
+				if !last || !(b.want("publish") || b.want("lake")) {
 					return nil
 				}
 				fmt.Fprintf(os.Stderr, "bench: Parquet publish against COPY…\n")
 				p, err := publish(ctx, dir)
 				b.results.Publish = &p
+				if err != nil || !b.want("lake") {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "bench: lake publish against the Parquet publish…\n")
+				l, err := b.lakePublish(ctx, dir, &p)
+				b.results.Lake = &l
 				return err
 			})
 			if err != nil {
@@ -68,6 +75,17 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			}
 			b.results.Rebuild = append(b.results.Rebuild, r)
 		}
+	}
+	if b.want("lake") {
+		fmt.Fprintf(os.Stderr, "bench: 8 lake publishers at once on one Postgres catalog…\n")
+		c, err := lakeContention(ctx, 8, 10, 20_000)
+		if err != nil {
+			return err
+		}
+		if b.results.Lake == nil {
+			b.results.Lake = &lakeRun{}
+		}
+		b.results.Lake.Contention = c
 	}
 	if b.want("run") {
 		fmt.Fprintf(os.Stderr, "bench: repairshop-export run against the unthrottled simulator…\n")
@@ -178,6 +196,10 @@ func (b *bench) targets() {
 	if p := b.results.Publish; p != nil {
 		add("Parquet publish ÷ DuckDB COPY (speed, same memory)", p.Ratio, "≥ 0.8", p.Ratio >= 0.8)
 	}
+	if l := b.results.Lake; l != nil && l.LakeSeconds > 0 {
+		add("lake publish ÷ Parquet publish (speed, mgr.tickets)", l.Ratio, "≥ 0.7", l.Ratio >= 0.7)
+		add("lake publish peak RSS (MB)", float64(l.PeakRSS)/1e6, "< 300", l.PeakRSS < 300e6)
+	}
 	for _, d := range b.results.Details {
 		if strings.HasPrefix(d.Table, "repairops.") {
 			add("RepairOps ticket-detail pages/s", d.PagesPerSec, "≥ 1000", d.PagesPerSec >= 1000)
@@ -201,6 +223,14 @@ func (b *bench) print(w io.Writer) {
 	if p := r.Publish; p != nil {
 		fmt.Fprintf(tw, "Parquet publish, %d rows in %d partitions\t%.2f s\tCOPY … PARTITION_BY %.2f s\t%.2f\n", p.Rows, p.Partitions, p.SameMemorySeconds, p.CopySeconds, p.Ratio)
 		fmt.Fprintf(tw, "  with DuckDB's memory capped as the export runs\t%.2f s\t\t%.2f\n", p.Seconds, p.CappedRatio)
+	}
+	if l := r.Lake; l != nil && l.LakeSeconds > 0 {
+		fmt.Fprintf(tw, "lake publish of mgr.tickets, %d rows, %d files\t%.2f s\tParquet publish %.2f s\t%.2f\n", l.Rows, l.Files, l.LakeSeconds, l.ParquetSeconds, l.Ratio)
+		fmt.Fprintf(tw, "  lake publish of the whole warehouse\t%.2f s, peak RSS %.0f MB\t\t\n", l.WholeSeconds, float64(l.PeakRSS)/1e6)
+	}
+	if l := r.Lake; l != nil && l.Contention != nil {
+		c := l.Contention
+		fmt.Fprintf(tw, "lake commits, %d publishers at once\tmedian %.0f ms, p99 %.0f ms\t%d commits, %d retried, %.1f/s\t\n", c.Publishers, c.MedianMs, c.P99Ms, c.Commits, c.Retries, c.CommitsPerSec)
 	}
 	if x := r.Run; x != nil {
 		fmt.Fprintf(tw, "repairshop-export run, MGR %d tickets, unthrottled\t%.0f rows/s (%.1f s), peak RSS %.0f MB\t%d requests, minimum %d\t%.3f\n", x.Records, x.RowsPerSec, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.MinRequests, x.RequestRatio)

@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg *config.Config, hook func(string)) (*Lake, er
 		return nil, fmt.Errorf("lake catalog (%s): %w", where, catalogError(err))
 	}
 	host, _ := os.Hostname()
-	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 8, Backoff: 50 * time.Millisecond, Hook: hook}, nil
+	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 20, Backoff: 50 * time.Millisecond, Hook: hook}, nil
 }
 
 // openCatalogDB opens the catalog's database; where names it without its

@@ -43,6 +43,9 @@ type Commit struct {
 	Snapshot int64
 	Retries  int
 	Created  bool
+	// Took is the commit's own time: from the first attempt to the one
+	// the catalog took, retries included (the files are written before).
+	Took time.Duration
 }
 
 // Result is a publish: the commits it made.
@@ -283,26 +286,35 @@ func upload(wfs icebergio.WriteFileIO, local, dest string) error {
 }
 
 // commit replaces the accounts' files by paths in one Iceberg commit,
-// retrying on a reloaded table (the files stay as written) when another
-// host committed first.
+// retrying on a reloaded table when another host committed first. The
+// new files' footers are read once, before the first attempt: a retry
+// only lists the accounts' current files and commits again, which keeps
+// the window another host's commit can fall into short.
 func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table.Identifier, paths []string, runID string) error {
 	pub := newPublishID()
 	props := iceberg.Properties{PropHost: l.Host, PropRun: runID, PropPublish: pub, PropAccounts: strings.Join(c.Accounts, ",")}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return fmt.Errorf("lake table %s: %w", c.Table, l.storageError(err))
+	}
+	add := make([]iceberg.DataFile, len(paths))
+	for i, p := range paths {
+		if add[i], err = table.FileToDataFile(ctx, fsys, p, tbl.Schema(), tbl.Spec(), 0, tbl.Properties()); err != nil {
+			return fmt.Errorf("lake table %s: read the footer of %s: %w", c.Table, path.Base(p), l.storageError(err))
+		}
+	}
+	start := time.Now()
+	defer func() { c.Took = time.Since(start) }()
 	for attempt := 0; ; attempt++ {
 		del, err := filesOf(ctx, tbl, c.Accounts)
 		if err != nil {
 			return fmt.Errorf("lake table %s: list its files: %w", c.Table, l.storageError(err))
 		}
-		if len(del) == 0 && len(paths) == 0 {
+		if len(del) == 0 && len(add) == 0 {
 			return nil // nothing there, nothing to add
 		}
 		tx := tbl.NewTransaction()
-		if len(del) == 0 {
-			err = tx.AddFiles(ctx, paths, props, false)
-		} else {
-			err = tx.ReplaceDataFiles(ctx, del, paths, props)
-		}
-		if err != nil {
+		if err := tx.ReplaceDataFilesWithDataFiles(ctx, del, add, props); err != nil {
 			return fmt.Errorf("lake table %s: stage the commit: %w", c.Table, l.storageError(err))
 		}
 		l.at(HookBeforeCommit)
@@ -333,12 +345,16 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 	}
 }
 
-// sleep waits before a retry: Backoff doubled per attempt, with jitter,
-// so that hosts that collided do not collide again in step.
+// sleep waits before a retry: Backoff doubled per attempt up to
+// MaxBackoff, with jitter (half to one and a half of it), so that hosts
+// that collided do not collide again in step.
 func (l *Lake) sleep(attempt int) {
-	d := l.Backoff << min(attempt, 6)
+	d := min(l.Backoff<<min(attempt, 10), MaxBackoff)
 	time.Sleep(d/2 + time.Duration(mrand.Int64N(int64(d))))
 }
+
+// MaxBackoff bounds the wait between two attempts of a commit.
+const MaxBackoff = 2 * time.Second
 
 // isConflict says whether a commit lost to another commit: iceberg-go
 // checks the transaction's requirements against the catalog's current
@@ -364,7 +380,7 @@ func committed(tbl *table.Table, pub string) int64 {
 }
 
 // filesOf are the live data files of the accounts' partitions.
-func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]string, error) {
+func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]iceberg.DataFile, error) {
 	if tbl.CurrentSnapshot() == nil {
 		return nil, nil
 	}
@@ -372,10 +388,10 @@ func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []iceberg.DataFile
 	for _, t := range tasks {
 		if a, ok := t.File.Partition()[accountPartitionID].(string); ok && slices.Contains(accounts, a) {
-			out = append(out, t.File.FilePath())
+			out = append(out, t.File)
 		}
 	}
 	return out, nil
