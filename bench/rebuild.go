@@ -34,7 +34,11 @@ func (b *bench) rebuild(ctx context.Context, n int, then func(dir string) error)
 	if err != nil {
 		return r, err
 	}
-	defer os.RemoveAll(dir)
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: BENCH_KEEP: keeping %s (its export.yaml and warehouse, for profiling)\n", dir)
+	}
 	raw, ndjson, err := generate(dir, n)
 	if err != nil {
 		return r, fmt.Errorf("generate %d tickets: %w", n, err)

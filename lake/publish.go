@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	mrand "math/rand/v2"
 	"os"
 	"path"
@@ -307,14 +308,23 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 	defer func() { c.Took = time.Since(start) }()
 	for attempt := 0; ; attempt++ {
 		del, err := filesOf(ctx, tbl, c.Accounts)
-		if err != nil {
-			return fmt.Errorf("lake table %s: list its files: %w", c.Table, l.storageError(err))
-		}
-		if len(del) == 0 && len(add) == 0 {
+		if err == nil && len(del) == 0 && len(add) == 0 {
 			return nil // nothing there, nothing to add
 		}
 		tx := tbl.NewTransaction()
-		if err := tx.ReplaceDataFilesWithDataFiles(ctx, del, add, props); err != nil {
+		if err == nil {
+			err = tx.ReplaceDataFilesWithDataFiles(ctx, del, add, props)
+		}
+		if err != nil {
+			// lake maintain may have expired the snapshot this table was
+			// loaded at, and removed its manifests: reload and go again.
+			if gone(err) && attempt < l.Retries {
+				if tbl, err = l.cat.LoadTable(ctx, id); err != nil {
+					return fmt.Errorf("lake table %s: reload: %w", c.Table, catalogError(err))
+				}
+				c.Retries++
+				continue
+			}
 			return fmt.Errorf("lake table %s: stage the commit: %w", c.Table, l.storageError(err))
 		}
 		l.at(HookBeforeCommit)
@@ -366,6 +376,13 @@ func isConflict(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "requirement failed") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// gone says whether err is a metadata file that is not there: the table
+// moved on (an expiry removed its old snapshot's files) since it was
+// loaded.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "file does not exist")
 }
 
 // committed is the snapshot a publish made, if the table has it.
