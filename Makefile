@@ -31,11 +31,16 @@ build:
 # Tests run side by side (t.Parallel, and packages at once), so each
 # DuckDB gets one thread (EXPORT_THREADS): on a 2-core machine more
 # threads only fight over the cores. A test that needs the default says so.
+#
+# The lake's tests run many export processes at once; most of them run
+# the built binary (EXPORT_TEST_BINARY) rather than the test binary, which
+# the race detector slows several times over (one lake test still runs its
+# processes under it).
 TEST_PARALLEL ?= 4
-test: $(READER_OK)
+test: $(READER_OK) build
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint || exit 1; linted=$$(date +%s); \
-	set -o pipefail; EXPORT_THREADS=1 $(GO) test -race -count=1 -timeout 15m -parallel $(TEST_PARALLEL) -json ./... \
+	set -o pipefail; EXPORT_THREADS=1 EXPORT_TEST_BINARY=$(abspath $(BIN)) $(GO) test -race -count=1 -timeout 15m -parallel $(TEST_PARALLEL) -json ./... \
 		| $(GO) run ./tools/testreport -slowest 10 || exit 1; tested=$$(date +%s); \
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10000x || exit 1; done=$$(date +%s); \
 	echo "make test: $$((done - start)) s (lint $$((linted - start)) s, tests $$((tested - linted)) s, fuzz $$((done - tested)) s)"

@@ -28,7 +28,7 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 	t.Parallel()
 	s := startSims(t)
 	h := newHost(t, s, []account{{"north", "mgr", "north"}, {"metro", "repairops", "metro"}},
-		"  catalog: sqlite://lake.db\n  warehouse: ./lake\n")
+		"  catalog: sqlite://lake.db\n  warehouse: ./lake\n").builtBinary()
 	if code, out := h.run(t, "run", "-c", h.config, "--no-progress"); code != 0 {
 		t.Fatalf("first run: exit %d\n%s", code, out)
 	}
@@ -62,7 +62,7 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 				return
 			}
 			reads.Add(1)
-			time.Sleep(20 * time.Millisecond) // leave the cores to the publisher
+			time.Sleep(50 * time.Millisecond) // leave the cores to the publisher
 		}
 	}()
 

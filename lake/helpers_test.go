@@ -29,6 +29,12 @@ import (
 // run (and kill) real `repairshop-export` processes, several at once.
 const asBinaryEnv = "LAKE_TEST_AS_BINARY"
 
+// binaryEnv names a built export binary (make test sets it to
+// bin/repairshop-export): the tests that run many processes use it, as
+// the race detector slows the test binary's processes several times over.
+// Without it they run the test binary too.
+const binaryEnv = "EXPORT_TEST_BINARY"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asBinaryEnv) == "1" {
 		os.Exit(export.Main())
@@ -65,10 +71,13 @@ func startSims(t *testing.T) sims {
 type account struct{ name, source, shop string }
 
 // host is one exporting host: its folder, config (local: the same
-// without lake:) and environment.
+// without lake:) and environment. Its processes are the test binary
+// (under the race detector when the test is), unless built is set and
+// binaryEnv names a binary.
 type host struct {
 	dir, config, local string
 	env                []string
+	built              bool
 }
 
 // newHost writes a host's config: its accounts, and lake (the lake:
@@ -105,10 +114,20 @@ func newHost(t *testing.T, s sims, accounts []account, lakeBlock string, env ...
 
 // command is the export command as a process of this host.
 func (h host) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], args...)
+	bin := os.Args[0]
+	if b := os.Getenv(binaryEnv); h.built && b != "" {
+		bin = b
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = h.dir
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1", "EXPORT_THREADS=1"), h.env...)
 	return cmd
+}
+
+// builtBinary makes a host's processes the built binary, if there is one.
+func (h host) builtBinary() host {
+	h.built = true
+	return h
 }
 
 // run runs the export command to its end: exit code and output.

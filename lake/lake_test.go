@@ -84,6 +84,64 @@ func TestARunPublishesEveryTableToTheLake(t *testing.T) {
 	if third.snapshots["mgr.tickets"] != second.snapshots["mgr.tickets"] {
 		t.Error("mgr.tickets: a RepairOps change committed to an MGR table")
 	}
+
+	// A column new in the warehouse is a schema evolution: the lake table
+	// gains it, and the snapshot before it still reads as it did.
+	db, err := sql.Open("duckdb", wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`ALTER TABLE repairops.tickets ADD COLUMN lake_note VARCHAR; UPDATE repairops.tickets SET lake_note = 'note ' || id WHERE account = 'metro'`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := h.run(t, "lake", "publish", "-c", h.config); code != 0 {
+		t.Fatalf("lake publish after a new column: exit %d\n%s", code, out)
+	}
+	loc, err := icebergread.MetadataLocation(context.Background(), catalog, lake.CatalogName, "repairops", "tickets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := icebergread.Reader{}.Current(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(now.Columns, "lake_note") {
+		t.Fatalf("the lake's repairops.tickets has columns %v: no lake_note", now.Columns)
+	}
+	if got, want := countWhere(t, now.Files, "lake_note IS NOT NULL"), rowsOf(third.totals["repairops.tickets"]["metro"]); got != want {
+		t.Errorf("%d rows with lake_note in the lake, want metro's %d", got, want)
+	}
+	before, err := icebergread.Reader{}.At(loc, third.snapshots["repairops.tickets"])
+	if err != nil {
+		t.Fatalf("the snapshot before the new column: %v", err)
+	}
+	if slices.Contains(before.Columns, "lake_note") {
+		t.Error("the snapshot before the new column has it in its schema")
+	}
+	if got, want := countWhere(t, before.Files, "true"), rowsOf(third.totals["repairops.tickets"]["metro"])+rowsOf(third.totals["repairops.tickets"]["coast"]); got != want {
+		t.Errorf("the snapshot before the new column reads %d rows, want %d", got, want)
+	}
+}
+
+// countWhere counts the rows of data files (file://) that match cond.
+func countWhere(t *testing.T, files []icebergread.DataFile, cond string) int64 {
+	t.Helper()
+	duck, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, "'"+strings.TrimPrefix(f.Path, "file://")+"'")
+	}
+	var n int64
+	if err := duck.QueryRow(fmt.Sprintf(`SELECT count(*) FROM read_parquet([%s], union_by_name = true) WHERE %s`, strings.Join(paths, ", "), cond)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // filesOf lists an account's live files of a table, sorted, as one string.
@@ -111,10 +169,10 @@ func TestFourHostsPublishAtOnce(t *testing.T) {
 	block := "  catalog_env: LAKE_CATALOG_URI\n  warehouse: s3://lake/warehouse\n  s3_endpoint: " + store.URL + "\n"
 	env := append(s3test.Env(s3test.SecretKey), "LAKE_CATALOG_URI="+uri)
 	hosts := []host{
-		newHost(t, s, []account{{"h1-north", "mgr", "north"}, {"h1-metro", "repairops", "metro"}}, block, env...),
-		newHost(t, s, []account{{"h2-south", "mgr", "south"}, {"h2-coast", "repairops", "coast"}}, block, env...),
-		newHost(t, s, []account{{"h3-north", "mgr", "north"}, {"h3-coast", "repairops", "coast"}}, block, env...),
-		newHost(t, s, []account{{"h4-south", "mgr", "south"}, {"h4-metro", "repairops", "metro"}}, block, env...),
+		newHost(t, s, []account{{"h1-north", "mgr", "north"}, {"h1-metro", "repairops", "metro"}}, block, env...).builtBinary(),
+		newHost(t, s, []account{{"h2-south", "mgr", "south"}, {"h2-coast", "repairops", "coast"}}, block, env...).builtBinary(),
+		newHost(t, s, []account{{"h3-north", "mgr", "north"}, {"h3-coast", "repairops", "coast"}}, block, env...).builtBinary(),
+		newHost(t, s, []account{{"h4-south", "mgr", "south"}, {"h4-metro", "repairops", "metro"}}, block, env...).builtBinary(),
 	}
 	// Each host first loads its warehouse (its config without lake:),
 	// then all four publish at the same moment: their commits collide.
@@ -146,7 +204,7 @@ func TestFourHostsPublishAtOnce(t *testing.T) {
 			case <-published:
 				maintained <- log.String()
 				return
-			default:
+			case <-time.After(time.Second): // and again, while they publish
 			}
 		}
 	}()
@@ -194,7 +252,7 @@ func TestABadLakeIsAClearFailureThatLosesNothing(t *testing.T) {
 	store := s3test.Start(t, "lake")
 	good := "  catalog_env: LAKE_CATALOG_URI\n  warehouse: s3://lake/wh\n  s3_endpoint: " + store.URL + "\n"
 	env := append(s3test.Env(s3test.SecretKey), "LAKE_CATALOG_URI="+uri)
-	h := newHost(t, s, []account{{"north", "mgr", "north"}, {"metro", "repairops", "metro"}}, good, env...)
+	h := newHost(t, s, []account{{"north", "mgr", "north"}, {"metro", "repairops", "metro"}}, good, env...).builtBinary()
 	if code, out := h.run(t, "run", "-c", h.local, "--no-progress"); code != 0 {
 		t.Fatalf("run without a lake: exit %d\n%s", code, out)
 	}

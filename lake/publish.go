@@ -130,8 +130,9 @@ func (l *Lake) publishTarget(ctx context.Context, w *load.Warehouse, t Target, a
 			return fail("create", err)
 		}
 	}
-	if c.Created {
-		// A new table takes every account the warehouse has.
+	if tbl.CurrentSnapshot() == nil {
+		// A new table (or one whose first publish died before its
+		// commit) takes every account the warehouse has.
 		all, err := w.LakeAccounts(ctx, t.FullName())
 		if err != nil {
 			return fail("list its accounts", err)

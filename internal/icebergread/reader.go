@@ -60,16 +60,23 @@ type DataFile struct {
 	Partition map[string]any
 }
 
-// Snapshot is what a metadata file says of its current snapshot.
+// Snapshot is what a metadata file says of one of its snapshots.
 type Snapshot struct {
 	ID      int64
 	Summary map[string]string
 	Files   []DataFile
+	// Columns are the snapshot's schema's top-level column names.
+	Columns []string
 }
 
 // Current reads a metadata file's current snapshot and its live data
 // files (none before the first snapshot).
 func (r Reader) Current(metadataLocation string) (Snapshot, error) {
+	return r.At(metadataLocation, 0)
+}
+
+// At reads snapshot id of a metadata file (0: the current one).
+func (r Reader) At(metadataLocation string, id int64) (Snapshot, error) {
 	raw, err := r.Read(metadataLocation)
 	if err != nil {
 		return Snapshot{}, err
@@ -81,7 +88,14 @@ func (r Reader) Current(metadataLocation string) (Snapshot, error) {
 			ID           int64             `json:"snapshot-id"`
 			ManifestList string            `json:"manifest-list"`
 			Summary      map[string]string `json:"summary"`
+			SchemaID     int               `json:"schema-id"`
 		} `json:"snapshots"`
+		Schemas []struct {
+			ID     int `json:"schema-id"`
+			Fields []struct {
+				Name string `json:"name"`
+			} `json:"fields"`
+		} `json:"schemas"`
 	}
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return Snapshot{}, fmt.Errorf("%s: %w", metadataLocation, err)
@@ -89,17 +103,28 @@ func (r Reader) Current(metadataLocation string) (Snapshot, error) {
 	if meta.FormatVersion != 2 {
 		return Snapshot{}, fmt.Errorf("%s: format-version %d, want 2", metadataLocation, meta.FormatVersion)
 	}
-	if meta.Current == nil || *meta.Current == -1 {
-		return Snapshot{}, nil
+	if id == 0 {
+		if meta.Current == nil || *meta.Current == -1 {
+			return Snapshot{}, nil
+		}
+		id = *meta.Current
 	}
 	for _, s := range meta.Snapshots {
-		if s.ID != *meta.Current {
+		if s.ID != id {
 			continue
 		}
 		files, err := r.liveFiles(s.ManifestList)
-		return Snapshot{ID: s.ID, Summary: s.Summary, Files: files}, err
+		snap := Snapshot{ID: s.ID, Summary: s.Summary, Files: files}
+		for _, sc := range meta.Schemas {
+			if sc.ID == s.SchemaID {
+				for _, f := range sc.Fields {
+					snap.Columns = append(snap.Columns, f.Name)
+				}
+			}
+		}
+		return snap, err
 	}
-	return Snapshot{}, fmt.Errorf("%s: current snapshot %d is not among its snapshots", metadataLocation, *meta.Current)
+	return Snapshot{}, fmt.Errorf("%s: snapshot %d is not among its snapshots", metadataLocation, id)
 }
 
 // liveFiles walks a manifest list's data manifests for the entries that
