@@ -29,10 +29,14 @@ type Lake struct {
 	// variables or the AWS shared config.
 	S3Endpoint string
 	S3Region   string
+	// CommitRetries bounds a table's commit attempts after the first
+	// when other hosts commit first (nil: the default, 20); past it the
+	// run exits 3 and the next run publishes the table.
+	CommitRetries *int
 }
 
 // lakeKeys are the keys lake: takes.
-var lakeKeys = []string{"catalog", "catalog_env", "warehouse", "s3_endpoint", "s3_region"}
+var lakeKeys = []string{"catalog", "catalog_env", "warehouse", "s3_endpoint", "s3_region", "commit_retries"}
 
 // lakeSecret matches keys that would put a storage credential in the file.
 var lakeSecret = regexp.MustCompile(`(?i)(secret|password|access_?key|token|credential)`)
@@ -58,6 +62,14 @@ func parseLake(n *yaml.Node) (*Lake, []error) {
 			dst = &l.S3Endpoint
 		case "s3_region":
 			dst = &l.S3Region
+		case "commit_retries":
+			var n int
+			if err := decode(v, &n); err != nil || n < 0 || n > 1000 {
+				errs = append(errs, fmt.Errorf("line %d: lake: commit_retries: want a whole number from 0 to 1000", v.Line))
+			} else {
+				l.CommitRetries = &n
+			}
+			continue
 		default:
 			if lakeSecret.MatchString(k.Value) {
 				errs = append(errs, fmt.Errorf("line %d: lake: %s: a storage credential does not go in the config: S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS shared config (the value is not shown)", k.Line, k.Value))

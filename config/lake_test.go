@@ -25,6 +25,8 @@ func TestLakeBlock(t *testing.T) {
 		{"no warehouse", "  catalog: sqlite:///x.db\n", "lake: warehouse is missing"},
 		{"a bucketless warehouse", "  catalog: sqlite:///x.db\n  warehouse: s3:///prefix\n", "the bucket is missing"},
 		{"an unknown key", "  catalog: sqlite:///x.db\n  warehouse: ./l\n  region: x\n", `lake: unknown key "region"`},
+		{"commit retries", "  catalog: sqlite://lake.db\n  warehouse: ./lake\n  commit_retries: 3\n", ""},
+		{"negative commit retries", "  catalog: sqlite:///x.db\n  warehouse: ./l\n  commit_retries: -1\n", "commit_retries: want a whole number from 0 to 1000"},
 		{"a URI in catalog_env", "  catalog_env: postgres://u:pw@h/db\n  warehouse: ./l\n", "catalog_env must be the NAME of an environment variable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +56,9 @@ func TestLakeBlock(t *testing.T) {
 			}
 			if cfg.Lake.Warehouse != "s3://bucket/prefix" && cfg.Lake.Warehouse != "file://"+filepath.Join(dir, "lake") {
 				t.Errorf("warehouse %q", cfg.Lake.Warehouse)
+			}
+			if strings.Contains(tt.block, "commit_retries: 3") && (cfg.Lake.CommitRetries == nil || *cfg.Lake.CommitRetries != 3) {
+				t.Errorf("commit_retries read as %v", cfg.Lake.CommitRetries)
 			}
 		})
 	}

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+
 	"github.com/repairshop/export/internal/crashpoint"
 	"github.com/repairshop/export/internal/icebergread"
 	"github.com/repairshop/export/lake"
@@ -62,7 +66,7 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 				return
 			}
 			reads.Add(1)
-			time.Sleep(50 * time.Millisecond) // leave the cores to the publisher
+			time.Sleep(200 * time.Millisecond) // leave the cores to the publisher
 		}
 	}()
 
@@ -100,6 +104,10 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 	}
 	t.Logf("the reader read %d snapshots of repairops.tickets, all complete", reads.Load())
 
+	// Another tool split a partition's file in two, as a streaming writer
+	// leaves small files; maintenance compacts them back into one.
+	split := splitAFile(t, h.dir, "repairops", "tickets")
+
 	// Maintenance removes what the kills left: files no snapshot has.
 	orphans := unreferenced(t, catalog, filepath.Join(h.dir, "lake"))
 	if len(orphans) == 0 {
@@ -112,6 +120,23 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 		t.Errorf("after maintain, %d file(s) no snapshot references (of %d before), e.g. %s", len(left), len(orphans), left[0])
 	}
 	t.Logf("the kills and the expired snapshots left %d unreferenced file(s); maintain removed them", len(orphans))
+	loc, err := icebergread.MetadataLocation(context.Background(), catalog, lake.CatalogName, "repairops", "tickets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := icebergread.Reader{}.Current(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range snap.Files {
+		if fmt.Sprint(f.Partition) == split {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("partition %s has %d files after maintain, want the two small ones compacted into 1", split, n)
+	}
 	sameTotals(t, warehouseTotals(t, wh), readLake(t, catalog, icebergread.Reader{}, decs).totals)
 }
 
@@ -192,4 +217,78 @@ func unreferenced(t *testing.T, catalog *sql.DB, root string) []string {
 		return nil
 	})
 	return out
+}
+
+// splitAFile replaces a table's first data file of two rows or more by two
+// files with half its rows each, with iceberg-go and DuckDB, as another
+// program writing to the lake would; it returns the partition, as the
+// independent reader prints it.
+func splitAFile(t *testing.T, dir, ns, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lake.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cat, err := sqlcat.NewCatalog(lake.CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": "file://" + filepath.Join(dir, "lake")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, table.Identifier{ns, name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range tbl.Schema().Fields() {
+		ids = append(ids, fmt.Sprintf("%q: %d", f.Name, f.ID))
+	}
+	duck, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	for _, task := range tasks {
+		if task.File.Count() < 2 {
+			continue
+		}
+		old := task.File.FilePath()
+		var parts []string
+		for half := range 2 {
+			p := strings.TrimSuffix(old, ".parquet") + fmt.Sprintf("-half%d.parquet", half)
+			q := fmt.Sprintf(`COPY (SELECT * EXCLUDE (__rn) FROM (SELECT *, row_number() OVER () AS __rn FROM read_parquet('%s', hive_partitioning = false)) WHERE __rn %% 2 = %d)
+				TO '%s' (FORMAT parquet, FIELD_IDS {%s})`, strings.TrimPrefix(old, "file://"), half, strings.TrimPrefix(p, "file://"), strings.Join(ids, ", "))
+			if _, err := duck.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, p)
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.ReplaceDataFiles(ctx, []string{old}, parts, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		loc, err := icebergread.MetadataLocation(ctx, db, lake.CatalogName, ns, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := icebergread.Reader{}.Current(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range snap.Files {
+			if f.Path == parts[0] {
+				return fmt.Sprint(f.Partition)
+			}
+		}
+		t.Fatal("the split file is not in the table")
+	}
+	t.Fatalf("%s.%s has no data file of two rows or more", ns, name)
+	return ""
 }

@@ -37,6 +37,10 @@ import (
 	"github.com/repairshop/export/pipeline"
 )
 
+// DefaultRetries bounds a table's commit attempts after the first
+// (lake: commit_retries changes it).
+const DefaultRetries = 20
+
 // CatalogName is the Iceberg catalog's name: the catalog_name column of
 // the JDBC layout, which Trino's and Spark's catalog config must match.
 const CatalogName = "export"
@@ -124,7 +128,11 @@ func Open(ctx context.Context, cfg *config.Config, hook func(string)) (*Lake, er
 		return nil, fmt.Errorf("lake catalog (%s): %w", where, catalogError(err))
 	}
 	host, _ := os.Hostname()
-	return &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: 20, Backoff: 50 * time.Millisecond, Hook: hook}, nil
+	l := &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: DefaultRetries, Backoff: 50 * time.Millisecond, Hook: hook}
+	if lc.CommitRetries != nil {
+		l.Retries = *lc.CommitRetries
+	}
+	return l, nil
 }
 
 // openCatalogDB opens the catalog's database; where names it without its

@@ -34,7 +34,7 @@ func TestARunPublishesEveryTableToTheLake(t *testing.T) {
 	t.Parallel()
 	s := startSims(t)
 	h := newHost(t, s, []account{{"north", "mgr", "north"}, {"south", "mgr", "south"}, {"metro", "repairops", "metro"}, {"coast", "repairops", "coast"}},
-		"  catalog: sqlite://lake.db\n  warehouse: ./lake\n")
+		"  catalog: sqlite://lake.db\n  warehouse: ./lake\n").builtBinary()
 	if code, out := h.run(t, "run", "-c", h.config, "--no-progress"); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, out)
 	}

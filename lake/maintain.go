@@ -14,7 +14,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -160,7 +159,8 @@ func (l *Lake) compactPartition(ctx context.Context, duck *load.Warehouse, tbl *
 	if err := duck.RewriteLakeFiles(ctx, local, cols, out); err != nil {
 		return nil, false, err
 	}
-	dest := path.Dir(old[0]) + "/compacted-" + newPublishID() + ".parquet"
+	// Beside the old files (path.Dir would fold file:/// into file:/).
+	dest := old[0][:strings.LastIndex(old[0], "/")] + "/compacted-" + newPublishID() + ".parquet"
 	if err := upload(wfs, out, dest); err != nil {
 		return nil, false, l.storageError(err)
 	}

@@ -328,6 +328,7 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 			}
 			return fmt.Errorf("lake table %s: stage the commit: %w", c.Table, l.storageError(err))
 		}
+		staged, _ := tx.StagedTable()
 		l.at(HookBeforeCommit)
 		next, err := tx.Commit(ctx)
 		if err == nil {
@@ -344,6 +345,7 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 			c.Snapshot = s
 			return nil
 		}
+		l.dropAttempt(tbl, staged, fsys)
 		if !isConflict(err) {
 			return fmt.Errorf("lake table %s: commit: %w", c.Table, err)
 		}
@@ -356,12 +358,46 @@ func (l *Lake) commit(ctx context.Context, c *Commit, tbl *table.Table, id table
 	}
 }
 
+// dropAttempt removes what a commit that did not land wrote: its
+// snapshot's manifest list and the manifests it wrote anew (those its
+// parent, the table it was built on, does not have). Best effort: lake
+// maintain removes what is left.
+func (l *Lake) dropAttempt(base *table.Table, staged *table.StagedTable, fsys icebergio.IO) {
+	if staged == nil || staged.CurrentSnapshot() == nil {
+		return
+	}
+	snap := staged.CurrentSnapshot()
+	if base.CurrentSnapshot() != nil && snap.SnapshotID == base.CurrentSnapshot().SnapshotID {
+		return // the attempt made no snapshot
+	}
+	kept := map[string]bool{}
+	if parent := base.CurrentSnapshot(); parent != nil {
+		if ms, err := parent.Manifests(fsys); err == nil {
+			for _, m := range ms {
+				kept[m.FilePath()] = true
+			}
+		} else {
+			return // cannot tell which are new
+		}
+	}
+	if ms, err := snap.Manifests(fsys); err == nil {
+		for _, m := range ms {
+			if !kept[m.FilePath()] {
+				fsys.Remove(m.FilePath())
+			}
+		}
+	}
+	fsys.Remove(snap.ManifestList)
+}
+
 // sleep waits before a retry: Backoff doubled per attempt up to
 // MaxBackoff, with jitter (half to one and a half of it), so that hosts
 // that collided do not collide again in step.
 func (l *Lake) sleep(attempt int) {
 	d := min(l.Backoff<<min(attempt, 10), MaxBackoff)
-	time.Sleep(d/2 + time.Duration(mrand.Int64N(int64(d))))
+	if d > 0 {
+		time.Sleep(d/2 + time.Duration(mrand.Int64N(int64(d))))
+	}
 }
 
 // MaxBackoff bounds the wait between two attempts of a commit.
