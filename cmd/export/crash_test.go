@@ -63,10 +63,22 @@ func simConfig(t *testing.T, srv *mgrtest.Server, dir string, resources ...strin
 	return writeConfig(t, dir, b.String()), env
 }
 
+// exportBinary is the export command as a program: the binary make test
+// builds (EXPORT_TEST_BINARY), or else this test binary (asBinaryEnv). The
+// processes the tests start and kill run the built binary when there is
+// one: the race detector makes the test binary's processes several times
+// slower, and the same code runs in-process, under it, in the other tests.
+func exportBinary() string {
+	if b := os.Getenv("EXPORT_TEST_BINARY"); b != "" {
+		return b
+	}
+	return os.Args[0]
+}
+
 // startExport starts the export command as a separate process.
 func startExport(t *testing.T, env []string, args ...string) (*proc, *output) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(exportBinary(), args...)
 	cmd.Env = append(append(append(os.Environ(), asBinaryEnv+"=1", checkpointEnv+"=5"), testVars(t)...), env...)
 	out, stderr := newOutput(), newOutput()
 	cmd.Stdout, cmd.Stderr = out, io.MultiWriter(out, stderr)

@@ -46,7 +46,7 @@ func TestAFullDiskIsAFailureAndLosesNothing(t *testing.T) {
 	// grow much. ulimit -f counts blocks: 512 bytes in dash (1024 in
 	// bash, a looser limit that still binds).
 	blocks := (info.Size() + 64<<10) / 512
-	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, blocks), os.Args[0], "run", "--config", cfg)
+	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, blocks), exportBinary(), "run", "--config", cfg)
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1"), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -75,7 +75,7 @@ func inMountNamespace(t *testing.T, env []string, setup, after string, args ...s
 		t.Skipf("no private mount namespace here (unshare -m: %v %s): the storage faults need one", err, out)
 	}
 	script := "set -e\n" + setup + "\nset +e\n\"$0\" \"$@\"\ncode=$?\n" + after + "\nexit $code\n"
-	cmd := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, os.Args[0]}, args...)...)
+	cmd := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, exportBinary()}, args...)...)
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1"), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError

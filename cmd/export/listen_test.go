@@ -32,7 +32,7 @@ import (
 // and the URL of the account's endpoint, read from its log.
 func startListener(t *testing.T, env []string, cfg, path string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "listen", "--config", cfg, "--addr", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(exportBinary(), "listen", "--config", cfg, "--addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(append(os.Environ(), asBinaryEnv+"=1"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -215,7 +215,7 @@ func onATerminal(t *testing.T, env []string, during func(*exec.Cmd), args ...str
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd := exec.CommandContext(ctx, exportBinary(), args...)
 	cmd.Env = append(append(append(os.Environ(), asBinaryEnv+"=1", "TERM=xterm"), testVars(t)...), env...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, tty

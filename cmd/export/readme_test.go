@@ -76,7 +76,7 @@ func TestTheREADMEsFirstFiveMinutes(t *testing.T) {
 		t.Fatalf("only %d command lines in the README's first five minutes", len(steps))
 	}
 	bin, dir := t.TempDir(), t.TempDir()
-	if err := os.Symlink(os.Args[0], filepath.Join(bin, Name)); err != nil {
+	if err := os.Symlink(exportBinary(), filepath.Join(bin, Name)); err != nil {
 		t.Fatal(err)
 	}
 	sh := exec.Command("bash", "--norc", "--noprofile")
