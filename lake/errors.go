@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	icebergio "github.com/apache/iceberg-go/io"
+
+	"github.com/repairshop/export/config"
+	"github.com/repairshop/export/pipeline"
 )
 
 // probe writes and removes a small object at the warehouse's root before
@@ -74,4 +77,19 @@ func (l *Lake) storageError(err error) error {
 func catalogError(err error) error {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return errors.New(msg)
+}
+
+// Check is `check`'s view of the lake: can its catalog be opened, and
+// can its storage be written (a probe object, written and removed).
+func Check(ctx context.Context, cfg *config.Config) []pipeline.Finding {
+	l, err := Open(ctx, cfg, nil)
+	if err != nil {
+		return []pipeline.Finding{{What: "lake catalog", Detail: err.Error()}}
+	}
+	defer l.Close()
+	out := []pipeline.Finding{{OK: true, What: "lake catalog", Detail: fmt.Sprintf("%s (catalog %q)", l.where, CatalogName)}}
+	if err := l.probe(ctx); err != nil {
+		return append(out, pipeline.Finding{What: "lake storage", Detail: err.Error()})
+	}
+	return append(out, pipeline.Finding{OK: true, What: "lake storage", Detail: l.warehouse + ": writable"})
 }

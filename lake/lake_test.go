@@ -196,17 +196,17 @@ func TestFourHostsPublishAtOnce(t *testing.T) {
 	maintained := make(chan string, 1)
 	published := make(chan struct{})
 	go func() {
+		// Once as they start, once more while they publish.
 		var log strings.Builder
-		for n := 0; ; n++ {
+		for range 2 {
 			code, out := hosts[0].run(t, "lake", "maintain", "-c", hosts[0].config, "--keep", "0s")
 			fmt.Fprintf(&log, "exit %d: %s", code, out)
 			select {
 			case <-published:
-				maintained <- log.String()
-				return
-			case <-time.After(time.Second): // and again, while they publish
+			case <-time.After(2 * time.Second):
 			}
 		}
+		maintained <- log.String()
 	}()
 	wg.Wait()
 	close(published)
@@ -292,6 +292,13 @@ func TestABadLakeIsAClearFailureThatLosesNothing(t *testing.T) {
 				t.Fatalf("exit %d, last line:\n%s\nwant exit 1 and a line matching %s; whole output:\n%s", code, last, tc.want, out)
 			}
 			t.Log(last)
+			// check says the same, before any run.
+			if !strings.Contains(tc.name, "lake table") {
+				code, out := bad.run(t, "check", "-c", cfg)
+				if code != 1 || !regexp.MustCompile(`FAIL\s+lake (catalog|storage)\s+.*`+tc.want).MatchString(out) {
+					t.Errorf("check: exit %d, want 1 and a FAIL line matching %s:\n%s", code, tc.want, out)
+				}
+			}
 			if strings.Contains(out, s3test.SecretKey) || strings.Contains(out, "not-the-secret") {
 				t.Error("the output shows the S3 secret")
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/internal/atomicfile"
+	"github.com/repairshop/export/lake"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/queries"
@@ -30,7 +31,7 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 		Usage: "validate the config and verify each account's key with one cheap request; exit 0 when every account is ready, 2 for a config error, else 1",
 		Description: "Checks the config (the file, line and field at fault), that the warehouse, Parquet, raw and state folders\n" +
 			"are writable, each account's time zone, and its key: one request per account at most (RepairOps: its\n" +
-			"X-RateLimit-Limit tells the key's scope; an export needs Read).\n\n" +
+			"X-RateLimit-Limit tells the key's scope; an export needs Read), and with lake: its catalog and storage.\n\n" +
 			"EXAMPLE:\n   repairshop-export check -c export.yaml",
 		Flags:        []cli.Flag{configFlag(), accountFlag(), shardFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		OnUsageError: onUsageError,
@@ -49,6 +50,9 @@ func checkCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			paths, accounts := pipeline.Check(c.Context, cfg, options(c, log))
+			if cfg.Lake != nil {
+				paths = append(paths, lake.Check(c.Context, cfg)...)
+			}
 			ready := true
 			for _, p := range paths {
 				ready = ready && p.OK
