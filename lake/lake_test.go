@@ -238,7 +238,13 @@ func TestFourHostsPublishAtOnce(t *testing.T) {
 		want = append(want, warehouseTotals(t, filepath.Join(h.dir, "w.duckdb")))
 	}
 	got := readLake(t, catalog, icebergread.Reader{S3: store.Get}, decimalsOf(t, filepath.Join(hosts[0].dir, "w.duckdb")))
-	sameTotals(t, union(want...), got.totals)
+	all := union(want...)
+	sameTotals(t, all, got.totals)
+	for _, name := range []string{"main.invoices", "repairops.tickets", "mgr.ticket_invoices"} {
+		for _, a := range keys(got.totals[name]) {
+			t.Logf("%s %s: warehouse %s | lake %s", name, a, all[name][a], got.totals[name][a])
+		}
+	}
 }
 
 // Bad lake settings fail the run with one line that names the part (exit

@@ -25,11 +25,10 @@ const LakeViews = "main"
 // queue: the lake may be unreachable when the Parquet tree is written.
 func (w *Warehouse) queueLake(ctx context.Context, runID string) error {
 	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue
-		SELECT DISTINCT CASE WHEN table_name = ? THEN ? ELSE table_name END, account, ?
-		FROM meta.publish_queue WHERE run_id = ? AND account <> '*'
-		UNION SELECT DISTINCT ?, account, ? FROM meta.publish_queue WHERE run_id = ? AND account <> '*'
+		SELECT DISTINCT table_name, account, ? FROM meta.publish_queue WHERE run_id = ? AND table_name <> ?
+		UNION SELECT DISTINCT ?, account, ? FROM meta.publish_queue WHERE run_id = ? AND table_name <> ?
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
-		viewsQueued, LakeViews, runID, runID, LakeViews, runID, runID)
+		runID, runID, viewsQueued, LakeViews, runID, runID, viewsQueued)
 	return err
 }
 

@@ -169,10 +169,10 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 		rep.Unpublished = true
 		return rep, err
 	}
-	if rep.Lake, err = publishLake(ctx, w, runID, opt.Lake); err != nil {
+	if err := w.Flush(ctx); err != nil {
 		return rep, err
 	}
-	if err := w.Flush(ctx); err != nil {
+	if rep.Lake, err = publishLake(ctx, w, runID, opt.Lake); err != nil {
 		return rep, err
 	}
 	if n := rep.Summary.Totals().Rejected; n > 0 {

@@ -308,10 +308,10 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		rep.Unpublished = true
 		return rep, storageError(err, runErr)
 	}
-	if rep.Lake, err = publishLake(dbctx, w, runID, opt.Lake); err != nil {
+	if err := w.Flush(dbctx); err != nil {
 		return rep, storageError(err, runErr)
 	}
-	if err := w.Flush(dbctx); err != nil {
+	if rep.Lake, err = publishLake(dbctx, w, runID, opt.Lake); err != nil {
 		return rep, storageError(err, runErr)
 	}
 	if n := rep.Summary.Totals().Rejected; n > 0 && runErr == nil {
