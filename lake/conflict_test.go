@@ -123,9 +123,9 @@ func TestALostCommitIsRetriedThenLeftForTheNextRun(t *testing.T) {
 	}
 }
 
-// lakeRows counts the lake table's rows per account with the
-// independent reader.
-func lakeRows(t *testing.T, dir string) map[string]int64 {
+// jobsMetadata is shop.jobs's current metadata file, as the catalog's
+// row names it.
+func jobsMetadata(t *testing.T, dir string) string {
 	t.Helper()
 	cat, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lake.db")+"?mode=ro")
 	if err != nil {
@@ -136,7 +136,14 @@ func lakeRows(t *testing.T, dir string) map[string]int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := icebergread.Reader{}.Current(loc)
+	return loc
+}
+
+// lakeRows counts the lake table's rows per account with the
+// independent reader.
+func lakeRows(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	snap, err := icebergread.Reader{}.Current(jobsMetadata(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,16 +160,7 @@ func lakeRows(t *testing.T, dir string) map[string]int64 {
 // removes).
 func unreferencedFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	cat, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lake.db")+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	loc, err := icebergread.MetadataLocation(context.Background(), cat, CatalogName, "shop", "jobs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs, err := icebergread.Reader{}.Referenced(loc)
+	refs, err := icebergread.Reader{}.Referenced(jobsMetadata(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

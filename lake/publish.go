@@ -280,6 +280,12 @@ func upload(wfs icebergio.WriteFileIO, local, dest string) error {
 	if err != nil {
 		return err
 	}
+	return copyClose(out, in)
+}
+
+// copyClose copies in to out and closes out: a file is whole only once
+// its close (an object store's upload) succeeded.
+func copyClose(out io.WriteCloser, in io.Reader) error {
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
 		return err

@@ -130,13 +130,9 @@ func (r Reader) At(metadataLocation string, id int64) (Snapshot, error) {
 // liveFiles walks a manifest list's data manifests for the entries that
 // are not deleted.
 func (r Reader) liveFiles(manifestList string) ([]DataFile, error) {
-	raw, err := r.Read(manifestList)
+	manifests, err := r.avro("manifest list", manifestList)
 	if err != nil {
 		return nil, err
-	}
-	manifests, err := readAvro(raw)
-	if err != nil {
-		return nil, fmt.Errorf("manifest list %s: %w", manifestList, err)
 	}
 	var out []DataFile
 	for _, m := range manifests {
@@ -144,13 +140,9 @@ func (r Reader) liveFiles(manifestList string) ([]DataFile, error) {
 			return nil, fmt.Errorf("manifest list %s: a delete manifest (the lake must be copy-on-write)", manifestList)
 		}
 		path, _ := m["manifest_path"].(string)
-		raw, err := r.Read(path)
+		entries, err := r.avro("manifest", path)
 		if err != nil {
 			return nil, err
-		}
-		entries, err := readAvro(raw)
-		if err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", path, err)
 		}
 		for _, e := range entries {
 			if st, _ := e["status"].(int64); st == 2 { // DELETED
@@ -197,24 +189,16 @@ func (r Reader) Referenced(metadataLocation string) ([]string, error) {
 	}
 	for _, s := range meta.Snapshots {
 		out = append(out, s.ManifestList)
-		raw, err := r.Read(s.ManifestList)
+		manifests, err := r.avro("manifest list", s.ManifestList)
 		if err != nil {
 			return nil, err
-		}
-		manifests, err := readAvro(raw)
-		if err != nil {
-			return nil, fmt.Errorf("manifest list %s: %w", s.ManifestList, err)
 		}
 		for _, m := range manifests {
 			path, _ := m["manifest_path"].(string)
 			out = append(out, path)
-			raw, err := r.Read(path)
+			entries, err := r.avro("manifest", path)
 			if err != nil {
 				return nil, err
-			}
-			entries, err := readAvro(raw)
-			if err != nil {
-				return nil, fmt.Errorf("manifest %s: %w", path, err)
 			}
 			for _, e := range entries {
 				if st, _ := e["status"].(int64); st != 2 {
@@ -225,4 +209,18 @@ func (r Reader) Referenced(metadataLocation string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// avro reads and decodes one of the lake's Avro files (what says which
+// kind in its errors).
+func (r Reader) avro(what, path string) ([]map[string]any, error) {
+	raw, err := r.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := readAvro(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return recs, nil
 }
