@@ -90,24 +90,21 @@ func Maintain(ctx context.Context, cfg *config.Config, opt MaintainOptions, hook
 
 // compact rewrites each partition's small files into one.
 func (l *Lake) compact(ctx context.Context, duck *load.Warehouse, tbl *table.Table, m *Maintained) (*table.Table, error) {
-	if tbl.CurrentSnapshot() == nil {
-		return tbl, nil
-	}
-	tasks, err := tbl.Scan().PlanFiles(ctx)
+	files, err := liveFiles(ctx, tbl)
 	if err != nil {
 		return nil, l.storageError(err)
 	}
 	groups := map[string][]string{}
 	var order []string
-	for _, task := range tasks {
-		if task.File.FileSizeBytes() >= SmallFile {
+	for _, f := range files {
+		if f.FileSizeBytes() >= SmallFile {
 			continue
 		}
-		k := fmt.Sprint(task.File.Partition()) // fmt sorts a map's keys
+		k := fmt.Sprint(f.Partition()) // fmt sorts a map's keys
 		if groups[k] == nil {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], task.File.FilePath())
+		groups[k] = append(groups[k], f.FilePath())
 	}
 	for _, k := range order {
 		if len(groups[k]) < 2 {
@@ -165,10 +162,14 @@ func (l *Lake) compactPartition(ctx context.Context, duck *load.Warehouse, tbl *
 	}
 	props := iceberg.Properties{PropHost: l.Host, PropRun: "maintain"}
 	for attempt := 0; ; attempt++ {
-		live, err := filesOfSet(ctx, tbl)
+		files, err := liveFiles(ctx, tbl)
 		if err != nil {
 			fsys.Remove(dest)
 			return nil, false, l.storageError(err)
+		}
+		live := map[string]bool{}
+		for _, f := range files {
+			live[f.FilePath()] = true
 		}
 		for _, p := range old {
 			if !live[p] {
@@ -301,22 +302,6 @@ func referenced(tbl *table.Table, fsys icebergio.IO) (map[string]bool, error) {
 		}
 	}
 	return refs, nil
-}
-
-// filesOfSet are the table's live data files.
-func filesOfSet(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
-	out := map[string]bool{}
-	if tbl.CurrentSnapshot() == nil {
-		return out, nil
-	}
-	tasks, err := tbl.Scan().PlanFiles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tasks {
-		out[t.File.FilePath()] = true
-	}
-	return out, nil
 }
 
 // local is a location as a walk of its storage names it: a file://

@@ -439,8 +439,9 @@ func committed(tbl *table.Table, pub string) int64 {
 	return 0
 }
 
-// filesOf are the live data files of the accounts' partitions.
-func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]iceberg.DataFile, error) {
+// liveFiles are the data files of the table's current snapshot (none
+// before its first).
+func liveFiles(ctx context.Context, tbl *table.Table) ([]iceberg.DataFile, error) {
 	if tbl.CurrentSnapshot() == nil {
 		return nil, nil
 	}
@@ -448,10 +449,29 @@ func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]iceber
 	if err != nil {
 		return nil, err
 	}
+	out := make([]iceberg.DataFile, len(tasks))
+	for i, t := range tasks {
+		out[i] = t.File
+	}
+	return out, nil
+}
+
+// accountOf is a data file's account: its identity partition's value.
+func accountOf(f iceberg.DataFile) string {
+	a, _ := f.Partition()[accountPartitionID].(string)
+	return a
+}
+
+// filesOf are the live data files of the accounts' partitions.
+func filesOf(ctx context.Context, tbl *table.Table, accounts []string) ([]iceberg.DataFile, error) {
+	files, err := liveFiles(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
 	var out []iceberg.DataFile
-	for _, t := range tasks {
-		if a, ok := t.File.Partition()[accountPartitionID].(string); ok && slices.Contains(accounts, a) {
-			out = append(out, t.File)
+	for _, f := range files {
+		if slices.Contains(accounts, accountOf(f)) {
+			out = append(out, f)
 		}
 	}
 	return out, nil

@@ -109,15 +109,14 @@ func tableStatus(ctx context.Context, tbl *table.Table, name string) (TableStatu
 	if snap.Summary != nil {
 		ts.Host = snap.Summary.Properties[PropHost]
 	}
-	tasks, err := tbl.Scan().PlanFiles(ctx)
+	files, err := liveFiles(ctx, tbl)
 	if err != nil {
 		return ts, err
 	}
-	for _, task := range tasks {
-		a, _ := task.File.Partition()[accountPartitionID].(string)
-		ts.Rows[a] += task.File.Count()
+	for _, f := range files {
+		ts.Rows[accountOf(f)] += f.Count()
 		ts.Files++
-		ts.Bytes += task.File.FileSizeBytes()
+		ts.Bytes += f.FileSizeBytes()
 	}
 	return ts, nil
 }
