@@ -92,15 +92,15 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any, runID string) error {
 	closeOld := fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d
 		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, hist, rows, keyJoin(t, "h", "d"))
-	add := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s, valid_from, valid_to, deleted)
-		SELECT %s, d._from, NULL, d.deleted_at IS NOT NULL FROM (%s) d`, hist, columnList(t, ""), columnList(t, "d."), rows)
+	add := fmt.Sprintf(`SELECT d.* EXCLUDE (_from), d._from AS valid_from, NULL::TIMESTAMPTZ AS valid_to, d.deleted_at IS NOT NULL AS deleted FROM (%s) d`, rows)
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), partitionExpr(t, "d"), rows)
-	for _, q := range []string{closeOld, add} {
-		if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
+	if _, err := w.conn.ExecContext(ctx, closeOld, args...); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args); err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
 	if _, err := w.conn.ExecContext(ctx, queue, append([]any{runID}, args...)...); err != nil {
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)

@@ -70,7 +70,7 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 			shadow := shadowTable(t)
 			cols := columnList(t, "")
 			if err := w.exec(ctx,
-				strings.Replace(TableDDL(t), "CREATE TABLE IF NOT EXISTS "+quotedName(t), "CREATE OR REPLACE TABLE "+shadow, 1),
+				tableDDL(t, "CREATE OR REPLACE TABLE "+shadow, false),
 				fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE account NOT IN %s", shadow, cols, cols, quotedName(t), in),
 			); err != nil {
 				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
@@ -86,8 +86,40 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 		w.dropShadows(ctx)
 		return err
 	}
+	// No checkpoint of the write-ahead log until the swap: one rewrites
+	// every row group the rebuild touched since the last, a dozen times
+	// over. The rebuild's Flush writes the file once.
+	if err := w.exec(ctx, "SET checkpoint_threshold = '1GB'"); err != nil {
+		w.dropShadows(ctx)
+		return err
+	}
 	w.rebuild = rb
 	return nil
+}
+
+// keyShadows gives each shadow table its primary key, built once over
+// all its rows: the shadows are filled without one (an index maintained
+// row by row, and written again at every commit, cost a rebuild most of
+// its time). A key that is not unique fails the rebuild here, before the
+// swap, and the tables stay as they were.
+func (w *Warehouse) keyShadows(ctx context.Context, names []string) error {
+	for _, n := range names {
+		t := w.tables[n]
+		if t == nil {
+			return fmt.Errorf("end rebuild: table %s is not declared", n)
+		}
+		if err := w.exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD PRIMARY KEY (%s)", shadowTable(t), quoteList(t.Key))); err != nil {
+			return fmt.Errorf("end rebuild: key %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// keyless says whether rows go to a shadow without a primary key: the
+// writers then replace rows by delete and insert, where they otherwise
+// use INSERT OR REPLACE.
+func (w *Warehouse) keyless(t *schema.Table) bool {
+	return w.rebuild != nil && w.rebuild.tables[t.FullName()]
 }
 
 // shadowDetails is the detail queue a rebuild replays into.
@@ -97,7 +129,7 @@ func shadowTable(t *schema.Table) string { return Quote(t.Source) + "." + Quote(
 
 // target is the table rows go to: the table, or its shadow in a rebuild.
 func (w *Warehouse) target(t *schema.Table) string {
-	if w.rebuild != nil && w.rebuild.tables[t.FullName()] {
+	if w.keyless(t) {
 		return shadowTable(t)
 	}
 	return quotedName(t)
@@ -148,19 +180,20 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 	}
 	w.rebuild = nil
 	ctx = context.WithoutCancel(ctx) // finish the swap or the clean-up whatever happens to the caller
+	names := make([]string, 0, len(rb.tables))
+	for n := range rb.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	var err error
 	if commit {
+		err = w.keyShadows(ctx, names)
+		w.at(HookShadowsKeyed)
+	}
+	if commit && err == nil {
 		err = w.inTx(ctx, func() error {
-			names := make([]string, 0, len(rb.tables))
-			for n := range rb.tables {
-				names = append(names, n)
-			}
-			sort.Strings(names)
 			for _, n := range names {
 				t := w.tables[n]
-				if t == nil {
-					return fmt.Errorf("end rebuild: table %s is not declared", n)
-				}
 				if err := w.exec(ctx,
 					"DROP TABLE "+quotedName(t),
 					fmt.Sprintf("ALTER TABLE %s RENAME TO %s", shadowTable(t), Quote(t.Name))); err != nil {
@@ -192,5 +225,6 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 			err = errors.Join(err, fmt.Errorf("take back the rebuild's meta rows: %w", undo))
 		}
 	}
+	w.exec(ctx, "RESET checkpoint_threshold")
 	return errors.Join(err, w.dropShadows(ctx))
 }

@@ -78,6 +78,7 @@ const (
 	HookBeforeRename   = "publish:before-rename"    // a Parquet file written aside
 	HookAfterRename    = "publish:after-rename"     // a partition in place, queue not yet updated
 	HookBeforeManifest = "publish:before-manifest"  // partitions in place, manifest written aside
+	HookShadowsKeyed   = "rebuild:keyed"            // a rebuild's shadows keyed, not yet swapped in
 )
 
 // SetHook installs a function called at the Hook* points (nil: none).

@@ -59,6 +59,22 @@ func (w *Warehouse) stage(ctx context.Context, account string, b *transform.Batc
 // run or rebuild of any size needs.
 const CheckpointRows = 16384
 
+// Spill moves what is staged in Go into DuckDB's staging tables, which
+// spill to disk beyond the memory limit: a rebuild stages a whole
+// original run this way and folds it in one checkpoint, where a live run
+// commits every CheckpointRows.
+func (w *Warehouse) Spill(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, name := range w.stagedNames() {
+		if err := w.flush(ctx, w.staged[name]); err != nil {
+			return err
+		}
+	}
+	w.pendingRows = 0
+	return nil
+}
+
 // PendingRows is the number of rows staged since the last checkpoint.
 func (w *Warehouse) PendingRows() int64 {
 	w.mu.Lock()

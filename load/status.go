@@ -155,7 +155,7 @@ func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
 	}
 	if err == nil {
 		err = w.scan(ctx, `SELECT d.table_name, d.field, d.first_run_id, d.first_seen_at, coalesce(d.example, ''),
-				d.first_run_id = (SELECT run_id FROM meta.runs WHERE coalesce(kind, 'export') = 'export' ORDER BY started_at DESC, run_id DESC LIMIT 1)
+				d.first_run_id IS NOT DISTINCT FROM (SELECT run_id FROM meta.runs WHERE coalesce(kind, 'export') = 'export' ORDER BY started_at DESC, run_id DESC LIMIT 1)
 			FROM meta.schema_drift d ORDER BY d.first_seen_at DESC, 1, 2 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
 			var d DriftInfo
 			if err := rs.Scan(&d.Table, &d.Field, &d.FirstRunID, &d.FirstSeenAt, &d.Example, &d.New); err != nil {

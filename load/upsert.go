@@ -92,19 +92,21 @@ func deltaSQL(st *stagedTable, tgt string) string {
 		// not of the table.
 		key := quoteList(t.Key)
 		cols := columnList(t, "")
+		ex, rid := Quote(schema.ColExtractedAt), Quote(schema.ColRunID)
 		return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 			WITH staged_keys AS (SELECT DISTINCT %s FROM %s),
 			stored AS (SELECT o.* FROM %s o SEMI JOIN staged_keys k ON %s),
 			dup AS (SELECT %s FROM %s GROUP BY ALL HAVING count(*) > 1),
 			once AS (SELECT %s, _batch, _partial FROM %s x WHERE NOT EXISTS (SELECT 1 FROM dup WHERE %s)),
+			versions AS (SELECT *, row_number() OVER (ORDER BY _batch, rowid) AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY _batch, rowid ROWS UNBOUNDED PRECEDING) AS _seg
+				FROM %s x WHERE EXISTS (SELECT 1 FROM dup WHERE %s)),
+			changed AS (%s),
 			folded AS (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
-				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg
-					FROM (SELECT *, row_number() OVER (ORDER BY _batch, rowid) AS _r, sum(CASE WHEN _partial THEN 0 ELSE 1 END) OVER (PARTITION BY %s ORDER BY _batch, rowid ROWS UNBOUNDED PRECEDING) AS _seg
-						FROM %s x WHERE EXISTS (SELECT 1 FROM dup WHERE %s)))
+				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg FROM versions)
 				WHERE _seg = _mseg GROUP BY %s)
 			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
 			FROM (SELECT %s, x._batch, x._partial
-				FROM (SELECT * FROM once UNION ALL BY NAME SELECT * FROM folded) x
+				FROM (SELECT * FROM once UNION ALL BY NAME SELECT f.* REPLACE (coalesce(c.%s, f.%s) AS %s, coalesce(c.%s, f.%s) AS %s) FROM folded f LEFT JOIN changed c ON %s) x
 				LEFT JOIN stored o ON %s) s
 			LEFT JOIN stored t ON %s`,
 			Quote(st.delta),
@@ -112,8 +114,11 @@ func deltaSQL(st *stagedTable, tgt string) string {
 			tgt, keyJoin(t, "k", "o"),
 			key, Quote(st.name),
 			cols, Quote(st.name), keyJoin(t, "dup", "x"),
-			foldedColumns(t), key, key, Quote(st.name), keyJoin(t, "dup", "x"), key,
+			key, Quote(st.name), keyJoin(t, "dup", "x"),
+			lastChangeSQL(t),
+			foldedColumns(t), key, key,
 			Quote(schema.ColAccount), sameRow(t), oldPart, mergedColumns(t),
+			ex, ex, ex, rid, rid, rid, keyJoin(t, "f", "c"),
 			keyJoin(t, "x", "o"), keyJoin(t, "s", "t"))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
@@ -246,9 +251,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
-	cols := columnList(t, "")
-	upsert := fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM %s WHERE _op IN ('insert', 'update')`, tgt, cols, cols, delta)
-	if _, err := w.conn.ExecContext(ctx, upsert); err != nil {
+	if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil); err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
 	if !t.IsChild() && w.openRejects[t.FullName()] {
@@ -261,4 +264,21 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		}
 	}
 	return nil
+}
+
+// replaceRows writes the rows that rows selects (with args; t's columns,
+// by name, among others) into tgt, each replacing the stored row of its
+// key. Into a keyless shadow (see keyless) that is a delete of the keys,
+// then an insert.
+func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any) error {
+	cols, from := columnList(t, ""), columnList(t, "d.")
+	if !w.keyless(t) {
+		_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, rows, keyJoin(t, "t", "d")), args...); err != nil {
+		return err
+	}
+	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+	return err
 }

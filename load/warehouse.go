@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/duckdb/duckdb-go/v2"
@@ -88,10 +89,30 @@ func Open(ctx context.Context, path string) (*Warehouse, error) {
 }
 
 // OpenReadOnly opens an existing warehouse for queries; it can run beside
-// other readers and never changes the file.
+// other readers and never changes the file, with one exception: DuckDB
+// cannot replay, read-only, a write-ahead log that drops a table written
+// to the file (a killed rebuild leaves one). Then, if no process holds the
+// warehouse for writing, it is opened for writing once, which replays the
+// log into the file as the next run would, and opened read-only again.
 func OpenReadOnly(ctx context.Context, path string) (*Warehouse, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open warehouse: %w (run `repairshop-export run` first)", err)
+	}
+	w, err := open(ctx, path, readOnly)
+	if err == nil || !strings.Contains(err.Error(), "replaying WAL") {
+		return w, err
+	}
+	lock, lerr := AcquireLock(path, "replay the write-ahead log", time.Now())
+	if lerr != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	rw, rerr := open(ctx, path, readWrite)
+	if rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	if rerr = rw.Close(); rerr != nil {
+		return nil, errors.Join(err, rerr)
 	}
 	return open(ctx, path, readOnly)
 }
@@ -408,16 +429,28 @@ func quoteList(ids []string) string {
 
 // TableDDL is the CREATE TABLE statement of a declared table.
 func TableDDL(t *schema.Table) string {
+	return tableDDL(t, "CREATE TABLE IF NOT EXISTS "+quotedName(t), true)
+}
+
+// tableDDL is create (the statement up to the table's name) with t's
+// columns, and its primary key if keyed.
+func tableDDL(t *schema.Table, create string, keyed bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n", Quote(t.Source), Quote(t.Name))
-	for _, c := range t.Columns {
+	b.WriteString(create + " (\n")
+	for i, c := range t.Columns {
 		fmt.Fprintf(&b, "\t%s %s", Quote(c.Name), c.Type.DuckDBType())
 		if t.IsKey(c.Name) {
 			b.WriteString(" NOT NULL")
 		}
-		b.WriteString(",\n")
+		if keyed || i < len(t.Columns)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\tPRIMARY KEY (%s)\n)", quoteList(t.Key))
+	if keyed {
+		fmt.Fprintf(&b, "\tPRIMARY KEY (%s)\n", quoteList(t.Key))
+	}
+	b.WriteString(")")
 	return b.String()
 }
 

@@ -249,9 +249,9 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 		}
 		st.Pages++
 		if w.PendingRows() >= load.CheckpointRows {
-			// Bounded memory: a run's pages may be committed in several
-			// steps (the versions of a row fold the same either way).
-			if stageErr = w.Checkpoint(ctx, runID, opt.Clock.Now()); stageErr != nil {
+			// Bounded memory: the pages go on to DuckDB's staging tables,
+			// which spill to disk; the run folds in one checkpoint.
+			if stageErr = w.Spill(ctx); stageErr != nil {
 				cancel()
 			}
 		}

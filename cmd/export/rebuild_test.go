@@ -40,8 +40,8 @@ func fullSnapshot(t *testing.T, dir string) string {
 		}
 		fmt.Fprintf(&b, "%s %v\n", tb.FullName(), res.Rows[0])
 	}
-	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', id, status_label, run_id, extracted_at), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
-		filepath.Join(dir, "pq", "mgr", "tickets", "*", "*", "*", "*.parquet")))
+	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', id, run_id, extracted_at, deleted_at), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
+		filepath.Join(dir, "pq", "*", "tickets", "*", "*", "*", "*.parquet")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +186,58 @@ func TestFailedRebuildLeavesTheWarehouse(t *testing.T) {
 	}
 	if got := queryCSV(t, cfg, `SELECT status FROM meta.runs WHERE kind = 'rebuild'`); got != "failed" {
 		t.Errorf("the rebuild is recorded as %q", got)
+	}
+}
+
+// A rebuild killed at each step (a replayed run committed into the
+// keyless shadows, the shadows keyed but not swapped in) leaves every
+// table as it was, and the next rebuild starts clean and reproduces the
+// runs.
+func TestAKilledRebuildLeavesTheWarehouseAndRestartsCleanly(t *testing.T) {
+	t.Parallel()
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices")
+	setEnv(t, env)
+	for i := range 2 {
+		if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s%s", i, code, out, stderr)
+		}
+		for _, id := range srv.Shop("north").TicketIDs()[:4] {
+			if err := srv.SetTicketStatus("north", id, fmt.Sprintf("Moved on %d", i), time.Date(2026, 11, 20+i, 9, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := fullSnapshot(t, dir)
+	shadows := `SELECT count(*) FROM information_schema.tables WHERE ends_with(table_name, '__rebuild')`
+	for _, p := range []string{load.HookAfterCommit + "#1", load.HookAfterCommit + "#2", load.HookShadowsKeyed + "#1"} {
+		cmd, out := startExport(t, append(env, crashEnv+"="+p), "rebuild", "--config", cfg)
+		if err := cmd.Wait(); !killed(err) {
+			t.Fatalf("rebuild killed at %s: %v\n%s", p, err, out)
+		}
+		if after := fullSnapshot(t, dir); after != before {
+			t.Fatalf("a rebuild killed at %s changed the warehouse:\nbefore:\n%s\nafter:\n%s", p, before, after)
+		}
+		if p == load.HookShadowsKeyed+"#1" {
+			if got := queryCSV(t, cfg, shadows); got == "0" {
+				t.Errorf("killed at %s: no shadow table left, so the kill came after the swap", p)
+			}
+		}
+	}
+	code, out, stderr := runCLI(t, "rebuild", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("rebuild after the kills: exit %d\n%s%s", code, out, stderr)
+	}
+	if after := fullSnapshot(t, dir); after != before {
+		t.Fatalf("the rebuild after the kills:\n%s\nwant:\n%s", after, before)
+	}
+	if got := queryCSV(t, cfg, shadows); got != "0" {
+		t.Errorf("%s shadow tables left after a clean rebuild", got)
+	}
+	// The swapped-in tables keep their primary keys.
+	if got := queryCSV(t, cfg, `SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'mgr' AND table_name IN ('tickets', 'tickets_history', 'ticket_invoices')`); got != "3" {
+		t.Errorf("primary keys on the rebuilt tables: %s, want 3", got)
 	}
 }
