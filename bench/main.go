@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -26,10 +27,11 @@ func main() {
 	bin := flag.String("bin", "bin/repairshop-export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
-	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate)")
+	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate, receive)")
+	receiveFor := flag.Duration("receive-for", time.Minute, "how long the senders post to the webhook receiver")
 	runTickets := flag.Int("run-tickets", 100_000, "tickets for the run against the unthrottled simulator")
 	flag.Parse()
-	b := &bench{bin: *bin, only: *only, runTickets: *runTickets}
+	b := &bench{bin: *bin, only: *only, runTickets: *runTickets, receiveFor: *receiveFor}
 	if err := b.run(context.Background(), *sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -89,7 +91,18 @@ const launchFlag = "-launch"
 func launch(args []string) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
+	// A signal to the launcher is for the child (see startChild).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	err := cmd.Start()
+	if err == nil {
+		go func() {
+			for s := range sigs {
+				cmd.Process.Signal(s)
+			}
+		}()
+		err = cmd.Wait()
+	}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			fmt.Fprint(os.NewFile(3, "rss"), ru.Maxrss*1024) // kB on Linux

@@ -16,6 +16,7 @@ type bench struct {
 	bin        string
 	only       string
 	runTickets int
+	receiveFor time.Duration
 	results    results
 }
 
@@ -30,6 +31,7 @@ type results struct {
 	Details []detailRun  `json:"detail_pages,omitempty"`
 	RateMGR *runResult   `json:"rate_floor_mgr,omitempty"`
 	RateRO  *runResult   `json:"rate_floor_repairops,omitempty"`
+	Receive *receiveRun  `json:"receive,omitempty"`
 	Targets []target     `json:"targets"`
 }
 
@@ -110,6 +112,14 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			return err
 		}
 		b.results.RateMGR, b.results.RateRO = &mgr, &ro
+	}
+	if b.want("receive") {
+		fmt.Fprintf(os.Stderr, "bench: the webhook receiver, 32 senders for %s…\n", b.receiveFor)
+		r, err := b.receive(32, b.receiveFor)
+		if err != nil {
+			return err
+		}
+		b.results.Receive = &r
 	}
 	b.targets()
 	return nil
@@ -210,6 +220,10 @@ func (b *bench) targets() {
 			add("rate-floor ratio "+name, r.RateFloor, "≤ 1.15", r.RateFloor <= 1.15)
 		}
 	}
+	if r := b.results.Receive; r != nil {
+		add("webhook receiver events/s (32 senders)", r.PerSec, "≥ 2000", r.PerSec >= 2000)
+		add("webhook receiver events lost", float64(r.Lost), "= 0", r.Lost == 0)
+	}
 }
 
 func (b *bench) print(w io.Writer) {
@@ -243,6 +257,10 @@ func (b *bench) print(w io.Writer) {
 			fmt.Fprintf(tw, "rate floor %s at %.0f requests/s\t%.1f s for %d requests\t%.1f s at the limit\t%.3f\n", name, x.AllowedPerSec, x.Seconds, x.Requests, float64(x.Requests)/x.AllowedPerSec, x.RateFloor)
 			fmt.Fprintf(tw, "  requests ÷ minimum\t%d\t%d\t%.3f\n", x.Requests, x.MinRequests, x.RequestRatio)
 		}
+	}
+	if x := r.Receive; x != nil {
+		fmt.Fprintf(tw, "webhook receiver, %d senders, %.0f s\t%.0f events/s, median %.1f ms, p99 %.1f ms, peak RSS %.0f MB\tone writer's fsyncs %.0f/s\t%.2f\n", x.Senders, x.Seconds, x.PerSec, x.MedianMs, x.P99Ms, float64(x.PeakRSS)/1e6, x.FsyncsPerSec, x.Ratio)
+		fmt.Fprintf(tw, "  acknowledged, lost, refused\t%d, %d, %d\t\t\n", x.Acknowledged, x.Lost, x.Refused)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -166,21 +166,36 @@ type Receiver struct {
 	// SegmentBytes is when an event log's segment is full (SegmentBytes
 	// unless set); RejectBytes when the rejects log is (RejectBytes).
 	SegmentBytes, RejectBytes int64
+	// fsync makes a log file durable: (*os.File).Sync, which tests
+	// replace to see when deliveries are answered.
+	fsync func(*os.File) error
 
 	mu    sync.Mutex
 	files map[string]*logFile // by the log's name (EventLog, RejectLog)
 }
 
 // logFile is the open file a log appends to: for an event log, its newest
-// segment.
+// segment. Its lines are made durable by group commit: a delivery writes
+// its line under the receiver's lock, then waits until an fsync that
+// started after its write has returned. The first waiter to find no fsync
+// in flight runs one, outside the lock, for every line written so far;
+// those who wrote meanwhile wait for the next. One fsync so acknowledges
+// as many deliveries as arrived while the one before ran, and none is
+// acknowledged before its own bytes are durable.
 type logFile struct {
 	f           *os.File
 	start, size int64
+	// synced is the log offset (start+size at the time) the last
+	// successful fsync covered; syncing says one is in flight; done is
+	// broadcast when it returns.
+	synced  int64
+	syncing bool
+	done    *sync.Cond
 }
 
 // New makes a receiver writing under dir (the raw archive).
 func New(dir string, endpoints []Endpoint, log *slog.Logger) (*Receiver, error) {
-	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*logFile{}, SegmentBytes: SegmentBytes, RejectBytes: RejectBytes}
+	r := &Receiver{dir: dir, endpoints: map[string]*Endpoint{}, log: log, now: time.Now, files: map[string]*logFile{}, SegmentBytes: SegmentBytes, RejectBytes: RejectBytes, fsync: (*os.File).Sync}
 	for i := range endpoints {
 		e := &endpoints[i]
 		if len(e.Secret) == 0 {
@@ -275,7 +290,7 @@ func verify(secret []byte, header string, body []byte) string {
 	return "signature is not a SHA-256 digest in hex or base64"
 }
 
-// append writes one line to a log and fsyncs it; an event log
+// append writes one line to a log and returns once it is durable; an event log
 // (segmented) goes on in a new segment once its newest is full, and the
 // rejects log, once full, replaces its one older file (path.1): a flood
 // of forged deliveries cannot fill the disk.
@@ -292,46 +307,103 @@ func (r *Receiver) append(path string, segmented bool, v any) error {
 		if lf, err = openLog(path, segmented); err != nil {
 			return err
 		}
+		lf.done = sync.NewCond(&r.mu)
 		r.files[path] = lf
 	}
 	if err := r.write(path, lf, segmented, line); err != nil {
-		// Part of the line may be on disk: the next append opens the log
-		// afresh, which ends that line first, so that the next
-		// acknowledged event is a line of its own.
-		lf.f.Close()
-		delete(r.files, path)
+		r.drop(path, lf)
+		return err
+	}
+	if err := r.sync(lf, lf.end()); err != nil {
+		r.drop(path, lf)
 		return err
 	}
 	return nil
 }
 
-// write appends a line to a log's open file, going on in a new segment or
-// file first when it is full, and fsyncs it.
+// sync returns once an fsync of lf's file has covered the log offset end
+// (group commit, see logFile). The caller holds r.mu, which sync releases
+// while the fsync runs.
+func (r *Receiver) sync(lf *logFile, end int64) error {
+	for lf.synced < end {
+		if lf.syncing {
+			lf.done.Wait()
+			continue
+		}
+		lf.syncing = true
+		f, upTo := lf.f, lf.end()
+		r.mu.Unlock()
+		err := r.fsync(f)
+		r.mu.Lock()
+		lf.syncing = false
+		lf.done.Broadcast()
+		if err != nil {
+			return err
+		}
+		lf.synced = max(lf.synced, upTo)
+	}
+	return nil
+}
+
+// drop forgets a log whose write or fsync failed. Part of a line may be
+// on disk: the next append opens the log afresh, which ends that line
+// first, so that the next acknowledged event is a line of its own. The
+// file is closed once no fsync of it is in flight.
+func (r *Receiver) drop(path string, lf *logFile) {
+	for lf.syncing {
+		lf.done.Wait()
+	}
+	if r.files[path] == lf {
+		lf.f.Close()
+		delete(r.files, path)
+	}
+}
+
+// write appends a line to a log's open file (not yet durable: see sync),
+// going on in a new segment or file first when it is full.
 func (r *Receiver) write(path string, lf *logFile, segmented bool, line []byte) error {
-	switch {
-	case segmented && lf.size > 0 && lf.size+int64(len(line)) > r.SegmentBytes:
-		next, err := openSegment(segmentPath(path, lf.end()), lf.end())
-		if err != nil {
-			return fmt.Errorf("start a new segment of %s: %w", path, err)
+	full := func() bool {
+		limit := r.RejectBytes
+		if segmented {
+			limit = r.SegmentBytes
 		}
-		lf.f.Close() // synced after its last line
-		*lf = *next
-	case !segmented && lf.size > 0 && lf.size+int64(len(line)) > r.RejectBytes:
-		if err := os.Rename(path, path+".1"); err != nil {
-			return err
+		return lf.size > 0 && lf.size+int64(len(line)) > limit
+	}
+	for full() {
+		// The full file is closed with every line in it durable (their
+		// waiters are answered) and no fsync of it in flight; others may
+		// write to it while an fsync runs, so this looks again each time.
+		if lf.syncing {
+			lf.done.Wait()
+			continue
 		}
-		next, err := openSegment(path, 0)
+		if lf.synced < lf.end() {
+			if err := r.sync(lf, lf.end()); err != nil {
+				return err
+			}
+			continue
+		}
+		var next *logFile
+		var err error
+		if segmented {
+			next, err = openSegment(segmentPath(path, lf.end()), lf.end())
+		} else if err = os.Rename(path, path+".1"); err == nil {
+			next, err = openSegment(path, 0)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("start a new file of %s: %w", path, err)
 		}
 		lf.f.Close()
-		*lf = *next
+		// Offsets run on across the files (the rejects log's too, for
+		// sync's sake), and what the new file holds already is durable.
+		lf.f, lf.start, lf.size = next.f, lf.end(), next.size
+		lf.synced = lf.end()
 	}
 	if _, err := lf.f.Write(line); err != nil {
 		return err
 	}
 	lf.size += int64(len(line))
-	return lf.f.Sync()
+	return nil
 }
 
 func (lf *logFile) end() int64 { return lf.start + lf.size }

@@ -8,13 +8,18 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func sign(secret, body string) []byte {
@@ -308,5 +313,117 @@ func TestAFailedWriteLeavesTheNextEventWhole(t *testing.T) {
 	}
 	if got := strings.Join(ids, ","); got != "p1,p3,p2" {
 		t.Errorf("whole events in the log: %s, want p1,p3,p2 (the torn line apart)\n%s", got, b)
+	}
+}
+
+// Deliveries that arrive while an fsync runs are made durable together by
+// the next one (group commit), and none is answered before an fsync that
+// began after its line was written has returned; under the same load, a
+// full segment is closed only once an fsync covered all of it.
+func TestDeliveriesShareAnFsyncAndWaitForIt(t *testing.T) {
+	const secret, n = "whsec_group", 16
+	dir := t.TempDir()
+	r, err := New(dir, []Endpoint{{Account: "metro", Source: "repairops", Path: "/hooks/metro", Secret: []byte(secret), Header: "X-Sig",
+		EventID: func(_ http.Header, body []byte) string { return string(body[7:15]) }}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var (
+		mu    sync.Mutex
+		syncs []Segment // each fsync's file and its size when it began
+		hold  = make(chan struct{})
+		pause time.Duration
+	)
+	r.fsync = func(f *os.File) error {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		<-hold
+		time.Sleep(pause) // deliveries pile up while an fsync runs
+		mu.Lock()
+		syncs = append(syncs, Segment{Path: f.Name(), Size: info.Size()})
+		mu.Unlock()
+		return f.Sync()
+	}
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	logged := func() []string {
+		t.Helper()
+		var ids []string
+		segs, _ := Segments(EventLog(dir, "repairops", "metro"))
+		for _, s := range segs {
+			for _, e := range readLines[Event](t, s.Path) {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	deliver := func(from int) chan string {
+		answered := make(chan string, n)
+		for i := from; i < from+n; i++ {
+			go func() {
+				body := fmt.Sprintf(`{"id":"ev-%05d","event":"ticket.updated"}`, i)
+				req, _ := http.NewRequest("POST", srv.URL+"/hooks/metro", strings.NewReader(body))
+				req.Header.Set("X-Sig", hex.EncodeToString(sign(secret, body)))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					answered <- err.Error()
+					return
+				}
+				resp.Body.Close()
+				answered <- fmt.Sprintf("ev-%05d %d", i, resp.StatusCode)
+			}()
+		}
+		return answered
+	}
+	allAnswered := func(answered chan string) {
+		t.Helper()
+		for range n {
+			if a := <-answered; !strings.HasSuffix(a, " 200") {
+				t.Fatalf("delivery: %s", a)
+			}
+		}
+	}
+
+	// The fsyncs held: every line gets written, none is answered.
+	answered := deliver(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(logged()) < n {
+		if time.Now().After(deadline) {
+			close(hold)
+			t.Fatalf("%d of %d lines written", len(logged()), n)
+		}
+		select {
+		case a := <-answered:
+			close(hold)
+			t.Fatalf("answered before any fsync returned: %s", a)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	close(hold)
+	allAnswered(answered)
+	if len(syncs) >= n {
+		t.Errorf("%d fsyncs for %d deliveries that arrived together: no group commit", len(syncs), n)
+	}
+	t.Logf("%d deliveries, %d fsyncs", n, len(syncs))
+
+	// Small segments, deliveries at once: each full segment was covered
+	// whole by an fsync before it was closed.
+	r.mu.Lock()
+	r.SegmentBytes, pause = 500, 5*time.Millisecond // three lines a segment
+	r.mu.Unlock()
+	allAnswered(deliver(n))
+	segs, _ := Segments(EventLog(dir, "repairops", "metro"))
+	if ids := logged(); len(ids) != 2*n || len(segs) < 3 {
+		t.Fatalf("%d events in the log in %d segments, want %d in several", len(ids), len(segs), 2*n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range segs[:len(segs)-1] {
+		if !slices.ContainsFunc(syncs, func(x Segment) bool { return x.Path == s.Path && x.Size == s.Size }) {
+			t.Errorf("segment %s (%d bytes) was closed without an fsync of all of it", filepath.Base(s.Path), s.Size)
+		}
 	}
 }
