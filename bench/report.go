@@ -17,22 +17,27 @@ type bench struct {
 	only       string
 	runTickets int
 	receiveFor time.Duration
-	results    results
+	// accounts are the scaling runs' account counts, accountTickets
+	// each account's tickets.
+	accounts       string
+	accountTickets int
+	results        results
 }
 
 // results is bench/results.json.
 type results struct {
-	When    time.Time    `json:"when"`
-	Machine string       `json:"machine"`
-	Rebuild []rebuildRun `json:"rebuild"`
-	Publish *publishRun  `json:"publish,omitempty"`
-	Lake    *lakeRun     `json:"lake,omitempty"`
-	Run     *runResult   `json:"run_mgr_tickets,omitempty"`
-	Details []detailRun  `json:"detail_pages,omitempty"`
-	RateMGR *runResult   `json:"rate_floor_mgr,omitempty"`
-	RateRO  *runResult   `json:"rate_floor_repairops,omitempty"`
-	Receive *receiveRun  `json:"receive,omitempty"`
-	Targets []target     `json:"targets"`
+	When     time.Time     `json:"when"`
+	Machine  string        `json:"machine"`
+	Rebuild  []rebuildRun  `json:"rebuild"`
+	Publish  *publishRun   `json:"publish,omitempty"`
+	Lake     *lakeRun      `json:"lake,omitempty"`
+	Run      *runResult    `json:"run_mgr_tickets,omitempty"`
+	Details  []detailRun   `json:"detail_pages,omitempty"`
+	RateMGR  *runResult    `json:"rate_floor_mgr,omitempty"`
+	RateRO   *runResult    `json:"rate_floor_repairops,omitempty"`
+	Receive  *receiveRun   `json:"receive,omitempty"`
+	Accounts []accountsRun `json:"accounts,omitempty"`
+	Targets  []target      `json:"targets"`
 }
 
 // target is one figure held to its goal.
@@ -112,6 +117,21 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			return err
 		}
 		b.results.RateMGR, b.results.RateRO = &mgr, &ro
+	}
+	if b.want("accounts") {
+		var counts []int
+		for _, s := range strings.Split(b.accounts, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 2 {
+				return fmt.Errorf("-accounts: %q", s)
+			}
+			counts = append(counts, n)
+		}
+		a, err := b.accountsRuns(ctx, counts)
+		if err != nil {
+			return err
+		}
+		b.results.Accounts = a
 	}
 	if b.want("receive") {
 		fmt.Fprintf(os.Stderr, "bench: the webhook receiver, 32 senders for %s…\n", b.receiveFor)
@@ -220,6 +240,12 @@ func (b *bench) targets() {
 			add("rate-floor ratio "+name, r.RateFloor, "≤ 1.15", r.RateFloor <= 1.15)
 		}
 	}
+	if a := b.results.Accounts; len(a) > 1 {
+		first, last := a[0], a[len(a)-1]
+		speed, mem := last.RowsPerSec/first.RowsPerSec, float64(last.PeakRSS)/float64(first.PeakRSS)
+		add(fmt.Sprintf("rows/s at %d accounts ÷ at %d", last.Accounts, first.Accounts), speed, "≥ 0.8", speed >= 0.8)
+		add(fmt.Sprintf("peak RSS at %d accounts ÷ at %d", last.Accounts, first.Accounts), mem, "≤ 1.2", mem <= 1.2)
+	}
 	if r := b.results.Receive; r != nil {
 		add("webhook receiver events/s (32 senders)", r.PerSec, "≥ 2000", r.PerSec >= 2000)
 		add("webhook receiver events lost", float64(r.Lost), "= 0", r.Lost == 0)
@@ -257,6 +283,9 @@ func (b *bench) print(w io.Writer) {
 			fmt.Fprintf(tw, "rate floor %s at %.0f requests/s\t%.1f s for %d requests\t%.1f s at the limit\t%.3f\n", name, x.AllowedPerSec, x.Seconds, x.Requests, float64(x.Requests)/x.AllowedPerSec, x.RateFloor)
 			fmt.Fprintf(tw, "  requests ÷ minimum\t%d\t%d\t%.3f\n", x.Requests, x.MinRequests, x.RequestRatio)
 		}
+	}
+	for _, x := range r.Accounts {
+		fmt.Fprintf(tw, "run of %d accounts × %d tickets, one warehouse\t%.0f rows/s (%d rows, %.1f s), peak RSS %.0f MB\t%d requests\t%.3f\n", x.Accounts, x.TicketsEach, x.RowsPerSec, x.Rows, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.RowsPerSec/r.Accounts[0].RowsPerSec)
 	}
 	if x := r.Receive; x != nil {
 		fmt.Fprintf(tw, "webhook receiver, %d senders, %.0f s\t%.0f events/s, median %.1f ms, p99 %.1f ms, peak RSS %.0f MB\tone writer's fsyncs %.0f/s\t%.2f\n", x.Senders, x.Seconds, x.PerSec, x.MedianMs, x.P99Ms, float64(x.PeakRSS)/1e6, x.FsyncsPerSec, x.Ratio)

@@ -65,6 +65,12 @@ const Name = "repairshop-export"
 
 // Main runs the command line in os.Args and returns its exit code.
 func Main() int {
+	// The Go heap's soft limit, unless GOMEMLIMIT sets one: what the
+	// export holds itself is small (a checkpoint's pages), and without a
+	// limit the heap grows to twice its largest, beside DuckDB's memory.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	if path := os.Getenv(profileEnv); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()

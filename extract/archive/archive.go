@@ -144,7 +144,11 @@ func Create(root, source, account, runID string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raw archive: %w", err)
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	// Each page is a frame of its own (EncodeAll): a window of a page's
+	// size does, and the encoder's default tables cost 30 MB and more
+	// per account being exported.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("raw archive: %w", err)
