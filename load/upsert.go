@@ -142,8 +142,10 @@ func deltaSQL(st *stagedTable, tgt string) string {
 }
 
 // foldedColumns aggregates the staged versions of one key (ordered by
-// _r): the key, the last bookkeeping values, the last non-NULL value of
-// each column, and the _extra objects merged in order.
+// _r): the key, the last system values, the last non-NULL value of each
+// column, and the _extra objects merged in order. (extracted_at and
+// run_id are then those of the last version that changed the row: see
+// lastChangeSQL.)
 func foldedColumns(t *schema.Table) string {
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/extract/archive"
@@ -130,7 +131,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 				if useMarks {
 					limit = marks[files[j].Rel] // 0: the run died before committing any
 				}
-				if err := replayFile(ctx, w, raw, files[j], chosen, limit, st, runID, opt); err != nil {
+				if err := replayFile(ctx, w, raw, files[j], chosen, limit, st, opt); err != nil {
 					return err
 				}
 				j++
@@ -182,9 +183,11 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 }
 
 // replayFile stages the first limit pages of one archive file (-1: all).
-// A reader goroutine reads, decodes and transforms the pages while this
-// one stages them: the two halves of the work run on two cores.
-func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.File, chosen map[*schema.Table]bool, limit int, st *ReplayStats, runID string, opt Options) error {
+// A reader goroutine reads the pages in order and two workers decode and
+// transform them, while this goroutine stages them, in the archive's
+// order: the transform, the rebuild's costliest Go work, gets a core of
+// its own whenever DuckDB is not using both.
+func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.File, chosen map[*schema.Table]bool, limit int, st *ReplayStats, opt Options) error {
 	st.Files++
 	if info, err := os.Stat(filepath.Join(raw, f.Rel)); err == nil {
 		st.Bytes += info.Size()
@@ -192,14 +195,21 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 	src, known := sources.Lookup(f.Source)
 	type item struct {
 		e    archive.Entry
-		rows *prepared
+		rows *prepared // nil: nothing to stage
+		err  error
 	}
-	items := make(chan item, 8)
+	type job struct {
+		e    archive.Entry
+		done chan item
+	}
+	const workers = 2
+	jobs, order := make(chan job, workers), make(chan chan item, 8)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var readErr error
 	go func() {
-		defer close(items)
+		defer close(order)
+		defer close(jobs)
 		read := 0
 		readErr = archive.Read(raw, f.Rel, func(e archive.Entry) error {
 			if read++; limit >= 0 && read > limit {
@@ -212,32 +222,67 @@ func replayFile(ctx context.Context, w *load.Warehouse, raw string, f archive.Fi
 				opt.Log.Warn("archived source is not known; skipped", "file", f.Rel, "source", f.Source)
 				return nil
 			}
-			d, err := decode(src, e)
-			if err != nil {
-				return fmt.Errorf("%s: %s page %d: %w", f.Rel, e.Resource, e.Seq, err)
-			}
-			if d.Table == nil {
-				opt.Log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", e.Resource)
-				return nil
-			}
-			if !chosen[d.Table] {
-				return nil
-			}
-			rows, err := prepare(e, d)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Rel, err)
-			}
-			select {
-			case items <- item{e, rows}:
-				return nil
+			j := job{e, make(chan item, 1)}
+			select { // its place in the order first, then the work
+			case order <- j.done:
 			case <-rctx.Done():
-				rows.release()
 				return rctx.Err()
 			}
+			select {
+			case jobs <- j:
+			case <-rctx.Done():
+				j.done <- item{e: e, err: rctx.Err()}
+				return rctx.Err()
+			}
+			return nil
 		})
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				it := item{e: j.e}
+				d, err := decode(src, j.e)
+				switch {
+				case err != nil:
+					it.err = fmt.Errorf("%s: %s page %d: %w", f.Rel, j.e.Resource, j.e.Seq, err)
+				case d.Table == nil:
+					opt.Log.Warn("archived resource has no table; skipped", "file", f.Rel, "resource", j.e.Resource)
+				case chosen[d.Table]:
+					if it.rows, err = prepare(j.e, d); err != nil {
+						it.err = fmt.Errorf("%s: %w", f.Rel, err)
+					}
+				}
+				j.done <- it
+			}
+		}()
+	}
+	defer wg.Wait()
+	items := make(chan item)
+	go func() {
+		defer close(items)
+		for done := range order {
+			it := <-done
+			select {
+			case items <- it:
+			case <-rctx.Done():
+				if it.rows != nil {
+					it.rows.release()
+				}
+			}
+		}
 	}()
 	var stageErr error
 	for it := range items {
+		if stageErr == nil && it.err != nil {
+			stageErr = it.err
+			cancel()
+		}
+		if it.rows == nil {
+			continue
+		}
 		if stageErr != nil {
 			it.rows.release() // drain so the reader can finish
 			continue

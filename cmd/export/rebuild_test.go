@@ -131,23 +131,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 // shadow tables behind.
 func TestFailedRebuildLeavesTheWarehouse(t *testing.T) {
 	t.Parallel()
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices")
-	setEnv(t, env)
-	for i := range 2 {
-		if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
-			t.Fatalf("run %d: exit %d\n%s%s", i, code, out, stderr)
-		}
-		// South's tickets move on between the runs: the second run's
-		// archive holds what only it loaded.
-		for _, id := range srv.Shop("south").TicketIDs()[:3] {
-			if err := srv.SetTicketStatus("south", id, "Moved on", time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	dir, cfg, _ := exportTwice(t, "south")
 	before := fullSnapshot(t, dir)
 	details := queryCSV(t, cfg, `SELECT count(*), md5(string_agg(concat_ws('|', account, resource, id, list_fingerprint, detail_fingerprint), ';' ORDER BY ALL)) FROM meta.details`)
 	// The last run's archive of south now holds one page that is not a list.
@@ -195,21 +179,7 @@ func TestFailedRebuildLeavesTheWarehouse(t *testing.T) {
 // runs.
 func TestAKilledRebuildLeavesTheWarehouseAndRestartsCleanly(t *testing.T) {
 	t.Parallel()
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices")
-	setEnv(t, env)
-	for i := range 2 {
-		if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
-			t.Fatalf("run %d: exit %d\n%s%s", i, code, out, stderr)
-		}
-		for _, id := range srv.Shop("north").TicketIDs()[:4] {
-			if err := srv.SetTicketStatus("north", id, fmt.Sprintf("Moved on %d", i), time.Date(2026, 11, 20+i, 9, 0, 0, 0, time.UTC)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	dir, cfg, env := exportTwice(t, "north")
 	before := fullSnapshot(t, dir)
 	shadows := `SELECT count(*) FROM information_schema.tables WHERE ends_with(table_name, '__rebuild')`
 	for _, p := range []string{load.HookAfterCommit + "#1", load.HookAfterCommit + "#2", load.HookShadowsKeyed + "#1"} {
@@ -240,4 +210,28 @@ func TestAKilledRebuildLeavesTheWarehouseAndRestartsCleanly(t *testing.T) {
 	if got := queryCSV(t, cfg, `SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'mgr' AND table_name IN ('tickets', 'tickets_history', 'ticket_invoices')`); got != "3" {
 		t.Errorf("primary keys on the rebuilt tables: %s, want 3", got)
 	}
+}
+
+// exportTwice exports the MGR simulator's two shops (tickets and their
+// invoices) twice into a new folder, some of shop's tickets changing
+// after each run: the second run's archive holds what only it loaded. It
+// returns the folder, the config and the simulator's keys.
+func exportTwice(t *testing.T, shop string) (dir, cfg string, env []string) {
+	t.Helper()
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(120, 60))
+	t.Cleanup(srv.Close)
+	dir = t.TempDir()
+	cfg, env = simConfig(t, srv, dir, "tickets", "ticketInvoices")
+	setEnv(t, env)
+	for i := range 2 {
+		if code, out, stderr := runCLI(t, "run", "--config", cfg); code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s%s", i, code, out, stderr)
+		}
+		for _, id := range srv.Shop(shop).TicketIDs()[:4] {
+			if err := srv.SetTicketStatus(shop, id, fmt.Sprintf("Moved on %d", i), time.Date(2026, 11, 20+i, 9, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir, cfg, env
 }

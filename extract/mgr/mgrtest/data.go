@@ -138,10 +138,16 @@ var lastNames = []string{"Smith", "García", "Müller", "Nguyen", "O'Brien", "Ko
 
 // newShops seeds the shops deterministically: the same seed gives the same
 // keys, tickets and order on every run.
+// Shops past the two specs take their spec in turn, named with a number
+// (north2, south2, north3, …): many shops for a scaling bench.
 func newShops(seed uint64, ticketsPerShop []int) []*Shop {
-	shops := make([]*Shop, 0, len(specs))
-	for i, sp := range specs {
-		n := 1800 - 200*i
+	shops := make([]*Shop, 0, max(len(specs), len(ticketsPerShop)))
+	for i := range max(len(specs), len(ticketsPerShop)) {
+		sp := specs[i%len(specs)]
+		if i >= len(specs) {
+			sp.name = fmt.Sprintf("%s%d", sp.name, i/len(specs)+1)
+		}
+		n := 1800 - 200*(i%len(specs))
 		if i < len(ticketsPerShop) && ticketsPerShop[i] > 0 {
 			n = ticketsPerShop[i]
 		}

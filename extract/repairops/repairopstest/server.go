@@ -214,7 +214,11 @@ func Start(opts ...Option) (*Server, error) {
 	names := []string{"metro", "coast", "valley", "summit"}
 	shops := []int{3, 1, 2, 2}
 	for i, n := range cfg.tickets {
-		o := newOrg(names[i%len(names)], shops[i%len(shops)], n, cfg.seed+uint64(i))
+		name := names[i%len(names)] // then metro2, coast2, …
+		if i >= len(names) {
+			name = fmt.Sprintf("%s%d", name, i/len(names)+1)
+		}
+		o := newOrg(name, shops[i%len(shops)], n, cfg.seed+uint64(i))
 		s.Orgs = append(s.Orgs, o)
 		for scope, k := range o.Keys {
 			s.keys[k] = keyInfo{org: o, scope: scope}
