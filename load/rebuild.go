@@ -86,13 +86,6 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 		w.dropShadows(ctx)
 		return err
 	}
-	// No checkpoint of the write-ahead log until the swap: one rewrites
-	// every row group the rebuild touched since the last, a dozen times
-	// over. The rebuild's Flush writes the file once.
-	if err := w.exec(ctx, "SET checkpoint_threshold = '1GB'"); err != nil {
-		w.dropShadows(ctx)
-		return err
-	}
 	w.rebuild = rb
 	return nil
 }
@@ -225,6 +218,5 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 			err = errors.Join(err, fmt.Errorf("take back the rebuild's meta rows: %w", undo))
 		}
 	}
-	w.exec(ctx, "RESET checkpoint_threshold")
 	return errors.Join(err, w.dropShadows(ctx))
 }

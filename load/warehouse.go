@@ -177,6 +177,15 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 			// before it writes: 512k by default, a few hundred MB of rows.
 			_, err = ex.ExecContext(ctx, "SET partitioned_write_flush_threshold = 65536", nil)
 		}
+		if err == nil {
+			// DuckDB's allocator hands freed memory back to the system
+			// past 16 MB rather than 128 (and from background threads):
+			// a rebuild of a million tickets peaked 130 MB lower.
+			_, err = ex.ExecContext(ctx, "SET allocator_flush_threshold = '16MB'", nil)
+		}
+		if err == nil {
+			_, err = ex.ExecContext(ctx, "SET allocator_background_threads = true", nil)
+		}
 		if n, ok := threads(); ok && err == nil {
 			_, err = ex.ExecContext(ctx, fmt.Sprintf("SET threads = %d", n), nil)
 		}
