@@ -55,7 +55,7 @@ func fullSnapshot(t *testing.T, dir string) string {
 // files come out identical, in place and into a brand-new warehouse.
 func TestRebuildReproducesTheRuns(t *testing.T) {
 	t.Parallel()
-	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(260, 140))
+	srv := mgrtest.NewServer(mgrtest.WithRateLimit(6000, time.Minute), mgrtest.WithTickets(180, 100))
 	dir := t.TempDir()
 	cfg, env := simConfig(t, srv, dir, "tickets", "ticketInvoices", "customFields/tickets")
 	setEnv(t, env)
@@ -87,7 +87,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	// relabelled, one changed again — unless run 3, resuming the listing
 	// the killed run 2 left, started past it).
 	changed := queryCSV(t, cfg, `SELECT count(*) FROM mgr.tickets WHERE status_label LIKE 'Relabelled %' OR status_label = 'Changed again'`)
-	if n, _ := strconv.Atoi(changed); n < 5 || !strings.Contains(before, "mgr.tickets [400 ") || !strings.Contains(before, fmt.Sprintf("mgr.tickets_history [%d ", 400+n)) {
+	if n, _ := strconv.Atoi(changed); n < 5 || !strings.Contains(before, "mgr.tickets [280 ") || !strings.Contains(before, fmt.Sprintf("mgr.tickets_history [%d ", 280+n)) {
 		t.Fatalf("snapshot before (%s changed tickets) = %s", changed, before)
 	}
 	code, out2, stderr := runCLI(t, "rebuild", "--config", cfg)
