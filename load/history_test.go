@@ -212,3 +212,23 @@ func TestADetailLeftForTheNextRunCompletesItsVersion(t *testing.T) {
 		t.Errorf("history:\n got %s\nwant %s", got, want)
 	}
 }
+
+// Status reads a warehouse whose only runs are rebuilds, with schema
+// drift recorded (a field the declarations lack): the drift is listed,
+// not new to any export run.
+func TestStatusWithDriftAndNoExportRun(t *testing.T) {
+	w, _ := openTemp(t)
+	r := newRun(1)
+	if err := w.BeginRun(ctx, r.id, KindRebuild, r.at); err != nil {
+		t.Fatal(err)
+	}
+	stagePage(t, w, tiny.JobsTable, r, `[{"id":"1","title":"N-1","created_at":"2026-07-16T10:00:00-0600","status":"New","brand_new_field":7}]`, nil)
+	finish(t, w, r)
+	st, err := w.Status(ctx, 10)
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	if len(st.Drift) != 1 || st.Drift[0].Field != "brand_new_field" || st.Drift[0].New {
+		t.Fatalf("drift = %+v, want brand_new_field, not new to an export run", st.Drift)
+	}
+}
