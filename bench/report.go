@@ -166,6 +166,10 @@ func (b *bench) runUnthrottled(n int) (runResult, error) {
 	}
 	r.Records = n
 	r.RowsPerSec = float64(n) / r.Seconds
+	if r.ServedPerSec, err = servedRate(sim.mgrURL, strings.TrimPrefix(keyOf(sim.env, "MGR_NORTH_KEY"), "MGR_NORTH_KEY="), n); err != nil {
+		return r, err
+	}
+	r.ServedRatio = r.RowsPerSec / r.ServedPerSec
 	r.MinRequests = (n + 49) / 50
 	r.RequestRatio = float64(r.Requests) / float64(r.MinRequests)
 	return r, nil
@@ -240,6 +244,9 @@ func (b *bench) targets() {
 			add("rate-floor ratio "+name, r.RateFloor, "≤ 1.15", r.RateFloor <= 1.15)
 		}
 	}
+	if r := b.results.Run; r != nil && r.ServedPerSec > 0 {
+		add("run rows/s ÷ the simulator's serving rate (MGR tickets)", r.ServedRatio, "≥ 0.5", r.ServedRatio >= 0.5)
+	}
 	if a := b.results.Accounts; len(a) > 1 {
 		first, last := a[0], a[len(a)-1]
 		speed, mem := last.RowsPerSec/first.RowsPerSec, float64(last.PeakRSS)/float64(first.PeakRSS)
@@ -274,6 +281,9 @@ func (b *bench) print(w io.Writer) {
 	}
 	if x := r.Run; x != nil {
 		fmt.Fprintf(tw, "repairshop-export run, MGR %d tickets, unthrottled\t%.0f rows/s (%.1f s), peak RSS %.0f MB\t%d requests, minimum %d\t%.3f\n", x.Records, x.RowsPerSec, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.MinRequests, x.RequestRatio)
+		if x.ServedPerSec > 0 {
+			fmt.Fprintf(tw, "  against the simulator's own serving rate\t%.0f rows/s\ta plain client %.0f records/s\t%.3f\n", x.RowsPerSec, x.ServedPerSec, x.ServedRatio)
+		}
 	}
 	for _, d := range r.Details {
 		fmt.Fprintf(tw, "detail pages %s\t%.0f pages/s\t%.0f pages/s checkpointing every 20\t\n", d.Table, d.PagesPerSec, d.Every20)

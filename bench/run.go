@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +84,37 @@ type runResult struct {
 	// MinRequests is the fewest requests that could fetch the records.
 	MinRequests  int     `json:"min_requests,omitempty"`
 	RequestRatio float64 `json:"requests_over_minimum,omitempty"`
+	// ServedPerSec is the simulator's own serving rate of the same list
+	// pages to a plain HTTP client, records a second; ServedRatio the
+	// run's rows/s over it.
+	ServedPerSec float64 `json:"simulator_records_per_second,omitempty"`
+	ServedRatio  float64 `json:"run_over_simulator,omitempty"`
+}
+
+// servedRate fetches n tickets' list pages (limit 50, offsets as the run
+// pages them, one after another) from the MGR simulator with a plain HTTP
+// client and returns records a second: how fast the source could be read
+// if loading cost nothing.
+func servedRate(baseURL, key string, n int) (float64, error) {
+	client := &http.Client{Timeout: time.Minute}
+	start := time.Now()
+	for off := 0; off < n; off += 50 {
+		req, err := http.NewRequest("GET", fmt.Sprintf("%s/tickets?limit=50&offset=%d", baseURL, off), nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", key)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET tickets at offset %d: %d %v", off, resp.StatusCode, err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 var requestsLine = regexp.MustCompile(`account (\S+) \((\S+)\): ok, (\d+) requests?`)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -42,6 +45,11 @@ func simulateCommand(stdout io.Writer) *cli.Command {
 		Flags:        flags,
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
+			// The simulators hold every shop's data in the heap: no soft
+			// limit (see Main), or the collector runs without pause.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(math.MaxInt64)
+			}
 			for _, sim := range sources.Simulators {
 				for _, f := range sim.Flags {
 					if _, isInt := f.Default.(int); isInt && c.Int(f.Name) < 1 {
