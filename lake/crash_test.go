@@ -120,14 +120,7 @@ func TestAKilledPublisherLeavesCompleteSnapshots(t *testing.T) {
 		t.Errorf("after maintain, %d file(s) no snapshot references (of %d before), e.g. %s", len(left), len(orphans), left[0])
 	}
 	t.Logf("the kills and the expired snapshots left %d unreferenced file(s); maintain removed them", len(orphans))
-	loc, err := icebergread.MetadataLocation(context.Background(), catalog, lake.CatalogName, "repairops", "tickets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := icebergread.Reader{}.Current(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := currentSnapshot(t, catalog, "repairops", "tickets")
 	n := 0
 	for _, f := range snap.Files {
 		if fmt.Sprint(f.Partition) == split {
@@ -274,14 +267,7 @@ func splitAFile(t *testing.T, dir, ns, name string) string {
 		if _, err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
-		loc, err := icebergread.MetadataLocation(ctx, db, lake.CatalogName, ns, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := icebergread.Reader{}.Current(loc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		snap := currentSnapshot(t, db, ns, name)
 		for _, f := range snap.Files {
 			if f.Path == parts[0] {
 				return fmt.Sprint(f.Partition)

@@ -336,3 +336,18 @@ func keys(m totals) []string {
 	sort.Strings(out)
 	return out
 }
+
+// currentSnapshot reads a lake table's current snapshot with the
+// independent reader: its catalog row, then its metadata.
+func currentSnapshot(t *testing.T, catalog *sql.DB, ns, name string) icebergread.Snapshot {
+	t.Helper()
+	loc, err := icebergread.MetadataLocation(context.Background(), catalog, lake.CatalogName, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := icebergread.Reader{}.Current(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
