@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/internal/cliargs"
 	"github.com/repairshop/export/internal/crashpoint"
+	"github.com/repairshop/export/internal/profile"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
 	"github.com/repairshop/export/present"
@@ -56,10 +56,6 @@ var (
 	checkpointPages int
 )
 
-// profileEnv names a file to write a CPU profile of the command to (go
-// tool pprof reads it): how `make bench`'s figures are explained.
-const profileEnv = "EXPORT_CPU_PROFILE"
-
 // Name is the command's name, in every help text and message.
 const Name = "repairshop-export"
 
@@ -71,11 +67,7 @@ func Main() int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(128 << 20)
 	}
-	if path := os.Getenv(profileEnv); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
-		}
-	}
+	defer profile.Start()()
 	return run()
 }
 
