@@ -273,18 +273,43 @@ func TestAFailedCheckpointCommitsNothing(t *testing.T) {
 
 // More partitions than DuckDB keeps files open for in one partitioned
 // write (100): each still gets exactly one file, with its rows.
-func TestPublishManyPartitions(t *testing.T) {
-	w, dir := openTemp(t)
-	root := filepath.Join(filepath.Dir(dir), "parquet")
-	const months, perMonth = 130, 100
+// loadMonths loads one run of perMonth jobs in each of months months (the
+// months interleaved, as a table's rows are).
+func loadMonths(t *testing.T, w *Warehouse, months, perMonth int) {
+	t.Helper()
 	var recs []string
-	for j := range perMonth { // the months interleaved, as a table's rows are
+	for j := range perMonth {
 		for i := range months {
 			created := time.Date(2015, time.Month(1+i), 1+j%28, 10, 0, 0, 0, time.UTC).Format("2006-01-02T15:04:05-0700")
 			recs = append(recs, jobJSON(i*perMonth+j, created, "New"))
 		}
 	}
 	loadRun(t, w, "r1", "["+strings.Join(recs, ",")+"]")
+}
+
+// checkMonthFiles fails unless every one of months partitions of tiny.jobs
+// is one file of perMonth rows under root.
+func checkMonthFiles(t *testing.T, w *Warehouse, root string, months, perMonth int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "tiny", "jobs", "account=north", "year=*", "month=*", "*"))
+	if len(files) != months {
+		t.Fatalf("%d files for %d partitions", len(files), months)
+	}
+	for _, f := range files {
+		if filepath.Base(f) != PartitionFile {
+			t.Fatalf("unexpected file %s", f)
+		}
+		if n := one(t, w, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s')`, f)); n != fmt.Sprint(perMonth) {
+			t.Errorf("%s holds %s rows, want %d", f, n, perMonth)
+		}
+	}
+}
+
+func TestPublishManyPartitions(t *testing.T) {
+	w, dir := openTemp(t)
+	root := filepath.Join(filepath.Dir(dir), "parquet")
+	const months, perMonth = 130, 100
+	loadMonths(t, w, months, perMonth)
 	// DuckDB flushes its partitions every so many rows (65,536 as the
 	// warehouse opens): a few rows here, so that this small table's write
 	// flushes while more than 100 partitions are open, as a large one's does.
@@ -298,17 +323,45 @@ func TestPublishManyPartitions(t *testing.T) {
 	if pub := onlyTable(pub, "tiny.jobs"); len(pub) != months {
 		t.Fatalf("published %d partitions, want %d", len(pub), months)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "tiny", "jobs", "account=north", "year=*", "month=*", "*"))
-	if len(files) != months {
-		t.Fatalf("%d files for %d partitions", len(files), months)
+	checkMonthFiles(t, w, root, months, perMonth)
+}
+
+// Partitions move into place several at a time. One that cannot (its
+// directory's place is taken by a file) fails the publish with its own
+// name; the others are placed whole, the queue keeps the table, and the
+// next publish, once the obstacle is gone, completes it.
+func TestAPartitionThatCannotBePlacedFailsThePublishAlone(t *testing.T) {
+	w, dir := openTemp(t)
+	root := filepath.Join(filepath.Dir(dir), "parquet")
+	const months, perMonth = 40, 5
+	loadMonths(t, w, months, perMonth)
+	blocked := filepath.Join(root, "tiny", "jobs", "account=north", "year=2016", "month=7")
+	if err := os.MkdirAll(filepath.Dir(blocked), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		if filepath.Base(f) != PartitionFile {
-			t.Fatalf("unexpected file %s", f)
-		}
-		if n := one(t, w, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s')`, f)); n != fmt.Sprint(perMonth) {
-			t.Errorf("%s holds %s rows, want %d", f, n, perMonth)
-		}
+	if err := os.WriteFile(blocked, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := w.Publish(ctx, root)
+	if err == nil || !strings.Contains(err.Error(), "tiny.jobs") || !strings.Contains(err.Error(), "account=north 2016-07") {
+		t.Fatalf("publish: %v; want an error naming tiny.jobs account=north 2016-07", err)
+	}
+	if strings.Count(err.Error(), "\n") > 0 {
+		t.Errorf("the error is %d lines, want one: %v", strings.Count(err.Error(), "\n")+1, err)
+	}
+	if got := len(onlyTable(pub, "tiny.jobs")); got != months-1 {
+		t.Errorf("%d partitions reported placed, want %d", got, months-1)
+	}
+	if q := one(t, w, `SELECT count(*) FROM meta.publish_queue WHERE table_name = 'tiny.jobs'`); q != fmt.Sprint(months) {
+		t.Errorf("the queue holds %s of tiny.jobs' partitions, want all %d", q, months)
+	}
+	os.Remove(blocked)
+	if _, err := w.Publish(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	checkMonthFiles(t, w, root, months, perMonth)
+	if q := one(t, w, `SELECT count(*) FROM meta.publish_queue WHERE table_name <> ?`, viewsQueued); q != "0" {
+		t.Errorf("%s partitions still queued", q)
 	}
 }
 
