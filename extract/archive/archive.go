@@ -132,11 +132,16 @@ var encoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 
 // Writer appends pages to one run's archive file for one account.
 type Writer struct {
-	f    *os.File
-	rel  string
-	n    int
-	meta Entry
-	hook func(point string)
+	f   *os.File
+	rel string
+	n   int
+	// dirty: the file has bytes no Sync has made durable yet (it is new,
+	// or a page came since); fsync makes them so ((*os.File).Sync, a
+	// counter in tests).
+	dirty bool
+	fsync func(*os.File) error
+	meta  Entry
+	hook  func(point string)
 }
 
 // HookTornFrame is the crash point halfway through writing a page's frame:
@@ -157,7 +162,7 @@ func Create(root, source, account, runID string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raw archive: %w", err)
 	}
-	return &Writer{f: f, rel: rel, meta: Entry{Source: source, Account: account, RunID: runID}}, nil
+	return &Writer{f: f, dirty: true, fsync: (*os.File).Sync, rel: rel, meta: Entry{Source: source, Account: account, RunID: runID}}, nil
 }
 
 // Rel is the file's path relative to the archive root (how the warehouse
@@ -182,6 +187,7 @@ func (w *Writer) Append(e Entry) (int, error) {
 		return 0, fmt.Errorf("raw archive %s: %w", w.rel, err)
 	}
 	frame := enc.EncodeAll(append(line, '\n'), nil)
+	w.dirty = true
 	if w.hook != nil {
 		half := len(frame) / 2
 		if _, err := w.f.Write(frame[:half]); err != nil {
@@ -198,11 +204,17 @@ func (w *Writer) Append(e Entry) (int, error) {
 }
 
 // Sync flushes the file to disk; call it before committing the pages it
-// holds, so the warehouse never counts pages the archive could lose.
+// holds, so the warehouse never counts pages the archive could lose. A
+// writer with no page since its last Sync has nothing to flush: a
+// checkpoint syncs every account's writer, and most have none.
 func (w *Writer) Sync() error {
-	if err := w.f.Sync(); err != nil {
+	if !w.dirty {
+		return nil
+	}
+	if err := w.fsync(w.f); err != nil {
 		return fmt.Errorf("raw archive %s: %w", w.rel, err)
 	}
+	w.dirty = false
 	return nil
 }
 

@@ -163,3 +163,40 @@ func TestManyOpenWritersShareTheirCompressor(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint syncs every account's writer before it commits; only those
+// with a page since their last sync reach the disk.
+func TestSyncFlushesOnlyWhatIsNew(t *testing.T) {
+	w, err := Create(t.TempDir(), "mgr", "north", "20261206T020000Z-aaaaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsyncs := 0
+	w.fsync = func(f *os.File) error { fsyncs++; return f.Sync() }
+	steps := []struct {
+		appends, want int
+	}{
+		{0, 1}, // a new, empty file: synced once
+		{0, 1},
+		{2, 2},
+		{0, 2},
+		{0, 2},
+		{1, 3},
+	}
+	for i, s := range steps {
+		for range s.appends {
+			if _, err := w.Append(Entry{Resource: "tickets", Kind: KindList, Body: []byte(`[]`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if fsyncs != s.want {
+			t.Fatalf("step %d (%d new pages): %d fsyncs in all, want %d", i, s.appends, fsyncs, s.want)
+		}
+	}
+	if err := w.Close(); err != nil || fsyncs != 3 {
+		t.Fatalf("close: %v, %d fsyncs in all, want 3 (nothing new)", err, fsyncs)
+	}
+}
