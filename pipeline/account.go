@@ -31,7 +31,10 @@ type account struct {
 	clock  budget.Clock
 	log    *slog.Logger
 	pages  chan<- page
-	hook   func(point string) // crash points (Options.Hook)
+	// preparing holds a token while this account turns a page into rows
+	// and hands them to the loader (nil: no bound).
+	preparing chan struct{}
+	hook      func(point string) // crash points (Options.Hook)
 
 	sess    extract.Session
 	openErr error
@@ -165,6 +168,14 @@ func dig(v any, path string) any {
 func (x *account) sendPrepared(ctx context.Context, p page, d extract.Decoded) error {
 	e := p.entry
 	e.Account, e.RunID = x.a.Name, x.runID
+	if x.preparing != nil {
+		select {
+		case x.preparing <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-x.preparing }()
+	}
 	if x.hook != nil {
 		x.hook(HookTransforming)
 	}

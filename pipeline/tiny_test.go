@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,5 +169,52 @@ func TestAThirdSourceRunsThroughTheEngine(t *testing.T) {
 		if files == 0 {
 			t.Errorf("no Parquet under %s/account=harbor", p)
 		}
+	}
+}
+
+// Each account turns its pages into rows and hands them to the one
+// loader. However many accounts wait on a slow loader, only
+// PreparingPages of them hold rows it has not taken, beside the pages
+// already in its buffer and the one it is loading: what the export holds
+// must not grow with the accounts.
+func TestRowsWaitingForTheLoaderDoNotGrowWithTheAccounts(t *testing.T) {
+	ctx := context.Background()
+	names := make([]string, 16)
+	for i := range names {
+		names[i] = fmt.Sprintf("shop%02d", i)
+	}
+	srv := tinytest.NewServerOf(nil, 120, names...)
+	defer srv.Close()
+	cfg := tinyConfig(t, srv, t.TempDir())
+	var mu sync.Mutex
+	held, most, loaded := 0, 0, 0
+	hook := func(point string) {
+		mu.Lock()
+		switch point {
+		case HookTransforming:
+			held++
+			most = max(most, held)
+		case HookArchived:
+			held--
+			loaded++
+		}
+		slow := point == HookArchived && loaded <= 40
+		mu.Unlock()
+		if slow {
+			// The loader lags behind the first pages: every account has
+			// fetched one and waits.
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	rep, err := Run(ctx, cfg, Options{Hook: hook})
+	if err != nil || rep.Summary.Status != load.StatusOK {
+		t.Fatalf("run: %v %v", rep.Summary.Status, err)
+	}
+	bound := PreparingPages() + PageBuffer + 1
+	if most > bound {
+		t.Errorf("%d pages turned into rows at once waited for the loader, want at most %d (%d preparing, %d buffered, 1 loading)", most, bound, PreparingPages(), PageBuffer)
+	}
+	if loaded < len(names) {
+		t.Errorf("the loader took %d pages, fewer than the %d accounts", loaded, len(names))
 	}
 }

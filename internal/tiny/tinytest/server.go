@@ -59,11 +59,16 @@ type Server struct {
 // NewServer serves two accounts with jobs jobs each, in clk's time (nil:
 // real time).
 func NewServer(clk budget.Clock, jobs int) *Server {
+	return NewServerOf(clk, jobs, "harbor", "hill")
+}
+
+// NewServerOf serves the named accounts with jobs jobs each.
+func NewServerOf(clk budget.Clock, jobs int, names ...string) *Server {
 	if clk == nil {
 		clk = budget.Real{}
 	}
 	s := &Server{clock: clk, seen: map[string][]time.Time{}, limit: map[string]int{}}
-	for _, name := range []string{"harbor", "hill"} {
+	for _, name := range names {
 		a := &Account{Name: name, Key: "tiny-key-" + name}
 		for i := 0; i < jobs; i++ {
 			s.add(a, clk.Now().Add(-time.Duration(jobs-i)*7*time.Hour))
