@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/repairshop/export/extract/repairops/repairopstest"
 )
 
 // receiveRun is `repairshop-export listen` under signed deliveries from
@@ -96,10 +95,8 @@ accounts:
 			for i := 0; time.Now().Before(stop); i++ {
 				id := fmt.Sprintf("bench-%02d-%07d", s, i)
 				body := fmt.Sprintf(`{"event_id":%q,"event":"ticket.updated","timestamp":"2026-03-06T09:00:00Z","data":{"ticket_id":"t-%d","changes":["notes"]}}`, id, i)
-				mac := hmac.New(sha256.New, []byte(secret))
-				mac.Write([]byte(body))
 				req, _ := http.NewRequest("POST", "http://"+addr+"/hooks/metro", bytes.NewBufferString(body))
-				req.Header.Set("X-RepairOps-Signature", hex.EncodeToString(mac.Sum(nil)))
+				req.Header.Set(repairopstest.SignatureHeader, repairopstest.Sign(secret, []byte(body)))
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				took := time.Since(t0)

@@ -221,7 +221,6 @@ const placeWorkers = 8
 // and the queue keeps them all until the table is done), with the first
 // failure in the batch's order.
 func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch []queued, counts map[queued]int64) ([]Published, error) {
-	placed := make([]bool, len(batch))
 	errs := make([]error, len(batch))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -234,9 +233,7 @@ func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch [
 				dir := PartitionDir(root, t, q.account, q.year, q.month)
 				if err := w.placePartition(stage, dir, t, q, counts[q]); err != nil {
 					errs[i] = fmt.Errorf("account=%s %d-%02d: %w", q.account, q.year, q.month, err)
-					continue
 				}
-				placed[i] = true
 			}
 		}()
 	}
@@ -248,7 +245,7 @@ func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch [
 	var done []Published
 	var first error
 	for i, q := range batch {
-		if placed[i] {
+		if errs[i] == nil {
 			done = append(done, Published{Table: t.FullName(), Dir: PartitionDir(root, t, q.account, q.year, q.month), Rows: counts[q]})
 		} else if first == nil {
 			first = errs[i]

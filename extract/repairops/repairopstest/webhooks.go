@@ -212,15 +212,21 @@ func (s *Server) Deliver() (ok, failed int) {
 	return ok, failed
 }
 
-func post(client *http.Client, url, secret string, body []byte) bool {
+// Sign is a delivery's signature, as the SignatureHeader carries it: the
+// body's HMAC-SHA256 under the subscription's secret, in hex.
+func Sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func post(client *http.Client, url, secret string, body []byte) bool {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return false
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, hex.EncodeToString(m.Sum(nil)))
+	req.Header.Set(SignatureHeader, Sign(secret, body))
 	resp, err := client.Do(req)
 	if err != nil {
 		return false
