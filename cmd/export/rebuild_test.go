@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,6 +23,15 @@ import (
 // reproduce even the run ids and fetch times.
 func fullSnapshot(t *testing.T, dir string) string {
 	t.Helper()
+	return snapshotWithout(t, dir)
+}
+
+// provenance are the columns that say which run saw a row, and when.
+var provenance = []string{schema.ColRunID, schema.ColExtractedAt, schema.ColValidFrom, schema.ColValidTo}
+
+// snapshotWithout is fullSnapshot without the columns named.
+func snapshotWithout(t *testing.T, dir string, omit ...string) string {
+	t.Helper()
 	w, err := load.OpenReadOnly(ctx, filepath.Join(dir, "w.duckdb"))
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +39,11 @@ func fullSnapshot(t *testing.T, dir string) string {
 	defer w.Close()
 	var b strings.Builder
 	for _, tb := range schema.WithHistory(sources.Tables()...) {
-		cols := make([]string, len(tb.Columns))
-		for i, c := range tb.Columns {
-			cols[i] = load.Quote(c.Name) + "::VARCHAR"
+		var cols []string
+		for _, c := range tb.Columns {
+			if !slices.Contains(omit, c.Name) {
+				cols = append(cols, load.Quote(c.Name)+"::VARCHAR")
+			}
 		}
 		res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(coalesce(string_agg(concat_ws('|', %s), ';' ORDER BY %s), '')) FROM %s.%s`,
 			strings.Join(cols, ", "), strings.Join(tb.Key, ", "), tb.Source, tb.Name))
@@ -40,12 +52,35 @@ func fullSnapshot(t *testing.T, dir string) string {
 		}
 		fmt.Fprintf(&b, "%s %v\n", tb.FullName(), res.Rows[0])
 	}
-	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', id, run_id, extracted_at, deleted_at), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
-		filepath.Join(dir, "pq", "*", "tickets", "*", "*", "*", "*.parquet")))
+	pqCols := "id, run_id, extracted_at, deleted_at"
+	if len(omit) > 0 {
+		pqCols = "id, deleted_at"
+	}
+	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', %s), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
+		pqCols, filepath.Join(dir, "pq", "*", "tickets", "*", "*", "*", "*.parquet")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&b, "parquet %v\n", res.Rows[0])
+	return b.String()
+}
+
+// lineDiff lists the lines of got and want that differ, one pair a line.
+func lineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var b strings.Builder
+	for i := range max(len(g), len(w)) {
+		var x, y string
+		if i < len(g) {
+			x = g[i]
+		}
+		if i < len(w) {
+			y = w[i]
+		}
+		if x != y {
+			fmt.Fprintf(&b, "got  %s\nwant %s\n", x, y)
+		}
+	}
 	return b.String()
 }
 
@@ -83,6 +118,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	srv.Close() // from here on, no network
 
 	before := fullSnapshot(t, dir)
+	beforeValues := snapshotWithout(t, dir, provenance...)
 	// A version per ticket, one more per status change the tickets show (5
 	// relabelled, one changed again — unless run 3, resuming the listing
 	// the killed run 2 left, started past it).
@@ -98,7 +134,7 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 		t.Errorf("rebuild output:\n%s", out2)
 	}
 	if after := fullSnapshot(t, dir); after != before {
-		t.Fatalf("rebuild changed the warehouse:\nbefore:\n%s\nafter:\n%s", before, after)
+		t.Fatalf("rebuild changed the warehouse:\n%s", lineDiff(after, before))
 	}
 
 	// The warehouse lost: the archive alone rebuilds it.
@@ -111,11 +147,14 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	if code, out, stderr := runCLI(t, "rebuild", "--config", cfg); code != exitOK {
 		t.Fatalf("rebuild from nothing: exit %d\n%s%s", code, out, stderr)
 	}
-	fresh := fullSnapshot(t, dir)
 	// Without the warehouse's marks, the killed run's uncommitted tail is
-	// replayed too; run 3 re-listed everything after it, so the rows match.
-	if got, want := fresh[:strings.Index(fresh, "parquet")], before[:strings.Index(before, "parquet")]; got != want {
-		t.Fatalf("rebuild from the archive alone:\n%s\nwant:\n%s", got, want)
+	// replayed too, and run 3 re-listed everything after what run 2
+	// committed: the same rows and versions. Which pages were the tail
+	// depends on how the two shops' pages interleaved; when it held a
+	// relabelled ticket, the rebuilt version says run 2 saw it first (it
+	// did) where the warehouse says run 3. So here the values count.
+	if got, want := snapshotWithout(t, dir, provenance...), beforeValues; got != want {
+		t.Fatalf("rebuild from the archive alone differs:\n%s", lineDiff(got, want))
 	}
 
 	if code, _, stderr := runCLI(t, "rebuild", "--config", cfg, "--table", "mgr.nope"); code != exitUsage || !strings.Contains(stderr, `no table "mgr.nope"`) {
