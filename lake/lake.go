@@ -58,6 +58,9 @@ type Lake struct {
 	where     string // the catalog, named without credentials
 	warehouse string
 	props     iceberg.Properties
+	// parquet is the local Parquet tree (config parquet:), whose view
+	// files a publish reads when they are current; "" for none.
+	parquet string
 	// Host names this publisher in each snapshot's summary (lake status's
 	// last commit by host).
 	Host string
@@ -128,7 +131,7 @@ func Open(ctx context.Context, cfg *config.Config, hook func(string)) (*Lake, er
 		return nil, fmt.Errorf("lake catalog (%s): %w", where, catalogError(err))
 	}
 	host, _ := os.Hostname()
-	l := &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: DefaultRetries, Backoff: 50 * time.Millisecond, Hook: hook}
+	l := &Lake{cat: cat, db: db, where: where, warehouse: props["warehouse"], props: props, Host: host, Retries: DefaultRetries, Backoff: 50 * time.Millisecond, Hook: hook, parquet: cfg.Parquet}
 	if lc.CommitRetries != nil {
 		l.Retries = *lc.CommitRetries
 	}

@@ -238,7 +238,7 @@ func (l *Lake) writeFiles(ctx context.Context, w *load.Warehouse, tbl *table.Tab
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	files, err := w.WriteLakeFiles(ctx, t.FullName(), lc, t.TimeColumn, accounts, dir)
+	files, err := w.WriteLakeFiles(ctx, t.FullName(), lc, t.TimeColumn, accounts, dir, l.parquet)
 	if err != nil {
 		return nil, err
 	}

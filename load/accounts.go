@@ -35,45 +35,87 @@ type StatusRule struct {
 
 // SetAccounts records the configured accounts (a configured time zone
 // replaces any inferred one; without one, an inferred zone stays) and the
-// status rules, replacing the rules written before.
+// status rules, replacing the rules written before. When that changes
+// what the conformed views read (a currency, a zone, a rule), the views
+// are queued for the Parquet tree and the lake, as a changed table
+// queues them: the next publish rewrites them even when no row changed.
 func (w *Warehouse) SetAccounts(ctx context.Context, accounts []AccountInfo, rules []StatusRule) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.inTx(ctx, func() error {
-		for _, a := range accounts {
-			zone, basis := any(nil), ZoneUTCDefault
-			if a.Timezone != "" {
-				zone, basis = a.Timezone, ZoneFromConfig
-			}
-			currency := any(nil)
-			if a.Currency != "" {
-				currency = a.Currency
-			}
-			_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis, currency) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT DO UPDATE SET source = excluded.source, currency = excluded.currency,
-					timezone = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone ELSE m.timezone END,
-					timezone_basis = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone_basis ELSE m.timezone_basis END`,
-				a.Name, a.Source, zone, basis, currency, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig)
-			if err != nil {
-				return fmt.Errorf("record account %s: %w", a.Name, err)
-			}
+		before, err := w.viewInputs(ctx)
+		if err != nil {
+			return err
 		}
-		if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.status_groups`); err != nil {
-			return fmt.Errorf("status rules: %w", err)
+		if err := w.setAccounts(ctx, accounts, rules); err != nil {
+			return err
 		}
-		for start := 0; start < len(rules); start += 200 {
-			chunk := rules[start:min(start+200, len(rules))]
-			args := make([]any, 0, 3*len(chunk))
-			for _, r := range chunk {
-				args = append(args, r.Account, r.Label, r.Group)
-			}
-			vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
-			if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.status_groups VALUES `+vals, args...); err != nil {
-				return fmt.Errorf("status rules: %w", err)
-			}
+		after, err := w.viewInputs(ctx)
+		if err != nil || after == before {
+			return err
+		}
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue VALUES (?, '*', 0, 0, ?) ON CONFLICT DO NOTHING`, viewsQueued, configChange); err != nil {
+			return fmt.Errorf("queue the conformed model: %w", err)
+		}
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue SELECT ?, account, ? FROM meta.accounts ON CONFLICT DO NOTHING`, LakeViews, configChange); err != nil {
+			return fmt.Errorf("queue the conformed model for the lake: %w", err)
 		}
 		return nil
 	})
+}
+
+// configChange is the run_id of the queue rows a config change wrote.
+const configChange = "config"
+
+// viewInputs digests what the conformed views read of meta.accounts and
+// meta.status_groups.
+func (w *Warehouse) viewInputs(ctx context.Context) (string, error) {
+	var d string
+	err := w.conn.QueryRowContext(ctx, `SELECT
+		(SELECT coalesce(md5(string_agg(concat_ws('|', account, source, timezone, currency), ';' ORDER BY account)), '') FROM meta.accounts) || ' ' ||
+		(SELECT coalesce(md5(string_agg(concat_ws('|', account, label, status_group), ';' ORDER BY account, label)), '') FROM meta.status_groups)`).Scan(&d)
+	if err != nil {
+		return "", fmt.Errorf("read the accounts and status rules: %w", err)
+	}
+	return d, nil
+}
+
+// setAccounts writes the accounts and rules; the caller holds the
+// transaction.
+func (w *Warehouse) setAccounts(ctx context.Context, accounts []AccountInfo, rules []StatusRule) error {
+	for _, a := range accounts {
+		zone, basis := any(nil), ZoneUTCDefault
+		if a.Timezone != "" {
+			zone, basis = a.Timezone, ZoneFromConfig
+		}
+		currency := any(nil)
+		if a.Currency != "" {
+			currency = a.Currency
+		}
+		_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis, currency) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT DO UPDATE SET source = excluded.source, currency = excluded.currency,
+				timezone = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone ELSE m.timezone END,
+				timezone_basis = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone_basis ELSE m.timezone_basis END`,
+			a.Name, a.Source, zone, basis, currency, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig, ZoneFromConfig)
+		if err != nil {
+			return fmt.Errorf("record account %s: %w", a.Name, err)
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.status_groups`); err != nil {
+		return fmt.Errorf("status rules: %w", err)
+	}
+	for start := 0; start < len(rules); start += 200 {
+		chunk := rules[start:min(start+200, len(rules))]
+		args := make([]any, 0, 3*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r.Account, r.Label, r.Group)
+		}
+		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
+		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.status_groups VALUES `+vals, args...); err != nil {
+			return fmt.Errorf("status rules: %w", err)
+		}
+	}
+	return nil
 }
 
 // NoteZone records the zone an account's source timestamps carry

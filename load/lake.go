@@ -8,9 +8,11 @@ package load
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -113,9 +115,16 @@ type LakeFile struct {
 // WriteLakeFiles writes the rows of relation ("schema.name", a table or a
 // view) for the given accounts into dir as Parquet files, one account and
 // month (of timeColumn, in UTC, as Iceberg's month transform reads it;
-// "" for none) per file, in one partitioned COPY: DuckDB's own writer,
-// streaming. Each file holds cols, in that order, with their field IDs.
-func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []LakeColumn, timeColumn string, accounts []string, dir string) ([]LakeFile, error) {
+// "" for none) per file, in partitioned COPYs: DuckDB's own writer,
+// streaming, PartitionsPerWrite partitions at a time. Each file holds
+// cols, in that order, with their field IDs.
+//
+// A view is read from its files in the local Parquet tree under
+// parquetRoot when they are current (see viewFiles): a view's joins over
+// every ticket and its history are the costliest query of a publish, and
+// the Parquet publish ran it moments before. Otherwise ("" or stale
+// files), the view is run.
+func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []LakeColumn, timeColumn string, accounts []string, dir, parquetRoot string) ([]LakeFile, error) {
 	if len(accounts) == 0 {
 		return nil, nil
 	}
@@ -139,19 +148,46 @@ func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []
 	for i, a := range accounts {
 		in[i] = sqlString(a)
 	}
-	q := fmt.Sprintf(`COPY (SELECT %s, t.account AS __lake_account, %s AS __lake_month FROM %s.%s t WHERE t.account IN (%s))
-		TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
-		strings.Join(sel, ", "), month, Quote(schemaName), Quote(name), strings.Join(in, ", "), sqlString(dir), RowGroupRows, strings.Join(ids, ", "))
-	write := func() error {
-		_, err := w.conn.ExecContext(ctx, q)
+	from := Quote(schemaName) + "." + Quote(name)
+	_, streams := w.tables[relation]
+	if !streams && parquetRoot != "" {
+		files, ok, err := w.viewFiles(ctx, parquetRoot, schemaName, name, accounts)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("write %s for the lake: %w", relation, err)
+		case ok && len(files) == 0:
+			return nil, nil // no rows for these accounts
+		case ok:
+			from = fmt.Sprintf(`read_parquet([%s], hive_partitioning = true, hive_types = {'account': VARCHAR})`, strings.Join(files, ", "))
+			streams = true
+		}
+	}
+	rows := fmt.Sprintf(`SELECT %s, t.account AS __lake_account, %s AS __lake_month FROM %s t WHERE t.account IN (%s)`,
+		strings.Join(sel, ", "), month, from, strings.Join(in, ", "))
+	copyTo := func(rows string) error {
+		_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
+			rows, sqlString(dir), RowGroupRows, strings.Join(ids, ", ")))
 		return err
 	}
-	if w.tables[relation] != nil {
-		// A table's rows stream; a view's joins and windows need the
-		// warehouse's whole cap (at CopyMemory, main.tickets runs out).
-		err = w.lowMemory(ctx, write)
+	if streams {
+		// Rows stream, PartitionsPerWrite partitions (account and month)
+		// at a time: DuckDB holds a buffer per open partition file, and
+		// a chain's hundreds of accounts ran out of any cap at once. A
+		// view's joins and windows need the warehouse's whole cap (at
+		// CopyMemory, main.tickets runs out).
+		var chunks []string
+		if chunks, err = w.lakeChunks(ctx, rows); err == nil {
+			err = w.lowMemory(ctx, func() error {
+				for _, q := range chunks {
+					if err := copyTo(q); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
 	} else {
-		err = write()
+		err = copyTo(rows)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write %s for the lake: %w", relation, err)
@@ -173,13 +209,99 @@ func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []
 	return out, nil
 }
 
+// lakeChunks splits rows (WriteLakeFiles's query) into queries of
+// PartitionsPerWrite partitions each: rows itself when they are that few.
+func (w *Warehouse) lakeChunks(ctx context.Context, rows string) ([]string, error) {
+	type part struct{ account, month string }
+	var parts []part
+	if err := w.scanRows(ctx, `SELECT DISTINCT __lake_account, __lake_month FROM (`+rows+`) ORDER BY ALL`, func(r *sql.Rows) error {
+		parts = append(parts, part{})
+		return r.Scan(&parts[len(parts)-1].account, &parts[len(parts)-1].month)
+	}); err != nil {
+		return nil, err
+	}
+	if len(parts) <= PartitionsPerWrite {
+		return []string{rows}, nil
+	}
+	var chunks []string
+	for start := 0; start < len(parts); start += PartitionsPerWrite {
+		chunk := parts[start:min(start+PartitionsPerWrite, len(parts))]
+		vals := make([]string, len(chunk))
+		for i, p := range chunk {
+			vals[i] = fmt.Sprintf("(%s, %s)", sqlString(p.account), sqlString(p.month))
+		}
+		chunks = append(chunks, fmt.Sprintf(`SELECT * FROM (%s) SEMI JOIN (VALUES %s) q(a, m) ON __lake_account = q.a AND __lake_month = q.m`, rows, strings.Join(vals, ", ")))
+	}
+	return chunks, nil
+}
+
+// viewFiles are the local Parquet files of view schemaName.name for the
+// accounts (quoted for SQL; an account without a file has no rows), with
+// ok false when they may not hold what the view gives now: the views are
+// queued for the Parquet tree (a table changed since they were written),
+// the view has no manifest there (never written, or removed), or the
+// manifest's columns are not the view's (a newer version changed it).
+func (w *Warehouse) viewFiles(ctx context.Context, root, schemaName, name string, accounts []string) (files []string, ok bool, err error) {
+	var queued bool
+	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM meta.publish_queue WHERE table_name = ?`, viewsQueued).Scan(&queued); err != nil {
+		return nil, false, fmt.Errorf("read the Parquet queue: %w", err)
+	}
+	if queued {
+		return nil, false, nil
+	}
+	dir := filepath.Join(root, schemaName, name)
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, false, nil
+	}
+	var m Manifest
+	if json.Unmarshal(b, &m) != nil {
+		return nil, false, nil
+	}
+	cols, err := w.viewColumns(ctx, Quote(schemaName)+"."+Quote(name))
+	if err != nil {
+		return nil, false, fmt.Errorf("describe %s.%s: %w", schemaName, name, err)
+	}
+	if !slices.Equal(cols, m.Columns) {
+		return nil, false, nil
+	}
+	for _, a := range accounts {
+		f := filepath.Join(dir, "account="+a, PartitionFile)
+		if _, err := os.Stat(f); err == nil {
+			files = append(files, sqlString(f))
+		}
+	}
+	return files, true, nil
+}
+
 // LakeAccounts are the accounts a relation ("schema.name") has rows for.
+// A view's are every account a declared table has rows for: running the
+// view to find them would cost what writing it does (main.tickets joins
+// every ticket with its history), and an account without rows in it
+// just writes no file.
 func (w *Warehouse) LakeAccounts(ctx context.Context, relation string) ([]string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	schemaName, name, _ := strings.Cut(relation, ".")
+	q := fmt.Sprintf(`SELECT DISTINCT account FROM %s.%s ORDER BY 1`, Quote(schemaName), Quote(name))
+	var views int
+	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? AND table_type = 'VIEW'`, schemaName, name).Scan(&views); err != nil {
+		return nil, fmt.Errorf("accounts of %s: %w", relation, err)
+	}
+	if views > 0 && len(w.tables) > 0 {
+		names := make([]string, 0, len(w.tables))
+		for n := range w.tables {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = "SELECT DISTINCT account FROM " + quotedName(w.tables[n])
+		}
+		q = strings.Join(parts, " UNION ") + " ORDER BY 1"
+	}
 	var out []string
-	err := w.scanRows(ctx, fmt.Sprintf(`SELECT DISTINCT account FROM %s.%s ORDER BY 1`, Quote(schemaName), Quote(name)), func(r *sql.Rows) error {
+	err := w.scanRows(ctx, q, func(r *sql.Rows) error {
 		var a string
 		if err := r.Scan(&a); err != nil {
 			return err
@@ -240,14 +362,17 @@ func (w *Warehouse) RewriteLakeFiles(ctx context.Context, inputs []string, cols 
 }
 
 // CopyMemory is what a streaming COPY needs of DuckDB's memory beyond
-// what it already holds (the tables' indexes a run loaded): measured on
-// a million tickets, a 128 MiB cap writes as fast as 256 MiB and holds
-// the process at 230 MB instead of 370 MB.
-const CopyMemory = 128 << 20
+// what it already holds (the tables' indexes a run loaded). Measured on
+// a million tickets (a `lake publish` of the whole warehouse, one thread
+// a COPY): 96 MiB writes as fast as 128 and holds the process at 265 MB
+// instead of 300. 64 MiB held 237 MB; 96 keeps a margin for rows wider
+// than a ticket's.
+const CopyMemory = 96 << 20
 
-// lowMemory runs fn (a streaming COPY) with DuckDB's memory capped at
-// what it holds now plus CopyMemory, never above the cap it has, then
-// puts the cap back. The caller holds w.mu.
+// lowMemory runs fn (a streaming COPY) on one thread with DuckDB's
+// memory capped at what it holds now plus CopyMemory, never above the
+// cap it has, then puts the thread count and the cap back. The caller
+// holds w.mu.
 func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 	var setting string
 	var used int64
@@ -260,6 +385,16 @@ func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 		return fn()
 	}
 	defer w.conn.ExecContext(context.WithoutCancel(ctx), "SET memory_limit = "+sqlString(setting))
+	// On one thread: each thread holds partition buffers and row groups
+	// of its own. Measured on a million tickets (mgr.tickets, 25 lake
+	// partitions): one thread writes in 5.1 s with the process at 258-284
+	// MB, two in 3.7 s at 287-315 MB; a publish stays under 300 MB.
+	var threads int64
+	if err := w.conn.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&threads); err == nil && threads > 1 {
+		if _, err := w.conn.ExecContext(ctx, "SET threads = 1"); err == nil {
+			defer w.conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
+		}
+	}
 	return fn()
 }
 

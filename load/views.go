@@ -49,21 +49,8 @@ func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View,
 	return done, nil
 }
 
-// viewsQueued is the table_name of the publish queue's row that says the
-// views are due.
-const viewsQueued = "main"
-
-// queueViews marks the views due when the checkpoint queued any table;
-// the caller holds the checkpoint's transaction.
-func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue
-		SELECT ?, '*', 0, 0, ? WHERE EXISTS (SELECT 1 FROM meta.publish_queue WHERE table_name <> ?)
-		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, viewsQueued, runID, viewsQueued)
-	return err
-}
-
-func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID string) ([]Published, error) {
-	name := Quote(v.Schema) + "." + Quote(v.Name)
+// viewColumns are a view's columns as its manifest lists them.
+func (w *Warehouse) viewColumns(ctx context.Context, name string) ([]ManifestColumn, error) {
 	var cols []ManifestColumn
 	err := w.scanRows(ctx, "DESCRIBE "+name, func(r *sql.Rows) error {
 		vals := make([]any, 6)
@@ -79,6 +66,25 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		cols = append(cols, c)
 		return nil
 	})
+	return cols, err
+}
+
+// viewsQueued is the table_name of the publish queue's row that says the
+// views are due.
+const viewsQueued = "main"
+
+// queueViews marks the views due when the checkpoint queued any table;
+// the caller holds the checkpoint's transaction.
+func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
+	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue
+		SELECT ?, '*', 0, 0, ? WHERE EXISTS (SELECT 1 FROM meta.publish_queue WHERE table_name <> ?)
+		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, viewsQueued, runID, viewsQueued)
+	return err
+}
+
+func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID string) ([]Published, error) {
+	name := Quote(v.Schema) + "." + Quote(v.Name)
+	cols, err := w.viewColumns(ctx, name)
 	if err != nil {
 		return nil, err
 	}
