@@ -57,7 +57,10 @@ func (w *Warehouse) SetAccounts(ctx context.Context, accounts []AccountInfo, rul
 		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue VALUES (?, '*', 0, 0, ?) ON CONFLICT DO NOTHING`, viewsQueued, configChange); err != nil {
 			return fmt.Errorf("queue the conformed model: %w", err)
 		}
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue SELECT ?, account, ? FROM meta.accounts ON CONFLICT DO NOTHING`, LakeViews, configChange); err != nil {
+		if len(w.tables) == 0 {
+			return nil
+		}
+		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue SELECT ?, account, ? FROM (`+w.accountsWithRows()+`) ON CONFLICT DO NOTHING`, LakeViews, configChange); err != nil {
 			return fmt.Errorf("queue the conformed model for the lake: %w", err)
 		}
 		return nil

@@ -70,8 +70,11 @@ func (w *Warehouse) QueueLakeAll(ctx context.Context, tables []string, runID str
 				return fmt.Errorf("queue %s for the lake: %w", name, err)
 			}
 		}
+		if len(w.tables) == 0 {
+			return nil
+		}
 		_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue
-			SELECT ?, account, ? FROM meta.accounts ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, LakeViews, runID)
+			SELECT ?, account, ? FROM (`+w.accountsWithRows()+`) ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, LakeViews, runID)
 		if err != nil {
 			return fmt.Errorf("queue the conformed model for the lake: %w", err)
 		}
@@ -289,16 +292,7 @@ func (w *Warehouse) LakeAccounts(ctx context.Context, relation string) ([]string
 		return nil, fmt.Errorf("accounts of %s: %w", relation, err)
 	}
 	if views > 0 && len(w.tables) > 0 {
-		names := make([]string, 0, len(w.tables))
-		for n := range w.tables {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		parts := make([]string, len(names))
-		for i, n := range names {
-			parts[i] = "SELECT DISTINCT account FROM " + quotedName(w.tables[n])
-		}
-		q = strings.Join(parts, " UNION ") + " ORDER BY 1"
+		q = w.accountsWithRows() + " ORDER BY 1"
 	}
 	var out []string
 	err := w.scanRows(ctx, q, func(r *sql.Rows) error {
@@ -313,6 +307,24 @@ func (w *Warehouse) LakeAccounts(ctx context.Context, relation string) ([]string
 		return nil, fmt.Errorf("accounts of %s: %w", relation, err)
 	}
 	return out, nil
+}
+
+// accountsWithRows is a query of the accounts any declared table has
+// rows for: this warehouse's accounts. The conformed model is queued for
+// the lake by these, never by meta.accounts, which lists every account a
+// config named: hosts that share one config (--shard) must not publish
+// empty views over each other's accounts. "" without declared tables.
+func (w *Warehouse) accountsWithRows() string {
+	names := make([]string, 0, len(w.tables))
+	for n := range w.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = "SELECT DISTINCT account FROM " + quotedName(w.tables[n])
+	}
+	return strings.Join(parts, " UNION ")
 }
 
 // RewriteLakeFiles writes the rows of local Parquet files (one lake
