@@ -16,10 +16,11 @@ import (
 // PublishViews writes views (the conformed model) to Parquet for BI tools:
 // <root>/<schema>/<view>/account=<a>/data.parquet, with a manifest like a
 // table's, so that `repairshop-export query --from-parquet` serves them too. A view
-// mixes tables, so it is written whole: one partitioned COPY into a private
-// folder, each account's file flushed and renamed into place, the files of
-// accounts it no longer has removed, then the manifest. runID is the run
-// publishing.
+// mixes tables, so it is written whole: a partitioned COPY into a private
+// folder (PartitionsPerWrite accounts at a time, when there are more),
+// each account's rows counted from its file's footer (the view runs once),
+// each file flushed and renamed into place, the files of accounts it no
+// longer has removed, then the manifest. runID is the run publishing.
 //
 // The views are written when a checkpoint changed a table since they last
 // were (a row in meta.publish_queue, taken off once they are in place), or
@@ -47,6 +48,35 @@ func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View,
 		return done, fmt.Errorf("publish Parquet: dequeue the views: %w", err)
 	}
 	return done, nil
+}
+
+// viewChunks are the WHERE clauses that split a view's write into
+// PartitionsPerWrite accounts each (DuckDB keeps at most 100 partition
+// files open, and a partition must be one file): one empty clause, the
+// whole view, for that few accounts. The accounts are the tables'; a last
+// clause takes any other a view may have.
+func (w *Warehouse) viewChunks(ctx context.Context) ([]string, error) {
+	var accounts []string
+	if len(w.tables) > 0 {
+		if err := w.scanRows(ctx, w.accountsWithRows()+" ORDER BY 1", func(r *sql.Rows) error {
+			accounts = append(accounts, "")
+			return r.Scan(&accounts[len(accounts)-1])
+		}); err != nil {
+			return nil, fmt.Errorf("list the accounts: %w", err)
+		}
+	}
+	if len(accounts) <= PartitionsPerWrite {
+		return []string{""}, nil
+	}
+	var chunks []string
+	all := make([]string, len(accounts))
+	for i, a := range accounts {
+		all[i] = sqlString(a)
+	}
+	for start := 0; start < len(all); start += PartitionsPerWrite {
+		chunks = append(chunks, " WHERE account IN ("+strings.Join(all[start:min(start+PartitionsPerWrite, len(all))], ", ")+")")
+	}
+	return append(chunks, " WHERE account NOT IN ("+strings.Join(all, ", ")+")"), nil
 }
 
 // viewColumns are a view's columns as its manifest lists them.
@@ -88,40 +118,43 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	if err != nil {
 		return nil, err
 	}
+	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", v.Schema, v.Name, os.Getpid()))
+	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	chunks, err := w.viewChunks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, where := range chunks {
+		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
+			name, where, sqlString(stage), RowGroupRows)
+		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
+			return nil, fmt.Errorf("write: %w", err)
+		}
+	}
+	// The accounts are those the write made a folder for, and their rows
+	// are in the files' footers: the view runs once.
 	counts := map[string]int64{}
-	if err := w.scanRows(ctx, fmt.Sprintf("SELECT account, count(*) FROM %s GROUP BY ALL", name), func(r *sql.Rows) error {
-		var a string
+	parts, _ := filepath.Glob(filepath.Join(stage, "account=*"))
+	for _, d := range parts {
+		a := strings.TrimPrefix(filepath.Base(d), "account=")
+		files, _ := filepath.Glob(filepath.Join(d, "*.tmp"))
+		if len(files) != 1 {
+			return nil, fmt.Errorf("account=%s: the partitioned write left %d files, want 1", a, len(files))
+		}
 		var n int64
-		if err := r.Scan(&a, &n); err != nil {
-			return err
+		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)`, files[0]).Scan(&n); err != nil {
+			return nil, fmt.Errorf("account=%s: read the written file's row count: %w", a, err)
 		}
 		counts[a] = n
-		return nil
-	}); err != nil {
-		return nil, err
 	}
 	accounts := make([]string, 0, len(counts))
 	for a := range counts {
 		accounts = append(accounts, a)
 	}
 	sort.Strings(accounts)
-	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", v.Schema, v.Name, os.Getpid()))
-	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(stage)
-	for start := 0; start < len(accounts); start += PartitionsPerWrite {
-		chunk := accounts[start:min(start+PartitionsPerWrite, len(accounts))]
-		q := make([]string, len(chunk))
-		for i, a := range chunk {
-			q[i] = sqlString(a)
-		}
-		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s WHERE account IN (%s)) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
-			name, strings.Join(q, ", "), sqlString(stage), RowGroupRows)
-		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
-			return nil, fmt.Errorf("write: %w", err)
-		}
-	}
 	dir := filepath.Join(root, v.Schema, v.Name)
 	var done []Published
 	m := Manifest{Table: v.Schema + "." + v.Name, Doc: v.Doc, HivePath: "account=<account>/" + PartitionFile, Columns: cols,
