@@ -245,12 +245,8 @@ func (w *Warehouse) lakeChunks(ctx context.Context, rows string) ([]string, erro
 // the view has no manifest there (never written, or removed), or the
 // manifest's columns are not the view's (a newer version changed it).
 func (w *Warehouse) viewFiles(ctx context.Context, root, schemaName, name string, accounts []string) (files []string, ok bool, err error) {
-	var queued bool
-	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM meta.publish_queue WHERE table_name = ?`, viewsQueued).Scan(&queued); err != nil {
-		return nil, false, fmt.Errorf("read the Parquet queue: %w", err)
-	}
-	if queued {
-		return nil, false, nil
+	if due, err := w.viewsDue(ctx); err != nil || due {
+		return nil, false, err
 	}
 	dir := filepath.Join(root, schemaName, name)
 	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))

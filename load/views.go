@@ -28,9 +28,9 @@ import (
 func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View, runID string, force bool) ([]Published, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var queued bool
-	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM meta.publish_queue WHERE table_name = ?`, viewsQueued).Scan(&queued); err != nil {
-		return nil, fmt.Errorf("publish Parquet: read queue: %w", err)
+	queued, err := w.viewsDue(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("publish Parquet: %w", err)
 	}
 	if !queued && !force {
 		return nil, nil
@@ -103,6 +103,15 @@ func (w *Warehouse) viewColumns(ctx context.Context, name string) ([]ManifestCol
 // views are due.
 const viewsQueued = "main"
 
+// viewsDue says whether the views are queued for the Parquet tree.
+func (w *Warehouse) viewsDue(ctx context.Context) (bool, error) {
+	var due bool
+	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM meta.publish_queue WHERE table_name = ?`, viewsQueued).Scan(&due); err != nil {
+		return false, fmt.Errorf("read the Parquet queue: %w", err)
+	}
+	return due, nil
+}
+
 // queueViews marks the views due when the checkpoint queued any table;
 // the caller holds the checkpoint's transaction.
 func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
@@ -137,6 +146,7 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	// The accounts are those the write made a folder for, and their rows
 	// are in the files' footers: the view runs once.
 	counts := map[string]int64{}
+	written := map[string]string{} // by account
 	parts, _ := filepath.Glob(filepath.Join(stage, "account=*"))
 	for _, d := range parts {
 		a := strings.TrimPrefix(filepath.Base(d), "account=")
@@ -148,7 +158,7 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)`, files[0]).Scan(&n); err != nil {
 			return nil, fmt.Errorf("account=%s: read the written file's row count: %w", a, err)
 		}
-		counts[a] = n
+		counts[a], written[a] = n, files[0]
 	}
 	accounts := make([]string, 0, len(counts))
 	for a := range counts {
@@ -160,18 +170,14 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	m := Manifest{Table: v.Schema + "." + v.Name, Doc: v.Doc, HivePath: "account=<account>/" + PartitionFile, Columns: cols,
 		Partitions: []ManifestPartition{}, RunID: runID, WrittenAt: time.Now().UTC()}
 	for _, a := range accounts {
-		files, _ := filepath.Glob(filepath.Join(stage, "account="+a, "*.tmp"))
-		if len(files) != 1 {
-			return done, fmt.Errorf("account=%s: the partitioned write left %d files, want 1", a, len(files))
-		}
 		pdir := filepath.Join(dir, "account="+a)
-		if err := syncFile(files[0]); err != nil {
+		if err := syncFile(written[a]); err != nil {
 			return done, err
 		}
 		if err := os.MkdirAll(pdir, 0o755); err != nil {
 			return done, err
 		}
-		if err := os.Rename(files[0], filepath.Join(pdir, PartitionFile)); err != nil {
+		if err := os.Rename(written[a], filepath.Join(pdir, PartitionFile)); err != nil {
 			return done, err
 		}
 		if err := syncFile(pdir); err != nil {
