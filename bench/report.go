@@ -266,6 +266,10 @@ func (b *bench) print(w io.Writer) {
 	for _, x := range r.Rebuild {
 		fmt.Fprintf(tw, "rebuild %d tickets\t%.0f rows/s (%.1f s)\tread_json %.0f rows/s (%.2f s)\t%.3f\n", x.Tickets, x.RowsPerSec, x.Seconds, x.JSONRowsSec, x.JSONSeconds, x.Ratio)
 		fmt.Fprintf(tw, "  peak RSS (VmHWM)\t%.0f MB\t\t\n", float64(x.PeakRSS)/1e6)
+		if x.LoadSeconds > 0 {
+			fmt.Fprintf(tw, "  its replay alone (no Parquet publish)\t%.0f rows/s (%.1f s)\t\t%.3f\n", float64(x.Tickets)/x.LoadSeconds, x.LoadSeconds, x.JSONSeconds/x.LoadSeconds)
+		}
+		fmt.Fprintf(tw, "  DuckDB alone: read_json + history + Parquet of both\t%.2f s\t%.2f + %.2f + %.2f s\tceiling %.3f\n", x.Floor.Total, x.JSONSeconds, x.Floor.HistorySeconds, x.Floor.ParquetSeconds, x.Floor.Ceiling)
 	}
 	if p := r.Publish; p != nil {
 		fmt.Fprintf(tw, "Parquet publish, %d rows in %d partitions\t%.2f s\tCOPY … PARTITION_BY %.2f s\t%.2f\n", p.Rows, p.Partitions, p.SameMemorySeconds, p.CopySeconds, p.Ratio)
