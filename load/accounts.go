@@ -54,13 +54,13 @@ func (w *Warehouse) SetAccounts(ctx context.Context, accounts []AccountInfo, rul
 		if err != nil || after == before {
 			return err
 		}
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue VALUES (?, '*', 0, 0, ?) ON CONFLICT DO NOTHING`, viewsQueued, configChange); err != nil {
+		if _, err := w.execSQL(ctx, `INSERT INTO meta.publish_queue VALUES (?, '*', 0, 0, ?) ON CONFLICT DO NOTHING`, viewsQueued, configChange); err != nil {
 			return fmt.Errorf("queue the conformed model: %w", err)
 		}
 		if len(w.tables) == 0 {
 			return nil
 		}
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue SELECT ?, account, ? FROM (`+w.accountsWithRows()+`) ON CONFLICT DO NOTHING`, LakeViews, configChange); err != nil {
+		if _, err := w.execSQL(ctx, `INSERT INTO meta.lake_queue SELECT ?, account, ? FROM (`+w.accountsWithRows()+`) ON CONFLICT DO NOTHING`, LakeViews, configChange); err != nil {
 			return fmt.Errorf("queue the conformed model for the lake: %w", err)
 		}
 		return nil
@@ -95,7 +95,7 @@ func (w *Warehouse) setAccounts(ctx context.Context, accounts []AccountInfo, rul
 		if a.Currency != "" {
 			currency = a.Currency
 		}
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis, currency) VALUES (?, ?, ?, ?, ?)
+		_, err := w.execSQL(ctx, `INSERT INTO meta.accounts AS m (account, source, timezone, timezone_basis, currency) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT DO UPDATE SET source = excluded.source, currency = excluded.currency,
 				timezone = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone ELSE m.timezone END,
 				timezone_basis = CASE WHEN excluded.timezone_basis = ? OR m.timezone_basis = ? THEN excluded.timezone_basis ELSE m.timezone_basis END`,
@@ -104,7 +104,7 @@ func (w *Warehouse) setAccounts(ctx context.Context, accounts []AccountInfo, rul
 			return fmt.Errorf("record account %s: %w", a.Name, err)
 		}
 	}
-	if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.status_groups`); err != nil {
+	if _, err := w.execSQL(ctx, `DELETE FROM meta.status_groups`); err != nil {
 		return fmt.Errorf("status rules: %w", err)
 	}
 	for start := 0; start < len(rules); start += 200 {
@@ -114,7 +114,7 @@ func (w *Warehouse) setAccounts(ctx context.Context, accounts []AccountInfo, rul
 			args = append(args, r.Account, r.Label, r.Group)
 		}
 		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", ")
-		if _, err := w.conn.ExecContext(ctx, `INSERT OR REPLACE INTO meta.status_groups VALUES `+vals, args...); err != nil {
+		if _, err := w.execSQL(ctx, `INSERT OR REPLACE INTO meta.status_groups VALUES `+vals, args...); err != nil {
 			return fmt.Errorf("status rules: %w", err)
 		}
 	}
@@ -137,7 +137,7 @@ func (w *Warehouse) NoteZone(account, zone string) {
 // transaction.
 func (w *Warehouse) commitZones(ctx context.Context) error {
 	for a, z := range w.zones {
-		if _, err := w.conn.ExecContext(ctx, `UPDATE meta.accounts SET timezone = ?, timezone_basis = ? WHERE account = ? AND timezone_basis <> ?`,
+		if _, err := w.execSQL(ctx, `UPDATE meta.accounts SET timezone = ?, timezone_basis = ? WHERE account = ? AND timezone_basis <> ?`,
 			z, ZoneFromSource, a, ZoneFromConfig); err != nil {
 			return fmt.Errorf("time zone of %s: %w", a, err)
 		}

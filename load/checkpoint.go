@@ -86,7 +86,7 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 	}
 	t := st.table
 	st.delta, st.counted = st.name+"__delta", st.name+"__counted"
-	if _, err := w.conn.ExecContext(ctx, deltaSQL(st, w.target(t))); err != nil {
+	if _, err := w.execSQL(ctx, deltaSQL(st, w.target(t))); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
 	// Each row counts once per run under its strongest operation (insert >
@@ -97,7 +97,7 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 		SELECT d.account, %s AS k, d._op AS op, c.op AS before
 		FROM %s d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
 		WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), countKey(t, "d"))
-	if _, err := w.conn.ExecContext(ctx, counted, t.FullName()); err != nil {
+	if _, err := w.execSQL(ctx, counted, t.FullName()); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
 	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, count(*) FROM %s GROUP BY ALL`, Quote(st.name)))
@@ -218,7 +218,7 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 	for k, s := range w.stats {
 		w.written[k] = *s
 	}
-	if _, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET checkpointed_at = ?, requests = coalesce(?, requests), rows_inserted = ?, rows_updated = ?, rows_unchanged = ?, rows_deleted = ?, rows_rejected = ? WHERE run_id = ?`,
+	if _, err := w.execSQL(ctx, `UPDATE meta.runs SET checkpointed_at = ?, requests = coalesce(?, requests), rows_inserted = ?, rows_updated = ?, rows_unchanged = ?, rows_deleted = ?, rows_rejected = ? WHERE run_id = ?`,
 		at.UTC(), requests, total.Inserted, total.Updated, total.Unchanged, total.Deleted, total.Rejected, runID); err != nil {
 		return fmt.Errorf("run row: %w", err)
 	}
@@ -238,7 +238,7 @@ func (w *Warehouse) insertRows(ctx context.Context, insert string, rows [][]any)
 			vals[i] = "(" + strings.TrimSuffix(strings.Repeat("?, ", len(r)), ", ") + ")"
 			args = append(args, r...)
 		}
-		if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(insert, strings.Join(vals, ", ")), args...); err != nil {
+		if _, err := w.execSQL(ctx, fmt.Sprintf(insert, strings.Join(vals, ", ")), args...); err != nil {
 			return err
 		}
 	}
@@ -247,7 +247,7 @@ func (w *Warehouse) insertRows(ctx context.Context, insert string, rows [][]any)
 
 // commitRejects moves the staged rejects into meta.rejects and counts them.
 func (w *Warehouse) commitRejects(ctx context.Context, runID string, at time.Time) error {
-	if _, err := w.conn.ExecContext(ctx, `INSERT INTO meta.rejects SELECT ?, account, table_name, record_key, reason, raw, ?, NULL FROM stage_rejects`, runID, at.UTC()); err != nil {
+	if _, err := w.execSQL(ctx, `INSERT INTO meta.rejects SELECT ?, account, table_name, record_key, reason, raw, ?, NULL FROM stage_rejects`, runID, at.UTC()); err != nil {
 		return fmt.Errorf("rejects: %w", err)
 	}
 	rows, err := w.conn.QueryContext(ctx, `SELECT account, table_name, count(*) FROM stage_rejects GROUP BY ALL`)
@@ -277,7 +277,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 			w.exec(ctx, "DROP TABLE IF EXISTS "+Quote(st.delta), "DROP TABLE IF EXISTS "+Quote(st.counted))
 		}
 	}
-	w.conn.ExecContext(ctx, "DELETE FROM stage_rejects")
+	w.execSQL(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
 	w.pendingRows = 0
 	w.drift = map[driftKey]string{}

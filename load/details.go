@@ -134,7 +134,7 @@ func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 			vals[i] = "(?, ?, ?, ?, ?::TIMESTAMPTZ, ?)"
 			args = append(args, k.account, k.resource, k.id, x.fp, created, runID)
 		}
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, created_at, listed_run)
+		_, err := w.execSQL(ctx, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, created_at, listed_run)
 			VALUES `+strings.Join(vals, ", ")+`
 			ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
 				created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`, args...)
@@ -151,7 +151,7 @@ func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 			vals[i] = "(?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?)"
 			args = append(args, k.account, k.resource, k.id, f.first, runID, f.last, runID, f.at.UTC(), f.outcome)
 		}
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
+		_, err := w.execSQL(ctx, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
 			VALUES `+strings.Join(vals, ", ")+`
 			ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
 				fetched_at = excluded.fetched_at, outcome = excluded.outcome`, args...)

@@ -80,7 +80,7 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, d._oy, d._om, ? FROM %s d WHERE d._op = 'update' AND d._oy IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), Quote(st.delta))
-	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+	if _, err := w.execSQL(ctx, queue, runID); err != nil {
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
@@ -96,13 +96,13 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), partitionExpr(t, "d"), rows)
-	if _, err := w.conn.ExecContext(ctx, closeOld, args...); err != nil {
+	if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if _, err := w.conn.ExecContext(ctx, queue, append([]any{runID}, args...)...); err != nil {
+	if _, err := w.execSQL(ctx, queue, append([]any{runID}, args...)...); err != nil {
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
@@ -122,7 +122,7 @@ func detailID(t *schema.Table) (string, bool) {
 // warehouse holds.
 func (w *Warehouse) seedHistory(ctx context.Context, t *schema.Table) error {
 	cols := columnList(t, "")
-	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s, valid_from, valid_to, deleted)
+	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s, valid_from, valid_to, deleted)
 		SELECT %s, %s, NULL, deleted_at IS NOT NULL FROM %s t`,
 		quotedName(t.HistoryTable), cols, columnList(t, "t."), runStartSQL("t.run_id", "t.extracted_at"), quotedName(t)))
 	return err
@@ -182,7 +182,7 @@ func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
 	if st.table.IsChild() {
 		return nil
 	}
-	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO run_seen SELECT DISTINCT ?, d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,
+	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO run_seen SELECT DISTINCT ?, d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,
 		countKey(st.table, "d"), Quote(st.delta)), st.table.FullName())
 	return err
 }
@@ -193,7 +193,7 @@ func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
 func (w *Warehouse) ForgetSeen(ctx context.Context, runID, account string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err := w.conn.ExecContext(ctx, `DELETE FROM run_seen WHERE run_id = ? AND account = ?`, runID, account)
+	_, err := w.execSQL(ctx, `DELETE FROM run_seen WHERE run_id = ? AND account = ?`, runID, account)
 	return err
 }
 
@@ -248,11 +248,11 @@ func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, co
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', t.account, %s, ? FROM %s t WHERE t.deleted_at IS NULL AND %s
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), tgt, cond)
-	if _, err := w.conn.ExecContext(ctx, queue, append([]any{queuedBy}, args...)...); err != nil {
+	if _, err := w.execSQL(ctx, queue, append([]any{queuedBy}, args...)...); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	upd := fmt.Sprintf(`UPDATE %s t SET deleted_at = ?, run_id = ? WHERE t.deleted_at IS NULL AND %s`, tgt, cond)
-	if _, err := w.conn.ExecContext(ctx, upd, append([]any{at.UTC(), runID}, args...)...); err != nil {
+	if _, err := w.execSQL(ctx, upd, append([]any{at.UTC(), runID}, args...)...); err != nil {
 		return err
 	}
 	w.statsFor(account, t.FullName()).Deleted += n

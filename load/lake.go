@@ -26,7 +26,7 @@ const LakeViews = "main"
 // holds the checkpoint's transaction. The queue outlives the Parquet
 // queue: the lake may be unreachable when the Parquet tree is written.
 func (w *Warehouse) queueLake(ctx context.Context, runID string) error {
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue
+	_, err := w.execSQL(ctx, `INSERT INTO meta.lake_queue
 		SELECT DISTINCT table_name, account, ? FROM meta.publish_queue WHERE run_id = ? AND table_name <> ?
 		UNION SELECT DISTINCT ?, account, ? FROM meta.publish_queue WHERE run_id = ? AND table_name <> ?
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
@@ -65,7 +65,7 @@ func (w *Warehouse) QueueLakeAll(ctx context.Context, tables []string, runID str
 			if t == nil {
 				return fmt.Errorf("queue %s for the lake: not a declared table", name)
 			}
-			if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO meta.lake_queue
+			if _, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO meta.lake_queue
 				SELECT DISTINCT ?, account, ? FROM %s ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, quotedName(t)), name, runID); err != nil {
 				return fmt.Errorf("queue %s for the lake: %w", name, err)
 			}
@@ -73,7 +73,7 @@ func (w *Warehouse) QueueLakeAll(ctx context.Context, tables []string, runID str
 		if len(w.tables) == 0 {
 			return nil
 		}
-		_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.lake_queue
+		_, err := w.execSQL(ctx, `INSERT INTO meta.lake_queue
 			SELECT ?, account, ? FROM (`+w.accountsWithRows()+`) ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, LakeViews, runID)
 		if err != nil {
 			return fmt.Errorf("queue the conformed model for the lake: %w", err)
@@ -94,7 +94,7 @@ func (w *Warehouse) LakeDone(ctx context.Context, table string, accounts []strin
 	for i, a := range accounts {
 		vals[i] = sqlString(a)
 	}
-	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM meta.lake_queue WHERE table_name = ? AND account IN (%s)`, strings.Join(vals, ", ")), table)
+	_, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM meta.lake_queue WHERE table_name = ? AND account IN (%s)`, strings.Join(vals, ", ")), table)
 	if err != nil {
 		return fmt.Errorf("take %s off the lake queue: %w", table, err)
 	}
@@ -168,7 +168,7 @@ func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []
 	rows := fmt.Sprintf(`SELECT %s, t.account AS __lake_account, %s AS __lake_month FROM %s t WHERE t.account IN (%s)`,
 		strings.Join(sel, ", "), month, from, strings.Join(in, ", "))
 	copyTo := func(rows string) error {
-		_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
+		_, err := w.execSQL(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
 			rows, sqlString(dir), LakeRowGroupRows, strings.Join(ids, ", ")))
 		return err
 	}
@@ -361,7 +361,7 @@ func (w *Warehouse) RewriteLakeFiles(ctx context.Context, inputs []string, cols 
 	q := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, FIELD_IDS {%s})`,
 		strings.Join(sel, ", "), src, sqlString(out), RowGroupRows, strings.Join(ids, ", "))
 	if err := w.lowMemory(ctx, func() error {
-		_, err := w.conn.ExecContext(ctx, q)
+		_, err := w.execSQL(ctx, q)
 		return err
 	}); err != nil {
 		return fmt.Errorf("compact: %w", err)
@@ -396,18 +396,18 @@ func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 	if err != nil || limit >= sizeBytes(setting) {
 		return fn() // the cap as it is
 	}
-	if _, err := w.conn.ExecContext(ctx, fmt.Sprintf("SET memory_limit = '%dMiB'", limit>>20)); err != nil {
+	if _, err := w.execSQL(ctx, fmt.Sprintf("SET memory_limit = '%dMiB'", limit>>20)); err != nil {
 		return fn()
 	}
-	defer w.conn.ExecContext(context.WithoutCancel(ctx), "SET memory_limit = "+sqlString(setting))
+	defer w.execSQL(context.WithoutCancel(ctx), "SET memory_limit = "+sqlString(setting))
 	// On one thread: each thread holds partition buffers and row groups
 	// of its own. Measured on a million tickets (mgr.tickets, 25 lake
 	// partitions, RowGroupRows rows a group): one thread wrote in 5.1 s
 	// with the process at 258-284 MB, two in 3.7 s at 287-315 MB.
 	var threads int64
 	if err := w.conn.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&threads); err == nil && threads > 1 {
-		if _, err := w.conn.ExecContext(ctx, "SET threads = 1"); err == nil {
-			defer w.conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
+		if _, err := w.execSQL(ctx, "SET threads = 1"); err == nil {
+			defer w.execSQL(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
 		}
 	}
 	return fn()

@@ -136,7 +136,7 @@ func (w *Warehouse) publishTable(ctx context.Context, root string, t *schema.Tab
 	for i, q := range batch {
 		vals[i] = fmt.Sprintf("(%s, %d, %d)", sqlString(q.account), q.year, q.month)
 	}
-	_, err = w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM meta.publish_queue WHERE table_name = ? AND (account, year, month) IN (VALUES %s)`, strings.Join(vals, ", ")), t.FullName())
+	_, err = w.execSQL(ctx, fmt.Sprintf(`DELETE FROM meta.publish_queue WHERE table_name = ? AND (account, year, month) IN (VALUES %s)`, strings.Join(vals, ", ")), t.FullName())
 	if err != nil {
 		return done, fmt.Errorf("publish Parquet %s: dequeue: %w", t.FullName(), err)
 	}
@@ -202,7 +202,7 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 		}
 		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
 			rows, sqlString(stage), RowGroupRows, partition)
-		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
+		if _, err := w.execSQL(ctx, copySQL); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
@@ -305,7 +305,7 @@ func (w *Warehouse) scanRows(ctx context.Context, q string, fn func(*sql.Rows) e
 func (w *Warehouse) MarkPublished(ctx context.Context, runID string, at time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET published_at = ? WHERE run_id = ?`, at.UTC(), runID); err != nil {
+	if _, err := w.execSQL(ctx, `UPDATE meta.runs SET published_at = ? WHERE run_id = ?`, at.UTC(), runID); err != nil {
 		return fmt.Errorf("mark run %s published: %w", runID, err)
 	}
 	return nil

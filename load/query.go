@@ -155,7 +155,7 @@ func (w *Warehouse) QueryToParquet(ctx context.Context, query, path string) (int
 	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+fmt.Sprintf(".%d.tmp", os.Getpid()))
 	defer os.Remove(tmp)
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", query, sqlString(tmp)))
+	res, err := w.execSQL(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", query, sqlString(tmp)))
 	if err != nil {
 		return 0, fmt.Errorf("query: %w", err)
 	}

@@ -64,7 +64,7 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 			queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 				SELECT DISTINCT '%s', account, y, m, ? FROM (SELECT t.account, %s FROM %s t WHERE t.account IN %s) p(account, y, m) WHERE y IS NOT NULL
 				ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), quotedName(t), in)
-			if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+			if _, err := w.execSQL(ctx, queue, runID); err != nil {
 				return fmt.Errorf("rebuild %s: queue partitions: %w", t.FullName(), err)
 			}
 			shadow := shadowTable(t)
@@ -208,7 +208,7 @@ func (w *Warehouse) EndRebuild(ctx context.Context, commit bool) error {
 				`UPDATE meta.rejects SET resolved_run_id = NULL WHERE resolved_run_id = ?`,
 				`DELETE FROM meta.schema_drift WHERE first_run_id = ?`,
 			} {
-				if _, err := w.conn.ExecContext(ctx, q, rb.runID); err != nil {
+				if _, err := w.execSQL(ctx, q, rb.runID); err != nil {
 					return err
 				}
 			}

@@ -128,9 +128,9 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	if err := w.dropShadows(ctx); err != nil { // left by a rebuild that died
 		return fmt.Errorf("begin run %s: %w", runID, err)
 	}
-	_, err = w.conn.ExecContext(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
+	_, err = w.execSQL(ctx, `UPDATE meta.runs SET status = ?, error = coalesce(error, 'the process stopped before the run finished; checkpointed rows are kept') WHERE status = ?`, StatusInterrupted, StatusRunning)
 	if err == nil {
-		_, err = w.conn.ExecContext(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
+		_, err = w.execSQL(ctx, `INSERT INTO meta.runs (run_id, kind, started_at, status) VALUES (?, ?, ?, ?)`, runID, kind, started.UTC(), StatusRunning)
 	}
 	if err != nil {
 		return fmt.Errorf("begin run %s: %w", runID, err)
@@ -147,7 +147,7 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 		if err := w.checkpoint(ctx, runID, finished, accounts); err != nil {
 			return err
 		}
-		_, err := w.conn.ExecContext(ctx, `UPDATE meta.runs SET finished_at = ?, status = ?, error = ? WHERE run_id = ?`,
+		_, err := w.execSQL(ctx, `UPDATE meta.runs SET finished_at = ?, status = ?, error = ? WHERE run_id = ?`,
 			finished.UTC(), status, nullable(runErr), runID)
 		return err
 	})
@@ -165,18 +165,18 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 // SQL BEGIN/COMMIT, not database/sql's Tx, because staging (Arrow views,
 // temporary tables) must be able to run on the same connection inside it.
 func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
-	if _, err := w.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+	if _, err := w.execSQL(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(); err != nil {
 		// Roll back on a fresh context: ctx may be what was cancelled.
-		if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+		if _, rerr := w.execSQL(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 		}
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	if _, err := w.execSQL(ctx, "COMMIT"); err != nil {
+		w.execSQL(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

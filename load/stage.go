@@ -46,7 +46,7 @@ func (w *Warehouse) stage(ctx context.Context, account string, b *transform.Batc
 		}
 	}
 	for _, r := range b.Rejects {
-		if _, err := w.conn.ExecContext(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
+		if _, err := w.execSQL(ctx, `INSERT INTO stage_rejects VALUES (?, ?, ?, ?, ?)`, account, r.Table, nullable(r.Key), r.Reason, string(r.Raw)); err != nil {
 			return fmt.Errorf("stage reject for %s: %w", b.Table.FullName(), err)
 		}
 	}
@@ -156,7 +156,7 @@ func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
 	for len(st.pendingParents) > 0 {
 		n := min(len(st.pendingParents)/3, 1000)
 		vals := strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
-		if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+vals, st.pendingParents[:3*n]...); err != nil {
+		if _, err := w.execSQL(ctx, "INSERT INTO "+Quote(st.parents)+" VALUES "+vals, st.pendingParents[:3*n]...); err != nil {
 			return fmt.Errorf("stage %s parents: %w", st.table.FullName(), err)
 		}
 		st.pendingParents = st.pendingParents[3*n:]
@@ -226,7 +226,7 @@ func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
 	}
 	defer release()
 	list := columnList(st.table, "") + `, "_batch", "_partial"`
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
+	res, err := w.execSQL(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != rows {

@@ -231,7 +231,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	remember := fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
 			SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted)
 	for _, q := range []string{forget, remember} {
-		if _, err := w.conn.ExecContext(ctx, q, t.FullName()); err != nil {
+		if _, err := w.execSQL(ctx, q, t.FullName()); err != nil {
 			return fmt.Errorf("count staged rows: %w", err)
 		}
 	}
@@ -244,12 +244,12 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
 		t.FullName(), partitionExpr(t, "d"), delta, delta)
-	if _, err := w.conn.ExecContext(ctx, queue, runID); err != nil {
+	if _, err := w.execSQL(ctx, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	if t.IsChild() {
 		del := fmt.Sprintf(`DELETE FROM %s t USING %s d WHERE d._op = 'delete' AND %s`, tgt, delta, keyJoin(t, "t", "d"))
-		if _, err := w.conn.ExecContext(ctx, del); err != nil {
+		if _, err := w.execSQL(ctx, del); err != nil {
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
@@ -261,7 +261,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
 			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
 			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM %s)`, Quote(t.Key[1]), delta)
-		if _, err := w.conn.ExecContext(ctx, resolve, runID, t.FullName(), runID); err != nil {
+		if _, err := w.execSQL(ctx, resolve, runID, t.FullName(), runID); err != nil {
 			return fmt.Errorf("resolve rejects: %w", err)
 		}
 	}
@@ -275,12 +275,12 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any) error {
 	cols, from := columnList(t, ""), columnList(t, "d.")
 	if !w.keyless(t) {
-		_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, rows, keyJoin(t, "t", "d")), args...); err != nil {
+	if _, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, rows, keyJoin(t, "t", "d")), args...); err != nil {
 		return err
 	}
-	_, err := w.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
 	return err
 }

@@ -44,7 +44,7 @@ func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View,
 		}
 	}
 	os.Remove(filepath.Join(root, stagingDir))
-	if _, err := w.conn.ExecContext(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ?`, viewsQueued); err != nil {
+	if _, err := w.execSQL(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ?`, viewsQueued); err != nil {
 		return done, fmt.Errorf("publish Parquet: dequeue the views: %w", err)
 	}
 	return done, nil
@@ -115,7 +115,7 @@ func (w *Warehouse) viewsDue(ctx context.Context) (bool, error) {
 // queueViews marks the views due when the checkpoint queued any table;
 // the caller holds the checkpoint's transaction.
 func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
-	_, err := w.conn.ExecContext(ctx, `INSERT INTO meta.publish_queue
+	_, err := w.execSQL(ctx, `INSERT INTO meta.publish_queue
 		SELECT ?, '*', 0, 0, ? WHERE EXISTS (SELECT 1 FROM meta.publish_queue WHERE table_name <> ?)
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, viewsQueued, runID, viewsQueued)
 	return err
@@ -139,7 +139,7 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	for _, where := range chunks {
 		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
 			name, where, sqlString(stage), RowGroupRows)
-		if _, err := w.conn.ExecContext(ctx, copySQL); err != nil {
+		if _, err := w.execSQL(ctx, copySQL); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}

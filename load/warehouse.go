@@ -35,6 +35,10 @@ type Warehouse struct {
 	db    *sql.DB
 	conn  *sql.Conn
 	arrow *duckdb.Arrow
+	// tracing: each statement that takes traceOver or more is traced
+	// (see SQLTraceEnv).
+	tracing   bool
+	traceOver time.Duration
 
 	mu sync.Mutex
 	// tables are the declarations Ensure made, by qualified name.
@@ -167,6 +171,10 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	if err != nil {
 		return nil, err
 	}
+	traceOver, tracing, err := sqlTrace()
+	if err != nil {
+		return nil, err
+	}
 	connector, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
 		_, err := ex.ExecContext(ctx, "SET TimeZone = 'UTC'", nil)
 		if err == nil && mode == readWrite {
@@ -205,7 +213,8 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 	}
 	db := sql.OpenDB(connector)
 	w := &Warehouse{path: path, db: db, tables: map[string]*schema.Table{}, staged: map[string]*stagedTable{}, drift: map[driftKey]string{},
-		cursors: map[[2]string]string{}, archived: map[string]archiveMark{}, stats: map[[2]string]*TableStats{}}
+		cursors: map[[2]string]string{}, archived: map[string]archiveMark{}, stats: map[[2]string]*TableStats{},
+		tracing: tracing, traceOver: traceOver}
 	if w.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open warehouse %s: %w", path, lockHint(err))
@@ -287,7 +296,7 @@ func lockHint(err error) error {
 func (w *Warehouse) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, err := w.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if _, err := w.execSQL(ctx, "CHECKPOINT"); err != nil {
 		return fmt.Errorf("write the warehouse file %s (a full disk or a file-size limit?); what was committed is safe in its write-ahead log %s.wal: %w", w.path, w.path, err)
 	}
 	return nil
@@ -304,7 +313,7 @@ func (w *Warehouse) Close() error {
 
 func (w *Warehouse) exec(ctx context.Context, stmts ...string) error {
 	for _, s := range stmts {
-		if _, err := w.conn.ExecContext(ctx, s); err != nil {
+		if _, err := w.execSQL(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", firstLine(s), err)
 		}
 	}
