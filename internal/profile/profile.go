@@ -1,13 +1,15 @@
 // Package profile writes the profiles that explain `make bench`'s figures:
-// a CPU profile of the whole command, and a heap profile taken when the Go
-// heap is at its largest. Both are off unless their variable names a file;
-// go tool pprof reads them.
+// a CPU profile of the whole command, a heap profile taken when the Go
+// heap is at its largest, and an execution trace (where each goroutine
+// waited: the network, a channel, a lock). Each is off unless its variable
+// names a file; go tool pprof reads the profiles, go tool trace the trace.
 package profile
 
 import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"time"
 )
@@ -19,6 +21,10 @@ const (
 	// rewritten each time the heap in use passes its largest size so far
 	// (sampled every 200 ms), so it shows what the peak held.
 	HeapEnv = "EXPORT_HEAP_PROFILE"
+	// TraceEnv names the file for an execution trace of the command: what
+	// a CPU profile cannot show, the time goroutines spend waiting
+	// (go tool trace -pprof=net|sync|syscall FILE).
+	TraceEnv = "EXPORT_GO_TRACE"
 )
 
 // Start starts the profiles the environment asks for; the returned
@@ -32,6 +38,11 @@ func Start() (stop func()) {
 	}
 	if path := os.Getenv(HeapEnv); path != "" {
 		stops = append(stops, peakHeap(path, 200*time.Millisecond))
+	}
+	if path := os.Getenv(TraceEnv); path != "" {
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
+		}
 	}
 	return func() {
 		for _, s := range stops {

@@ -13,9 +13,10 @@ import (
 // heap has grown, and the CPU's when it stops.
 func TestProfilesAreWrittenWhereTheEnvironmentSays(t *testing.T) {
 	dir := t.TempDir()
-	cpu, heap := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "heap.prof")
+	cpu, heap, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "heap.prof"), filepath.Join(dir, "go.trace")
 	t.Setenv(CPUEnv, cpu)
 	t.Setenv(HeapEnv, heap)
+	t.Setenv(TraceEnv, tr)
 	stop := Start()
 	var held [][]byte
 	for deadline := time.Now().Add(time.Minute); ; {
@@ -39,6 +40,10 @@ func TestProfilesAreWrittenWhereTheEnvironmentSays(t *testing.T) {
 			t.Errorf("%s: %d bytes, %v; want a gzipped profile", filepath.Base(f), len(b), err)
 		}
 	}
+	// An execution trace starts "go 1.NN trace" and is parsed by go tool trace.
+	if b, err := os.ReadFile(tr); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) || !bytes.Contains(b[:16], []byte(" trace")) {
+		t.Errorf("%s: %.16q, %v; want an execution trace", filepath.Base(tr), b, err)
+	}
 }
 
 func TestNothingIsWrittenUnlessAsked(t *testing.T) {
@@ -46,6 +51,7 @@ func TestNothingIsWrittenUnlessAsked(t *testing.T) {
 	t.Chdir(dir)
 	t.Setenv(CPUEnv, "")
 	t.Setenv(HeapEnv, "")
+	t.Setenv(TraceEnv, "")
 	Start()()
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("%d files written with no profile asked for", len(entries))
