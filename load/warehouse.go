@@ -194,15 +194,6 @@ func open(ctx context.Context, path string, mode openMode) (*Warehouse, error) {
 		if err == nil {
 			_, err = ex.ExecContext(ctx, "SET allocator_background_threads = true", nil)
 		}
-		if err == nil {
-			// A checkpoint frees its delta and staging tables in bulk;
-			// DuckDB hands such a release back to the system only past
-			// this size (512 MB by default), and the rebuild's RSS
-			// carried each run's as it began the next: a million-ticket
-			// rebuild peaked at 565-637 MB, and at 479-499 MB with 1 MB,
-			// 1 to 2 s slower in 50 (4 MB gave back little of it).
-			_, err = ex.ExecContext(ctx, "SET allocator_bulk_deallocation_flush_threshold = '1MB'", nil)
-		}
 		if n, ok := threads(); ok && err == nil {
 			_, err = ex.ExecContext(ctx, fmt.Sprintf("SET threads = %d", n), nil)
 		}

@@ -156,6 +156,15 @@ func TestRebuildReproducesTheRuns(t *testing.T) {
 	if got, want := snapshotWithout(t, dir, provenance...), beforeValues; got != want {
 		t.Fatalf("rebuild from the archive alone differs:\n%s", lineDiff(got, want))
 	}
+	// It rewrote every shop's partitions: each shop is queued for the lake,
+	// for the tables and for the conformed model.
+	shops := queryCSV(t, cfg, `SELECT string_agg(DISTINCT account, ' ' ORDER BY account) FROM mgr.tickets`)
+	for _, tbl := range []string{"mgr.tickets", "mgr.tickets_history", "main"} {
+		got := queryCSV(t, cfg, fmt.Sprintf(`SELECT coalesce(string_agg(account, ' ' ORDER BY account), '-') FROM meta.lake_queue WHERE table_name = '%s'`, tbl))
+		if got != shops {
+			t.Errorf("lake queue for %s after a rebuild from nothing: %s, want every shop with tickets: %s", tbl, got, shops)
+		}
+	}
 
 	if code, _, stderr := runCLI(t, "rebuild", "--config", cfg, "--table", "mgr.nope"); code != exitUsage || !strings.Contains(stderr, `no table "mgr.nope"`) {
 		t.Errorf("unknown table: exit %d, %s", code, stderr)
