@@ -50,7 +50,7 @@ func (w *Warehouse) execSQL(ctx context.Context, q string, args ...any) (sql.Res
 	if took := time.Since(start); took >= w.traceOver {
 		text := strings.Join(strings.Fields(q), " ")
 		if len(text) > 200 {
-			text = text[:200] + " …"
+			text = strings.ToValidUTF8(text[:200], "") + " …"
 		}
 		traceMu.Lock()
 		fmt.Fprintf(traceOut, "sql %8.1f ms  %s\n", float64(took.Microseconds())/1000, text)
