@@ -65,16 +65,17 @@ func (l *Ledger) Path() string { return l.path }
 // Read returns the current state (without locking out writers for long).
 func (l *Ledger) Read() (LedgerState, error) {
 	var st LedgerState
-	err := l.update(false, func(s *LedgerState) bool { st = *s; return false })
+	err := l.update(func(s *LedgerState) (bool, bool) { st = *s; return false, false })
 	return st, err
 }
 
-// update runs fn on the state under an exclusive lock and, if fn says so,
-// writes the state back before unlocking; durable also flushes it to
-// disk. The next process to lock the file reads what was written either
-// way (the OS's page cache is shared and outlives a killed process); only
-// a crash of the host itself loses an unflushed write.
-func (l *Ledger) update(durable bool, fn func(*LedgerState) bool) error {
+// update runs fn on the state under an exclusive lock and, if fn says to
+// write, writes the state back before unlocking, flushed to disk if fn
+// says durable. The next process to lock the file reads what was written
+// either way (the OS's page cache is shared and outlives a killed
+// process); only a crash of the host itself loses an unflushed write, or
+// leaves the file half rewritten.
+func (l *Ledger) update(fn func(*LedgerState) (write, durable bool)) error {
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("budget ledger: %w", err)
@@ -91,13 +92,15 @@ func (l *Ledger) update(durable bool, fn func(*LedgerState) bool) error {
 	var st LedgerState
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &st); err != nil {
-			// A torn write cannot happen (fsync before unlock), but a
-			// hand-edited file can: start over rather than refuse to run,
-			// keeping the silence of a full minute to be safe.
+			// A hand-edited file, or one a host crash left half
+			// rewritten (only a slot's write, never one during a
+			// silence, is unflushed: see reserve): start over rather
+			// than refuse to run.
 			st = LedgerState{}
 		}
 	}
-	if !fn(&st) {
+	write, durable := fn(&st)
+	if !write {
 		return nil
 	}
 	out, err := json.Marshal(st)
@@ -113,7 +116,7 @@ func (l *Ledger) update(durable bool, fn func(*LedgerState) bool) error {
 	if !durable {
 		return nil
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		return fmt.Errorf("budget ledger %s: %w", l.path, err)
 	}
 	return nil
@@ -123,13 +126,15 @@ func (l *Ledger) update(durable bool, fn func(*LedgerState) bool) error {
 // free slot and any cool-down, in the file and in memory (whichever is
 // later); the slot after it is interval later.
 //
-// A slot is not flushed to disk: the host's crash that could lose it takes
-// longer to come back from than any pacing interval, and a flush on every
-// request cost an unthrottled run of 2,084 requests 0.6 s of its 18. A
-// rate signal's silence is flushed (see signal).
+// A slot is not flushed to disk unless a silence is on: the host's crash
+// that could lose it takes longer to come back from than any pacing
+// interval, and a flush on every request cost an unthrottled run of 2,084
+// requests 0.6 s of its 18. During a silence every write is flushed, so
+// that a crash in the middle of rewriting the file cannot lose the
+// silence (see signal).
 func (l *Ledger) reserve(now, localNext, localCool time.Time, interval time.Duration) (time.Time, time.Time, error) {
 	var at, cool time.Time
-	err := l.update(false, func(s *LedgerState) bool {
+	err := l.update(func(s *LedgerState) (bool, bool) {
 		// A slot or silence more than maxAhead away was not written by a
 		// live client on this clock (the clock was set back, or the file
 		// came from elsewhere): waiting hours for it would stop the export.
@@ -144,7 +149,7 @@ func (l *Ledger) reserve(now, localNext, localCool time.Time, interval time.Dura
 		s.Next = at.Add(interval)
 		s.Requests++
 		s.Updated = now.UTC()
-		return true
+		return true, s.CoolUntil.After(now)
 	})
 	return at, cool, err
 }
@@ -154,17 +159,20 @@ func (l *Ledger) reserve(now, localNext, localCool time.Time, interval time.Dura
 // ignored signals block an MGR key for six hours).
 func (l *Ledger) signal(now, until time.Time) (time.Time, error) {
 	var cool time.Time
-	err := l.update(true, func(s *LedgerState) bool {
+	err := l.update(func(s *LedgerState) (bool, bool) {
 		s.CoolUntil = latest(s.CoolUntil, until)
 		s.Next = latest(s.Next, s.CoolUntil)
 		s.LastSignal = now.UTC()
 		s.Signals++
 		s.Updated = now.UTC()
 		cool = s.CoolUntil
-		return true
+		return true, true
 	})
 	return cool, err
 }
+
+// syncFile flushes a ledger file to disk (tests count the calls).
+var syncFile = (*os.File).Sync
 
 func latest(ts ...time.Time) time.Time {
 	var m time.Time

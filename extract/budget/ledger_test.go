@@ -140,3 +140,38 @@ func TestLedgerIgnoresSlotsFromTheFarFuture(t *testing.T) {
 		t.Fatalf("waited %s for a slot two days ahead", waited)
 	}
 }
+
+// A request's slot is written without a flush; a rate signal's silence is
+// flushed, and so is every write while it lasts, so that no crash of the
+// host can lose it, even in the middle of a later slot's rewrite.
+func TestLedgerFlushesWhatASilenceNeeds(t *testing.T) {
+	syncs := 0
+	old := syncFile
+	syncFile = func(f *os.File) error { syncs++; return old(f) }
+	t.Cleanup(func() { syncFile = old })
+	l, err := OpenLedger(t.TempDir(), KeyID("mgr", "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	step := func(what string, want int, do func() error) {
+		t.Helper()
+		syncs = 0
+		if err := do(); err != nil {
+			t.Fatal(err)
+		}
+		if syncs != want {
+			t.Errorf("%s: %d flushes, want %d", what, syncs, want)
+		}
+	}
+	reserve := func() error { _, _, err := l.reserve(now, time.Time{}, time.Time{}, 2*time.Second); return err }
+	step("a slot, no silence", 0, reserve)
+	step("a rate signal", 1, func() error { _, err := l.signal(now, now.Add(time.Minute)); return err })
+	now = now.Add(30 * time.Second)
+	step("a slot during the silence", 1, reserve)
+	now = now.Add(5 * time.Minute)
+	step("a slot after it", 0, reserve)
+	if st, err := l.Read(); err != nil || st.Requests != 3 || st.Signals != 1 {
+		t.Errorf("ledger %+v, %v: want 3 requests and 1 signal", st, err)
+	}
+}
