@@ -76,14 +76,11 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 	if err := w.newVersions(ctx, t, hist, changed, nil, runID); err != nil {
 		return err
 	}
-	if w.keyless(t.HistoryTable) {
-		return nil // a rebuild queues its partitions at the swap
-	}
 	// The version an update closed is in its row's old partition.
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, d._oy, d._om, ? FROM %s d WHERE d._op = 'update' AND d._oy IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), Quote(st.delta))
-	if _, err := w.execSQL(ctx, queue, runID); err != nil {
+	if err := w.queueChanged(ctx, t.HistoryTable, queue, runID); err != nil {
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
@@ -105,10 +102,7 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if w.keyless(t.HistoryTable) {
-		return nil // a rebuild queues its partitions at the swap
-	}
-	if _, err := w.execSQL(ctx, queue, append([]any{runID}, args...)...); err != nil {
+	if err := w.queueChanged(ctx, t.HistoryTable, queue, append([]any{runID}, args...)...); err != nil {
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
@@ -254,9 +248,7 @@ func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, co
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', t.account, %s, ? FROM %s t WHERE t.deleted_at IS NULL AND %s
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.FullName(), partitionExpr(t, "t"), tgt, cond)
-	if w.keyless(t) {
-		// a rebuild queues its partitions at the swap
-	} else if _, err := w.execSQL(ctx, queue, append([]any{queuedBy}, args...)...); err != nil {
+	if err := w.queueChanged(ctx, t, queue, append([]any{queuedBy}, args...)...); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	upd := fmt.Sprintf(`UPDATE %s t SET deleted_at = ?, run_id = ? WHERE t.deleted_at IS NULL AND %s`, tgt, cond)

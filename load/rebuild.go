@@ -138,6 +138,17 @@ func (w *Warehouse) queueRebuilt(ctx context.Context, rb *rebuildState, names []
 	return nil
 }
 
+// queueChanged runs queue, a checkpoint's INSERT INTO meta.publish_queue
+// of the partitions its rows of t changed, with args; into a rebuild's
+// shadow it does nothing: the rebuild queues them at the swap.
+func (w *Warehouse) queueChanged(ctx context.Context, t *schema.Table, queue string, args ...any) error {
+	if w.keyless(t) {
+		return nil
+	}
+	_, err := w.execSQL(ctx, queue, args...)
+	return err
+}
+
 // queuePartitions queues every partition of table t that relation (t or
 // its shadow) holds for the accounts (a SQL list).
 func (w *Warehouse) queuePartitions(ctx context.Context, t *schema.Table, relation, accounts, runID string) error {
@@ -153,7 +164,7 @@ func (w *Warehouse) queuePartitions(ctx context.Context, t *schema.Table, relati
 // keyless says whether rows go to a shadow without a primary key: the
 // writers then replace rows by delete and insert, where they otherwise
 // use INSERT OR REPLACE; and their partitions are queued at the swap
-// (queueRebuilt), not by each checkpoint.
+// (queueRebuilt), not by each checkpoint (queueChanged).
 func (w *Warehouse) keyless(t *schema.Table) bool {
 	return w.rebuild != nil && w.rebuild.tables[t.FullName()]
 }

@@ -244,9 +244,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
 		t.FullName(), partitionExpr(t, "d"), delta, delta)
-	if w.keyless(t) {
-		// a rebuild queues its partitions at the swap
-	} else if _, err := w.execSQL(ctx, queue, runID); err != nil {
+	if err := w.queueChanged(ctx, t, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
 	if t.IsChild() {
