@@ -61,7 +61,7 @@ test-stress: $(READER_OK)
 # a timed run; a count has no deadline. 500000x is about two minutes a
 # target here.
 FUZZTIME ?= 500000x
-FUZZ_TARGETS := transform:FuzzPage transform:FuzzDecoder transform:FuzzParseTimestamp \
+FUZZ_TARGETS := transform:FuzzPage transform:FuzzDecoder transform:FuzzAppendJSON transform:FuzzParseTimestamp \
 	transform:FuzzParseMoney transform:FuzzPlainDecimal \
 	extract/mgr:FuzzDecode extract/repairops:FuzzDecode config:FuzzLoad
 fuzz:

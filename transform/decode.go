@@ -18,12 +18,18 @@ const maxDepth = 10000
 // every page; TestDecoderMatchesEncodingJSON and FuzzDecoder hold it to
 // encoding/json's results and errors.
 type decoder struct {
-	b     []byte
+	b []byte
+	// s is b as one string: plain strings and numbers are cut from it,
+	// one copy of the page instead of one allocation per value.
+	s     string
 	i     int
 	depth int
 	// deepest and longest are the deepest nesting and the longest string
 	// (bytes as written) of the value being read, for the record bounds.
 	deepest, longest int
+	// sizes are the key counts of the last objects read at the first
+	// depths: a page's records share a shape, so they size the next maps.
+	sizes [6]int
 }
 
 // The bounds of one record: a record nested deeper, or holding a longer
@@ -157,7 +163,13 @@ func (d *decoder) object() (any, error) {
 	}
 	defer func() { d.depth-- }()
 	d.i++ // {
-	m := make(map[string]any, 8)
+	var m map[string]any
+	if d.depth < len(d.sizes) {
+		m = make(map[string]any, max(8, d.sizes[d.depth]))
+		defer func() { d.sizes[d.depth] = len(m) }() // runs before the depth's own defer
+	} else {
+		m = make(map[string]any, 8)
+	}
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
@@ -250,7 +262,7 @@ func (d *decoder) str() (string, error) {
 			raw := d.b[start:d.i]
 			d.longest = max(d.longest, len(raw)-2)
 			if plain {
-				return string(raw[1 : len(raw)-1]), nil
+				return d.s[start+1 : d.i-1], nil
 			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
@@ -309,12 +321,17 @@ func (d *decoder) number() (any, error) {
 			return nil, d.fail("invalid number")
 		}
 	}
-	return json.Number(d.b[start:d.i]), nil
+	return json.Number(d.s[start:d.i]), nil
 }
+
+// newDecoder reads b. The values it gives share one copy of b (not b
+// itself: the caller may reuse it), so a string kept past the batch should
+// be cloned, or it holds the whole page.
+func newDecoder(b []byte) decoder { return decoder{b: b, s: string(b)} }
 
 // decodeValue decodes one JSON value, whole.
 func decodeValue(b []byte) (any, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	v, err := d.value()
 	if err == nil {
 		err = d.end()

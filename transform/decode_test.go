@@ -107,3 +107,40 @@ func TestZone(t *testing.T) {
 		}
 	}
 }
+
+// appendJSON writes what encoding/json.Marshal writes, byte for byte, for
+// every value the decoder gives.
+func TestAppendJSONMatchesMarshal(t *testing.T) {
+	extra := []string{
+		`{"b":1,"a":{"z":[1,"x",null,true,false,{}],"y":"<tag> & \u2028 \u2029"},"":"","\u00e9":"\b\f\n\r\t\u0001\u001f\u007f"}`,
+		"\"bad \xff byte and \xe2\x80 cut\"", `"caf\u00e9 漢字 \ud83d\ude00"`, `{"k\"ey":"v\\al"}`, `[]`, `[[[]]]`, `-0.5e+10`,
+	}
+	for _, c := range append(decoderCases, extra...) {
+		v, err := decodeValue([]byte(c))
+		if err != nil {
+			continue
+		}
+		want, werr := json.Marshal(v)
+		got, gerr := appendJSON(nil, v)
+		if werr != nil || gerr != nil || !bytes.Equal(got, want) {
+			t.Errorf("%q: appendJSON %s (%v), Marshal %s (%v)", c, got, gerr, want, werr)
+		}
+	}
+}
+
+func FuzzAppendJSON(f *testing.F) {
+	for _, c := range decoderCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := decodeValue(b)
+		if err != nil {
+			return
+		}
+		want, werr := json.Marshal(v)
+		got, gerr := appendJSON(nil, v)
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Errorf("%q: appendJSON %s (%v), Marshal %s (%v)", b, got, gerr, want, werr)
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 		over string // why it exceeds the record bounds
 	}
 	var recs []record
-	d := decoder{b: records}
+	d := newDecoder(records)
 	if err := d.splitArray(func(v any, raw []byte, over string) { recs = append(recs, record{v, raw, over}) }); err != nil {
 		return nil, fmt.Errorf("transform %s: page is not a JSON array: %w", t.FullName(), err)
 	}
@@ -127,11 +128,12 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 	b := &Batch{Table: t, Drift: map[string]string{}}
 	rb := array.NewRecordBuilder(mem, ArrowSchema(t))
 	defer rb.Release()
-	row := make([]any, len(t.Columns))
+	row := make([]cell, len(t.Columns))
 	declared := declaredPaths(t)
+	used := map[string]bool{}
 	kids := make([]*childBuilder, len(t.Children))
 	for i, ct := range t.Children {
-		kids[i] = &childBuilder{batch: &Batch{Table: ct, Drift: map[string]string{}}, rb: array.NewRecordBuilder(mem, ArrowSchema(ct)), declared: declaredPaths(ct)}
+		kids[i] = &childBuilder{batch: &Batch{Table: ct, Drift: map[string]string{}}, rb: array.NewRecordBuilder(mem, ArrowSchema(ct)), declared: declaredPaths(ct), used: map[string]bool{}}
 		defer kids[i].rb.Release()
 	}
 	for _, rec := range recs {
@@ -141,6 +143,7 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 			if ok {
 				key, _ = parseString(obj["id"])
 			}
+			key = strings.Clone(key) // not the page's copy
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: bytes.Clone(rec.raw), Reason: rec.over})
 			continue
 		}
@@ -148,7 +151,7 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Raw: bytes.Clone(rec.raw), Reason: fmt.Sprintf("record is %s, not an object", describe(rec.v))})
 			continue
 		}
-		err := fillRow(t, obj, meta, row, declared, b.Drift)
+		err := fillRow(t, obj, meta, row, declared, used, b.Drift)
 		for _, k := range kids {
 			if err == nil {
 				err = k.collect(t, obj, row, meta)
@@ -156,6 +159,7 @@ func Page(t *schema.Table, records []byte, meta Meta, mem memory.Allocator) (*Ba
 		}
 		if err != nil {
 			key, _ := parseString(obj["id"])
+			key = strings.Clone(key)
 			b.Rejects = append(b.Rejects, Reject{Table: t.FullName(), Key: key, Raw: bytes.Clone(rec.raw), Reason: err.Error()})
 			for _, k := range kids {
 				k.pending, k.pendingParent = k.pending[:0], nil
@@ -182,13 +186,14 @@ type childBuilder struct {
 	batch         *Batch
 	rb            *array.RecordBuilder
 	declared      map[string]bool
-	pending       [][]any
+	used          map[string]bool // fillRow's, kept for its buckets
+	pending       [][]cell        // its rows are reused once flushed
 	pendingParent *string
 }
 
 // collect reads the child array of the parent record obj, whose typed row is
 // parentRow.
-func (k *childBuilder) collect(parent *schema.Table, obj map[string]any, parentRow []any, meta Meta) error {
+func (k *childBuilder) collect(parent *schema.Table, obj map[string]any, parentRow []cell, meta Meta) error {
 	ct := k.batch.Table
 	v, path, found := arrayValue(obj, ct.ArrayPaths)
 	if !found {
@@ -206,21 +211,27 @@ func (k *childBuilder) collect(parent *schema.Table, obj map[string]any, parentR
 		if !ok {
 			return fmt.Errorf("%s line %d: %s[%d] is %s, not an object", ct.Name, i+1, path, i, describe(it))
 		}
-		row := make([]any, len(ct.Columns))
-		if err := fillRow(ct, elem, meta, row, k.declared, k.batch.Drift); err != nil {
+		var row []cell
+		if n := len(k.pending); n < cap(k.pending) && k.pending[:n+1][n] != nil {
+			row = k.pending[:n+1][n] // a flushed row's cells
+		} else {
+			row = make([]cell, len(ct.Columns))
+		}
+		if err := fillRow(ct, elem, meta, row, k.declared, k.used, k.batch.Drift); err != nil {
 			return fmt.Errorf("%s line %d: %w", ct.Name, i+1, err)
 		}
 		for j, c := range ct.Columns {
 			switch {
 			case c.Name == schema.ColLineNo:
-				row[j] = int64(i + 1)
+				row[j] = num(int64(i + 1))
 			case c.Parent != "":
 				row[j] = parentRow[parent.ColumnIndex(c.Parent)]
 			}
 		}
 		k.pending = append(k.pending, row)
 	}
-	id := fmt.Sprint(parentRow[parent.ColumnIndex(parent.Key[1])])
+	keyCol := parent.ColumnIndex(parent.Key[1])
+	id := parentRow[keyCol].text(parent.Columns[keyCol].Type)
 	k.pendingParent = &id
 	return nil
 }
@@ -275,16 +286,16 @@ func lookup(obj map[string]any, path string) (any, bool) {
 
 // fillRow converts one record into typed values in row (nil for NULL), or
 // says which column failed and why.
-func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared map[string]bool, drift map[string]string) error {
-	used := make(map[string]bool, len(t.Columns))
+func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []cell, declared, used map[string]bool, drift map[string]string) error {
+	clear(used)
 	for i, c := range t.Columns {
-		row[i] = nil
+		row[i] = cell{}
 		if c.Fixed && !recordHas(obj, c.Paths) {
 			v, ok := meta.Fixed[c.Name]
 			if !ok || v == "" {
 				return fmt.Errorf("column %s: no value from the request (a page of %s must name its %s)", c.Name, t.FullName(), c.Name)
 			}
-			row[i] = v
+			row[i] = text(v)
 			continue
 		}
 		if c.System {
@@ -328,15 +339,16 @@ func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []any, declared
 			used[p] = true // its content goes to the child table
 		}
 	}
-	row[t.ColumnIndex(schema.ColAccount)] = meta.Account
-	row[t.ColumnIndex(schema.ColExtractedAt)] = meta.ExtractedAt.UTC()
-	row[t.ColumnIndex(schema.ColRunID)] = meta.RunID
-	if extra := remainder(obj, "", declared, used, drift); len(extra) > 0 {
-		js, err := json.Marshal(extra)
+	row[t.ColumnIndex(schema.ColAccount)] = text(meta.Account)
+	row[t.ColumnIndex(schema.ColExtractedAt)] = num(meta.ExtractedAt.UnixMicro())
+	row[t.ColumnIndex(schema.ColRunID)] = text(meta.RunID)
+	var path [128]byte
+	if extra := remainder(obj, path[:0], declared, used, drift); len(extra) > 0 {
+		js, err := appendJSON(nil, extra)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", schema.ColExtra, err)
 		}
-		row[t.ColumnIndex(schema.ColExtra)] = string(js)
+		row[t.ColumnIndex(schema.ColExtra)] = text(string(js))
 	}
 	return nil
 }
@@ -351,30 +363,38 @@ func recordHas(obj map[string]any, paths []string) bool {
 	return false
 }
 
-func convert(c schema.Column, v any) (any, error) {
+func convert(c schema.Column, v any) (cell, error) {
 	if c.Round && (c.Type == schema.Money || c.Type == schema.Decimal) {
-		return roundDecimal(v, schema.MoneyPrecision, c.Type.Scale())
+		n, err := roundDecimal(v, schema.MoneyPrecision, c.Type.Scale())
+		return num(n), err
 	}
 	switch t := c.Type; t {
 	case schema.String:
-		return parseString(v)
+		s, err := parseString(v)
+		return text(s), err
 	case schema.Int:
-		return parseInt(v)
+		n, err := parseInt(v)
+		return num(n), err
 	case schema.Money:
-		return parseMoney(v)
+		n, err := parseMoney(v)
+		return num(n), err
 	case schema.Decimal:
-		return parseDecimal(v, schema.DecimalPrecision, schema.DecimalScale)
+		n, err := parseDecimal(v, schema.DecimalPrecision, schema.DecimalScale)
+		return num(n), err
 	case schema.Timestamp:
-		return parseTimestamp(v)
+		ts, err := parseTimestamp(v)
+		return num(ts.UnixMicro()), err
 	case schema.Date:
-		return parseDate(v)
+		d, err := parseDate(v)
+		return num(int64(arrow.Date32FromTime(d))), err
 	case schema.Bool:
-		return parseBool(v)
+		b, err := parseBool(v)
+		return cell{set: true, b: b}, err
 	case schema.JSON:
 		b, err := json.Marshal(v)
-		return string(b), err
+		return text(string(b)), err
 	}
-	return nil, fmt.Errorf("no conversion for %v", c.Type)
+	return cell{}, fmt.Errorf("no conversion for %v", c.Type)
 }
 
 // declaredPaths is every JSON path a table reads and every object on the
@@ -402,20 +422,23 @@ func declaredPaths(t *schema.Table) map[string]bool {
 // remainder is the part of obj no column consumed: undeclared fields, and
 // alternative spellings that were present but not used. Nulls and empty
 // objects at declared paths carry no information and are not kept.
-func remainder(obj map[string]any, prefix string, declared, used map[string]bool, drift map[string]string) map[string]any {
+// prefix is the path of obj ("" or "status."), in a buffer the paths
+// below it are built in: a string per field would cost an allocation.
+func remainder(obj map[string]any, prefix []byte, declared, used map[string]bool, drift map[string]string) map[string]any {
 	var out map[string]any
 	for k, v := range obj {
-		p := prefix + k
-		if used[p] {
+		p := append(prefix, k...)
+		if used[string(p)] {
 			continue
 		}
 		switch m, isObj := v.(map[string]any); {
-		case declared[p] && isObj:
-			v = remainder(m, p+".", declared, used, drift)
-			if len(v.(map[string]any)) == 0 {
+		case declared[string(p)] && isObj:
+			sub := remainder(m, append(p, '.'), declared, used, drift)
+			if len(sub) == 0 {
 				continue
 			}
-		case declared[p] && v == nil:
+			v = sub
+		case declared[string(p)] && v == nil:
 			continue
 		default:
 			// Undeclared, or a declared spelling not used because another
@@ -433,10 +456,11 @@ func remainder(obj map[string]any, prefix string, declared, used map[string]bool
 var secretName = regexp.MustCompile(`(?i)key|token|secret|passw|pass_?code|auth|pin\b`)
 
 // notedrift records an example for an undeclared field, once per batch.
-func notedrift(drift map[string]string, path string, v any) {
-	if _, ok := drift[path]; ok {
+func notedrift(drift map[string]string, p []byte, v any) {
+	if _, ok := drift[string(p)]; ok {
 		return
 	}
+	path := string(p)
 	if secretName.MatchString(path) {
 		drift[path] = "[redacted]"
 		return
@@ -483,26 +507,49 @@ func (b *Batch) DriftPaths() []string {
 	return ps
 }
 
-func appendRow(rb *array.RecordBuilder, row []any) {
+// cell is one typed value of a row, unboxed: a page's rows held as []any
+// cost an allocation per number and instant.
+type cell struct {
+	set bool   // false: NULL
+	s   string // String, JSON
+	// n is an Int; a Money or Decimal in units of its scale; a Timestamp
+	// in microseconds since the epoch; a Date in days since it.
+	n int64
+	b bool // Bool
+}
+
+func text(s string) cell { return cell{set: true, s: s} }
+func num(n int64) cell   { return cell{set: true, n: n} }
+
+// text gives a key column's value as text (a parent id for Batch.Parents),
+// not sharing the page's memory.
+func (c cell) text(t schema.Type) string {
+	if t == schema.Int {
+		return strconv.FormatInt(c.n, 10)
+	}
+	return strings.Clone(c.s)
+}
+
+func appendRow(rb *array.RecordBuilder, row []cell) {
 	for i, v := range row {
 		fb := rb.Field(i)
-		if v == nil {
+		if !v.set {
 			fb.AppendNull()
 			continue
 		}
 		switch b := fb.(type) {
 		case *array.StringBuilder:
-			b.Append(v.(string))
+			b.Append(v.s)
 		case *array.Int64Builder:
-			b.Append(v.(int64))
+			b.Append(v.n)
 		case *array.Decimal128Builder:
-			b.Append(decimal128.FromI64(v.(int64)))
+			b.Append(decimal128.FromI64(v.n))
 		case *array.TimestampBuilder:
-			b.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
+			b.Append(arrow.Timestamp(v.n))
 		case *array.Date32Builder:
-			b.Append(arrow.Date32FromTime(v.(time.Time)))
+			b.Append(arrow.Date32(v.n))
 		case *array.BooleanBuilder:
-			b.Append(v.(bool))
+			b.Append(v.b)
 		default:
 			panic(fmt.Sprintf("transform: no builder for %T", fb))
 		}
