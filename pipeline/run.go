@@ -61,10 +61,30 @@ const (
 // checkpoint.
 const CheckpointCommitted = "checkpoint committed"
 
-// PageBuffer is how many fetched pages may wait for the loader: a page
-// fetched but not yet archived is lost (and paid for again) if the process
-// dies.
-const PageBuffer = 2
+// PageBuffer and MaxPageBuffer bound how many fetched pages may wait for
+// the loader (PageBufferFor): a page fetched but not yet archived is lost,
+// and paid for again, if the process dies.
+const (
+	PageBuffer    = 2
+	MaxPageBuffer = 64
+)
+
+// PageBufferFor is how many fetched pages may wait for the loader when the
+// accounts go at these paces: what the fastest of them fetches in a second,
+// at least PageBuffer and at most MaxPageBuffer. At the sources' documented
+// rates (MGR's 30 a minute, RepairOps' hourly quotas) that is PageBuffer: a
+// crash costs two pages. An account allowed far more (a limit overridden,
+// a fast API) would otherwise wait on every checkpoint: the loader commits
+// for a few hundred milliseconds while it fetches a page every few; a
+// crash then costs at most a second of its budget. The fastest account,
+// not their sum: the pages a run holds must not grow with its accounts.
+func PageBufferFor(paces ...extract.Pace) int {
+	fastest := 0.0
+	for _, p := range paces {
+		fastest = max(fastest, p.PerMinute/60)
+	}
+	return min(MaxPageBuffer, max(PageBuffer, int(fastest)))
+}
 
 // PreparingPages is how many accounts may hold a page turned into rows
 // that the loader has not taken yet: as many as there are cores to turn
@@ -227,9 +247,11 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 		return Report{}, err
 	}
 
-	// A small buffer: a page fetched but not yet archived is lost (and
-	// paid for again) if the process dies.
-	pages := make(chan page, PageBuffer)
+	paces := make([]extract.Pace, len(accts))
+	for i, x := range accts {
+		paces[i] = x.src.Pace(x.a)
+	}
+	pages := make(chan page, PageBufferFor(paces...))
 	preparing := make(chan struct{}, PreparingPages())
 	for _, x := range accts {
 		x.runID, x.clock, x.pages, x.preparing, x.raw, x.hook = runID, clock, pages, preparing, cfg.RawDir(), opt.Hook

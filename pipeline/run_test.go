@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/archive"
 	"github.com/repairshop/export/extract/budget"
 	"github.com/repairshop/export/extract/sources"
@@ -87,5 +89,29 @@ func TestCheckpointCadence(t *testing.T) {
 				t.Errorf("%d checkpoints, want %d", commits, tc.commits)
 			}
 		})
+	}
+}
+
+// The page buffer holds a second of the fastest account's requests: two
+// pages at the sources' documented rates (a crash costs two), up to 64
+// for an account allowed far more; many slow accounts do not add up.
+func TestPageBufferHoldsASecondOfTheFastestAccount(t *testing.T) {
+	mgrDocumented := extract.Pace{PerMinute: 30 * budget.DefaultHeadroom}
+	repairOpsHourly := extract.Pace{PerMinute: 1000.0 / 60, PerHour: 1000}
+	for _, tc := range []struct {
+		name  string
+		paces []extract.Pace
+		want  int
+	}{
+		{"no account", nil, PageBuffer},
+		{"MGR at its documented rate", []extract.Pace{mgrDocumented}, PageBuffer},
+		{"RepairOps at an hourly quota", []extract.Pace{repairOpsHourly}, PageBuffer},
+		{"two hundred slow accounts", slices.Repeat([]extract.Pace{mgrDocumented}, 200), PageBuffer},
+		{"one account at 20 requests a second", []extract.Pace{mgrDocumented, {PerMinute: 1200}}, 20},
+		{"an unthrottled account", []extract.Pace{{PerMinute: 1e6}}, MaxPageBuffer},
+	} {
+		if got := PageBufferFor(tc.paces...); got != tc.want {
+			t.Errorf("%s: %d pages, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -337,7 +337,8 @@ func TestCappedBackfillConverges(t *testing.T) {
 	}
 	// Details are fetched once each; a kill may cost a re-fetch of what it
 	// had not committed: the pages since the checkpoint (5 here), those
-	// waiting for the loader and one in flight per account.
+	// waiting for the loader (a second of the account's pace) and one in
+	// flight per account.
 	fetched := map[string]int{}
 	for _, r := range capped.Log() {
 		p := strings.TrimPrefix(r.Path, "/v1/")
@@ -349,7 +350,11 @@ func TestCappedBackfillConverges(t *testing.T) {
 	for _, n := range fetched {
 		again += n - 1
 	}
-	perKill := 5 + pipeline.PageBuffer + len(capped.Shops)
+	parsed, err := config.Load(capCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perKill := 5 + pipeline.PageBufferFor(mgr.Source.Pace(parsed.Accounts[0])) + len(capped.Shops)
 	if again > perKill*kills {
 		t.Errorf("%d detail re-fetches over %d kills, want at most %d", again, kills, perKill*kills)
 	}
