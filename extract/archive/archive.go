@@ -30,6 +30,8 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/repairshop/export/extract/listing"
 )
 
 // Ext is the archive files' extension.
@@ -115,7 +117,7 @@ func (e Entry) Records() (json.RawMessage, error) {
 			kept = append(kept, it)
 		}
 	}
-	return json.Marshal(kept)
+	return listing.JoinArray(kept), nil
 }
 
 // encoder is the zstd encoder every Writer shares. Each page is a frame

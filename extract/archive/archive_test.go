@@ -200,3 +200,23 @@ func TestSyncFlushesOnlyWhatIsNew(t *testing.T) {
 		t.Fatalf("close: %v, %d fsyncs in all, want 3 (nothing new)", err, fsyncs)
 	}
 }
+
+// A list page's records after its repeats are dropped are the records as
+// the API wrote them: not re-encoded (spacing kept, < and & not escaped).
+func TestRecordsKeepWhatIsKeptAsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		body    string
+		dropped []int
+		want    string
+	}{
+		{"none dropped", `[ {"id": 1} ]`, nil, `[ {"id": 1} ]`},
+		{"the middle one", "[ {\"id\": 1, \"note\": \"a < b & c\"} ,{\"id\":2},\n {\"id\" :3} ]", []int{1}, `[{"id": 1, "note": "a < b & c"},{"id" :3}]`},
+		{"all", `[{"id":1},{"id":2}]`, []int{0, 1}, `[]`},
+	} {
+		got, err := Entry{Kind: KindList, Resource: "tickets", Body: []byte(tc.body), Dropped: tc.dropped}.Records()
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: %s (%v), want %s", tc.name, got, err, tc.want)
+		}
+	}
+}

@@ -113,7 +113,7 @@ func (w Walk) Run(ctx context.Context, fn func(extract.Page) error) error {
 		}
 		anon += nameless
 		page.Count = len(fresh)
-		page.Records, _ = json.Marshal(fresh) // RawMessages re-joined: cannot fail
+		page.Records = listing.JoinArray(fresh)
 		// A page of records already seen, the first time: a cache may have
 		// served an earlier page again. Ask for the same offset once more
 		// rather than step over the records it should have held.
