@@ -284,7 +284,7 @@ func lookup(obj map[string]any, path string) (any, bool) {
 	return cur, cur != nil
 }
 
-// fillRow converts one record into typed values in row (nil for NULL), or
+// fillRow converts one record into typed cells in row (unset for NULL), or
 // says which column failed and why.
 func fillRow(t *schema.Table, obj map[string]any, meta Meta, row []cell, declared, used map[string]bool, drift map[string]string) error {
 	clear(used)
