@@ -118,7 +118,10 @@ func (c *Client) ListFrom(ctx context.Context, res Resource, start int, fn func(
 		API: "mgr", Resource: res.Name, Start: start, PageSize: PageSize,
 		Overlap: Overlap, MaxStepBacks: maxStepBacks, MaxEmptyPages: maxEmptyPages,
 		WholeWhenRepeated: res.Reference,
-		Log:               c.http.Log, Now: c.http.Clock.Now,
+		// Every MGR listing reads to its end (its callbacks never stop
+		// one), so the next page is asked for while this one is decoded.
+		Ahead: true,
+		Log:   c.http.Log, Now: c.http.Clock.Now,
 		Fetch: func(ctx context.Context, offset int) (paging.Answer, error) {
 			params := rest.Params(res.Params)
 			params.Set("limit", strconv.Itoa(PageSize))

@@ -62,6 +62,12 @@ type Walk struct {
 	WholeWhenRepeated bool
 	// Fetch asks for the page at offset.
 	Fetch func(ctx context.Context, offset int) (Answer, error)
+	// Ahead asks for the next page while fn takes this one (Fetch then
+	// runs in another goroutine, one call at a time): the request's wait
+	// and the callback's work overlap. Only for a listing whose callback
+	// never returns Stop: a page asked for ahead of a stop is a request
+	// spent for nothing.
+	Ahead bool
 	Log   *slog.Logger
 	Now   func() time.Time
 }
@@ -88,8 +94,10 @@ func (w Walk) Run(ctx context.Context, fn func(extract.Page) error) error {
 	seen := map[string]struct{}{}
 	stale, total, anon, stepBacks := 0, -1, 0, 0
 	overlapped := false // this page starts Overlap records early
+	ahead := prefetcher{fetch: w.Fetch}
+	defer ahead.wait()
 	for offset := max(w.Start, 0); ; {
-		a, err := w.Fetch(ctx, offset)
+		a, err := ahead.get(ctx, offset)
 		if err != nil {
 			return fmt.Errorf("%s: list %s at offset %d: %w", w.API, w.Resource, offset, err)
 		}
@@ -120,6 +128,15 @@ func (w Walk) Run(ctx context.Context, fn func(extract.Page) error) error {
 		again := len(fresh) == 0 && !page.Last && !w.WholeWhenRepeated && stale == 0 && offset > 0
 		if again {
 			page.Next = offset
+		}
+		if w.Ahead && !page.Last && len(fresh) > 0 {
+			// The next page is asked for while fn takes this one: where
+			// it starts is known from this page alone (see below).
+			next := a.Next
+			if next-offset > overlap && nameless == 0 {
+				next -= overlap
+			}
+			ahead.start(ctx, next)
 		}
 		if err := fn(page); err != nil {
 			if errors.Is(err, Stop) {
@@ -197,4 +214,49 @@ func Fresh(seen map[string]struct{}, items []json.RawMessage) (fresh []json.RawM
 		fresh = append(fresh, it)
 	}
 	return fresh, dropped, nameless
+}
+
+// prefetcher holds the one page asked for ahead of the loop (Walk.Ahead):
+// while the callback takes a page, the next is on its way. It is started
+// only when the page just read says that there is a next one and where it
+// starts, so it is the request the loop makes next: no request is made
+// that the loop would not have made, unless the callback fails (the
+// request is then cancelled, and may have reached the API).
+type prefetcher struct {
+	fetch  func(ctx context.Context, offset int) (Answer, error)
+	offset int
+	done   chan struct{}
+	cancel context.CancelFunc
+	a      Answer
+	err    error
+}
+
+func (p *prefetcher) start(ctx context.Context, offset int) {
+	p.wait()
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.offset, p.done = offset, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.a, p.err = p.fetch(ctx, offset)
+	}()
+}
+
+// get is the page at offset: the one fetched ahead, or asked for now.
+func (p *prefetcher) get(ctx context.Context, offset int) (Answer, error) {
+	if p.done != nil && p.offset == offset {
+		<-p.done
+		p.done, p.cancel = nil, nil
+		return p.a, p.err
+	}
+	p.wait()
+	return p.fetch(ctx, offset)
+}
+
+// wait drops a page fetched ahead (and stops its request).
+func (p *prefetcher) wait() {
+	if p.done != nil {
+		p.cancel()
+		<-p.done
+		p.done, p.cancel = nil, nil
+	}
 }

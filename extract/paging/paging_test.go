@@ -3,10 +3,13 @@ package paging
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/repairshop/export/extract"
 )
@@ -226,5 +229,125 @@ func TestFreshDropsRepeatsByIDAndKeepsRecordsWithout(t *testing.T) {
 	fresh, dropped, nameless := Fresh(seen, raw)
 	if len(fresh) != 2 || fmt.Sprint(dropped) != "[0 3]" || nameless != 1 {
 		t.Errorf("fresh %s, dropped %v, nameless %d", fresh, dropped, nameless)
+	}
+}
+
+// Asking for the next page ahead changes nothing the listing passes on
+// or asks for: the same records, the same error, the same requests, in
+// each of the guards' cases.
+func TestAheadListsWhatTheLoopWouldHaveListed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		list  func() *list
+		whole bool
+	}{
+		{"a quiet list", func() *list { return newList(23, 10) }, false},
+		{"a full last page", func() *list { return newList(30, 10) }, false},
+		{"a record deleted behind", func() *list {
+			l := newList(30, 10)
+			l.change = func(l *list, n int) {
+				if n == 2 {
+					l.remove("3")
+				}
+			}
+			return l
+		}, false},
+		{"more moved than the overlap", func() *list {
+			l := newList(40, 10)
+			l.change = func(l *list, n int) {
+				if n == 2 {
+					for _, id := range []string{"1", "2", "4", "5", "6"} {
+						l.remove(id)
+					}
+				}
+			}
+			return l
+		}, false},
+		{"records inserted ahead", func() *list {
+			l := newList(25, 10)
+			l.change = func(l *list, n int) {
+				if n == 2 {
+					l.ids = append([]string{"new1", "new2", "new3"}, l.ids...)
+				}
+			}
+			return l
+		}, false},
+		{"a page served twice", func() *list { l := newList(30, 10); l.twice = 1; return l }, false},
+		{"a server that ignores offset", func() *list { l := newList(30, 10); l.ignoreOffset = true; return l }, false},
+		{"a short list served whole", func() *list { l := newList(10, 10); l.ignoreOffset = true; return l }, true},
+		{"records without an id", func() *list { l := newList(20, 10); l.ids[4] = "nameless-a"; return l }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var outcome [2]string
+			for i, ahead := range []bool{false, true} {
+				l := tc.list()
+				got, err := run(t, l, Walk{Ahead: ahead, WholeWhenRepeated: tc.whole})
+				outcome[i] = fmt.Sprintf("records %v, error %v, %d requests", got, err, l.requests)
+			}
+			if outcome[0] != outcome[1] {
+				t.Errorf("page by page: %s\nahead:        %s", outcome[0], outcome[1])
+			}
+		})
+	}
+}
+
+// With Ahead, the next page is on its way while the callback still holds
+// this one.
+func TestAheadAsksForTheNextPageWhileTheCallbackWorks(t *testing.T) {
+	l := newList(30, 10)
+	asked := make(chan int, 10)
+	w := Walk{API: "test", Resource: "things", PageSize: 10, Ahead: true, Fetch: func(ctx context.Context, offset int) (Answer, error) {
+		asked <- offset
+		return l.fetch(ctx, offset)
+	}}
+	pages := 0
+	err := w.Run(context.Background(), func(p extract.Page) error {
+		if pages++; p.Last {
+			return nil
+		}
+		<-asked // this page's own request
+		select {
+		case off := <-asked:
+			asked <- off // leave it for the next page's turn
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("page %d: the next page was not asked for while the callback held this one", pages)
+		}
+		return nil
+	})
+	if err != nil || pages != 4 {
+		t.Fatalf("%v after %d pages", err, pages)
+	}
+}
+
+// A callback that fails ends the listing with its error, and the page
+// asked for ahead is cancelled and waited for: no request outlives Run.
+func TestAFailingCallbackCancelsThePageAskedForAhead(t *testing.T) {
+	l := newList(30, 10)
+	var inFlight atomic.Int32
+	started := make(chan struct{}, 1)
+	w := Walk{API: "test", Resource: "things", PageSize: 10, Ahead: true, Fetch: func(ctx context.Context, offset int) (Answer, error) {
+		if offset == 0 {
+			return l.fetch(ctx, offset)
+		}
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		started <- struct{}{}
+		<-ctx.Done() // a slow server: only the cancel ends it
+		return Answer{}, ctx.Err()
+	}}
+	failed := errors.New("the loader failed")
+	err := w.Run(context.Background(), func(extract.Page) error {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Error("the next page was not asked for ahead")
+		}
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Fatalf("err = %v, want the callback's", err)
+	}
+	if n := inFlight.Load(); n != 0 {
+		t.Errorf("%d requests still running after Run returned", n)
 	}
 }
