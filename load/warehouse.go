@@ -279,7 +279,6 @@ func lockHint(err error) error {
 	return err
 }
 
-// Close releases the connection and the file.
 // Flush writes what the write-ahead log holds into the warehouse file
 // (CHECKPOINT). DuckDB does it on close too, but there a failure (a full
 // disk, a file-size limit) is silent: the data is safe in the WAL, yet
@@ -293,6 +292,7 @@ func (w *Warehouse) Flush(ctx context.Context) error {
 	return nil
 }
 
+// Close releases the connection and the file.
 func (w *Warehouse) Close() error {
 	var errs []error
 	if w.conn != nil {
