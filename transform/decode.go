@@ -29,6 +29,8 @@ type decoder struct {
 	deepest, longest int
 	// sizes are the key counts of the last objects read at the first
 	// depths: a page's records share a shape, so they size the next maps.
+	// A map is made at most as large as the object before it, which the
+	// page itself held.
 	sizes [6]int
 }
 
