@@ -166,15 +166,6 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 		return rep, fmt.Errorf("rebuild: %w", err)
 	}
 	rep.Took = clock.Now().Sub(started)
-	// The warehouse file is written before the publish, not after: the
-	// CHECKPOINT's own memory would add to what the publish's queries
-	// leave in DuckDB's buffer pool (a 100k-ticket run peaked 55-60 MB
-	// lower). A failure here leaves the partitions queued for the next
-	// run's publish.
-	if err := w.Flush(ctx); err != nil {
-		rep.Unpublished = true
-		return rep, err
-	}
 	if rep.Published, err = publish(ctx, w, cfg, runID, clock); err != nil {
 		rep.Unpublished = true
 		return rep, err

@@ -335,15 +335,6 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (Report, error) {
 	if rep.Backlog, err = w.DetailBacklog(dbctx); err != nil {
 		return rep, storageError(err, runErr)
 	}
-	// The warehouse file is written before the publish, not after: the
-	// CHECKPOINT's own memory would add to what the publish's queries
-	// leave in DuckDB's buffer pool (a 100k-ticket run peaked 55-60 MB
-	// lower). A failure here leaves the partitions queued for the next
-	// run's publish.
-	if err := w.Flush(dbctx); err != nil {
-		rep.Unpublished = true
-		return rep, storageError(err, runErr)
-	}
 	if rep.Published, err = publish(dbctx, w, cfg, runID, clock); err != nil {
 		rep.Unpublished = true
 		return rep, storageError(err, runErr)
@@ -442,8 +433,15 @@ func ConformedViews() []load.View {
 	return out
 }
 
-// publish writes the queued Parquet partitions and marks the run published.
+// publish writes the warehouse file, then the queued Parquet partitions,
+// and marks the run published. The file is written first, not after: the
+// CHECKPOINT's own memory would add to what the publish's queries leave in
+// DuckDB's buffer pool (a 100k-ticket run peaked 55-60 MB lower). A
+// failure of either leaves the partitions queued for the next run.
 func publish(ctx context.Context, w *load.Warehouse, cfg *config.Config, runID string, clock budget.Clock) ([]load.Published, error) {
+	if err := w.Flush(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.Parquet == "" {
 		return nil, nil
 	}
