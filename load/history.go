@@ -73,7 +73,13 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 			WHERE d._op IN ('insert', 'update')`,
 			runStartSQL("d.run_id", "d.extracted_at"), Quote(st.delta), id, hist, w.detailsTable(), t.Resource, id, id, id)
 	}
-	if err := w.newVersions(ctx, t, hist, changed, nil, runID); err != nil {
+	// A top-level row's versions are written with it (it is never removed):
+	// a row new to the table has none to replace.
+	stored := "d._op = 'update'"
+	if t.IsChild() {
+		stored = ""
+	}
+	if err := w.newVersions(ctx, t, hist, changed, nil, runID, stored); err != nil {
 		return err
 	}
 	// The version an update closed is in its row's old partition.
@@ -89,9 +95,15 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 // newVersions closes the current versions of the rows that rows selects
 // (with args: the table's columns and _from, the new version's start) and
 // adds theirs. A current version from the same run is replaced instead.
-func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any, runID string) error {
+// Into a rebuild's keyless shadow, stored selects the rows that may have
+// a version (see replaceRows): the others have none to close or replace.
+func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any, runID, stored string) error {
+	closing := rows
+	if stored != "" && w.keyless(t.HistoryTable) {
+		closing = fmt.Sprintf("SELECT * FROM (%s) d WHERE %s", rows, stored)
+	}
 	closeOld := fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d
-		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, hist, rows, keyJoin(t, "h", "d"))
+		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, hist, closing, keyJoin(t, "h", "d"))
 	add := fmt.Sprintf(`SELECT d.* EXCLUDE (_from), d._from AS valid_from, NULL::TIMESTAMPTZ AS valid_to, d.deleted_at IS NOT NULL AS deleted FROM (%s) d`, rows)
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
@@ -99,7 +111,7 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args); err != nil {
+	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args, stored); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	if err := w.queueChanged(ctx, t.HistoryTable, queue, append([]any{runID}, args...)...); err != nil {
@@ -241,7 +253,7 @@ func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, co
 		return nil
 	}
 	if hist := w.historyOf(t); hist != "" {
-		if err := w.newVersions(ctx, t, hist, sel, selArgs, queuedBy); err != nil {
+		if err := w.newVersions(ctx, t, hist, sel, selArgs, queuedBy, ""); err != nil {
 			return err
 		}
 	}

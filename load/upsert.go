@@ -253,7 +253,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
-	if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil); err != nil {
+	if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, "d._op = 'update'"); err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
 	if !t.IsChild() && w.openRejects[t.FullName()] {
@@ -271,15 +271,31 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 // replaceRows writes the rows that rows selects (with args; t's columns,
 // by name, among others) into tgt, each replacing the stored row of its
 // key. Into a keyless shadow (see keyless) that is a delete of the keys,
-// then an insert.
-func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any) error {
+// then an insert; stored, if not "", is the condition on rows (alias d)
+// that selects those whose key may be stored: the others' delete is left
+// out (a rebuild's rows are mostly new, and each delete scanned the whole
+// shadow: 1.9 s of a million-ticket rebuild).
+func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any, stored string) error {
 	cols, from := columnList(t, ""), columnList(t, "d.")
 	if !w.keyless(t) {
 		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
 		return err
 	}
-	if _, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, rows, keyJoin(t, "t", "d")), args...); err != nil {
-		return err
+	replaced := rows
+	if stored != "" {
+		replaced = fmt.Sprintf("SELECT * FROM (%s) d WHERE %s", rows, stored)
+		var some bool
+		if err := w.conn.QueryRowContext(ctx, "SELECT EXISTS ("+replaced+")", args...).Scan(&some); err != nil {
+			return err
+		}
+		if !some {
+			replaced = ""
+		}
+	}
+	if replaced != "" {
+		if _, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, replaced, keyJoin(t, "t", "d")), args...); err != nil {
+			return err
+		}
 	}
 	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
 	return err
