@@ -63,7 +63,7 @@ test-stress: $(READER_OK)
 FUZZTIME ?= 500000x
 FUZZ_TARGETS := transform:FuzzPage transform:FuzzDecoder transform:FuzzAppendJSON transform:FuzzParseTimestamp \
 	transform:FuzzParseMoney transform:FuzzPlainDecimal \
-	extract/mgr:FuzzDecode extract/repairops:FuzzDecode config:FuzzLoad
+	extract/mgr:FuzzDecode extract/repairops:FuzzDecode extract/listing:FuzzSplitArray extract/listing:FuzzRecordID config:FuzzLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz ./$$pkg $$fn for $(FUZZTIME)"; \

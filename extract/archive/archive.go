@@ -103,8 +103,8 @@ func (e Entry) Records() (json.RawMessage, error) {
 	if len(e.Dropped) == 0 {
 		return e.Body, nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(e.Body, &items); err != nil {
+	items, err := listing.SplitArray(e.Body)
+	if err != nil {
 		return nil, fmt.Errorf("archived %s page %d: %w", e.Resource, e.Seq, err)
 	}
 	drop := map[int]bool{}

@@ -26,6 +26,38 @@ type Listed struct {
 // RecordID returns a record's id as text, whether the JSON has it as a
 // string or a number.
 func RecordID(rec json.RawMessage) (string, bool) {
+	raw, found, ok := recordIDFast(rec)
+	if !ok {
+		return recordIDSlow(rec)
+	}
+	if !found || string(raw) == "null" {
+		return "", false
+	}
+	if raw[0] != '"' {
+		return string(raw), true
+	}
+	s := string(raw[1 : len(raw)-1])
+	if !plainText(s) { // escapes, or bytes outside ASCII (invalid UTF-8 is read as U+FFFD)
+		s = ""
+		json.Unmarshal(raw, &s)
+	}
+	return s, s != ""
+}
+
+// plainText says whether a string's bytes are its text in JSON: no
+// escape, all ASCII.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' || s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// recordIDSlow is RecordID by encoding/json, for what the fast path does
+// not read.
+func recordIDSlow(rec json.RawMessage) (string, bool) {
 	var r struct {
 		ID json.RawMessage `json:"id"`
 	}
@@ -85,8 +117,8 @@ func Lookup(obj map[string]any, path string) (any, bool) {
 // timeFields. Records without an id are left out: they cannot be fetched
 // (the transform quarantines them).
 func Summarise(records json.RawMessage, fpFields, timeFields []string) []Listed {
-	var items []json.RawMessage
-	if json.Unmarshal(records, &items) != nil {
+	items, err := SplitArray(records)
+	if err != nil {
 		return nil
 	}
 	out := make([]Listed, 0, len(items))

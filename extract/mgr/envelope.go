@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/repairshop/export/extract/listing"
 	"github.com/repairshop/export/extract/rest"
 )
 
@@ -16,8 +17,8 @@ import (
 
 // decodeList reads a list response: a bare array.
 func decodeList(body []byte) ([]json.RawMessage, error) {
-	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
+	items, err := listing.SplitArray(body)
+	if err != nil {
 		// The client already retried garbled bodies; this is not an array at all.
 		return nil, fmt.Errorf("response is not a JSON array: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/repairshop/export/extract/listing"
 	"github.com/repairshop/export/extract/rest"
 )
 
@@ -43,7 +44,8 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 	body = bytes.TrimSpace(body)
 	lp := listPage{total: -1}
 	if len(body) > 0 && body[0] == '[' {
-		if err := json.Unmarshal(body, &lp.items); err != nil {
+		var err error
+		if lp.items, err = listing.SplitArray(body); err != nil {
 			return lp, fmt.Errorf("response is not a JSON array: %w", err)
 		}
 		lp.next, lp.more = offset+len(lp.items), len(lp.items) >= limit
@@ -68,7 +70,8 @@ func decodeList(body []byte, offset, limit int) (listPage, error) {
 	case string(d) == "null":
 		// An empty result serialised from a nil list: nothing here.
 	default:
-		if err := json.Unmarshal(d, &lp.items); err != nil {
+		var err error
+		if lp.items, err = listing.SplitArray(d); err != nil {
 			return lp, fmt.Errorf("response's data is not an array: %s", rest.Snippet(d))
 		}
 	}
