@@ -164,27 +164,46 @@ func (s *scanner) string() (plain, ok bool) {
 	return false, s.fail()
 }
 
-func (s *scanner) push() bool {
+// open scans the opening byte of an array or object and says whether it
+// closes at once (close being its closing byte).
+func (s *scanner) open(close byte) (empty, ok bool) {
 	if s.depth++; s.depth > maxDepth {
-		return s.fail()
+		return false, s.fail()
 	}
 	s.i++
-	return true
+	s.space()
+	if s.i < len(s.data) && s.data[s.i] == close {
+		s.i++
+		s.depth--
+		return true, true
+	}
+	return false, true
+}
+
+// next scans what follows an element or a member: a comma (more follow)
+// or the closing byte.
+func (s *scanner) next(close byte) (more, ok bool) {
+	s.space()
+	if s.i >= len(s.data) {
+		return false, s.fail()
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case close:
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return false, s.fail()
 }
 
 // array scans an array, calling each (if not nil) with every element's
 // bytes.
 func (s *scanner) array(each func(elem []byte)) bool {
-	if !s.push() {
-		return false
-	}
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == ']' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
+	empty, ok := s.open(']')
+	for more := !empty; ok && more; {
 		s.space()
 		start := s.i
 		if !s.value() {
@@ -193,44 +212,24 @@ func (s *scanner) array(each func(elem []byte)) bool {
 		if each != nil {
 			each(s.data[start:s.i:s.i])
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return s.fail()
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return s.fail()
-		}
+		more, ok = s.next(']')
 	}
+	return ok
 }
 
 // object scans an object, calling each (if not nil) with every member's
 // key (its bytes between the quotes), whether the key is plain, and its
 // value's bytes.
 func (s *scanner) object(each func(key []byte, plain bool, value []byte)) bool {
-	if !s.push() {
-		return false
-	}
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == '}' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
+	empty, ok := s.open('}')
+	for more := !empty; ok && more; {
 		s.space()
 		if s.i >= len(s.data) || s.data[s.i] != '"' {
 			return s.fail()
 		}
 		kstart := s.i + 1
-		plain, ok := s.string()
-		if !ok {
+		plain, closed := s.string()
+		if !closed {
 			return false
 		}
 		key := s.data[kstart : s.i-1]
@@ -247,21 +246,9 @@ func (s *scanner) object(each func(key []byte, plain bool, value []byte)) bool {
 		if each != nil {
 			each(key, plain, s.data[vstart:s.i:s.i])
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return s.fail()
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return s.fail()
-		}
+		more, ok = s.next('}')
 	}
+	return ok
 }
 
 // end says whether only whitespace follows.
@@ -282,7 +269,7 @@ func SplitArray(data []byte) ([]json.RawMessage, error) {
 	s.space()
 	if s.i < len(data) && data[s.i] == '[' {
 		items := []json.RawMessage{}
-		if s.array(func(e []byte) { items = append(items, e) }) && s.end() {
+		if s.array(func(e []byte) { items = append(items, e) }) && s.end() && s.ok {
 			return items, nil
 		}
 	}
