@@ -169,6 +169,7 @@ func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(); err != nil {
+		w.dayZones = "" // a macro defined in the transaction is gone with it
 		// Roll back on a fresh context: ctx may be what was cancelled.
 		if _, rerr := w.execSQL(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
@@ -176,6 +177,7 @@ func (w *Warehouse) inTx(ctx context.Context, fn func() error) error {
 		return err
 	}
 	if _, err := w.execSQL(ctx, "COMMIT"); err != nil {
+		w.dayZones = ""
 		w.execSQL(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
 	}

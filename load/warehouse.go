@@ -64,6 +64,9 @@ type Warehouse struct {
 	gones     []gone
 	// zones are the accounts' zones noted from their timestamps, pending.
 	zones map[string]string
+	// dayZones are the zones meta.local_day was last defined with here
+	// (defineLocalDay), newline-separated; "" before it is.
+	dayZones string
 }
 
 type stagedTable struct {

@@ -2,5 +2,5 @@
 WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
 )
-SELECT c.*, CAST(timezone(coalesce(z.tz, 'UTC'), c.created_at) AS DATE) AS created_day
+SELECT c.*, meta.local_day(z.tz, c.created_at) AS created_day
 FROM part_customers c LEFT JOIN zones z ON z.account = c.account

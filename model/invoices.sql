@@ -3,7 +3,7 @@ WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz, currency FROM meta.accounts
 )
 SELECT i.source, i.account, i.id, i.kind, i.number, i.ticket_id, i.customer_id, i.status, i.created_at,
-       CAST(timezone(coalesce(z.tz, 'UTC'), i.created_at) AS DATE) AS created_day,
+       meta.local_day(z.tz, i.created_at) AS created_day,
        i.subtotal, i.tax, i.total, i.paid, i.due,
        z.currency
 FROM part_invoices i LEFT JOIN zones z ON z.account = i.account

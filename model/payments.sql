@@ -3,6 +3,6 @@ WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz, currency FROM meta.accounts
 )
 SELECT p.source, p.account, p.invoice_id, p.invoice_kind, p.line_no, p.id, p.amount, p.method, p.paid_at,
-       CAST(timezone(coalesce(z.tz, 'UTC'), p.paid_at) AS DATE) AS paid_day,
+       meta.local_day(z.tz, p.paid_at) AS paid_day,
        z.currency
 FROM part_payments p LEFT JOIN zones z ON z.account = p.account

@@ -3,6 +3,6 @@ WITH zones AS (
     SELECT account, coalesce(timezone, 'UTC') AS tz FROM meta.accounts
 )
 SELECT o.source, o.account, o.id, o.number, o.supplier_id, o.supplier, o.status, o.ordered_at, o.expected_at, o.received_at,
-       CAST(timezone(coalesce(z.tz, 'UTC'), o.ordered_at) AS DATE) AS order_day,
+       meta.local_day(z.tz, o.ordered_at) AS order_day,
        o.subtotal, o.tax, o.shipping, o.total
 FROM part_purchase_orders o LEFT JOIN zones z ON z.account = o.account

@@ -13,7 +13,7 @@ SELECT o.source, o.account, o.ticket_id, o.from_status, o.status AS to_status,
        CASE WHEN o.from_status IS NULL THEN NULL ELSE coalesce(fa.status_group, fd.status_group, 'open') END AS from_group,
        coalesce(ta.status_group, td.status_group, 'open') AS to_group,
        o.changed_at,
-       CAST(timezone(coalesce(z.tz, 'UTC'), o.changed_at) AS DATE) AS changed_day,
+       meta.local_day(z.tz, o.changed_at) AS changed_day,
        o.basis
 FROM ordered o
 LEFT JOIN rules fa ON fa.account = o.account AND fa.label = lower(trim(replace(o.from_status, '_', ' ')))

@@ -69,8 +69,8 @@ closing AS (
 SELECT c.source, c.account, c.shop, c.id, c.number, c.customer_id, c.status, c.status_group, c.status_mapped,
        c.device, c.issue, c.technician, c.created_at, c.closed_at, c.closed_at_basis,
        c.total,
-       CAST(timezone(coalesce(z.tz, 'UTC'), c.created_at) AS DATE) AS created_day,
-       CAST(timezone(coalesce(z.tz, 'UTC'), c.closed_at) AS DATE) AS closed_day,
+       meta.local_day(z.tz, c.created_at) AS created_day,
+       meta.local_day(z.tz, c.closed_at) AS closed_day,
        z.currency
 FROM closing c
 LEFT JOIN zones z ON z.account = c.account
