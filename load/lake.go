@@ -168,9 +168,11 @@ func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []
 	rows := fmt.Sprintf(`SELECT %s, t.account AS __lake_account, %s AS __lake_month FROM %s t WHERE t.account IN (%s)`,
 		strings.Join(sel, ", "), month, from, strings.Join(in, ", "))
 	copyTo := func(rows string) error {
-		_, err := w.execSQL(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
-			rows, sqlString(dir), LakeRowGroupRows, strings.Join(ids, ", ")))
-		return err
+		return w.unordered(ctx, func() error {
+			_, err := w.execSQL(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
+				rows, sqlString(dir), rowGroups(LakeRowGroupRows), strings.Join(ids, ", ")))
+			return err
+		})
 	}
 	if streams {
 		// Rows stream, PartitionsPerWrite partitions (account and month)
@@ -358,22 +360,25 @@ func (w *Warehouse) RewriteLakeFiles(ctx context.Context, inputs []string, cols 
 			ids = append(ids, fmt.Sprintf("%s: %d", Quote(c.Name), c.ID))
 		}
 	}
-	q := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, FIELD_IDS {%s})`,
-		strings.Join(sel, ", "), src, sqlString(out), RowGroupRows, strings.Join(ids, ", "))
+	q := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, FIELD_IDS {%s})`,
+		strings.Join(sel, ", "), src, sqlString(out), rowGroups(RowGroupRows), strings.Join(ids, ", "))
 	if err := w.lowMemory(ctx, func() error {
-		_, err := w.execSQL(ctx, q)
-		return err
+		return w.unordered(ctx, func() error {
+			_, err := w.execSQL(ctx, q)
+			return err
+		})
 	}); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
 	return nil
 }
 
-// LakeRowGroupRows bounds a row group of a lake data file. On one thread
-// (lowMemory), smaller row groups leave a partition's writer less to hold
-// and spill: a million tickets' lake COPY took 5.1 s at 122,880 rows,
-// 4.7 s at 32,768 and 4.1 s at 16,384, with the process at the same
-// 283-288 MB. lake maintain's compaction writes RowGroupRows again.
+// LakeRowGroupRows bounds a row group of a lake data file (RowGroupBytes
+// too, whichever comes first). Smaller row groups leave a partition's
+// writer less to hold and spill: on one thread, a million tickets' lake
+// COPY took 5.1 s at 122,880 rows, 4.7 s at 32,768 and 4.1 s at 16,384,
+// with the process at the same 283-288 MB. lake maintain's compaction
+// writes RowGroupRows again.
 const LakeRowGroupRows = 16384
 
 // CopyMemory is what a streaming COPY needs of DuckDB's memory beyond
@@ -384,10 +389,9 @@ const LakeRowGroupRows = 16384
 // than a ticket's.
 const CopyMemory = 96 << 20
 
-// lowMemory runs fn (a streaming COPY) on one thread with DuckDB's
-// memory capped at what it holds now plus CopyMemory, never above the
-// cap it has, then puts the thread count and the cap back. The caller
-// holds w.mu.
+// lowMemory runs fn (a streaming COPY) with DuckDB's memory capped at
+// what it holds now plus CopyMemory, never above the cap it has, then
+// puts the cap back. The caller holds w.mu.
 func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 	var setting string
 	var used int64
@@ -400,16 +404,12 @@ func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 		return fn()
 	}
 	defer w.execSQL(context.WithoutCancel(ctx), "SET memory_limit = "+sqlString(setting))
-	// On one thread: each thread holds partition buffers and row groups
-	// of its own. Measured on a million tickets (mgr.tickets, 25 lake
-	// partitions, RowGroupRows rows a group): one thread wrote in 5.1 s
-	// with the process at 258-284 MB, two in 3.7 s at 287-315 MB.
-	var threads int64
-	if err := w.conn.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&threads); err == nil && threads > 1 {
-		if _, err := w.execSQL(ctx, "SET threads = 1"); err == nil {
-			defer w.execSQL(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
-		}
-	}
+	// Each thread holds partition buffers and row groups of its own: with
+	// row groups of RowGroupRows rows, two threads wrote a million tickets
+	// (25 lake partitions) in 3.7 s at 287-315 MB and one in 5.1 s at
+	// 258-284, so this ran on one. Bounded by RowGroupBytes as well, two
+	// threads write them in 2.8-3.0 s at 250 MB, and one in 3.5-3.7 s at
+	// 240 (at a 160 MiB cap).
 	return fn()
 }
 

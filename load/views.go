@@ -137,9 +137,12 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		return nil, err
 	}
 	for _, where := range chunks {
-		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
-			name, where, sqlString(stage), RowGroupRows)
-		if _, err := w.execSQL(ctx, copySQL); err != nil {
+		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
+			name, where, sqlString(stage), rowGroups(RowGroupRows))
+		if err := w.unordered(ctx, func() error {
+			_, err := w.execSQL(ctx, copySQL)
+			return err
+		}); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
