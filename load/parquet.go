@@ -35,9 +35,10 @@ const RowGroupRows = 122880
 // no larger.
 const RowGroupBytes = "8MB"
 
-// rowGroups are the COPY options that bound a row group, at rows rows.
-func rowGroups(rows int) string {
-	return fmt.Sprintf("ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES %s", rows, sqlString(RowGroupBytes))
+// rowGroups are the COPY options that bound a row group: rows rows or
+// size bytes ("8MB"), whichever comes first.
+func rowGroups(rows int, size string) string {
+	return fmt.Sprintf("ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES %s", rows, sqlString(size))
 }
 
 // unordered runs fn, a COPY with rowGroups, with DuckDB's
@@ -232,7 +233,7 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 			rows += fmt.Sprintf(` SEMI JOIN (VALUES %s) q(a, y, m) ON t.account = q.a AND %s = q.y AND %s = q.m`, strings.Join(vals, ", "), year, month)
 		}
 		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
-			rows, sqlString(stage), rowGroups(RowGroupRows), partition)
+			rows, sqlString(stage), rowGroups(RowGroupRows, RowGroupBytes), partition)
 		if err := w.unordered(ctx, func() error {
 			_, err := w.execSQL(ctx, copySQL)
 			return err
