@@ -397,10 +397,25 @@ const (
 // MB): the whole-warehouse publish is at 266 MB with this margin.
 const CopyMemory = 96 << 20
 
-// lowMemory runs fn (a streaming COPY) with DuckDB's memory capped at
-// what it holds now plus CopyMemory, never above the cap it has, then
-// puts the cap back. The caller holds w.mu.
+// LakeThreads is how many threads a lake COPY uses at most. Each thread
+// holds partition buffers and row groups of its own, so a COPY's memory
+// would grow with the host's cores: with row groups of RowGroupRows rows,
+// two threads wrote a million tickets (25 lake partitions) in 3.7 s at
+// 287-315 MB and one in 5.1 s at 258-284, so it ran on one. Bounded by
+// LakeRowGroupBytes as well, two write them in 2.6-3.0 s at 232-253 MB,
+// and one in 3.5-3.7 s at 236-242 (at a 160 MiB cap).
+const LakeThreads = 2
+
+// lowMemory runs fn (a streaming COPY) on at most LakeThreads threads,
+// with DuckDB's memory capped at what it holds now plus CopyMemory, never
+// above the cap it has, then puts both back. The caller holds w.mu.
 func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
+	var threads int64
+	if err := w.conn.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&threads); err == nil && threads > LakeThreads {
+		if _, err := w.execSQL(ctx, fmt.Sprintf("SET threads = %d", LakeThreads)); err == nil {
+			defer w.execSQL(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
+		}
+	}
 	var setting string
 	var used int64
 	err := w.conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit'), (SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory())`).Scan(&setting, &used)
@@ -412,12 +427,6 @@ func (w *Warehouse) lowMemory(ctx context.Context, fn func() error) error {
 		return fn()
 	}
 	defer w.execSQL(context.WithoutCancel(ctx), "SET memory_limit = "+sqlString(setting))
-	// Each thread holds partition buffers and row groups of its own: with
-	// row groups of RowGroupRows rows, two threads wrote a million tickets
-	// (25 lake partitions) in 3.7 s at 287-315 MB and one in 5.1 s at
-	// 258-284, so this ran on one. Bounded by RowGroupBytes as well, two
-	// threads write them in 2.8-3.0 s at 250 MB, and one in 3.5-3.7 s at
-	// 240 (at a 160 MiB cap).
 	return fn()
 }
 

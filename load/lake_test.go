@@ -101,3 +101,27 @@ func TestAConfigChangeTheViewsReadQueuesThem(t *testing.T) {
 		t.Errorf("lake publish queued the views (Parquet, lake accounts) %q, want %q", got, "0 north")
 	}
 }
+
+// A lake COPY runs on at most LakeThreads threads, whatever the host's
+// cores (each thread holds partition buffers of its own), and under a cap
+// lowered to what DuckDB holds plus CopyMemory; both come back after it.
+func TestALakeCopyRunsOnFewThreadsUnderALowerCap(t *testing.T) {
+	w, _ := openTemp(t)
+	if err := w.exec(ctx, "SET threads = 4"); err != nil {
+		t.Fatal(err)
+	}
+	capBefore := one(t, w, `SELECT current_setting('memory_limit')`)
+	var threads int64
+	var capDuring string
+	if err := w.lowMemory(ctx, func() error {
+		return w.conn.QueryRowContext(ctx, `SELECT current_setting('threads'), current_setting('memory_limit')`).Scan(&threads, &capDuring)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if threads != LakeThreads || sizeBytes(capDuring) >= sizeBytes(capBefore) || sizeBytes(capDuring) < CopyMemory {
+		t.Errorf("during the COPY: %d threads, cap %s; want %d, above %d MiB and below %s", threads, capDuring, LakeThreads, CopyMemory>>20, capBefore)
+	}
+	if got := one(t, w, `SELECT current_setting('threads') || ' ' || current_setting('memory_limit')`); got != "4 "+capBefore {
+		t.Errorf("after the COPY: %s, want 4 %s", got, capBefore)
+	}
+}
