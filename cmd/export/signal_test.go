@@ -68,8 +68,8 @@ func TestASignalStopsARunCleanly(t *testing.T) {
 				// fewer than the run needs, however fast or slow the
 				// machine.
 				b, err := os.ReadFile(cfg)
-				if err != nil {
-					t.Fatal(err)
+				if err != nil || !strings.Contains(string(b), "requests_per_minute: 6000") {
+					t.Fatalf("no pace of 6000 to lower in the config (%v):\n%s", err, b)
 				}
 				if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(b), "requests_per_minute: 6000", "requests_per_minute: 1200")), 0o644); err != nil {
 					t.Fatal(err)
