@@ -168,11 +168,8 @@ func (w *Warehouse) WriteLakeFiles(ctx context.Context, relation string, cols []
 	rows := fmt.Sprintf(`SELECT %s, t.account AS __lake_account, %s AS __lake_month FROM %s t WHERE t.account IN (%s)`,
 		strings.Join(sel, ", "), month, from, strings.Join(in, ", "))
 	copyTo := func(rows string) error {
-		return w.unordered(ctx, func() error {
-			_, err := w.execSQL(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
-				rows, sqlString(dir), rowGroups(LakeRowGroupRows, LakeRowGroupBytes), strings.Join(ids, ", ")))
-			return err
-		})
+		return w.execCopy(ctx, fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (__lake_account, __lake_month), FIELD_IDS {%s}, FILENAME_PATTERN 'data_{uuid}', OVERWRITE_OR_IGNORE)`,
+			rows, sqlString(dir), rowGroups(LakeRowGroupRows, LakeRowGroupBytes), strings.Join(ids, ", ")))
 	}
 	if streams {
 		// Rows stream, PartitionsPerWrite partitions (account and month)
@@ -362,12 +359,7 @@ func (w *Warehouse) RewriteLakeFiles(ctx context.Context, inputs []string, cols 
 	}
 	q := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, FIELD_IDS {%s})`,
 		strings.Join(sel, ", "), src, sqlString(out), rowGroups(RowGroupRows, RowGroupBytes), strings.Join(ids, ", "))
-	if err := w.lowMemory(ctx, func() error {
-		return w.unordered(ctx, func() error {
-			_, err := w.execSQL(ctx, q)
-			return err
-		})
-	}); err != nil {
+	if err := w.lowMemory(ctx, func() error { return w.execCopy(ctx, q) }); err != nil {
 		return fmt.Errorf("compact: %w", err)
 	}
 	return nil

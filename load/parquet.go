@@ -41,16 +41,16 @@ func rowGroups(rows int, size string) string {
 	return fmt.Sprintf("ROW_GROUP_SIZE %d, ROW_GROUP_SIZE_BYTES %s", rows, sqlString(size))
 }
 
-// unordered runs fn, a COPY with rowGroups, with DuckDB's
+// execCopy runs copySQL, a COPY with rowGroups, with DuckDB's
 // preserve_insertion_order off (ROW_GROUP_SIZE_BYTES requires it: a
 // file's rows are in no particular order, as they already were across a
 // partitioned write's threads), then puts it back, before any other
 // statement: staging relies on insertion order. The caller holds w.mu.
-func (w *Warehouse) unordered(ctx context.Context, fn func() error) error {
+func (w *Warehouse) execCopy(ctx context.Context, copySQL string) error {
 	if _, err := w.execSQL(ctx, "SET preserve_insertion_order = false"); err != nil {
 		return err
 	}
-	err := fn()
+	_, err := w.execSQL(ctx, copySQL)
 	if _, rerr := w.execSQL(context.WithoutCancel(ctx), "SET preserve_insertion_order = true"); rerr != nil {
 		return errors.Join(err, fmt.Errorf("restore preserve_insertion_order: %w", rerr))
 	}
@@ -234,10 +234,7 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 		}
 		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
 			rows, sqlString(stage), rowGroups(RowGroupRows, RowGroupBytes), partition)
-		if err := w.unordered(ctx, func() error {
-			_, err := w.execSQL(ctx, copySQL)
-			return err
-		}); err != nil {
+		if err := w.execCopy(ctx, copySQL); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}

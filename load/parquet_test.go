@@ -1,8 +1,8 @@
 package load
 
 import (
-	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,9 +47,13 @@ func TestWideRowsAreWrittenInRowGroupsOfBoundedSize(t *testing.T) {
 	if got := one(t, w, `SELECT current_setting('preserve_insertion_order')::VARCHAR`); got != "true" {
 		t.Errorf("preserve_insertion_order is %s after the publish, want true", got)
 	}
-	boom := errors.New("boom")
-	if err := w.unordered(ctx, func() error { return boom }); !errors.Is(err, boom) {
-		t.Errorf("unordered returned %v, want the write's error", err)
+	// A COPY into a folder that cannot be made: a file stands there.
+	blocker := filepath.Join(filepath.Dir(dir), "blocker")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.execCopy(ctx, fmt.Sprintf(`COPY (SELECT 1 AS n) TO '%s' (FORMAT parquet, %s)`, filepath.Join(blocker, "x.parquet"), rowGroups(RowGroupRows, RowGroupBytes))); err == nil {
+		t.Error("a COPY into a file's path succeeded")
 	}
 	if got := one(t, w, `SELECT current_setting('preserve_insertion_order')::VARCHAR`); got != "true" {
 		t.Errorf("preserve_insertion_order is %s after a failed write, want true", got)

@@ -139,10 +139,7 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	for _, where := range chunks {
 		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
 			name, where, sqlString(stage), rowGroups(RowGroupRows, RowGroupBytes))
-		if err := w.unordered(ctx, func() error {
-			_, err := w.execSQL(ctx, copySQL)
-			return err
-		}); err != nil {
+		if err := w.execCopy(ctx, copySQL); err != nil {
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
