@@ -223,6 +223,25 @@ func TestDetailQueue(t *testing.T) {
 	if err != nil || len(backlog) != 1 || backlog[0].Due != 1 || backlog[0].Fetched != 3 {
 		t.Fatalf("backlog = %+v, %v", backlog, err)
 	}
+	// A record fetched twice and never listed takes its first fetch's
+	// fingerprint as listed; every column as the notes, applied one by
+	// one, leave it (a listing without a creation time keeps b's).
+	later := at.Add(90 * time.Minute)
+	commit("r4", func() {
+		w.NoteFetched("north", "ticketInvoices", "d", "fd1", DetailOK, at)
+		w.NoteFetched("north", "ticketInvoices", "d", "fd2", DetailOK, later)
+	})
+	want := strings.Join([]string{
+		fmt.Sprintf("a|fa|%d|r1|fa|r3|%d|not_found", day(1).Unix(), at.Unix()),
+		fmt.Sprintf("b|fb2|%d|r3|fb|r1|%d|ok", day(3).Unix(), at.Unix()),
+		fmt.Sprintf("c|fc|%d|r1|fc|r3|%d|ok", day(2).Unix(), at.Unix()),
+		fmt.Sprintf("d|fd1||r4|fd2|r4|%d|ok", later.Unix()),
+	}, ";")
+	got := one(t, w, `SELECT string_agg(concat_ws('|', id, list_fingerprint, coalesce(CAST(epoch(created_at) AS BIGINT)::VARCHAR, ''), listed_run,
+		detail_fingerprint, fetched_run, CAST(epoch(fetched_at) AS BIGINT), outcome), ';' ORDER BY id) FROM meta.details WHERE account = 'north' AND resource = 'ticketInvoices'`)
+	if got != want {
+		t.Fatalf("meta.details =\n%s\nwant\n%s", got, want)
+	}
 }
 
 // A warehouse created when line quantities were BIGINT is widened to

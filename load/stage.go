@@ -5,6 +5,7 @@ package load
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -100,6 +101,7 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 	if b.Record != nil && b.Record.NumRows() > 0 {
 		st.pending = append(st.pending, withStageColumns(b.Record, batch, partial))
 		w.pendingRows += b.Record.NumRows()
+		w.stagedRows += b.Record.NumRows()
 	}
 	for _, p := range b.Parents {
 		st.pendingParents = append(st.pendingParents, account, p, batch)
@@ -198,8 +200,7 @@ func concat(recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
 	return array.NewRecordBatch(sc, cols, rows), nil
 }
 
-// appendRecords copies the pending records into a staging table through a
-// one-shot view (an Arrow stream can be scanned once only).
+// appendRecords copies the pending records into the staging table.
 func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
 	var rows int64
 	for _, r := range st.pending {
@@ -213,30 +214,39 @@ func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
 		return err
 	}
 	defer rec.Release()
-	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
-	if err != nil {
-		return err
-	}
-	defer rdr.Release()
-	w.viewSeq++
-	view := fmt.Sprintf("arrow_in_%d", w.viewSeq)
-	release, err := w.arrow.RegisterView(rdr, view)
-	if err != nil {
-		return fmt.Errorf("register Arrow view: %w", err)
-	}
-	defer release()
 	list := columnList(st.table, "") + `, "_batch", "_partial"`
-	res, err := w.execSQL(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, Quote(view)))
+	res, err := w.execArrow(ctx, rec, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %%s", Quote(st.name), list, list))
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != rows {
 			err = fmt.Errorf("staged %d of %d rows", n, rows)
 		}
 	}
+	return err
+}
+
+// execArrow runs q over rec: q reads it as the relation its one %s names,
+// a view registered for this statement alone (an Arrow stream can be
+// scanned once only). Rows reach DuckDB this way column by column, where
+// a VALUES list of parameters is planned value by value.
+func (w *Warehouse) execArrow(ctx context.Context, rec arrow.RecordBatch, q string) (sql.Result, error) {
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Release()
+	w.viewSeq++
+	view := fmt.Sprintf("arrow_in_%d", w.viewSeq)
+	release, err := w.arrow.RegisterView(rdr, view)
+	if err != nil {
+		return nil, fmt.Errorf("register Arrow view: %w", err)
+	}
+	defer release()
+	res, err := w.execSQL(ctx, fmt.Sprintf(q, Quote(view)))
 	if derr := w.exec(ctx, "DROP VIEW IF EXISTS "+Quote(view)); err == nil {
 		err = derr
 	}
-	return err
+	return res, err
 }
 
 // stagedNames lists the staged tables, sorted.
