@@ -37,6 +37,7 @@ func (w *Warehouse) commitStaged(ctx context.Context, fn func() error) error {
 		stats[k] = *s
 	}
 	written := maps.Clone(w.written)
+	defer w.holdFreedMemory(ctx)()
 	err := w.prepare(ctx)
 	if err == nil {
 		err = w.inTx(ctx, func() error {
@@ -280,6 +281,7 @@ func (w *Warehouse) resetStage(ctx context.Context) {
 	w.execSQL(ctx, "DELETE FROM stage_rejects")
 	w.staged = map[string]*stagedTable{}
 	w.pendingRows = 0
+	w.stagedRows = 0
 	w.drift = map[driftKey]string{}
 	w.cursors = map[[2]string]string{}
 	w.archived = map[string]archiveMark{}

@@ -51,16 +51,7 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 		in = "(NULL)"
 	}
 	rb := &rebuildState{runID: runID, tables: map[string]bool{}, accounts: in}
-	// Each replayed run's checkpoint frees its delta and staging tables in
-	// bulk; DuckDB hands such a release back to the system only past this
-	// size (512 MB by default), and the rebuild's RSS carried each run's
-	// as it began the next: a million-ticket rebuild peaked at 565-637 MB,
-	// and at 479-499 MB with 1 MB, 1 to 2 s slower in 50 (4 MB gave back
-	// little of it). It holds for the rest of the warehouse's life (the
-	// rebuild's Parquet and lake publish too: without it the publish
-	// peaked at 578 MB). Not for every command: a small warehouse's many
-	// short checkpoints ran 40 % slower with it.
-	if err := w.exec(ctx, "SET allocator_bulk_deallocation_flush_threshold = '1MB'"); err != nil {
+	if err := w.exec(ctx, "SET allocator_bulk_deallocation_flush_threshold = "+sqlString(rebuildFlush)); err != nil {
 		return err
 	}
 	err := w.inTx(ctx, func() error {
@@ -97,6 +88,39 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 	}
 	w.rebuild = rb
 	return nil
+}
+
+// Each replayed run's checkpoint frees its delta and staging tables in
+// bulk; DuckDB hands such a release back to the system only past its
+// allocator_bulk_deallocation_flush_threshold (512 MiB by default), and the
+// rebuild's RSS carried each run's as it began the next: a million-ticket
+// rebuild peaked at 565-637 MB, and at 479-499 MB with rebuildFlush, 1 to
+// 2 s slower in 50 (4 MB gave back little of it). It holds for the rest of
+// the warehouse's life (the rebuild's Parquet and lake publish too:
+// without it the publish peaked at 578 MB). But every statement that
+// frees more than it then hands memory back, and one page faults it in
+// again: a checkpoint of fewer than smallReplayRows rows, which frees
+// little, runs with DuckDB's default (see holdFreedMemory). A rebuild of
+// 42 nightly runs of four small shops (7,000 to 20,000 rows each) took
+// 163 s with rebuildFlush throughout, 75 s so, peaking at 413 and 475 MB.
+const rebuildFlush = "1MB"
+
+// smallReplayRows is the most rows a rebuild's checkpoint stages that it
+// commits without handing freed memory back (a variable for tests).
+var smallReplayRows int64 = 50_000
+
+// holdFreedMemory, in a rebuild whose checkpoint staged fewer than
+// smallReplayRows rows, sets DuckDB's default threshold for handing freed
+// memory back until the function it returns is called.
+func (w *Warehouse) holdFreedMemory(ctx context.Context) func() {
+	if w.rebuild == nil || w.stagedRows >= smallReplayRows {
+		return func() {}
+	}
+	ctx = context.WithoutCancel(ctx)
+	if w.exec(ctx, "RESET allocator_bulk_deallocation_flush_threshold") != nil {
+		return func() {} // the setting stays as it was: slower, not wrong
+	}
+	return func() { w.exec(ctx, "SET allocator_bulk_deallocation_flush_threshold = "+sqlString(rebuildFlush)) }
 }
 
 // keyShadows gives each shadow table its primary key, built once over

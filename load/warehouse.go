@@ -56,8 +56,10 @@ type Warehouse struct {
 	viewSeq     int
 	// pendingRows counts the rows staged in Go, not yet flushed to DuckDB.
 	pendingRows int64
-	hook        func(point string)
-	rebuild     *rebuildState // a rebuild in progress
+	// stagedRows counts the rows staged since the last checkpoint.
+	stagedRows int64
+	hook       func(point string)
+	rebuild    *rebuildState // a rebuild in progress
 	// completes and gones are the deletes staged (see MarkComplete,
 	// MarkGone).
 	completes []completion
