@@ -87,7 +87,16 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 	}
 	t := st.table
 	st.delta, st.counted = st.name+"__delta", st.name+"__counted"
-	if _, err := w.execSQL(ctx, deltaSQL(st, w.target(t))); err != nil {
+	once := false
+	if !t.IsChild() {
+		var twice bool
+		q := fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1)`, Quote(st.name), quoteList(t.Key))
+		if err := w.conn.QueryRowContext(ctx, q).Scan(&twice); err != nil {
+			return fmt.Errorf("classify staged rows: %w", err)
+		}
+		once = !twice
+	}
+	if _, err := w.execSQL(ctx, deltaSQL(st, w.target(t), once)); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
 	// Each row counts once per run under its strongest operation (insert >

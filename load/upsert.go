@@ -70,14 +70,19 @@ func quotedName(t *schema.Table) string { return Quote(t.Source) + "." + Quote(t
 
 // deltaSQL builds a table's delta: each staged row with its operation against
 // the stored table (insert, update, same), and for a child table also the
-// stored lines of re-fetched parents that are gone (delete).
-func deltaSQL(st *stagedTable, tgt string) string {
+// stored lines of re-fetched parents that are gone (delete). once says
+// that no key of a top-level table was staged twice: the fold of a key's
+// versions is then left out of the statement (see onceDeltaSQL).
+func deltaSQL(st *stagedTable, tgt string, once bool) string {
 	t := st.table
 	// oldPart is the stored row's partition (where an update moves it from).
 	oldPart := "0 AS _oy, 0 AS _om"
 	if t.PartitionBy != "" {
 		c := "t." + Quote(t.PartitionBy)
 		oldPart = fmt.Sprintf("year(%s) AS _oy, month(%s) AS _om", c, c)
+	}
+	if !t.IsChild() && once {
+		return onceDeltaSQL(st, tgt, oldPart)
 	}
 	if !t.IsChild() {
 		// The versions of a key staged in one checkpoint fold into one: from
@@ -138,6 +143,27 @@ func deltaSQL(st *stagedTable, tgt string) string {
 		tgt, pk,
 		Quote(schema.ColAccount), sameRow(t), oldPart, keyJoin(t, "s", "t"),
 		oldPart,
+		keyJoin(t, "s", "t"))
+}
+
+// onceDeltaSQL is deltaSQL for a top-level table none of whose keys was
+// staged twice: what the full statement gives when its fold has no key
+// to fold (each staged row completed from its stored row, if partial,
+// and compared with it), without the fold's windows and aggregates. Most
+// checkpoints are such (a page's records, a rebuild's replayed run), and
+// the full statement took DuckDB 10 to 13 ms to plan, most of a small
+// table's delta, some 20 times a checkpoint.
+func onceDeltaSQL(st *stagedTable, tgt, oldPart string) string {
+	t := st.table
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+		WITH stored AS (SELECT o.* FROM %s o SEMI JOIN %s k ON %s)
+		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
+		FROM (SELECT %s, x._batch, x._partial FROM %s x LEFT JOIN stored o ON %s) s
+		LEFT JOIN stored t ON %s`,
+		Quote(st.delta),
+		tgt, Quote(st.name), keyJoin(t, "k", "o"),
+		Quote(schema.ColAccount), sameRow(t), oldPart,
+		mergedColumns(t), Quote(st.name), keyJoin(t, "x", "o"),
 		keyJoin(t, "s", "t"))
 }
 
