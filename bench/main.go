@@ -27,13 +27,14 @@ func main() {
 	bin := flag.String("bin", "bin/repairshop-export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
-	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate, receive, accounts)")
+	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate, receive, accounts, nightly)")
 	accounts := flag.String("accounts", "10,50,200", "accounts (half MGR, half RepairOps) for the scaling runs")
 	accountTickets := flag.Int("account-tickets", 20_000, "tickets per account in the scaling runs")
 	receiveFor := flag.Duration("receive-for", time.Minute, "how long the senders post to the webhook receiver")
 	runTickets := flag.Int("run-tickets", 100_000, "tickets for the run against the unthrottled simulator")
+	nightlyRuns := flag.Int("nightly-runs", 40, "runs (nights) the nightly rebuild replays")
 	flag.Parse()
-	b := &bench{bin: *bin, only: *only, runTickets: *runTickets, receiveFor: *receiveFor, accounts: *accounts, accountTickets: *accountTickets}
+	b := &bench{bin: *bin, only: *only, runTickets: *runTickets, receiveFor: *receiveFor, accounts: *accounts, accountTickets: *accountTickets, nightlyRuns: *nightlyRuns}
 	if err := b.run(context.Background(), *sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

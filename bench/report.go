@@ -21,6 +21,7 @@ type bench struct {
 	// each account's tickets.
 	accounts       string
 	accountTickets int
+	nightlyRuns    int
 	results        results
 }
 
@@ -37,6 +38,7 @@ type results struct {
 	RateRO   *runResult    `json:"rate_floor_repairops,omitempty"`
 	Receive  *receiveRun   `json:"receive,omitempty"`
 	Accounts []accountsRun `json:"accounts,omitempty"`
+	Nightly  *nightlyRun   `json:"nightly_rebuild,omitempty"`
 	Targets  []target      `json:"targets"`
 }
 
@@ -132,6 +134,14 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			return err
 		}
 		b.results.Accounts = a
+	}
+	if b.want("nightly") {
+		fmt.Fprintf(os.Stderr, "bench: %d nightly runs of four small shops, then their rebuild…\n", b.nightlyRuns)
+		r, err := b.nightly(ctx, b.nightlyRuns)
+		if err != nil {
+			return err
+		}
+		b.results.Nightly = &r
 	}
 	if b.want("receive") {
 		fmt.Fprintf(os.Stderr, "bench: the webhook receiver, 32 senders for %s…\n", b.receiveFor)
@@ -253,6 +263,9 @@ func (b *bench) targets() {
 		add(fmt.Sprintf("rows/s at %d accounts ÷ at %d", last.Accounts, first.Accounts), speed, "≥ 0.8", speed >= 0.8)
 		add(fmt.Sprintf("peak RSS at %d accounts ÷ at %d", last.Accounts, first.Accounts), mem, "≤ 1.2", mem <= 1.2)
 	}
+	if r := b.results.Nightly; r != nil {
+		add(fmt.Sprintf("rebuild of %d nightly runs ÷ the runs' own time", r.Runs), r.Ratio, "≤ 1.0", r.Ratio <= 1.0)
+	}
 	if r := b.results.Receive; r != nil {
 		add("webhook receiver events/s (32 senders)", r.PerSec, "≥ 2000", r.PerSec >= 2000)
 		add("webhook receiver events lost", float64(r.Lost), "= 0", r.Lost == 0)
@@ -300,6 +313,9 @@ func (b *bench) print(w io.Writer) {
 	}
 	for _, x := range r.Accounts {
 		fmt.Fprintf(tw, "run of %d accounts × %d tickets, one warehouse\t%.0f rows/s (%d rows, %.1f s), peak RSS %.0f MB\t%d requests\t%.3f\n", x.Accounts, x.TicketsEach, x.RowsPerSec, x.Rows, x.Seconds, float64(x.PeakRSS)/1e6, x.Requests, x.RowsPerSec/r.Accounts[0].RowsPerSec)
+	}
+	if x := r.Nightly; x != nil {
+		fmt.Fprintf(tw, "rebuild of %d nightly runs, four small shops\t%.1f s (%.2f s a run), peak RSS %.0f MB\tthe runs %.1f s\t%.3f\n", x.Runs, x.Seconds, x.PerRun, float64(x.PeakRSS)/1e6, x.RunsSeconds, x.Ratio)
 	}
 	if x := r.Receive; x != nil {
 		fmt.Fprintf(tw, "webhook receiver, %d senders, %.0f s\t%.0f events/s, median %.1f ms, p99 %.1f ms, peak RSS %.0f MB\tone writer's fsyncs %.0f/s\t%.2f\n", x.Senders, x.Seconds, x.PerSec, x.MedianMs, x.P99Ms, float64(x.PeakRSS)/1e6, x.FsyncsPerSec, x.Ratio)
