@@ -97,8 +97,8 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 // rebuild peaked at 565-637 MB, and at 479-499 MB with rebuildFlush, 1 to
 // 2 s slower in 50 (4 MB gave back little of it). It holds for the rest of
 // the warehouse's life (the rebuild's Parquet and lake publish too:
-// without it the publish peaked at 578 MB). But every statement that
-// frees more than it then hands memory back, and one page faults it in
+// without it the publish peaked at 578 MB). But then every statement that
+// frees more than 1 MB hands it back, and the next one faults it in
 // again: a checkpoint of fewer than smallReplayRows rows, which frees
 // little, runs with DuckDB's default (see holdFreedMemory). A rebuild of
 // 42 nightly runs of four small shops (7,000 to 20,000 rows each) took
