@@ -114,19 +114,7 @@ func TestListPagesDoNotEraseDetailColumns(t *testing.T) {
 		if err := w.BeginRun(ctx, runID, KindExport, at); err != nil {
 			t.Fatal(err)
 		}
-		b, err := transform.Page(mgr.TicketInvoicesTable, []byte(page), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Release()
-		if partial {
-			err = w.StagePartial(ctx, "north", b)
-		} else {
-			err = w.Stage(ctx, "north", b)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		stageAs(t, w, mgr.TicketInvoicesTable, transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, partial, page)
 		s, err := w.Finish(ctx, runID, at, StatusOK, nil, "")
 		if err != nil {
 			t.Fatal(err)

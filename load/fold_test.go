@@ -52,19 +52,7 @@ func TestAFoldKeepsTheFetchTimeOfTheLastChange(t *testing.T) {
 				}
 				stage := func(r run, v version) {
 					t.Helper()
-					b, err := transform.Page(c.table, []byte(v.page), transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Duration(v.minute) * time.Minute)}, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer b.Release()
-					if v.partial {
-						err = w.StagePartial(ctx, "north", b)
-					} else {
-						err = w.Stage(ctx, "north", b)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
+					stageAs(t, w, c.table, transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Duration(v.minute) * time.Minute)}, v.partial, v.page)
 				}
 				r0, r1 := newRun(1), newRun(2)
 				if c.stored != "" {
@@ -106,19 +94,7 @@ func TestADeltaOfKeysStagedOnceEqualsTheFullFold(t *testing.T) {
 	}
 	stage := func(r run, partial bool, recs ...string) {
 		t.Helper()
-		b, err := transform.Page(tbl, []byte("["+strings.Join(recs, ",")+"]"), transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Release()
-		if partial {
-			err = w.StagePartial(ctx, "north", b)
-		} else {
-			err = w.Stage(ctx, "north", b)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		stageAs(t, w, tbl, transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at}, partial, "["+strings.Join(recs, ",")+"]")
 	}
 	r0, r1 := newRun(1), newRun(2)
 	begin(t, w, r0)

@@ -38,6 +38,26 @@ func stagePage(t *testing.T, w *Warehouse, tbl *schema.Table, r run, page string
 	}
 }
 
+// stageAs transforms a page of tbl with meta and stages it for
+// meta.Account: whole, or partial (a list page whose NULL columns keep
+// the stored values).
+func stageAs(t *testing.T, w *Warehouse, tbl *schema.Table, meta transform.Meta, partial bool, page string) {
+	t.Helper()
+	b, err := transform.Page(tbl, []byte(page), meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	if partial {
+		err = w.StagePartial(ctx, meta.Account, b)
+	} else {
+		err = w.Stage(ctx, meta.Account, b)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func begin(t *testing.T, w *Warehouse, r run) {
 	t.Helper()
 	if err := w.BeginRun(ctx, r.id, KindExport, r.at); err != nil {
