@@ -133,10 +133,12 @@ func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 		}
 		rec := b.record()
 		defer rec.Release()
-		if _, err := w.execArrow(ctx, rec, `INSERT INTO `+w.detailsTable()+` AS d (account, resource, id, list_fingerprint, listed_run, created_at)
-			SELECT account, resource, id, list_fingerprint, listed_run, noted_at FROM %s
-			ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
-				created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`); err != nil {
+		if _, err := w.execArrow(ctx, rec, func(notes string) string {
+			return `INSERT INTO ` + w.detailsTable() + ` AS d (account, resource, id, list_fingerprint, listed_run, created_at)
+				SELECT account, resource, id, list_fingerprint, listed_run, noted_at FROM ` + notes + `
+				ON CONFLICT DO UPDATE SET list_fingerprint = excluded.list_fingerprint,
+					created_at = coalesce(excluded.created_at, d.created_at), listed_run = excluded.listed_run`
+		}); err != nil {
 			return fmt.Errorf("detail queue: listed: %w", err)
 		}
 	}
@@ -148,10 +150,12 @@ func (w *Warehouse) writeDetails(ctx context.Context, runID string) error {
 		}
 		rec := b.record()
 		defer rec.Release()
-		if _, err := w.execArrow(ctx, rec, `INSERT INTO `+w.detailsTable()+` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
-			SELECT account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, noted_at, outcome FROM %s
-			ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
-				fetched_at = excluded.fetched_at, outcome = excluded.outcome`); err != nil {
+		if _, err := w.execArrow(ctx, rec, func(notes string) string {
+			return `INSERT INTO ` + w.detailsTable() + ` (account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, fetched_at, outcome)
+				SELECT account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, noted_at, outcome FROM ` + notes + `
+				ON CONFLICT DO UPDATE SET detail_fingerprint = excluded.detail_fingerprint, fetched_run = excluded.fetched_run,
+					fetched_at = excluded.fetched_at, outcome = excluded.outcome`
+		}); err != nil {
 			return fmt.Errorf("detail queue: fetched: %w", err)
 		}
 	}

@@ -215,7 +215,9 @@ func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
 	}
 	defer rec.Release()
 	list := columnList(st.table, "") + `, "_batch", "_partial"`
-	res, err := w.execArrow(ctx, rec, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %%s", Quote(st.name), list, list))
+	res, err := w.execArrow(ctx, rec, func(view string) string {
+		return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", Quote(st.name), list, list, view)
+	})
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != rows {
@@ -225,11 +227,11 @@ func (w *Warehouse) appendRecords(ctx context.Context, st *stagedTable) error {
 	return err
 }
 
-// execArrow runs q over rec: q reads it as the relation its one %s names,
-// a view registered for this statement alone (an Arrow stream can be
-// scanned once only). Rows reach DuckDB this way column by column, where
-// a VALUES list of parameters is planned value by value.
-func (w *Warehouse) execArrow(ctx context.Context, rec arrow.RecordBatch, q string) (sql.Result, error) {
+// execArrow runs the statement q gives for the name of a view of rec,
+// registered for this statement alone (an Arrow stream can be scanned
+// once only). Rows reach DuckDB this way column by column, where a VALUES
+// list of parameters is planned value by value.
+func (w *Warehouse) execArrow(ctx context.Context, rec arrow.RecordBatch, q func(view string) string) (sql.Result, error) {
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		return nil, err
@@ -242,7 +244,7 @@ func (w *Warehouse) execArrow(ctx context.Context, rec arrow.RecordBatch, q stri
 		return nil, fmt.Errorf("register Arrow view: %w", err)
 	}
 	defer release()
-	res, err := w.execSQL(ctx, fmt.Sprintf(q, Quote(view)))
+	res, err := w.execSQL(ctx, q(Quote(view)))
 	if derr := w.exec(ctx, "DROP VIEW IF EXISTS "+Quote(view)); err == nil {
 		err = derr
 	}
