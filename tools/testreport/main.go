@@ -49,6 +49,9 @@ type report struct {
 	outputs  map[string][]line
 	tests    []timing
 	packages []timing
+	// subtests are the subtests' times, by package and name: the go
+	// command leaves parallel subtests out of their parent's time.
+	subtests map[[2]string]time.Duration
 	failed   bool
 }
 
@@ -56,7 +59,7 @@ func main() {
 	slowest := flag.Int("slowest", 10, "how many of the slowest tests to list")
 	module := flag.String("module", "", "module path to leave out of package names (default: go.mod's)")
 	flag.Parse()
-	r := &report{out: os.Stdout, module: *module, outputs: map[string][]line{}}
+	r := newReport(os.Stdout, *module)
 	if r.module == "" {
 		r.module = moduleOf("go.mod")
 	}
@@ -68,6 +71,10 @@ func main() {
 	if r.failed || len(r.packages) == 0 {
 		os.Exit(1)
 	}
+}
+
+func newReport(out io.Writer, module string) *report {
+	return &report{out: out, module: module, outputs: map[string][]line{}, subtests: map[[2]string]time.Duration{}}
 }
 
 // moduleOf reads the module path from a go.mod ("" if it cannot).
@@ -141,7 +148,9 @@ func (r *report) take(e event) {
 			// A failed test prints whole, subtests included.
 			fmt.Fprint(r.out, r.testOutput(e.Package, e.Test))
 		}
-		if !strings.Contains(e.Test, "/") {
+		if strings.Contains(e.Test, "/") {
+			r.subtests[[2]string{e.Package, e.Test}] = d
+		} else {
 			r.tests = append(r.tests, timing{Package: e.Package, Test: e.Test, Elapsed: d, Failed: failed})
 		}
 	}
@@ -159,9 +168,18 @@ func (r *report) testOutput(pkg, test string) string {
 	return b.String()
 }
 
-// summary prints the slowest tests and each package's time.
+// summary prints the slowest tests and each package's time. A test's
+// time is the longer of the go command's and the sum of its innermost
+// subtests' (parallel ones are not in the go command's). A package tested
+// in several runs (make test splits one) is one line, its runs summed.
 func (r *report) summary(n int) {
 	tests := append([]timing(nil), r.tests...)
+	leaves := r.leafTimes()
+	for i, t := range tests {
+		if sum := leaves[[2]string{t.Package, t.Test}]; sum > t.Elapsed {
+			tests[i].Elapsed = sum
+		}
+	}
 	sort.SliceStable(tests, func(i, j int) bool { return tests[i].Elapsed > tests[j].Elapsed })
 	if len(tests) > n {
 		tests = tests[:n]
@@ -171,7 +189,17 @@ func (r *report) summary(n int) {
 	for _, t := range tests {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", seconds(t.Elapsed), r.short(t.Package), t.Test+mark(t.Failed))
 	}
-	pkgs := append([]timing(nil), r.packages...)
+	var pkgs []timing
+	at := map[string]int{}
+	for _, p := range r.packages {
+		if i, ok := at[p.Package]; ok {
+			pkgs[i].Elapsed += p.Elapsed
+			pkgs[i].Failed = pkgs[i].Failed || p.Failed
+			continue
+		}
+		at[p.Package] = len(pkgs)
+		pkgs = append(pkgs, p)
+	}
 	sort.SliceStable(pkgs, func(i, j int) bool { return pkgs[i].Elapsed > pkgs[j].Elapsed })
 	var total time.Duration
 	fmt.Fprintf(tw, "\ntime per package\n")
@@ -181,6 +209,26 @@ func (r *report) summary(n int) {
 	}
 	fmt.Fprintf(tw, "  %s\t(sum of %d packages; they run side by side)\n", seconds(total), len(pkgs))
 	tw.Flush()
+}
+
+// leafTimes sums, for each top-level test, the times of its subtests
+// that have none of their own: an outer subtest's time holds its inner
+// ones' when they are not parallel, and none of them when they are.
+func (r *report) leafTimes() map[[2]string]time.Duration {
+	inner := map[[2]string]bool{} // subtests that have subtests
+	for k := range r.subtests {
+		for i := strings.LastIndexByte(k[1], '/'); i > 0; i = strings.LastIndexByte(k[1][:i], '/') {
+			inner[[2]string{k[0], k[1][:i]}] = true
+		}
+	}
+	sums := map[[2]string]time.Duration{}
+	for k, d := range r.subtests {
+		if !inner[k] {
+			top, _, _ := strings.Cut(k[1], "/")
+			sums[[2]string{k[0], top}] += d
+		}
+	}
+	return sums
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%7.1fs", d.Seconds()) }
