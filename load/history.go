@@ -242,9 +242,6 @@ func (w *Warehouse) commitDeletes(ctx context.Context, runID string) error {
 // partitions queued (by the checkpoint's run, queuedBy), the run's count.
 func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, cond string, args []any, runID string, at time.Time, queuedBy string) error {
 	tgt := w.target(t)
-	sel := fmt.Sprintf(`SELECT t.* REPLACE (CAST(? AS TIMESTAMPTZ) AS deleted_at, CAST(? AS VARCHAR) AS run_id), %s AS _from
-		FROM %s t WHERE t.deleted_at IS NULL AND %s`, runStartSQL("CAST(? AS VARCHAR)", "CAST(? AS TIMESTAMPTZ)"), tgt, cond)
-	selArgs := append([]any{at.UTC(), runID, runID, runID, at.UTC()}, args...)
 	// Most checks find nothing to delete (every complete listing of every
 	// account and table asks): count the rows alone, not through the
 	// versions' projection (a rebuild of nightly runs of four shops spent
@@ -257,6 +254,9 @@ func (w *Warehouse) deleteRows(ctx context.Context, t *schema.Table, account, co
 		return nil
 	}
 	if hist := w.historyOf(t); hist != "" {
+		sel := fmt.Sprintf(`SELECT t.* REPLACE (CAST(? AS TIMESTAMPTZ) AS deleted_at, CAST(? AS VARCHAR) AS run_id), %s AS _from
+			FROM %s t WHERE t.deleted_at IS NULL AND %s`, runStartSQL("CAST(? AS VARCHAR)", "CAST(? AS TIMESTAMPTZ)"), tgt, cond)
+		selArgs := append([]any{at.UTC(), runID, runID, runID, at.UTC()}, args...)
 		if err := w.newVersions(ctx, t, hist, sel, selArgs, queuedBy, ""); err != nil {
 			return err
 		}

@@ -109,11 +109,7 @@ func deltaSQL(st *stagedTable, tgt string, once bool) string {
 			folded AS (SELECT %s, max(_batch) AS _batch, bool_and(_partial) AS _partial
 				FROM (SELECT *, max(_seg) OVER (PARTITION BY %s) AS _mseg FROM versions)
 				WHERE _seg = _mseg GROUP BY %s)
-			SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
-			FROM (SELECT %s, x._batch, x._partial
-				FROM (SELECT * FROM once UNION ALL BY NAME SELECT f.* REPLACE (coalesce(c.%s, f.%s) AS %s, coalesce(c.%s, f.%s) AS %s) FROM folded f LEFT JOIN changed c ON %s) x
-				LEFT JOIN stored o ON %s) s
-			LEFT JOIN stored t ON %s`,
+			%s`,
 			Quote(st.delta),
 			key, Quote(st.name),
 			tgt, keyJoin(t, "k", "o"),
@@ -122,9 +118,8 @@ func deltaSQL(st *stagedTable, tgt string, once bool) string {
 			key, Quote(st.name), keyJoin(t, "dup", "x"),
 			lastChangeSQL(t),
 			foldedColumns(t), key, key,
-			Quote(schema.ColAccount), sameRow(t), oldPart, mergedColumns(t),
-			ex, ex, ex, rid, rid, rid, keyJoin(t, "f", "c"),
-			keyJoin(t, "x", "o"), keyJoin(t, "s", "t"))
+			classifiedSQL(t, fmt.Sprintf(`(SELECT * FROM once UNION ALL BY NAME SELECT f.* REPLACE (coalesce(c.%s, f.%s) AS %s, coalesce(c.%s, f.%s) AS %s) FROM folded f LEFT JOIN changed c ON %s)`,
+				ex, ex, ex, rid, rid, rid, keyJoin(t, "f", "c")), oldPart))
 	}
 	// A parent staged twice in one checkpoint: its last array wins whole.
 	pk := Quote(t.ParentKey)
@@ -157,13 +152,23 @@ func onceDeltaSQL(st *stagedTable, tgt, oldPart string) string {
 	t := st.table
 	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 		WITH stored AS (SELECT o.* FROM %s o SEMI JOIN %s k ON %s)
-		SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
-		FROM (SELECT %s, x._batch, x._partial FROM %s x LEFT JOIN stored o ON %s) s
-		LEFT JOIN stored t ON %s`,
+		%s`,
 		Quote(st.delta),
 		tgt, Quote(st.name), keyJoin(t, "k", "o"),
+		classifiedSQL(t, Quote(st.name), oldPart))
+}
+
+// classifiedSQL is a delta's last step: each row of rows (one per key,
+// the staged versions already folded) completed from its stored row if
+// it is partial, then compared with it (insert, same or update), with
+// the stored row's partition (oldPart). It reads the stored rows from
+// the statement's CTE "stored".
+func classifiedSQL(t *schema.Table, rows, oldPart string) string {
+	return fmt.Sprintf(`SELECT s.*, CASE WHEN t.%s IS NULL THEN 'insert' WHEN %s THEN 'same' ELSE 'update' END AS _op, %s
+		FROM (SELECT %s, x._batch, x._partial FROM %s x LEFT JOIN stored o ON %s) s
+		LEFT JOIN stored t ON %s`,
 		Quote(schema.ColAccount), sameRow(t), oldPart,
-		mergedColumns(t), Quote(st.name), keyJoin(t, "x", "o"),
+		mergedColumns(t), rows, keyJoin(t, "x", "o"),
 		keyJoin(t, "s", "t"))
 }
 
