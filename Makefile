@@ -34,11 +34,11 @@ build:
 # (TEST_SPLIT, taken from it to even the two jobs) in the other. Measured
 # on 2 cores (a whole test step): 4 tests at once in each of two packages
 # at once took 850-1,000 s, 2 at once 820 s, 1 at once 782 s, and these
-# two jobs of 1 at once 681 s (each job's time is printed at the end).
+# two jobs of 1 at once 681-709 s (each job's time is printed at the end).
 # More tests at once than cores only make each slower: every test is a
-# DuckDB process's worth of work, and two already fill the cores. Each DuckDB gets one thread
-# (EXPORT_THREADS) for the same reason; a test that needs the default
-# says so.
+# DuckDB process's worth of work, and two already fill the cores. Each
+# DuckDB gets one thread (EXPORT_THREADS) for the same reason; a test
+# that needs the default says so.
 #
 # The lake's tests run many export processes at once; most of them run
 # the built binary (EXPORT_TEST_BINARY) rather than the test binary, which
@@ -46,7 +46,7 @@ build:
 # processes under it).
 #
 # -timeout bounds a hung test binary, not a slow machine: 40 minutes is
-# four times the longest job here, and under CI's 90.
+# over three times the longer job here (613-708 s), and under CI's 90.
 TEST_PARALLEL ?= 1
 TEST_SPLIT    := ^TestFaultMatrix$$
 TEST_FLAGS     = -race -count=1 -timeout 40m -parallel $(TEST_PARALLEL) -json
