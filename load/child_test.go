@@ -22,14 +22,7 @@ func stageRun(t *testing.T, w *Warehouse, tbl *schema.Table, runID string, pages
 		t.Fatal(err)
 	}
 	for _, p := range pages {
-		b, err := transform.Page(tbl, []byte(p), transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Stage(ctx, "north", b); err != nil {
-			t.Fatal(err)
-		}
-		b.Release()
+		stageAs(t, w, tbl, transform.Meta{Account: "north", RunID: runID, ExtractedAt: at}, false, p)
 	}
 	sum, err := w.Finish(ctx, runID, at, StatusOK, nil, "")
 	if err != nil {

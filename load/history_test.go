@@ -28,14 +28,7 @@ func newRun(day int) run {
 // stagePage stages one page of tbl for account north as run r fetched it.
 func stagePage(t *testing.T, w *Warehouse, tbl *schema.Table, r run, page string, fixed map[string]string) {
 	t.Helper()
-	b, err := transform.Page(tbl, []byte(page), transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Minute), Fixed: fixed}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Release()
-	if err := w.Stage(ctx, "north", b); err != nil {
-		t.Fatal(err)
-	}
+	stageAs(t, w, tbl, transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Minute), Fixed: fixed}, false, page)
 }
 
 // stageAs transforms a page of tbl with meta and stages it for
