@@ -28,6 +28,7 @@ import (
 
 	"github.com/repairshop/export/extract"
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/redact"
 	"github.com/repairshop/export/model"
 )
 
@@ -101,13 +102,13 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func checkWebhook(line int, w *extract.Webhook) error {
 	switch {
 	case !strings.HasPrefix(w.Path, "/") || strings.ContainsAny(w.Path, "?# "):
-		return fmt.Errorf("line %d: webhook: path %q: want a URL path such as /hooks/metro", line, w.Path)
+		return fmt.Errorf("line %d: webhook: path %s: want a URL path such as /hooks/metro", line, redact.Quote(w.Path))
 	case w.SecretEnv == "":
 		return fmt.Errorf("line %d: webhook: secret_env is missing (the environment variable that holds the signing secret)", line)
 	case !LooksLikeEnvName(w.SecretEnv):
 		return fmt.Errorf("line %d: webhook: secret_env must be the NAME of an environment variable, not the secret (the value is not shown)", line)
 	case w.SignatureHeader != "" && !envName.MatchString(strings.ReplaceAll(w.SignatureHeader, "-", "_")):
-		return fmt.Errorf("line %d: webhook: signature_header %q is not a header name", line, w.SignatureHeader)
+		return fmt.Errorf("line %d: webhook: signature_header %s is not a header name", line, redact.Quote(w.SignatureHeader))
 	}
 	return nil
 }
@@ -238,7 +239,7 @@ func Parse(data []byte) (*Config, error) {
 				return s.Settings()
 			})
 			if src == nil {
-				errs = append(errs, fmt.Errorf("line %d: unknown key %q (known: %s)", k.Line, k.Value, strings.Join(append(slices.Clone(topKeys), settingKeys()...), ", ")))
+				errs = append(errs, fmt.Errorf("line %d: unknown key %s (known: %s)", k.Line, redact.Quote(k.Value), strings.Join(append(slices.Clone(topKeys), settingKeys()...), ", ")))
 				continue
 			}
 			if settings[src.Name] == nil {
@@ -279,12 +280,12 @@ func Parse(data []byte) (*Config, error) {
 				errs = append(errs, err)
 			}
 			if a.Name != "" && seen[a.Name] {
-				errs = append(errs, fmt.Errorf("account %q: name used twice", a.Name))
+				errs = append(errs, fmt.Errorf("line %d: account %s: name used twice", n.Line, shownName(a.Name)))
 			}
 			seen[a.Name] = true
 			if a.Webhook != nil {
 				if other, ok := paths[a.Webhook.Path]; ok {
-					errs = append(errs, fmt.Errorf("line %d: account %q: webhook path %s is account %q's too", n.Line, a.Name, a.Webhook.Path, other))
+					errs = append(errs, fmt.Errorf("line %d: account %s: webhook path %s is account %s's too", n.Line, shownName(a.Name), redact.Quote(a.Webhook.Path), shownName(other)))
 				}
 				paths[a.Webhook.Path] = a.Name
 			}
@@ -325,19 +326,19 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		case "timezone":
 			if err = decode(v, &a.Timezone); err == nil && a.Timezone != "" {
 				if _, lerr := time.LoadLocation(a.Timezone); lerr != nil || strings.EqualFold(a.Timezone, "local") {
-					err = fmt.Errorf("line %d: timezone %q is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, a.Timezone)
+					err = fmt.Errorf("line %d: timezone %s is not an IANA time zone name (e.g. America/Chicago, Europe/Madrid)", v.Line, redact.Quote(a.Timezone))
 				}
 			}
 		case "currency":
 			if err = decode(v, &a.Currency); err == nil && !currencyCode.MatchString(a.Currency) {
-				err = fmt.Errorf("line %d: currency %q: want an ISO 4217 code such as USD or EUR", v.Line, a.Currency)
+				err = fmt.Errorf("line %d: currency %s: want an ISO 4217 code such as USD or EUR", v.Line, redact.Quote(a.Currency))
 			}
 		case "request_timeout":
 			var d string
 			if err = decode(v, &d); err == nil {
 				a.Timeout, err = time.ParseDuration(d)
 				if err != nil || a.Timeout <= 0 {
-					err = fmt.Errorf("line %d: request_timeout %q: want a duration such as 30s or 2m", v.Line, d)
+					err = fmt.Errorf("line %d: request_timeout %s: want a duration such as 30s or 2m", v.Line, redact.Quote(d))
 				}
 			}
 		case "webhook":
@@ -360,7 +361,7 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 		}
 		errs = append(errs, err)
 	}
-	if a.Name != "" {
+	if accountName.MatchString(a.Name) {
 		where = fmt.Sprintf("account %q", a.Name)
 	}
 	for j, err := range errs {
@@ -372,11 +373,13 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 	case a.Name == "":
 		errs = append(errs, fmt.Errorf("%s: name is missing", where))
 	case !accountName.MatchString(a.Name):
-		errs = append(errs, fmt.Errorf("%s: name must be lower-case letters, digits, '-' or '_' (it becomes the account column and a Parquet folder)", where))
+		errs = append(errs, fmt.Errorf("%s: name %s: want lower-case letters, digits, '-' or '_' (it becomes the account column and a Parquet folder)", where, redact.Quote(a.Name)))
 	}
 	if a.BaseURL != "" {
 		if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: base_url %q is not an http(s) URL", where, a.BaseURL))
+			errs = append(errs, fmt.Errorf("%s: base_url %s is not an http(s) URL", where, redact.Quote(a.BaseURL)))
+		} else if u.User != nil {
+			errs = append(errs, fmt.Errorf("%s: base_url %s: a user name or key does not go in the URL: put the key in an environment variable and name it in api_key_env", where, redact.Hidden))
 		}
 	}
 	switch {
@@ -389,7 +392,7 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 	}
 	src, ok := sources.Lookup(a.Source)
 	if !ok {
-		return a, append(errs, fmt.Errorf("%s: source %q: want %s", where, a.Source, strings.Join(sources.Names(), " or ")))
+		return a, append(errs, fmt.Errorf("%s: source %s: want %s", where, redact.Quote(a.Source), strings.Join(sources.Names(), " or ")))
 	}
 	a.Settings = cfg.Settings[src.Name]
 	if a.Webhook != nil && src.Webhooks == nil {
@@ -407,7 +410,7 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			for _, x := range src.Resources {
 				names = append(names, x.Name)
 			}
-			errs = append(errs, fmt.Errorf("%s: resources: %q is not %s %s resource (one of %s)", where, r, article(src.Short), src.Short, strings.Join(names, ", ")))
+			errs = append(errs, fmt.Errorf("%s: resources: %s is not %s %s resource (one of %s)", where, redact.Quote(r), article(src.Short), src.Short, strings.Join(names, ", ")))
 		}
 	}
 	known := keysOf(src.Options())
@@ -425,7 +428,7 @@ func parseAccount(n *yaml.Node, i int, cfg *Config) (extract.Account, []error) {
 			errs = append(errs, fmt.Errorf("line %d: %s: %s: an API key does not go in the config: put it in an environment variable and name that variable in api_key_env (the value is not shown)", k.Line, where, k.Value))
 			continue
 		}
-		errs = append(errs, fmt.Errorf("line %d: %s: unknown key %q (an account has %s)", k.Line, where, k.Value, strings.Join(append(slices.Clone(accountKeys), known...), ", ")))
+		errs = append(errs, fmt.Errorf("line %d: %s: unknown key %s (an account has %s)", k.Line, where, redact.Quote(k.Value), strings.Join(append(slices.Clone(accountKeys), known...), ", ")))
 	}
 	a.Options = src.Options()
 	if err := decode(own, a.Options); err != nil {
@@ -534,7 +537,7 @@ func (c *Config) Select(names []string) error {
 	}
 	for _, n := range names {
 		if !slices.Contains(known, n) {
-			return Usagef("--account %q: no such account in the config (it has %s)", n, strings.Join(known, ", "))
+			return Usagef("--account %s: no such account in the config (it has %s)", shownName(n), strings.Join(known, ", "))
 		}
 	}
 	c.Accounts = kept

@@ -17,6 +17,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("warehouse: [\n"))
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("accounts:\n  - name: north\n    source: mgr\n    api_key_env: sk_live_Qw3Er5Ty7Ui9Op1As3Df\n"))
+	f.Add([]byte("accounts:\n  - name: sk_live_Qw3Er5Ty7Ui9Op1As3Df\n")) // found by CI's fuzzing
 	f.Fuzz(func(t *testing.T, text []byte) {
 		path := filepath.Join(t.TempDir(), "export.yaml")
 		if err := os.WriteFile(path, text, 0o600); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/repairshop/export/internal/redact"
 )
 
 // Lake is the optional lake: block, where a run also publishes its tables
@@ -75,7 +77,7 @@ func parseLake(n *yaml.Node) (*Lake, []error) {
 				errs = append(errs, fmt.Errorf("line %d: lake: %s: a storage credential does not go in the config: S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS shared config (the value is not shown)", k.Line, k.Value))
 				continue
 			}
-			errs = append(errs, fmt.Errorf("line %d: lake: unknown key %q (lake: has %s)", k.Line, k.Value, strings.Join(lakeKeys, ", ")))
+			errs = append(errs, fmt.Errorf("line %d: lake: unknown key %s (lake: has %s)", k.Line, redact.Quote(k.Value), strings.Join(lakeKeys, ", ")))
 			continue
 		}
 		if err := decode(v, dst); err != nil {
@@ -102,13 +104,13 @@ func parseLake(n *yaml.Node) (*Lake, []error) {
 	if l.Warehouse == "" {
 		errs = append(errs, fmt.Errorf("line %d: lake: warehouse is missing (s3://bucket/prefix or file:///path)", line))
 	} else if u, err := url.Parse(l.Warehouse); err == nil && u.Scheme != "" && u.Scheme != "s3" && u.Scheme != "file" {
-		errs = append(errs, fmt.Errorf("line %d: lake: warehouse %q: want s3://bucket/prefix or file:///path", line, l.Warehouse))
+		errs = append(errs, fmt.Errorf("line %d: lake: warehouse %s: want s3://bucket/prefix or file:///path", line, redact.Quote(l.Warehouse)))
 	} else if err == nil && u.Scheme == "s3" && u.Host == "" {
-		errs = append(errs, fmt.Errorf("line %d: lake: warehouse %q: the bucket is missing (s3://bucket/prefix)", line, l.Warehouse))
+		errs = append(errs, fmt.Errorf("line %d: lake: warehouse %s: the bucket is missing (s3://bucket/prefix)", line, redact.Quote(l.Warehouse)))
 	}
 	if l.S3Endpoint != "" {
 		if u, err := url.Parse(l.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("line %d: lake: s3_endpoint %q is not an http(s) URL", line, l.S3Endpoint))
+			errs = append(errs, fmt.Errorf("line %d: lake: s3_endpoint %s is not an http(s) URL", line, redact.Quote(l.S3Endpoint)))
 		} else if u.User != nil {
 			errs = append(errs, fmt.Errorf("line %d: lake: s3_endpoint holds a user name or key: S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS shared config (the value is not shown)", line))
 		}
@@ -135,7 +137,7 @@ func CheckCatalogURI(uri string) error {
 			return errors.New("the host is missing: want postgres://host:5432/db")
 		}
 	default:
-		return fmt.Errorf("scheme %q: want sqlite:// (one host) or postgres:// (many hosts)", u.Scheme)
+		return fmt.Errorf("scheme %s: want sqlite:// (one host) or postgres:// (many hosts)", redact.Quote(u.Scheme))
 	}
 	return nil
 }
@@ -197,7 +199,7 @@ func ParseAge(flag, v string) (time.Duration, error) {
 		}
 	}
 	if err != nil || d < 0 {
-		return 0, Usagef("--%s %q: want an age such as 7d, 36h or 0s", flag, v)
+		return 0, Usagef("--%s %s: want an age such as 7d, 36h or 0s", flag, redact.Quote(v))
 	}
 	return d, nil
 }

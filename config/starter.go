@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/redact"
 )
 
 // Starter is what `repairshop-export init` asks for; the rest of the starter config
@@ -56,11 +57,11 @@ func CheckAnswer(field, v string) error {
 	switch field {
 	case "source":
 		if _, ok := sources.Lookup(v); !ok {
-			return fmt.Errorf("source %q: want %s", v, strings.Join(sources.Names(), " or "))
+			return fmt.Errorf("source %s: want %s", redact.Quote(v), strings.Join(sources.Names(), " or "))
 		}
 	case "name":
 		if !accountName.MatchString(v) {
-			return fmt.Errorf("account name %q: lower-case letters, digits, '-' or '_'", v)
+			return fmt.Errorf("account name %s: lower-case letters, digits, '-' or '_'", redact.Quote(v))
 		}
 	case "key_env":
 		if !LooksLikeEnvName(v) {
@@ -72,7 +73,7 @@ func CheckAnswer(field, v string) error {
 			return nil
 		}
 		if _, err := time.LoadLocation(v); err != nil || strings.EqualFold(v, "local") {
-			return fmt.Errorf("time zone %q: want an IANA name such as America/Chicago", v)
+			return fmt.Errorf("time zone %s: want an IANA name such as America/Chicago", redact.Quote(v))
 		}
 	case "warehouse":
 		if strings.TrimSpace(v) == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/internal/redact"
 )
 
 // Options are an MGR account's own keys in export.yaml (the keys every
@@ -63,7 +64,7 @@ func (s *Settings) Check() []error {
 	case "", ScopeKey, ScopeHost:
 		return nil
 	}
-	return []error{fmt.Errorf("mgr_rate_scope %q: want %s or %s", s.RateScope, ScopeKey, ScopeHost)}
+	return []error{fmt.Errorf("mgr_rate_scope %s: want %s or %s", redact.Quote(s.RateScope), ScopeKey, ScopeHost)}
 }
 
 // options and settings read an account's parsed keys (zero values when the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract"
+	"github.com/repairshop/export/internal/redact"
 )
 
 // Options are a RepairOps account's own keys in export.yaml (the keys
@@ -73,7 +74,7 @@ func (o *Options) Check() []error {
 	}
 	if o.StartDate != "" {
 		if _, err := time.Parse(DateFormat, o.StartDate); err != nil {
-			errs = append(errs, fmt.Errorf("start_date %q is not a date (YYYY-MM-DD)", o.StartDate))
+			errs = append(errs, fmt.Errorf("start_date %s is not a date (YYYY-MM-DD)", redact.Quote(o.StartDate)))
 		}
 	}
 	return errs
