@@ -85,6 +85,9 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 	if err := w.flush(ctx, st); err != nil {
 		return err
 	}
+	if !st.created {
+		return nil // empty pages only: no rows, nothing to count
+	}
 	t := st.table
 	st.delta, st.counted = st.name+"__delta", st.name+"__counted"
 	once := false
@@ -99,39 +102,55 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 	if _, err := w.execSQL(ctx, deltaSQL(st, w.target(t), once)); err != nil {
 		return fmt.Errorf("classify staged rows: %w", err)
 	}
-	// Each row counts once per run under its strongest operation (insert >
-	// update > same), remembered in run_counted: a list page inserts an
-	// invoice and its detail completes it in a later checkpoint — one
-	// insert; a row first seen unchanged and then changed — one update.
-	counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
-		SELECT d.account, %s AS k, d._op AS op, c.op AS before
-		FROM %s d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
-		WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), countKey(t, "d"))
-	if _, err := w.execSQL(ctx, counted, t.FullName()); err != nil {
-		return fmt.Errorf("count staged rows: %w", err)
-	}
-	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, count(*) FROM %s GROUP BY ALL`, Quote(st.name)))
+	// What was staged (per account) and what the delta holds (per
+	// operation), in one statement: the checkpoint skips the statements
+	// an operation the delta lacks would run for nothing (most tables of
+	// an incremental run hold only unchanged rows).
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, '' AS op, count(*) FROM %s GROUP BY ALL
+		UNION ALL SELECT '', _op, count(*) FROM %s GROUP BY ALL`, Quote(st.name), Quote(st.delta)))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
-	st.received = map[string]int64{}
+	st.received, st.ops = map[string]int64{}, map[string]int64{}
 	for rows.Next() {
-		var a string
+		var a, op string
 		var n int64
-		if err := rows.Scan(&a, &n); err != nil {
+		if err := rows.Scan(&a, &op, &n); err != nil {
 			rows.Close()
 			return fmt.Errorf("count staged rows: %w", err)
 		}
-		st.received[a] = n
+		if op == "" {
+			st.received[a] = n
+		} else {
+			st.ops[op] = n
+		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
+	}
+	if len(st.ops) > 0 {
+		// Each row counts once per run under its strongest operation
+		// (insert > update > same), remembered in run_counted: a list page
+		// inserts an invoice and its detail completes it in a later
+		// checkpoint — one insert; a row first seen unchanged and then
+		// changed — one update.
+		counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+			SELECT d.account, %s AS k, d._op AS op, c.op AS before
+			FROM %s d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
+			WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), countKey(t, "d"))
+		if _, err := w.execSQL(ctx, counted, t.FullName()); err != nil {
+			return fmt.Errorf("count staged rows: %w", err)
+		}
 	}
 	return w.dropStaging(ctx, st)
 }
 
 // dropStaging drops a table's staging tables (not its delta).
 func (w *Warehouse) dropStaging(ctx context.Context, st *stagedTable) error {
+	if !st.created {
+		return nil
+	}
+	st.created = false
 	stmts := []string{"DROP TABLE IF EXISTS " + Quote(st.name)}
 	if st.parents != "" {
 		stmts = append(stmts, "DROP TABLE IF EXISTS "+Quote(st.parents))

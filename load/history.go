@@ -53,8 +53,8 @@ func (w *Warehouse) historyOf(t *schema.Table) string {
 func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID string) error {
 	t := st.table
 	hist := w.historyOf(t)
-	if hist == "" {
-		return nil
+	if hist == "" || !st.has(opInsert, opUpdate) {
+		return nil // no new version
 	}
 	changed := fmt.Sprintf(`SELECT *, %s AS _from FROM %s d WHERE d._op IN ('insert', 'update')`, runStartSQL("d.run_id", "d.extracted_at"), Quote(st.delta))
 	if id, ok := detailID(t); ok {
@@ -191,7 +191,7 @@ func (w *Warehouse) MarkGone(account string, t *schema.Table, id, runID string, 
 // the run that staged them: a complete listing deletes what its run did
 // not see. The caller holds the checkpoint's transaction.
 func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
-	if st.table.IsChild() {
+	if st.table.IsChild() || !st.has(opInsert, opUpdate, opSame) {
 		return nil
 	}
 	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO run_seen SELECT DISTINCT ?, d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,

@@ -88,13 +88,8 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 	st, ok := w.staged[t.FullName()]
 	if !ok {
 		st = &stagedTable{table: t, name: "stage_" + t.Source + "_" + t.Name}
-		stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch, NULL::BOOLEAN AS _partial FROM %s LIMIT 0", Quote(st.name), quotedName(t))}
 		if t.IsChild() {
 			st.parents = st.name + "__parents"
-			stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, parent_id VARCHAR, _batch BIGINT)", Quote(st.parents)))
-		}
-		if err := w.exec(ctx, stmts...); err != nil {
-			return fmt.Errorf("stage %s: %w", t.FullName(), err)
 		}
 		w.staged[t.FullName()] = st
 	}
@@ -145,6 +140,11 @@ func withStageColumns(rec arrow.RecordBatch, batch int, partial bool) arrow.Reco
 // flush moves one table's pending records into its staging table: one
 // Arrow view and one INSERT, whatever the pages.
 func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
+	if !st.created && (len(st.pending) > 0 || len(st.pendingParents) > 0) {
+		if err := w.createStaging(ctx, st); err != nil {
+			return err
+		}
+	}
 	if len(st.pending) > 0 {
 		err := w.appendRecords(ctx, st)
 		for _, r := range st.pending {
@@ -163,6 +163,21 @@ func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
 		}
 		st.pendingParents = st.pendingParents[3*n:]
 	}
+	return nil
+}
+
+// createStaging creates a table's staging tables, when it first has rows
+// or parents to hold: the pages of most tables in an incremental run are
+// empty, and their checkpoint then has nothing to classify.
+func (w *Warehouse) createStaging(ctx context.Context, st *stagedTable) error {
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, NULL::BIGINT AS _batch, NULL::BOOLEAN AS _partial FROM %s LIMIT 0", Quote(st.name), quotedName(st.table))}
+	if st.parents != "" {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, parent_id VARCHAR, _batch BIGINT)", Quote(st.parents)))
+	}
+	if err := w.exec(ctx, stmts...); err != nil {
+		return fmt.Errorf("stage %s: %w", st.table.FullName(), err)
+	}
+	st.created = true
 	return nil
 }
 

@@ -223,13 +223,16 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	rank := func(op string) string {
 		return fmt.Sprintf("CASE %s WHEN 'insert' THEN 3 WHEN 'update' THEN 2 WHEN 'same' THEN 1 ELSE 0 END", op)
 	}
+	for a, n := range st.received {
+		w.statsFor(a, t.FullName()).Received += n
+	}
+	if len(st.ops) == 0 {
+		return nil // nothing staged but empty pages
+	}
 	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM %s WHERE before IS NULL OR %s > %s GROUP BY ALL
 		UNION ALL SELECT account, 'delete', '', count(*) FROM %s WHERE _op = 'delete' GROUP BY ALL`, counted, rank("op"), rank("before"), delta))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
-	}
-	for a, n := range st.received {
-		w.statsFor(a, t.FullName()).Received += n
 	}
 	for rows.Next() {
 		var a, op, before string
@@ -275,23 +278,35 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
 		t.FullName(), partitionExpr(t, "d"), delta, delta)
+	if !st.has(opInsert, opUpdate, opDelete) {
+		return w.resolveRejects(ctx, st, runID) // every row unchanged
+	}
 	if err := w.queueChanged(ctx, t, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
-	if t.IsChild() {
+	if t.IsChild() && st.has(opDelete) {
 		del := fmt.Sprintf(`DELETE FROM %s t USING %s d WHERE d._op = 'delete' AND %s`, tgt, delta, keyJoin(t, "t", "d"))
 		if _, err := w.execSQL(ctx, del); err != nil {
 			return fmt.Errorf("delete lines gone from their parent: %w", err)
 		}
 	}
-	if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, "d._op = 'update'"); err != nil {
-		return fmt.Errorf("upsert: %w", err)
+	if st.has(opInsert, opUpdate) {
+		if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, "d._op = 'update'"); err != nil {
+			return fmt.Errorf("upsert: %w", err)
+		}
 	}
+	return w.resolveRejects(ctx, st, runID)
+}
+
+// resolveRejects marks the earlier rejects of the records a checkpoint
+// loaded resolved.
+func (w *Warehouse) resolveRejects(ctx context.Context, st *stagedTable, runID string) error {
+	t := st.table
 	if !t.IsChild() && w.openRejects[t.FullName()] {
 		// A record loaded now resolves its earlier rejects.
 		resolve := fmt.Sprintf(`UPDATE meta.rejects SET resolved_run_id = ?
 			WHERE resolved_run_id IS NULL AND table_name = ? AND run_id <> ?
-			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM %s)`, Quote(t.Key[1]), delta)
+			AND (account, record_key) IN (SELECT account, CAST(%s AS VARCHAR) FROM %s)`, Quote(t.Key[1]), Quote(st.delta))
 		if _, err := w.execSQL(ctx, resolve, runID, t.FullName(), runID); err != nil {
 			return fmt.Errorf("resolve rejects: %w", err)
 		}

@@ -82,10 +82,33 @@ type stagedTable struct {
 	// reach DuckDB in one round per flush, not one per page.
 	pending        []arrow.RecordBatch
 	pendingParents []any // account, parent_id, _batch, …
+	// created says the staging tables exist: a table's first flush with
+	// rows or parents creates them (see createStaging).
+	created bool
 	// delta and counted are the temp tables a checkpoint classifies the
-	// staged rows into (see prepare), received the rows staged per account.
+	// staged rows into (see prepare), received the rows staged per
+	// account, ops the delta's rows per operation (see has).
 	delta, counted string
 	received       map[string]int64
+	ops            map[string]int64
+}
+
+// The operations of a delta's rows (its _op column).
+const (
+	opInsert = "insert"
+	opUpdate = "update"
+	opSame   = "same"
+	opDelete = "delete"
+)
+
+// has says whether the table's delta holds a row of any of the ops.
+func (st *stagedTable) has(ops ...string) bool {
+	for _, op := range ops {
+		if st.ops[op] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type driftKey struct{ table, field string }

@@ -1,0 +1,85 @@
+package load
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/repairshop/export/extract/sources"
+	"github.com/repairshop/export/internal/tiny"
+	"github.com/repairshop/export/transform"
+)
+
+// A checkpoint runs only the statements its rows need: a page of
+// unchanged rows is classified and counted but writes no row, version or
+// Parquet partition, and an empty page creates no staging table. A
+// changed row is still written with its version. (Most tables of an
+// incremental run are one or the other: the statements they skip were
+// half an incremental run's SQL.)
+func TestACheckpointWritesOnlyWhatChanged(t *testing.T) {
+	var trace bytes.Buffer
+	old := traceOut
+	traceOut = &trace
+	t.Cleanup(func() { traceOut = old })
+	t.Setenv(SQLTraceEnv, "0s")
+	w, _ := openTemp(t)
+	empty := sources.Tables()[0]
+	if empty.IsChild() || empty == tiny.JobsTable {
+		t.Fatalf("%s: want a top-level table other than tiny's", empty.FullName())
+	}
+	night := func(day int, statuses ...string) (Summary, []string) {
+		t.Helper()
+		trace.Reset()
+		r := newRun(day)
+		begin(t, w, r)
+		meta := transform.Meta{Account: "north", RunID: r.id, ExtractedAt: r.at.Add(time.Minute)}
+		stageAs(t, w, tiny.JobsTable, meta, false, jobs(statuses...))
+		stageAs(t, w, empty, meta, false, "[]")
+		sum := finish(t, w, r)
+		return sum, strings.Split(trace.String(), "\n")
+	}
+	writes := func(lines []string) (out []string) {
+		for _, l := range lines {
+			for _, w := range []string{`INSERT OR REPLACE INTO "tiny"."jobs" `, `INSERT OR REPLACE INTO "tiny"."jobs_history" `, `UPDATE "tiny"."jobs_history" `, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs'`, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs_history'`} {
+				if strings.Contains(l, "ms  "+w) {
+					out = append(out, w)
+				}
+			}
+		}
+		return out
+	}
+	staging := func(lines []string) (n int) {
+		for _, l := range lines {
+			if strings.Contains(l, `TEMP TABLE "stage_`+empty.Source+`_`+empty.Name) {
+				n++
+			}
+		}
+		return n
+	}
+
+	sum, lines := night(1, "open", "open", "done")
+	if got := sum.Totals(); got.Inserted != 3 || len(writes(lines)) == 0 {
+		t.Fatalf("first night: %+v, writes %v; want 3 inserted and written", got, writes(lines))
+	}
+	sum, lines = night(2, "open", "open", "done")
+	if got := sum.Totals(); got.Received != 3 || got.Unchanged != 3 || got.Inserted+got.Updated != 0 {
+		t.Errorf("the same page again: %+v; want 3 received and unchanged", got)
+	}
+	if got := writes(lines); len(got) != 0 {
+		t.Errorf("unchanged rows were written: %v\n%s", got, strings.Join(lines, "\n"))
+	}
+	if n := staging(lines); n != 0 {
+		t.Errorf("an empty page of %s created %d staging tables", empty.FullName(), n)
+	}
+	sum, lines = night(3, "open", "done", "done")
+	if got := sum.Totals(); got.Updated != 1 || got.Unchanged != 2 {
+		t.Errorf("one job changed: %+v; want 1 updated, 2 unchanged", got)
+	}
+	if got := strings.Join(writes(lines), ","); !strings.Contains(got, `INTO "tiny"."jobs" `) || !strings.Contains(got, `INTO "tiny"."jobs_history" `) || !strings.Contains(got, "'tiny.jobs'") {
+		t.Errorf("a changed row: writes %s; want the row, its version and its partition", got)
+	}
+	if got := one(t, w, `SELECT count(*) FROM tiny.jobs_history WHERE id = '2'`); got != "2" {
+		t.Errorf("job 2 has %s versions, want 2", got)
+	}
+}
