@@ -76,8 +76,13 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 	// A top-level row's versions are written with it (it is never removed):
 	// a row new to the table has none to replace.
 	stored := "d._op = 'update'"
-	if t.IsChild() {
+	switch {
+	case t.IsChild():
+		// A line deleted from its parent and added back in one run has a
+		// version of this run to replace, though its row was removed.
 		stored = ""
+	case !st.has(opUpdate):
+		stored = noneStored // new rows only: none has a version yet
 	}
 	if err := w.newVersions(ctx, t, hist, changed, nil, runID, stored); err != nil {
 		return err
@@ -108,8 +113,10 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), partitionExpr(t, "d"), rows)
-	if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
-		return fmt.Errorf("history: %w", err)
+	if stored != noneStored { // new rows have no version to close
+		if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
 	}
 	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args, stored); err != nil {
 		return fmt.Errorf("history: %w", err)

@@ -291,7 +291,11 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		}
 	}
 	if st.has(opInsert, opUpdate) {
-		if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, "d._op = 'update'"); err != nil {
+		stored := "d._op = 'update'"
+		if !st.has(opUpdate) {
+			stored = noneStored
+		}
+		if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, stored); err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
 	}
@@ -314,6 +318,11 @@ func (w *Warehouse) resolveRejects(ctx context.Context, st *stagedTable, runID s
 	return nil
 }
 
+// noneStored is replaceRows' stored condition for rows none of whose keys
+// is stored (a checkpoint of new rows only): they are inserted, with no
+// conflict to resolve.
+const noneStored = "false"
+
 // replaceRows writes the rows that rows selects (with args; t's columns,
 // by name, among others) into tgt, each replacing the stored row of its
 // key. Into a keyless shadow (see keyless) that is a delete of the keys,
@@ -324,11 +333,17 @@ func (w *Warehouse) resolveRejects(ctx context.Context, st *stagedTable, runID s
 func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any, stored string) error {
 	cols, from := columnList(t, ""), columnList(t, "d.")
 	if !w.keyless(t) {
-		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+		verb := "INSERT OR REPLACE"
+		if stored == noneStored {
+			verb = "INSERT" // no conflict to resolve; a key stored after all fails loudly
+		}
+		_, err := w.execSQL(ctx, fmt.Sprintf(`%s INTO %s (%s) SELECT %s FROM (%s) d`, verb, tgt, cols, from, rows), args...)
 		return err
 	}
 	replaced := rows
-	if stored != "" {
+	if stored == noneStored {
+		replaced = ""
+	} else if stored != "" {
 		replaced = fmt.Sprintf("SELECT * FROM (%s) d WHERE %s", rows, stored)
 		var some bool
 		if err := w.conn.QueryRowContext(ctx, "SELECT EXISTS ("+replaced+")", args...).Scan(&some); err != nil {
