@@ -117,7 +117,7 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.source+"/"+c.fault, func(t *testing.T) {
-			t.Parallel() // two at a time on two cores: DuckDB's commits are most of a row's time
+			t.Parallel() // by hand, GOMAXPROCS rows at a time; make test runs one at a time beside its other job
 			w := &faultWorld{row: i, timeout: 30 * time.Second, clk: budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 10*time.Minute))}
 			if c.source == "mgr" {
 				w.mgr = mgrtest.NewServer(mgrtest.WithClock(w.clk), mgrtest.WithClockSkew(c.skew), mgrtest.WithTickets(70, 30))
