@@ -87,6 +87,9 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 	if err := w.newVersions(ctx, t, hist, changed, nil, runID, stored); err != nil {
 		return err
 	}
+	if !st.has(opUpdate) {
+		return nil
+	}
 	// The version an update closed is in its row's old partition.
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, d._oy, d._om, ? FROM %s d WHERE d._op = 'update' AND d._oy IS NOT NULL

@@ -94,7 +94,7 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 		w.staged[t.FullName()] = st
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
-		st.pending = append(st.pending, withStageColumns(b.Record, batch, partial))
+		st.pending = append(st.pending, withStageColumns(b.Record, st.stagedSchema(b.Record.Schema()), batch, partial))
 		w.pendingRows += b.Record.NumRows()
 		w.stagedRows += b.Record.NumRows()
 	}
@@ -117,9 +117,21 @@ func nullable(s string) any {
 	return s
 }
 
+// stagedSchema is sc with the staging columns _batch and _partial, built
+// once for the table's pages (each page of a table carries the same
+// schema: see transform.ArrowSchema).
+func (st *stagedTable) stagedSchema(sc *arrow.Schema) *arrow.Schema {
+	if st.schemaOf != sc {
+		fields := append(sc.Fields(), arrow.Field{Name: "_batch", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, arrow.Field{Name: "_partial", Type: arrow.FixedWidthTypes.Boolean, Nullable: true})
+		st.schemaOf, st.schema = sc, arrow.NewSchema(fields, nil)
+	}
+	return st.schema
+}
+
 // withStageColumns is rec with the staging columns: _batch (the stage
-// call it came with) and _partial.
-func withStageColumns(rec arrow.RecordBatch, batch int, partial bool) arrow.RecordBatch {
+// call it came with) and _partial; staged is rec's schema with them (see
+// stagedSchema).
+func withStageColumns(rec arrow.RecordBatch, staged *arrow.Schema, batch int, partial bool) arrow.RecordBatch {
 	n := int(rec.NumRows())
 	bb := array.NewInt64Builder(memory.DefaultAllocator)
 	pb := array.NewBooleanBuilder(memory.DefaultAllocator)
@@ -132,9 +144,8 @@ func withStageColumns(rec arrow.RecordBatch, batch int, partial bool) arrow.Reco
 	bcol, pcol := bb.NewArray(), pb.NewArray()
 	defer bcol.Release()
 	defer pcol.Release()
-	fields := append(rec.Schema().Fields(), arrow.Field{Name: "_batch", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, arrow.Field{Name: "_partial", Type: arrow.FixedWidthTypes.Boolean, Nullable: true})
 	cols := append(append([]arrow.Array{}, rec.Columns()...), bcol, pcol)
-	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	return array.NewRecordBatch(staged, cols, rec.NumRows())
 }
 
 // flush moves one table's pending records into its staging table: one

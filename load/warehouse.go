@@ -85,6 +85,9 @@ type stagedTable struct {
 	// created says the staging tables exist: a table's first flush with
 	// rows or parents creates them (see createStaging).
 	created bool
+	// schema is the pages' schema with the staging columns, for pages of
+	// schema schemaOf (see stagedSchema).
+	schemaOf, schema *arrow.Schema
 	// delta and counted are the temp tables a checkpoint classifies the
 	// staged rows into (see prepare), received the rows staged per
 	// account, ops the delta's rows per operation (see has).
