@@ -93,3 +93,28 @@ func TestACheckpointWritesOnlyWhatChanged(t *testing.T) {
 		t.Errorf("job 2 has %s versions, want 2", got)
 	}
 }
+
+// A row staged in three checkpoints of one run counts once, under its
+// strongest operation: unchanged, unchanged again, then changed is one
+// update. (The run's count of a row is kept in run_counted; a row it
+// already holds is replaced there, not added twice.)
+func TestARowSeenThriceInARunCountsOnce(t *testing.T) {
+	w, _ := openTemp(t)
+	first := newRun(1)
+	begin(t, w, first)
+	stagePage(t, w, tiny.JobsTable, first, jobs("open", "open"), nil)
+	finish(t, w, first)
+
+	r := newRun(2)
+	begin(t, w, r)
+	for _, page := range []string{jobs("open", "open"), jobs("open", "open"), jobs("open", "done")} {
+		stagePage(t, w, tiny.JobsTable, r, page, nil)
+		if err := w.Checkpoint(ctx, r.id, r.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := finish(t, w, r).Totals()
+	if got.Received != 6 || got.Inserted != 0 || got.Updated != 1 || got.Unchanged != 1 {
+		t.Errorf("received %d, inserted %d, updated %d, unchanged %d; want 6, 0, 1, 1", got.Received, got.Inserted, got.Updated, got.Unchanged)
+	}
+}

@@ -229,17 +229,25 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	if len(st.ops) == 0 {
 		return nil // nothing staged but empty pages
 	}
+	// The counts move (see below); the last row says how many rows this
+	// run had counted before.
 	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(`SELECT account, op, coalesce(before, ''), count(*) FROM %s WHERE before IS NULL OR %s > %s GROUP BY ALL
-		UNION ALL SELECT account, 'delete', '', count(*) FROM %s WHERE _op = 'delete' GROUP BY ALL`, counted, rank("op"), rank("before"), delta))
+		UNION ALL SELECT account, 'delete', '', count(*) FROM %s WHERE _op = 'delete' GROUP BY ALL
+		UNION ALL SELECT '', '', 'counted before', count(*) FROM %s WHERE before IS NOT NULL`, counted, rank("op"), rank("before"), delta, counted))
 	if err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
+	var countedBefore int64
 	for rows.Next() {
 		var a, op, before string
 		var n int64
 		if err := rows.Scan(&a, &op, &before, &n); err != nil {
 			rows.Close()
 			return err
+		}
+		if before == "counted before" {
+			countedBefore = n
+			continue
 		}
 		s := w.statsFor(a, t.FullName())
 		for _, c := range []struct {
@@ -261,10 +269,18 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("count staged rows: %w", err)
 	}
-	forget := fmt.Sprintf(`DELETE FROM run_counted WHERE tbl = ? AND k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, counted)
-	remember := fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
-			SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted)
-	for _, q := range []string{forget, remember} {
+	// Remember each row under its strongest operation this run. Rows new
+	// to the run's count (most checkpoints hold only such rows) are simply
+	// added.
+	remember := []string{fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, op FROM %s`, counted)}
+	if countedBefore > 0 {
+		remember = []string{
+			fmt.Sprintf(`DELETE FROM run_counted WHERE tbl = ? AND k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, counted),
+			fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
+				SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted),
+		}
+	}
+	for _, q := range remember {
 		if _, err := w.execSQL(ctx, q, t.FullName()); err != nil {
 			return fmt.Errorf("count staged rows: %w", err)
 		}
