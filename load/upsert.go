@@ -285,6 +285,9 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 			return fmt.Errorf("count staged rows: %w", err)
 		}
 	}
+	if !st.has(opInsert, opUpdate, opDelete) {
+		return w.resolveRejects(ctx, st, runID) // every row unchanged
+	}
 	// Partitions to republish: where changed rows are now and where they were.
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', account, y, m, ? FROM (
@@ -294,9 +297,6 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		) p(account, y, m) WHERE y IS NOT NULL
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`,
 		t.FullName(), partitionExpr(t, "d"), delta, delta)
-	if !st.has(opInsert, opUpdate, opDelete) {
-		return w.resolveRejects(ctx, st, runID) // every row unchanged
-	}
 	if err := w.queueChanged(ctx, t, queue, runID); err != nil {
 		return fmt.Errorf("queue Parquet partitions: %w", err)
 	}
@@ -345,7 +345,8 @@ const noneStored = "false"
 // then an insert; stored, if not "", is the condition on rows (alias d)
 // that selects those whose key may be stored: the others' delete is left
 // out (a rebuild's rows are mostly new, and each delete scanned the whole
-// shadow: 1.9 s of a million-ticket rebuild).
+// shadow: 1.9 s of a million-ticket rebuild). stored = noneStored says
+// that no key is stored: the rows are inserted, into either.
 func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any, stored string) error {
 	cols, from := columnList(t, ""), columnList(t, "d.")
 	if !w.keyless(t) {
