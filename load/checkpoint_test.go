@@ -42,9 +42,9 @@ func TestACheckpointWritesOnlyWhatChanged(t *testing.T) {
 	}
 	writes := func(lines []string) (out []string) {
 		for _, l := range lines {
-			for _, w := range []string{`INSERT OR REPLACE INTO "tiny"."jobs" `, `INSERT INTO "tiny"."jobs" `, `INSERT OR REPLACE INTO "tiny"."jobs_history" `, `INSERT INTO "tiny"."jobs_history" `, `UPDATE "tiny"."jobs_history" `, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs'`, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs_history'`} {
-				if strings.Contains(l, "ms  "+w) {
-					out = append(out, w)
+			for _, stmt := range []string{`INSERT OR REPLACE INTO "tiny"."jobs" `, `INSERT INTO "tiny"."jobs" `, `INSERT OR REPLACE INTO "tiny"."jobs_history" `, `INSERT INTO "tiny"."jobs_history" `, `UPDATE "tiny"."jobs_history" `, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs'`, `INSERT INTO meta.publish_queue SELECT DISTINCT 'tiny.jobs_history'`} {
+				if strings.Contains(l, "ms  "+stmt) {
+					out = append(out, stmt)
 				}
 			}
 		}
