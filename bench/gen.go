@@ -23,11 +23,17 @@ const ticketsPerRunFile = 100_000
 // 100,000 tickets, as successive runs), and the same records as
 // newline-delimited JSON for DuckDB's own reader.
 func generate(dir string, n int) (raw, ndjson string, err error) {
-	raw = filepath.Join(dir, "raw")
-	ndjson = filepath.Join(dir, "tickets.ndjson")
+	raw, ndjson = filepath.Join(dir, "raw"), filepath.Join(dir, "tickets.ndjson")
+	return raw, ndjson, generateRuns(raw, ndjson, n, ticketsPerRunFile)
+}
+
+// generateRuns writes the same n tickets as generate (the same seed),
+// perRun tickets to an archived run, into the archive folder raw, and
+// as NDJSON into ndjson.
+func generateRuns(raw, ndjson string, n, perRun int) error {
 	f, err := os.Create(ndjson)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	defer f.Close()
 	nd := bufio.NewWriterSize(f, 1<<20)
@@ -55,18 +61,18 @@ func generate(dir string, n int) (raw, ndjson string, err error) {
 		return err
 	}
 	for i := range n {
-		if i%ticketsPerRunFile == 0 {
+		if i%perRun == 0 {
 			if err := flush(i - 50); err != nil {
-				return "", "", err
+				return err
 			}
 			if w != nil {
 				if err := w.Close(); err != nil {
-					return "", "", err
+					return err
 				}
 			}
-			run := end.Add(time.Duration(i/ticketsPerRunFile) * time.Minute).Format("20060102T150405.000Z")
+			run := end.Add(time.Duration(i/perRun) * time.Minute).Format("20060102T150405.000Z")
 			if w, err = archive.Create(raw, "mgr", "north", run+"-bench0"); err != nil {
-				return "", "", err
+				return err
 			}
 		}
 		created := end.Add(-time.Duration(rng.Int64N(int64(2 * 365 * 24 * time.Hour)))).In(zone)
@@ -96,17 +102,17 @@ func generate(dir string, n int) (raw, ndjson string, err error) {
 		page = append(page, b)
 		if len(page) == 50 {
 			if err := flush(i - 49); err != nil {
-				return "", "", err
+				return err
 			}
 		}
 	}
 	if err := flush(n - len(page)); err != nil {
-		return "", "", err
+		return err
 	}
 	if w != nil {
 		if err := w.Close(); err != nil {
-			return "", "", err
+			return err
 		}
 	}
-	return raw, ndjson, nd.Flush()
+	return nd.Flush()
 }
