@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -29,14 +30,18 @@ func generate(dir string, n int) (raw, ndjson string, err error) {
 
 // generateRuns writes the same n tickets as generate (the same seed),
 // perRun tickets to an archived run, into the archive folder raw, and
-// as NDJSON into ndjson.
+// as NDJSON into ndjson ("": none).
 func generateRuns(raw, ndjson string, n, perRun int) error {
-	f, err := os.Create(ndjson)
-	if err != nil {
-		return err
+	var out io.Writer = io.Discard
+	if ndjson != "" {
+		f, err := os.Create(ndjson)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
 	}
-	defer f.Close()
-	nd := bufio.NewWriterSize(f, 1<<20)
+	nd := bufio.NewWriterSize(out, 1<<20)
 	rng := rand.New(rand.NewPCG(2026, 13))
 	zone := time.FixedZone("", -6*3600)
 	end := time.Date(2026, 11, 15, 18, 0, 0, 0, time.UTC)
@@ -71,6 +76,7 @@ func generateRuns(raw, ndjson string, n, perRun int) error {
 				}
 			}
 			run := end.Add(time.Duration(i/perRun) * time.Minute).Format("20060102T150405.000Z")
+			var err error
 			if w, err = archive.Create(raw, "mgr", "north", run+"-bench0"); err != nil {
 				return err
 			}
