@@ -75,14 +75,11 @@ func (w *Warehouse) writeVersions(ctx context.Context, st *stagedTable, runID st
 	}
 	// A top-level row's versions are written with it (it is never removed):
 	// a row new to the table has none to replace.
-	stored := "d._op = 'update'"
-	switch {
-	case t.IsChild():
+	stored := st.storedRows()
+	if t.IsChild() {
 		// A line deleted from its parent and added back in one run has a
 		// version of this run to replace, though its row was removed.
 		stored = ""
-	case !st.has(opUpdate):
-		stored = noneStored // new rows only: none has a version yet
 	}
 	if err := w.newVersions(ctx, t, hist, changed, nil, runID, stored); err != nil {
 		return err

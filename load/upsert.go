@@ -307,11 +307,7 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 		}
 	}
 	if st.has(opInsert, opUpdate) {
-		stored := "d._op = 'update'"
-		if !st.has(opUpdate) {
-			stored = noneStored
-		}
-		if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, stored); err != nil {
+		if err := w.replaceRows(ctx, t, tgt, fmt.Sprintf(`SELECT * FROM %s WHERE _op IN ('insert', 'update')`, delta), nil, st.storedRows()); err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
 	}
@@ -338,6 +334,15 @@ func (w *Warehouse) resolveRejects(ctx context.Context, st *stagedTable, runID s
 // is stored (a checkpoint of new rows only): they are inserted, with no
 // conflict to resolve.
 const noneStored = "false"
+
+// storedRows is replaceRows' stored condition for the delta's rows (alias
+// d): its updates, or noneStored when it holds none.
+func (st *stagedTable) storedRows() string {
+	if !st.has(opUpdate) {
+		return noneStored
+	}
+	return "d._op = 'update'"
+}
 
 // replaceRows writes the rows that rows selects (with args; t's columns,
 // by name, among others) into tgt, each replacing the stored row of its
