@@ -97,6 +97,9 @@ func (w *Warehouse) stageOne(ctx context.Context, account string, b *transform.B
 		st.pending = append(st.pending, withStageColumns(b.Record, st.stagedSchema(b.Record.Schema()), batch, partial))
 		w.pendingRows += b.Record.NumRows()
 		w.stagedRows += b.Record.NumRows()
+		if err := st.compact(b.Record.NumRows()); err != nil {
+			return fmt.Errorf("stage %s: %w", t.FullName(), err)
+		}
 	}
 	for _, p := range b.Parents {
 		st.pendingParents = append(st.pendingParents, account, p, batch)
@@ -148,6 +151,40 @@ func withStageColumns(rec arrow.RecordBatch, staged *arrow.Schema, batch int, pa
 	return array.NewRecordBatch(staged, cols, rec.NumRows())
 }
 
+// A small page is one of fewer than smallPage rows, and compactPages of
+// them in a row are joined into one record as they are staged.
+const (
+	smallPage    = 256
+	compactPages = 64
+)
+
+// compact joins the last compactPages small pages into one record, after
+// a page of rows rows was added. A transformed page's buffers have room for
+// at least 32 rows, aligned to 64 bytes, in every column: a one-record
+// detail page of a ticket and its child tables holds about 70 KB, so the
+// thousands of detail pages a busy checkpoint stages would hold hundreds
+// of MB. Joined, the same rows hold what their values need.
+func (st *stagedTable) compact(rows int64) error {
+	if rows >= smallPage {
+		st.small = 0
+		return nil
+	}
+	if st.small++; st.small < compactPages {
+		return nil
+	}
+	tail := st.pending[len(st.pending)-st.small:]
+	rec, err := concat(tail)
+	if err != nil {
+		return err
+	}
+	for _, r := range tail {
+		r.Release()
+	}
+	st.pending = append(st.pending[:len(st.pending)-st.small], rec)
+	st.small = 0
+	return nil
+}
+
 // flush moves one table's pending records into its staging table: one
 // Arrow view and one INSERT, whatever the pages.
 func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
@@ -161,7 +198,7 @@ func (w *Warehouse) flush(ctx context.Context, st *stagedTable) error {
 		for _, r := range st.pending {
 			r.Release()
 		}
-		st.pending = nil
+		st.pending, st.small = nil, 0
 		if err != nil {
 			return fmt.Errorf("stage %s: %w", st.table.FullName(), err)
 		}

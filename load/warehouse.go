@@ -82,6 +82,9 @@ type stagedTable struct {
 	// reach DuckDB in one round per flush, not one per page.
 	pending        []arrow.RecordBatch
 	pendingParents []any // account, parent_id, _batch, …
+	// small is how many of pending's last records are small pages not yet
+	// joined into one (see compact).
+	small int
 	// created says the staging tables exist: a table's first flush with
 	// rows or parents creates them (see createStaging).
 	created bool
