@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/internal/cliargs"
 	"github.com/repairshop/export/internal/crashpoint"
+	"github.com/repairshop/export/internal/heaplimit"
 	"github.com/repairshop/export/internal/profile"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/pipeline"
@@ -56,16 +58,24 @@ var (
 	checkpointPages int
 )
 
+// heapFloor is the Go heap's soft limit while the live heap is small.
+const heapFloor = 128 << 20
+
 // Name is the command's name, in every help text and message.
 const Name = "repairshop-export"
 
 // Main runs the command line in os.Args and returns its exit code.
 func Main() int {
-	// The Go heap's soft limit, unless GOMEMLIMIT sets one: what the
-	// export holds itself is small (a checkpoint's pages), and without a
-	// limit the heap grows to twice its largest, beside DuckDB's memory.
+	// The Go heap's soft limit, unless GOMEMLIMIT sets one: 128 MiB while
+	// the export holds little (a checkpoint's pages), and half again over
+	// the live heap when its accounts' detail queues hold more. A fixed
+	// limit would have the collector run back to back once the live heap
+	// neared it; with none the heap grows to twice its largest, beside
+	// DuckDB's memory.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(128 << 20)
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		heaplimit.Follow(ctx, heapFloor, time.Second)
 	}
 	defer profile.Start()()
 	return run()
