@@ -41,7 +41,8 @@ func jobPage(t *testing.T, first, n int) page {
 }
 
 // Checkpoints come every CheckpointPages pages, but no closer together than
-// the interval, and whenever the staged rows reach load.CheckpointRows.
+// the interval or the last checkpoint's own time, and whenever the staged
+// rows reach load.CheckpointRows.
 func TestCheckpointCadence(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -50,11 +51,15 @@ func TestCheckpointCadence(t *testing.T) {
 		pages    int
 		rows     int // per page
 		commits  int
+		takes    time.Duration // the clock during each checkpoint
 	}{
-		{"every 20 pages", 0, 0, 45, 1, 2},
-		{"pages faster than the interval wait for it", time.Second, 0, 45, 1, 0},
-		{"pages slower than the interval go by the count", time.Second, 100 * time.Millisecond, 45, 1, 2},
-		{"the rows bound whatever the pages", time.Second, 0, 18, 1000, 1},
+		{"every 20 pages", 0, 0, 45, 1, 2, 0},
+		{"pages faster than the interval wait for it", time.Second, 0, 45, 1, 0, 0},
+		{"pages slower than the interval go by the count", time.Second, 100 * time.Millisecond, 45, 1, 2, 0},
+		{"the rows bound whatever the pages", time.Second, 0, 18, 1000, 1, 0},
+		{"a checkpoint slower than the interval spaces the next as far", time.Second, 100 * time.Millisecond, 45, 1, 1, 3 * time.Second},
+		{"and the next comes once that time has passed", time.Second, 100 * time.Millisecond, 55, 1, 2, 3 * time.Second},
+		{"no interval: every 20 pages however slow", 0, 100 * time.Millisecond, 45, 1, 2, 3 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -68,12 +73,15 @@ func TestCheckpointCadence(t *testing.T) {
 				t.Fatal(err)
 			}
 			commits := 0
+			clk := budget.NewFake(time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC))
 			w.SetHook(func(p string) {
-				if p == load.HookAfterCommit {
+				switch p {
+				case load.HookBeforeCommit:
+					clk.Advance(tc.takes)
+				case load.HookAfterCommit:
 					commits++
 				}
 			})
-			clk := budget.NewFake(time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC))
 			if err := w.BeginRun(ctx, "r1", load.KindExport, clk.Now()); err != nil {
 				t.Fatal(err)
 			}
