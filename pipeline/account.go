@@ -288,6 +288,9 @@ func (x *account) run(ctx context.Context) (res load.AccountResult) {
 	}
 
 	queue := x.queue(x.clock.Now())
+	// What the queue is made of is not read again: a first export's listed
+	// records are most of an account's memory while it fetches details.
+	x.fetched, x.due, x.dueNow = nil, nil, nil
 	if len(queue) > 0 {
 		x.log.Info("fetching details", "due", len(queue))
 	}
