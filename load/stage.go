@@ -151,10 +151,11 @@ func withStageColumns(rec arrow.RecordBatch, staged *arrow.Schema, batch int, pa
 	return array.NewRecordBatch(staged, cols, rec.NumRows())
 }
 
-// A small page is one of fewer than smallPage rows, and compactPages of
-// them in a row are joined into one record as they are staged.
+// A small page is one of fewer rows than an Arrow builder's least
+// capacity (smallPage), and compactPages of them in a row are joined into
+// one record as they are staged.
 const (
-	smallPage    = 256
+	smallPage    = 32
 	compactPages = 64
 )
 
@@ -163,7 +164,9 @@ const (
 // at least 32 rows, aligned to 64 bytes, in every column: a one-record
 // detail page of a ticket and its child tables holds about 70 KB, so the
 // thousands of detail pages a busy checkpoint stages would hold hundreds
-// of MB. Joined, the same rows hold what their values need.
+// of MB. Joined, the same rows hold what their values need. A list page
+// of 50 or more rows wastes at most half its buffers, and is left as it
+// is: joining it would copy every row of a rebuild once more.
 func (st *stagedTable) compact(rows int64) error {
 	if rows >= smallPage {
 		st.small = 0
