@@ -88,7 +88,9 @@ func TestStagedDetailPagesHoldTheirValuesNotTheirBuffers(t *testing.T) {
 	}
 }
 
-// roTicket is a RepairOps ticket's detail; %[1]d is its number.
+// roTicket is a RepairOps ticket's detail, a ticket and its timeline,
+// parts and diagnostics (here and in BenchmarkDetailPages); %[1]d is its
+// number.
 const roTicket = `[{"id":"t-%[1]d","number":"T%[1]06d","status":"CLOSED","customer":{"id":"c-1","name":"John Doe"},"device":{"identifier":"iPhone 14 Pro","category":"smartphone"},
 	"issue":{"description":"Cracked screen","severity":"high"},"timeline":[{"status":"INTAKE","timestamp":"2026-02-15T10:30:00Z","actor":"Desk"},{"status":"DIAGNOSTICS","timestamp":"2026-02-15T11:00:00Z","actor":"Alice"},
 	{"status":"IN_REPAIR","timestamp":"2026-02-16T09:00:00Z","actor":"Alice"},{"status":"CLOSED","timestamp":"2026-02-17T09:00:00Z","actor":"Alice"}],
