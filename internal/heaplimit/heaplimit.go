@@ -31,7 +31,7 @@ func For(live, floor int64) int64 {
 // (a command that holds data on purpose, as the simulators do). It sets
 // the limit only when it changes by a tenth.
 func Follow(ctx context.Context, floor int64, every time.Duration) {
-	f := &follower{floor: floor, set: -1, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	f := newFollower(floor)
 	f.step()
 	go func() {
 		t := time.NewTicker(every)
@@ -53,6 +53,10 @@ func Follow(ctx context.Context, floor int64, every time.Duration) {
 type follower struct {
 	floor, set int64
 	sample     []metrics.Sample
+}
+
+func newFollower(floor int64) *follower {
+	return &follower{floor: floor, set: -1, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 }
 
 // step sets the limit for the live heap now; false if something else

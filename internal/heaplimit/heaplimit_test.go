@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -76,7 +75,7 @@ func TestFollowRaisesTheLimitWithTheLiveHeapAndLowersItAfter(t *testing.T) {
 func TestFollowLeavesALimitSetByAnotherAlone(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
-	f := &follower{floor: 64 << 20, set: -1, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	f := newFollower(64 << 20)
 	if !f.step() {
 		t.Fatal("the first step gave up")
 	}
