@@ -38,6 +38,7 @@ func TestFollowRaisesTheLimitWithTheLiveHeapAndLowersItAfter(t *testing.T) {
 	const floor, held = 64 << 20, 160 << 20
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	runtime.GC() // the live heap as of now, not as of an earlier test's heap
 	Follow(ctx, floor, 5*time.Millisecond)
 	if got := debug.SetMemoryLimit(-1); got != floor {
 		t.Fatalf("limit at start %d, want the floor %d", got, floor)
@@ -64,7 +65,10 @@ func TestFollowRaisesTheLimitWithTheLiveHeapAndLowersItAfter(t *testing.T) {
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
 	}
-	waitFor("raised to half again over the 160 MiB held", func(l int64) bool { return l >= held*3/2*95/100 && l != math.MaxInt64 })
+	// Follow moves the limit only when it would change by a tenth, so a
+	// step taken while the 160 MiB was still being allocated may leave it
+	// up to a tenth under half again over the heap held.
+	waitFor("raised to within a tenth of half again over the 160 MiB held", func(l int64) bool { return l >= held*3/2*9/10 && l != math.MaxInt64 })
 	runtime.KeepAlive(live)
 	live = nil
 	waitFor("back to the floor", func(l int64) bool { return l == floor })
