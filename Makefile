@@ -6,6 +6,8 @@ SHELL   := bash
 GO      ?= go
 BIN     := bin/repairshop-export
 export GOFLAGS := -tags=duckdb_arrow -buildvcs=false
+# Race-built binaries exit at once rather than sleeping a second (see test).
+export GORACE := atexit_sleep_ms=0
 
 # An independent Parquet reader (hyparquet, pure JavaScript, from npm) that
 # tests use to prove the files are readable by code that is not ours.
@@ -25,54 +27,42 @@ build:
 # The whole suite: formatting, vet, every test with the race detector,
 # and each fuzz target for 10,000 inputs (their seed corpora, in each
 # package's testdata/fuzz, already ran as tests). It ends with the 10
-# slowest tests and the time per package (tools/testreport), and the time
-# of each step, so that a slow test is seen the day it lands.
+# slowest tests, the time per package and the time of each unit of work,
+# so that a slow test is seen the day it lands.
 #
-# The tests run as two jobs side by side, one per core, each running one
-# test at a time: cmd/export, the longest package, in one; every other
-# package, one after another, then cmd/export's fault matrix
-# (TEST_SPLIT, taken from it to even the two jobs) in the other. Measured
-# on 2 cores (a whole test step): 4 tests at once in each of two packages
-# at once took 850-1,000 s, 2 at once 820 s, 1 at once 782 s, and these
-# two jobs of 1 at once 681-709 s (each job's time is printed at the end).
-# The fuzzing runs in cmd/export's job, after its tests, which end about a
-# minute before the other job's: on an Intel Xeon of 2 cores the tests
-# took 419 s (cmd/export 362 s, the rest 419 s), then the fuzzing 56 s.
-# More tests at once than cores only make each slower: every test is a
-# DuckDB process's worth of work, and two already fill the cores. Each
-# DuckDB gets one thread (EXPORT_THREADS) for the same reason; a test
-# that needs the default says so.
+# scripts/test.sh runs the tests and the fuzzing as units of work (a
+# package, or part of one) that two workers, one per core, take from one
+# queue, longest first, each unit running one test at a time. Measured on
+# 2 cores: 4 tests at once in each of two packages at once took
+# 850-1,000 s, 2 at once 820 s, 1 at once 782 s, and two fixed jobs of 1
+# at once 681-709 s; the fixed jobs were even on one machine and 120 s
+# apart on another, which a queue cannot be. More tests at once than cores
+# only make each slower: every test is a DuckDB process's worth of work,
+# and two already fill the cores. Each DuckDB gets one thread
+# (EXPORT_THREADS) for the same reason; a test that needs the default
+# says so.
 #
 # The lake's tests run many export processes at once; most of them run
 # the built binary (EXPORT_TEST_BINARY) rather than the test binary, which
 # the race detector slows several times over (one lake test still runs its
-# processes under it).
+# processes under it). GORACE's atexit_sleep_ms=0 (above) spares every
+# race-built binary the second it otherwise sleeps as it exits: 34 s on a
+# slower 2-core machine (go test -race -run '^$' ./..., 102 s -> 68 s),
+# spread over the 40 test binaries and the processes the tests start.
+# The tests' folders go to a tmpfs when there is one (scripts/test.sh).
 #
-# -timeout bounds a hung test binary, not a slow machine: 40 minutes is
-# over three times the longer job on an AMD EPYC of 2 cores (613-708 s),
-# and under CI's 90.
+# On a 2-core AMD EPYC with a warm build cache: the two fixed jobs this
+# replaced took 286 s; the queue 299-307 s on disk, 254 s on tmpfs. On a
+# slower machine of the same kind the fixed jobs had taken 713 s, one
+# ending 120 s before the other.
 TEST_PARALLEL ?= 1
-TEST_SPLIT    := ^TestFaultMatrix$$
-TEST_FLAGS     = -race -count=1 -timeout 40m -parallel $(TEST_PARALLEL) -json
 test: $(READER_OK) build
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint || exit 1; linted=$$(date +%s); \
-	export EXPORT_THREADS=1 EXPORT_TEST_BINARY=$(abspath $(BIN)); \
-	logs=$$(mktemp -d); trap 'rm -rf "$$logs"' EXIT; \
-	others=$$($(GO) list ./... | grep -v '/cmd/export$$') || exit 1; \
-	{ $(GO) test -p 1 $(TEST_FLAGS) -skip '$(TEST_SPLIT)' ./cmd/export > "$$logs/a.json"; a=$$?; \
-	  date +%s > "$$logs/a.end"; \
-	  $(MAKE) --no-print-directory fuzz FUZZTIME=10000x > "$$logs/fuzz.log" 2>&1; f=$$?; \
-	  date +%s > "$$logs/fuzz.end"; echo $$f > "$$logs/fuzz.rc"; [ $$a -eq 0 ] && [ $$f -eq 0 ]; } & job_a=$$!; \
-	{ $(GO) test -p 1 $(TEST_FLAGS) $$others; b1=$$?; \
-	  $(GO) test $(TEST_FLAGS) -run '$(TEST_SPLIT)' ./cmd/export; b2=$$?; \
-	  [ $$b1 -eq 0 ] && [ $$b2 -eq 0 ]; } > "$$logs/b.json"; b=$$?; b_end=$$(date +%s); \
-	wait $$job_a; a=$$?; a_end=$$(cat "$$logs/a.end" 2>/dev/null || date +%s); fuzz_end=$$(cat "$$logs/fuzz.end" 2>/dev/null || date +%s); \
-	cat "$$logs/a.json" "$$logs/b.json" | $(GO) run ./tools/testreport -slowest 10; r=$$?; \
-	if [ "$$(cat "$$logs/fuzz.rc" 2>/dev/null)" = 0 ]; then grep '^fuzz ' "$$logs/fuzz.log"; else grep -v '^fuzz: elapsed' "$$logs/fuzz.log"; fi; \
-	done=$$(date +%s); \
-	echo "make test: $$((done - start)) s (lint $$((linted - start)) s; tests and fuzzing $$((done - linted)) s: cmd/export $$((a_end - linted)) s, then fuzzing $$((fuzz_end - a_end)) s, beside the rest $$((b_end - linted)) s)"; \
-	[ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$r -eq 0 ]
+	$(MAKE) --no-print-directory lint || exit 1; \
+	EXPORT_THREADS=1 EXPORT_TEST_BINARY=$(abspath $(BIN)) GO=$(GO) TEST_PARALLEL=$(TEST_PARALLEL) \
+		./scripts/test.sh; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; \
+	exit $$rc
 
 # The timing stress check: the tests that involve processes, signals,
 # sockets and deadlines, STRESS_COUNT (3) times each, with a neighbour

@@ -117,7 +117,7 @@ func TestFaultMatrix(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.source+"/"+c.fault, func(t *testing.T) {
-			t.Parallel() // by hand, GOMAXPROCS rows at a time; make test runs one at a time beside its other job
+			t.Parallel() // by hand, GOMAXPROCS rows at a time; make test runs one at a time, a unit of its own (scripts/test.sh)
 			w := &faultWorld{row: i, timeout: 30 * time.Second, clk: budget.NewFake(repairopstest.DataEnd().Add(8*time.Hour + 10*time.Minute))}
 			if c.source == "mgr" {
 				w.mgr = mgrtest.NewServer(mgrtest.WithClock(w.clk), mgrtest.WithClockSkew(c.skew), mgrtest.WithTickets(70, 30))
