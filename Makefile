@@ -36,11 +36,11 @@ build:
 # 2 cores: 4 tests at once in each of two packages at once took
 # 850-1,000 s, 2 at once 820 s, 1 at once 782 s, and two fixed jobs of 1
 # at once 681-709 s; the fixed jobs were even on one machine and 120 s
-# apart on another, which a queue cannot be. More tests at once than cores
-# only make each slower: every test is a DuckDB process's worth of work,
-# and two already fill the cores. Each DuckDB gets one thread
-# (EXPORT_THREADS) for the same reason; a test that needs the default
-# says so.
+# apart on another, and a queue evens them to within a unit. More tests
+# at once than cores only make each slower: every test is a DuckDB
+# process's worth of work, and two already fill the cores. Each DuckDB
+# gets one thread (EXPORT_THREADS) for the same reason; a test that needs
+# the default says so.
 #
 # The lake's tests run many export processes at once; most of them run
 # the built binary (EXPORT_TEST_BINARY) rather than the test binary, which
