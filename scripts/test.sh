@@ -57,7 +57,7 @@ rm -f "$logs"/unit-*
 
 # -timeout bounds a hung test binary, not a slow machine: 40 minutes is
 # over three times the longest unit on the slowest 2-core machine measured
-# (cmd/export, about 500 s), and under CI's 90.
+# (cmd/export, under 500 s), and under CI's 90.
 flags=(-race -count=1 -timeout 40m -parallel "${TEST_PARALLEL:-1}" -json)
 named=(lake extract/mgr load extract/repairops)
 rest=$($GO list ./... | grep -v -x -F -e "$module/cmd/export" $(printf -- "-e $module/%s " "${named[@]}")) || exit 1
