@@ -14,9 +14,9 @@
 #
 # Environment: GO (go), TEST_WORKERS (2), TEST_PARALLEL (1), TEST_LOGS (a
 # folder to keep each unit's log in; a temporary one if unset),
-# TEST_TMPDIR (below). It prints
-# each package's result, the failures, the 10 slowest tests, the time per
-# package and per unit, and exits non-zero if any unit failed.
+# TEST_TMPDIR (below). It prints each package's result, the failures, the
+# 10 slowest tests, the time per package and per unit, and exits non-zero
+# if any unit failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,19 +58,20 @@ rm -f "$logs"/unit-*
 # -timeout bounds a hung test binary, not a slow machine: 40 minutes is
 # over three times the longest unit on the slowest 2-core machine measured
 # (cmd/export, under 500 s), and under CI's 90.
-flags=(-race -count=1 -timeout 40m -parallel "${TEST_PARALLEL:-1}" -json)
+gotest="test -race -count=1 -timeout 40m -parallel ${TEST_PARALLEL:-1} -json"
 named=(lake extract/mgr load extract/repairops)
 rest=$($GO list ./... | grep -v -x -F -e "$module/cmd/export" $(printf -- "-e $module/%s " "${named[@]}")) || exit 1
 
-# One unit a line: its name, a tab, then what it runs.
+# One unit a line: its name, a tab, then its go command's arguments (or
+# fuzz, for make fuzz).
 {
-  printf 'cmd/export\ttest -skip %s|%s ./cmd/export\n' "$matrix" "$kills"
-  printf 'lake\ttest ./lake\n'
-  printf 'fault matrix\ttest -run %s ./cmd/export\n' "$matrix"
-  printf 'kills and signals\ttest -run %s ./cmd/export\n' "$kills"
+  printf 'cmd/export\t%s -skip %s|%s ./cmd/export\n' "$gotest" "$matrix" "$kills"
+  printf 'lake\t%s ./lake\n' "$gotest"
+  printf 'fault matrix\t%s -run %s ./cmd/export\n' "$gotest" "$matrix"
+  printf 'kills and signals\t%s -run %s ./cmd/export\n' "$gotest" "$kills"
   printf 'fuzzing\tfuzz\n'
-  for p in "${named[@]:1}"; do printf '%s\ttest ./%s\n' "$p" "$p"; done
-  printf 'the rest\ttest -p 1 %s\n' "$(echo $rest)"
+  for p in "${named[@]:1}"; do printf '%s\t%s ./%s\n' "$p" "$gotest" "$p"; done
+  printf 'the rest\t%s -p 1 %s\n' "$gotest" "$(echo $rest)"
 } > "$logs/units"
 
 # unit N runs line N of the units: go test's JSON to unit-N.json (the
@@ -82,18 +83,17 @@ unit() {
   if [ "$what" = fuzz ]; then
     make --no-print-directory fuzz FUZZTIME=10000x > "$logs/unit-$n.log" 2>&1
   else
-    # shellcheck disable=SC2086 # the packages and flags are words
-    $GO $what "${flags[@]}" > "$logs/unit-$n.json"
+    # shellcheck disable=SC2086 # the flags and packages are words
+    $GO $what > "$logs/unit-$n.json"
   fi
   rc=$?
   echo "$(( $(date +%s) - start )) $rc" > "$logs/unit-$n.done"
 }
 export -f unit
 export GO logs
-export flags_s="${flags[*]}"
 
 start=$(date +%s)
-seq "$(wc -l < "$logs/units")" | xargs -P "$workers" -n 1 bash -c 'flags=($flags_s); unit "$1"' _
+seq "$(wc -l < "$logs/units")" | xargs -P "$workers" -n 1 bash -c 'unit "$1"' _
 took=$(( $(date +%s) - start ))
 
 cat "$logs"/unit-*.json | $GO run ./tools/testreport -slowest 10; report=$?
