@@ -326,20 +326,20 @@ func TestPublishManyPartitions(t *testing.T) {
 	checkMonthFiles(t, w, root, months, perMonth)
 }
 
-// Partitions move into place several at a time. One that cannot (its
-// directory's place is taken by a file) fails the publish with its own
-// name; the others are placed whole, the queue keeps the table, and the
-// next publish, once the obstacle is gone, completes it.
+// Partitions move into place several at a time. One that cannot (a
+// folder stands where its file goes) fails the publish with its own name;
+// the others are placed whole, the queue keeps the table, and the next
+// publish, once the obstacle is gone, completes it.
 func TestAPartitionThatCannotBePlacedFailsThePublishAlone(t *testing.T) {
 	w, dir := openTemp(t)
 	root := filepath.Join(filepath.Dir(dir), "parquet")
 	const months, perMonth = 40, 5
 	loadMonths(t, w, months, perMonth)
-	blocked := filepath.Join(root, "tiny", "jobs", "account=north", "year=2016", "month=7")
-	if err := os.MkdirAll(filepath.Dir(blocked), 0o755); err != nil {
+	blocked := filepath.Join(root, "tiny", "jobs", "account=north", "year=2016", "month=7", PartitionFile)
+	if err := os.MkdirAll(blocked, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(blocked, []byte("not a directory"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(blocked, "x"), []byte("not a Parquet file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := w.Publish(ctx, root)
@@ -355,7 +355,10 @@ func TestAPartitionThatCannotBePlacedFailsThePublishAlone(t *testing.T) {
 	if q := one(t, w, `SELECT count(*) FROM meta.publish_queue WHERE table_name = 'tiny.jobs'`); q != fmt.Sprint(months) {
 		t.Errorf("the queue holds %s of tiny.jobs' partitions, want all %d", q, months)
 	}
-	os.Remove(blocked)
+	if left, _ := os.ReadDir(filepath.Dir(blocked)); len(left) != 1 {
+		t.Errorf("the blocked partition's folder holds %d entries, want only the obstacle: the written file removed", len(left))
+	}
+	os.RemoveAll(blocked)
 	if _, err := w.Publish(ctx, root); err != nil {
 		t.Fatal(err)
 	}

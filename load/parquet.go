@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,17 +93,18 @@ type queued struct {
 }
 
 // Publish writes every partition queued by committed runs from the
-// committed tables: a table's queued partitions in one partitioned COPY
-// (DuckDB's own writer, one pass over the table) to files aside, each
+// committed tables: a table's queued partitions in partitioned COPYs
+// (DuckDB's own writer) to hidden files beside the ones they replace, each
 // flushed and then renamed into place. A partition leaves the queue only
 // once its file is in place, so an interrupted publish is finished by the
 // next run.
 func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Files a killed publisher left aside: no live writer owns them (the
-	// caller holds the warehouse lock).
-	if err := os.RemoveAll(filepath.Join(root, stagingDir)); err != nil {
+	// The staging folder earlier versions wrote partitions into first: a
+	// killed one may have left it. No live writer owns it (the caller
+	// holds the warehouse lock).
+	if err := os.RemoveAll(filepath.Join(root, oldStagingDir)); err != nil {
 		return nil, fmt.Errorf("publish Parquet: %w", err)
 	}
 	rows, err := w.conn.QueryContext(ctx, `SELECT table_name, account, year, month FROM meta.publish_queue WHERE table_name <> ? ORDER BY ALL`, viewsQueued)
@@ -139,15 +141,38 @@ func (w *Warehouse) Publish(ctx context.Context, root string) ([]Published, erro
 			return done, err
 		}
 	}
-	os.Remove(filepath.Join(root, stagingDir)) // empty now; a reader's tree keeps only its tables
 	sort.Slice(done, func(i, j int) bool { return done[i].Dir < done[j].Dir })
 	return done, nil
 }
 
-// stagingDir, under the Parquet root, is where partitions are written
-// before they are renamed into place. Its files end in .tmp: readers that
-// glob *.parquet never see them.
-const stagingDir = ".publish"
+// oldStagingDir, under the Parquet root, is where versions before
+// 2026-12-07 wrote partitions before renaming them into place.
+const oldStagingDir = ".publish"
+
+// publishToken names the files one publish writes: the process and the
+// time, so that a file a killed publisher left is never taken for one of
+// this publish's.
+func publishToken() string {
+	return fmt.Sprintf("%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// tempPrefix is how the file a publish writes into a partition's folder is
+// named before it is renamed to name: hidden and ending in .tmp, so that
+// readers, which read *.parquet, never see it, and matched by
+// removeStaleTemps once a killed publisher has left it.
+func tempPrefix(name, token string) string { return "." + name + "." + token + "-" }
+
+// writtenTemps are the files a publish (token) wrote for name into dir.
+func writtenTemps(dir, name, token string) []string {
+	entries, _ := os.ReadDir(dir)
+	var files []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix(name, token)) && strings.HasSuffix(e.Name(), ".tmp") {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return files
+}
 
 // publishTable writes a table's queued partitions, then its manifest, and
 // only then takes them off the queue: a crash anywhere in between makes
@@ -175,16 +200,15 @@ func (w *Warehouse) publishTable(ctx context.Context, root string, t *schema.Tab
 	return done, nil
 }
 
-// writePartitions writes the queued partitions of t with one COPY …
-// PARTITION_BY into the staging directory, then moves each into place: a
-// partition the COPY wrote replaces its file, one it did not (its rows all
-// moved out) is removed.
+// writePartitions writes the queued partitions of t with partitioned
+// COPYs, each partition's file straight into its own folder under a hidden
+// temporary name, then renames each into place: a partition the COPY wrote
+// replaces its file, one it did not (its rows all moved out) is removed.
+// Writing beside the final file rather than in a staging tree of its own
+// saves creating (and then removing) a folder per partition: a nightly
+// publish finds its partitions' folders already there.
 func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.Table, batch []queued, parts []ManifestPartition) ([]Published, error) {
-	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", t.Source, t.Name, os.Getpid()))
-	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(stage)
+	token := publishToken()
 	counts := map[queued]int64{}
 	for _, p := range parts {
 		counts[queued{table: t.FullName(), account: p.Account, year: p.Year, month: p.Month}] = p.Rows
@@ -210,12 +234,18 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 	// at open), so its memory does not grow with the table. A file's rows
 	// are in no particular order: DuckDB 1.5's sorted partitioned write
 	// holds far more memory (it ran out at 128 MB on a million rows where
-	// this takes a fraction).
+	// this takes a fraction). OVERWRITE_OR_IGNORE lets it write into
+	// folders that hold files already (never OVERWRITE, which would empty
+	// them).
 	var group []queued
 	for _, q := range batch {
 		if counts[q] > 0 {
 			group = append(group, q)
 		}
+	}
+	tableDir := filepath.Join(root, t.Source, t.Name)
+	if err := os.MkdirAll(tableDir, 0o755); err != nil { // DuckDB makes only the partitions' folders
+		return nil, err
 	}
 	for len(group) > 0 {
 		chunk := group[:min(len(group), PartitionsPerWrite)]
@@ -232,13 +262,16 @@ func (w *Warehouse) writePartitions(ctx context.Context, root string, t *schema.
 			}
 			rows += fmt.Sprintf(` SEMI JOIN (VALUES %s) q(a, y, m) ON t.account = q.a AND %s = q.y AND %s = q.m`, strings.Join(vals, ", "), year, month)
 		}
-		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
-			rows, sqlString(stage), rowGroups(RowGroupRows, RowGroupBytes), partition)
+		copySQL := fmt.Sprintf(`COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (%s), FILE_EXTENSION 'tmp', FILENAME_PATTERN %s, OVERWRITE_OR_IGNORE)`,
+			rows, sqlString(tableDir), rowGroups(RowGroupRows, RowGroupBytes), partition, sqlString(tempPrefix(PartitionFile, token)+"{i}"))
 		if err := w.execCopy(ctx, copySQL); err != nil {
+			// What the COPYs wrote would be left hidden until these
+			// partitions are published again; a full disk wants the room.
+			removeWritten(tableDir, token)
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
-	return w.placePartitions(root, stage, t, batch, counts)
+	return w.placePartitions(root, token, t, batch, counts)
 }
 
 // placeWorkers is how many partitions are moved into place at once. Each
@@ -252,7 +285,7 @@ const placeWorkers = 8
 // time. Those placed are returned even when another failed (each is whole,
 // and the queue keeps them all until the table is done), with the first
 // failure in the batch's order.
-func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch []queued, counts map[queued]int64) ([]Published, error) {
+func (w *Warehouse) placePartitions(root, token string, t *schema.Table, batch []queued, counts map[queued]int64) ([]Published, error) {
 	errs := make([]error, len(batch))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -263,7 +296,7 @@ func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch [
 			for i := range next {
 				q := batch[i]
 				dir := PartitionDir(root, t, q.account, q.year, q.month)
-				if err := w.placePartition(stage, dir, t, q, counts[q]); err != nil {
+				if err := w.placePartition(token, dir, counts[q]); err != nil {
 					errs[i] = fmt.Errorf("account=%s %d-%02d: %w", q.account, q.year, q.month, err)
 				}
 			}
@@ -286,35 +319,37 @@ func (w *Warehouse) placePartitions(root, stage string, t *schema.Table, batch [
 	return done, first
 }
 
-// placePartition renames a staged partition file into place (or removes
-// the partition's file when it has no rows left).
-func (w *Warehouse) placePartition(stage, dir string, t *schema.Table, q queued, rows int64) error {
+// placePartition renames the file the publish (token) wrote into dir
+// into place (or removes the partition's file when it has no rows left),
+// then removes what a killed publisher left there.
+func (w *Warehouse) placePartition(token, dir string, rows int64) error {
 	final := filepath.Join(dir, PartitionFile)
-	removeStaleTemps(dir, PartitionFile)
 	if rows == 0 {
 		// Every row moved out of this partition: remove it.
+		removeStaleTemps(dir, PartitionFile)
 		if err := os.Remove(final); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	src := filepath.Join(stage, partitionPath(t, q.account, q.year, q.month))
-	files, _ := filepath.Glob(filepath.Join(src, "*.tmp"))
+	files := writtenTemps(dir, PartitionFile, token)
 	if len(files) != 1 {
 		return fmt.Errorf("the partitioned write left %d files for it, want 1", len(files))
 	}
 	if err := syncFile(files[0]); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	w.at(HookBeforeRename)
 	if err := os.Rename(files[0], final); err != nil {
+		os.Remove(files[0])
 		return err
 	}
 	w.at(HookAfterRename)
-	return syncFile(dir)
+	if err := syncFile(dir); err != nil {
+		return err
+	}
+	removeStaleTemps(dir, PartitionFile)
+	return nil
 }
 
 // scanRows runs a query and calls fn for each row.
@@ -348,10 +383,37 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // removeStaleTemps deletes temporary files a killed publisher left beside
 // name in dir. The caller holds the warehouse lock: no live writer owns them.
 func removeStaleTemps(dir, name string) {
-	stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.tmp"))
-	for _, f := range stale {
-		os.Remove(f)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "."+name+".") && strings.HasSuffix(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
+}
+
+// accountDirs are the account=<a> folders in dir.
+func accountDirs(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "account=") {
+			dirs = append(dirs, filepath.Join(dir, e.Name()))
+		}
+	}
+	return dirs
+}
+
+// removeWritten removes the files a failed publish (token) wrote into the
+// account=<a> folders under dir, at any depth.
+func removeWritten(dir, token string) {
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			for _, f := range writtenTemps(path, PartitionFile, token) {
+				os.Remove(f)
+			}
+		}
+		return nil
+	})
 }
 
 // syncFile flushes a file or directory to disk, so that a rename is never

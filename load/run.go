@@ -75,7 +75,7 @@ func (s Summary) Totals() (t TableStats) {
 const (
 	HookBeforeCommit   = "checkpoint:before-commit" // inside the transaction, all written
 	HookAfterCommit    = "checkpoint:after-commit"  // committed, not yet published
-	HookBeforeRename   = "publish:before-rename"    // a Parquet file written aside
+	HookBeforeRename   = "publish:before-rename"    // a Parquet file written under its temporary name
 	HookAfterRename    = "publish:after-rename"     // a partition in place, queue not yet updated
 	HookBeforeManifest = "publish:before-manifest"  // partitions in place, manifest written aside
 	HookShadowsKeyed   = "rebuild:keyed"            // a rebuild's shadows keyed, not yet swapped in

@@ -16,11 +16,12 @@ import (
 // PublishViews writes views (the conformed model) to Parquet for BI tools:
 // <root>/<schema>/<view>/account=<a>/data.parquet, with a manifest like a
 // table's, so that `repairshop-export query --from-parquet` serves them too. A view
-// mixes tables, so it is written whole: a partitioned COPY into a private
-// folder (PartitionsPerWrite accounts at a time, when there are more),
-// each account's rows counted from its file's footer (the view runs once),
-// each file flushed and renamed into place, the files of accounts it no
-// longer has removed, then the manifest. runID is the run publishing.
+// mixes tables, so it is written whole: a partitioned COPY
+// (PartitionsPerWrite accounts at a time, when there are more) writes each
+// account's file into its folder under a hidden temporary name, each
+// account's rows are counted from its file's footer (the view runs once),
+// each file is flushed and renamed into place, the files of accounts it no
+// longer has are removed, then the manifest. runID is the run publishing.
 //
 // The views are written when a checkpoint changed a table since they last
 // were (a row in meta.publish_queue, taken off once they are in place), or
@@ -43,7 +44,6 @@ func (w *Warehouse) PublishViews(ctx context.Context, root string, views []View,
 			return done, fmt.Errorf("publish Parquet %s.%s: %w", v.Schema, v.Name, err)
 		}
 	}
-	os.Remove(filepath.Join(root, stagingDir))
 	if _, err := w.execSQL(ctx, `DELETE FROM meta.publish_queue WHERE table_name = ?`, viewsQueued); err != nil {
 		return done, fmt.Errorf("publish Parquet: dequeue the views: %w", err)
 	}
@@ -127,35 +127,43 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	if err != nil {
 		return nil, err
 	}
-	stage := filepath.Join(root, stagingDir, fmt.Sprintf("%s.%s.%d", v.Schema, v.Name, os.Getpid()))
-	if err := os.MkdirAll(filepath.Dir(stage), 0o755); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(stage)
 	chunks, err := w.viewChunks(ctx)
 	if err != nil {
 		return nil, err
 	}
+	dir := filepath.Join(root, v.Schema, v.Name)
+	token := publishToken()
+	if err := os.MkdirAll(dir, 0o755); err != nil { // DuckDB makes only the accounts' folders
+		return nil, err
+	}
 	for _, where := range chunks {
-		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN 'data_{i}', OVERWRITE_OR_IGNORE)`,
-			name, where, sqlString(stage), rowGroups(RowGroupRows, RowGroupBytes))
+		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN %s, OVERWRITE_OR_IGNORE)`,
+			name, where, sqlString(dir), rowGroups(RowGroupRows, RowGroupBytes), sqlString(tempPrefix(PartitionFile, token)+"{i}"))
 		if err := w.execCopy(ctx, copySQL); err != nil {
+			removeWritten(dir, token) // a full disk wants the room back
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
-	// The accounts are those the write made a folder for, and their rows
+	// The accounts are those the write left a file for, and their rows
 	// are in the files' footers: the view runs once.
 	counts := map[string]int64{}
 	written := map[string]string{} // by account
-	parts, _ := filepath.Glob(filepath.Join(stage, "account=*"))
-	for _, d := range parts {
+	var gone []string              // folders of accounts the view no longer has
+	for _, d := range accountDirs(dir) {
 		a := strings.TrimPrefix(filepath.Base(d), "account=")
-		files, _ := filepath.Glob(filepath.Join(d, "*.tmp"))
-		if len(files) != 1 {
+		files := writtenTemps(d, PartitionFile, token)
+		switch len(files) {
+		case 0:
+			gone = append(gone, d)
+			continue
+		case 1:
+		default:
+			removeWritten(dir, token)
 			return nil, fmt.Errorf("account=%s: the partitioned write left %d files, want 1", a, len(files))
 		}
 		var n int64
 		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)`, files[0]).Scan(&n); err != nil {
+			removeWritten(dir, token)
 			return nil, fmt.Errorf("account=%s: read the written file's row count: %w", a, err)
 		}
 		counts[a], written[a] = n, files[0]
@@ -165,37 +173,35 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		accounts = append(accounts, a)
 	}
 	sort.Strings(accounts)
-	dir := filepath.Join(root, v.Schema, v.Name)
 	var done []Published
 	m := Manifest{Table: v.Schema + "." + v.Name, Doc: v.Doc, HivePath: "account=<account>/" + PartitionFile, Columns: cols,
 		Partitions: []ManifestPartition{}, RunID: runID, WrittenAt: time.Now().UTC()}
 	for _, a := range accounts {
 		pdir := filepath.Join(dir, "account="+a)
 		if err := syncFile(written[a]); err != nil {
-			return done, err
-		}
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			removeWritten(dir, token)
 			return done, err
 		}
 		if err := os.Rename(written[a], filepath.Join(pdir, PartitionFile)); err != nil {
+			removeWritten(dir, token)
 			return done, err
 		}
 		if err := syncFile(pdir); err != nil {
+			removeWritten(dir, token)
 			return done, err
 		}
+		removeStaleTemps(pdir, PartitionFile)
 		done = append(done, Published{Table: m.Table, Dir: pdir, Rows: counts[a]})
 		m.Partitions = append(m.Partitions, ManifestPartition{Path: "account=" + a + "/" + PartitionFile, Account: a, Rows: counts[a], RunID: runID})
 		m.Rows += counts[a]
 	}
 	// Accounts the view no longer has.
-	old, _ := filepath.Glob(filepath.Join(dir, "account=*"))
-	for _, d := range old {
-		if _, ok := counts[strings.TrimPrefix(filepath.Base(d), "account=")]; !ok {
-			if err := os.Remove(filepath.Join(d, PartitionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return done, err
-			}
-			os.Remove(d)
+	for _, d := range gone {
+		if err := os.Remove(filepath.Join(d, PartitionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return done, err
 		}
+		removeStaleTemps(d, PartitionFile)
+		os.Remove(d)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

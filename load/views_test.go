@@ -77,4 +77,32 @@ func TestAViewOfManyAccountsIsWrittenWhole(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil || m.Rows != total || len(m.Partitions) != accounts+1 {
 		t.Errorf("manifest: %d rows in %d partitions (%v), want %d in %d", m.Rows, len(m.Partitions), err, total, accounts+1)
 	}
+
+	// Written again: a killed publisher's file beside an account's is
+	// cleared, and the folder of an account the view no longer has goes.
+	viewDir := filepath.Join(root, "main", "jobs_view")
+	stale := filepath.Join(viewDir, "account=shop-07", "."+PartitionFile+".1-killed-0.tmp")
+	gone := filepath.Join(viewDir, "account=closed-shop")
+	if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gone, PartitionFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pub, err = w.PublishViews(ctx, root, []View{v}, "r1", true); err != nil || len(pub) != accounts+1 {
+		t.Fatalf("published again: %d account files (%v), want %d", len(pub), err, accounts+1)
+	}
+	entries, _ := os.ReadDir(filepath.Join(viewDir, "account=shop-07"))
+	if len(entries) != 1 || entries[0].Name() != PartitionFile {
+		t.Errorf("account=shop-07 holds %v, want only %s", entries, PartitionFile)
+	}
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Errorf("the folder of an account the view no longer has is still there (%v)", err)
+	}
+	if got := one(t, w, fmt.Sprintf(`SELECT count(*) FROM read_parquet('%s/*/*.parquet')`, viewDir)); got != fmt.Sprint(total) {
+		t.Errorf("the view's files read %s rows, want %d", got, total)
+	}
 }
