@@ -415,3 +415,57 @@ func onlyTable(pub []Published, table string) []Published {
 	}
 	return out
 }
+
+// A finished run gives back the memory of its keys (what it counted and
+// what it saw, a row per key) before the publish and the lake need it,
+// and the next run counts from none again.
+func TestAFinishedRunGivesBackItsKeys(t *testing.T) {
+	w, _ := openTemp(t)
+	const jobs = 20000
+	recs := make([]string, jobs)
+	for i := range recs {
+		recs[i] = jobJSON(i, "2026-07-16T10:00:00-0600", "New")
+	}
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	inMemory := func() int64 {
+		var n int64
+		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := w.BeginRun(ctx, "r1", KindExport, at); err != nil {
+		t.Fatal(err)
+	}
+	b, err := transform.Page(tiny.JobsTable, []byte("["+strings.Join(recs, ",")+"]"), transform.Meta{Account: "north", RunID: "r1", ExtractedAt: at}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stage(ctx, "north", b); err != nil {
+		t.Fatal(err)
+	}
+	b.Release()
+	if err := w.Checkpoint(ctx, "r1", at); err != nil {
+		t.Fatal(err)
+	}
+	held := inMemory()
+	if held < jobs*20 {
+		t.Fatalf("after a checkpoint of %d rows the run's tables hold %d bytes: this test no longer sees them", jobs, held)
+	}
+	if _, err := w.Finish(ctx, "r1", at, StatusOK, []AccountResult{{Account: "north", Source: tiny.Name, Status: StatusOK}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// DuckDB hands a dropped table's memory back at the next CHECKPOINT,
+	// which the publish begins with.
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := inMemory(); left > held/10 {
+		t.Errorf("after the run finished, in-memory tables hold %d bytes (%d before): the run's keys were kept", left, held)
+	}
+	recs[0] = jobJSON(0, "2026-07-16T10:00:00-0600", "Done")
+	s := loadRun(t, w, "r2", "["+strings.Join(recs[:3], ",")+"]", "["+recs[0]+"]")
+	if got := s.Totals(); got.Updated != 1 || got.Unchanged != 2 || got.Inserted != 0 {
+		t.Errorf("the next run: %+v, want 1 updated and 2 unchanged", got)
+	}
+}
