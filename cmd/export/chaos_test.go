@@ -47,7 +47,7 @@ var crashPoints = []crashPoint{
 	{pipeline.HookTransforming, "mid-transform", 20},
 	{archive.HookTornFrame, "mid-archive-write (half a frame)", 20},
 	{load.HookBeforeCommit, "inside the DuckDB transaction", 3},
-	{load.HookBeforeRename, "mid-Parquet-publish (a file written aside)", 12},
+	{load.HookBeforeRename, "mid-Parquet-publish (a file under its temporary name)", 12},
 	{pipeline.HookArchived, "between archive and stage", 20},
 	{load.HookAfterCommit, "after a commit, before the next", 3},
 	{load.HookAfterRename, "mid-Parquet-publish (a partition in place)", 12},
