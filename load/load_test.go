@@ -455,8 +455,9 @@ func TestAFinishedRunGivesBackItsKeys(t *testing.T) {
 	if _, err := w.Finish(ctx, "r1", at, StatusOK, []AccountResult{{Account: "north", Source: tiny.Name, Status: StatusOK}}, ""); err != nil {
 		t.Fatal(err)
 	}
-	// DuckDB hands a dropped table's memory back at the next CHECKPOINT,
-	// which the publish begins with.
+	// The run's new rows stay in DuckDB's memory until a CHECKPOINT writes
+	// them into the file, as the publish's first one does; what is left
+	// after it would be the run's keys.
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
