@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,8 +71,16 @@ func (w *Warehouse) commitStaged(ctx context.Context, fn func() error) error {
 // writes over.
 func (w *Warehouse) prepare(ctx context.Context) error {
 	for _, name := range w.stagedNames() {
+		if err := w.ensureRunTables(ctx, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 		if err := w.classify(ctx, w.staged[name]); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	for _, c := range w.completes { // the listing's keys are looked up in its run table
+		if err := w.ensureRunTables(ctx, c.table.FullName()); err != nil {
+			return fmt.Errorf("%s: %w", c.table.FullName(), err)
 		}
 	}
 	w.pendingRows = 0
@@ -130,15 +139,15 @@ func (w *Warehouse) classify(ctx context.Context, st *stagedTable) error {
 	}
 	if len(st.ops) > 0 {
 		// Each row counts once per run under its strongest operation
-		// (insert > update > same), remembered in run_counted: a list page
+		// (insert > update > same), remembered in its run table: a list page
 		// inserts an invoice and its detail completes it in a later
 		// checkpoint — one insert; a row first seen unchanged and then
 		// changed — one update.
 		counted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 			SELECT d.account, %s AS k, d._op AS op, c.op AS before
-			FROM %s d LEFT JOIN run_counted c ON c.tbl = ? AND c.k = %s
-			WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), countKey(t, "d"))
-		if _, err := w.execSQL(ctx, counted, t.FullName()); err != nil {
+			FROM %s d LEFT JOIN %s c ON c.k = %s
+			WHERE d._op <> 'delete'`, Quote(st.counted), countKey(t, "d"), Quote(st.delta), runTable(runCounted, t.FullName()), countKey(t, "d"))
+		if _, err := w.execSQL(ctx, counted); err != nil {
 			return fmt.Errorf("count staged rows: %w", err)
 		}
 	}
@@ -158,7 +167,53 @@ func (w *Warehouse) dropStaging(ctx context.Context, st *stagedTable) error {
 	return w.exec(ctx, stmts...)
 }
 
-// countKey is a row's key as one string, for run_counted.
+// The run tables: for each table a run writes, the keys it counted (k,
+// and op, the strongest operation it counted the row under: see
+// upsertTable), and the keys it saw (account, run_id, k: see
+// commitDeletes). One pair per table, so that what a checkpoint looks up
+// is that table's keys alone, not every key the run wrote: a lookup in
+// one table of every key took 2.1 ms at a 200-account run's start and
+// 4.7 ms at its end, and grew with the run.
+const (
+	runCounted = "counted"
+	runSeen    = "seen"
+)
+
+// runTable is the quoted name of the run table of kind for the table
+// named table.
+func runTable(kind, table string) string { return Quote("run_" + kind + " " + table) }
+
+// ensureRunTables makes the table's run tables when this run has not yet.
+// It runs before a checkpoint's transaction (prepare), so that a rollback
+// never takes away a table runTables lists.
+func (w *Warehouse) ensureRunTables(ctx context.Context, table string) error {
+	if w.runTables[table] {
+		return nil
+	}
+	if err := w.exec(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s (k VARCHAR, op VARCHAR)`, runTable(runCounted, table)),
+		fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s (account VARCHAR, run_id VARCHAR, k VARCHAR)`, runTable(runSeen, table))); err != nil {
+		return fmt.Errorf("make the run's tables: %w", err)
+	}
+	if w.runTables == nil {
+		w.runTables = map[string]bool{}
+	}
+	w.runTables[table] = true
+	return nil
+}
+
+// dropRunTables drops the run tables: at a run's end their memory goes
+// back, and the next run counts from none.
+func (w *Warehouse) dropRunTables(ctx context.Context) error {
+	for _, table := range slices.Sorted(maps.Keys(w.runTables)) {
+		if err := w.exec(ctx, "DROP TABLE IF EXISTS "+runTable(runCounted, table), "DROP TABLE IF EXISTS "+runTable(runSeen, table)); err != nil {
+			return fmt.Errorf("drop the run's tables: %w", err)
+		}
+		delete(w.runTables, table)
+	}
+	return nil
+}
+
+// countKey is a row's key as one string, for the run tables.
 func countKey(t *schema.Table, alias string) string {
 	parts := make([]string, len(t.Key))
 	for i, k := range t.Key {

@@ -96,8 +96,9 @@ func TestACheckpointWritesOnlyWhatChanged(t *testing.T) {
 
 // A row staged in three checkpoints of one run counts once, under its
 // strongest operation: unchanged, unchanged again, then changed is one
-// update. (The run's count of a row is kept in run_counted; a row it
-// already holds is replaced there, not added twice.)
+// update. (The run's count of a row is kept in the table's run table of
+// counted keys; a row it already holds is replaced there, not added
+// twice.)
 func TestARowSeenThriceInARunCountsOnce(t *testing.T) {
 	w, _ := openTemp(t)
 	first := newRun(1)

@@ -3,6 +3,8 @@ package load
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,8 +203,8 @@ func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
 	if st.table.IsChild() || !st.has(opInsert, opUpdate, opSame) {
 		return nil
 	}
-	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO run_seen SELECT DISTINCT ?, d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,
-		countKey(st.table, "d"), Quote(st.delta)), st.table.FullName())
+	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s SELECT DISTINCT d.account, d.run_id, %s FROM %s d WHERE d._op <> 'delete'`,
+		runTable(runSeen, st.table.FullName()), countKey(st.table, "d"), Quote(st.delta)))
 	return err
 }
 
@@ -212,8 +214,15 @@ func (w *Warehouse) rememberSeen(ctx context.Context, st *stagedTable) error {
 func (w *Warehouse) ForgetSeen(ctx context.Context, runID, account string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, err := w.execSQL(ctx, `DELETE FROM run_seen WHERE run_id = ? AND account = ?`, runID, account)
-	return err
+	for _, name := range slices.Sorted(maps.Keys(w.runTables)) {
+		if t := w.tables[name]; t != nil && t.IsChild() {
+			continue // a child table's keys are not remembered (rememberSeen)
+		}
+		if _, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM %s WHERE run_id = ? AND account = ?`, runTable(runSeen, name)), runID, account); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // commitDeletes deletes the rows the staged completions and 404s name;
@@ -222,8 +231,8 @@ func (w *Warehouse) ForgetSeen(ctx context.Context, runID, account string) error
 func (w *Warehouse) commitDeletes(ctx context.Context, runID string) error {
 	for _, c := range w.completes {
 		t := c.table
-		conds := []string{"t.account = ?", fmt.Sprintf("NOT EXISTS (SELECT 1 FROM run_seen s WHERE s.tbl = ? AND s.account = t.account AND s.run_id = ? AND s.k = %s)", countKey(t, "t"))}
-		args := []any{c.account, t.FullName(), c.runID}
+		conds := []string{"t.account = ?", fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s s WHERE s.account = t.account AND s.run_id = ? AND s.k = %s)", runTable(runSeen, t.FullName()), countKey(t, "t"))}
+		args := []any{c.account, c.runID}
 		for _, col := range t.Columns {
 			if v, ok := c.fixed[col.Name]; ok && col.Fixed {
 				conds = append(conds, "t."+Quote(col.Name)+" = ?")

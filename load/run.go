@@ -101,10 +101,10 @@ func (w *Warehouse) BeginRun(ctx context.Context, runID, kind string, started ti
 	w.archived = map[string]archiveMark{}
 	w.details = nil
 	w.written = map[[2]string]TableStats{}
-	// The rows the run counted (see upsertTable), from none.
-	// And the keys each run saw, for complete listings (see commitDeletes).
-	if err := w.exec(ctx, `CREATE OR REPLACE TEMP TABLE run_counted (tbl VARCHAR, k VARCHAR, op VARCHAR)`,
-		`CREATE OR REPLACE TEMP TABLE run_seen (tbl VARCHAR, account VARCHAR, run_id VARCHAR, k VARCHAR)`); err != nil {
+	// The rows the run counted (see upsertTable) and the keys it saw (see
+	// commitDeletes), from none: a run that did not finish may have left
+	// its tables.
+	if err := w.dropRunTables(ctx); err != nil {
 		return fmt.Errorf("begin run %s: %w", runID, err)
 	}
 	// Tables with rejects an earlier run left: a record loaded now
@@ -156,7 +156,7 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 	}
 	// The run's keys, counted and seen, are done with: their memory (some
 	// 60 MB for a run of 450,000 rows) goes back before the publish.
-	if err := w.exec(ctx, `DROP TABLE IF EXISTS run_counted`, `DROP TABLE IF EXISTS run_seen`); err != nil {
+	if err := w.dropRunTables(ctx); err != nil {
 		return sum, fmt.Errorf("finish run %s: %w", runID, err)
 	}
 	for _, s := range w.stats {

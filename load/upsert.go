@@ -272,16 +272,17 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	// Remember each row under its strongest operation this run. Rows new
 	// to the run's count (most checkpoints hold only such rows) are simply
 	// added.
-	remember := []string{fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, op FROM %s`, counted)}
+	runCounted := runTable(runCounted, t.FullName())
+	remember := []string{fmt.Sprintf(`INSERT INTO %s SELECT k, op FROM %s`, runCounted, counted)}
 	if countedBefore > 0 {
 		remember = []string{
-			fmt.Sprintf(`DELETE FROM run_counted WHERE tbl = ? AND k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, counted),
-			fmt.Sprintf(`INSERT INTO run_counted SELECT ?, k, arg_max(op, %s) FROM (
-				SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, rank("op"), counted, counted),
+			fmt.Sprintf(`DELETE FROM %s WHERE k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, runCounted, counted),
+			fmt.Sprintf(`INSERT INTO %s SELECT k, arg_max(op, %s) FROM (
+				SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, runCounted, rank("op"), counted, counted),
 		}
 	}
 	for _, q := range remember {
-		if _, err := w.execSQL(ctx, q, t.FullName()); err != nil {
+		if _, err := w.execSQL(ctx, q); err != nil {
 			return fmt.Errorf("count staged rows: %w", err)
 		}
 	}

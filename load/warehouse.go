@@ -64,6 +64,9 @@ type Warehouse struct {
 	// MarkGone).
 	completes []completion
 	gones     []gone
+	// runTables are the tables (full names) whose run tables this run has
+	// made (see runTable).
+	runTables map[string]bool
 	// zones are the accounts' zones noted from their timestamps, pending.
 	zones map[string]string
 	// dayZones are the zones meta.local_day was last defined with here
