@@ -154,8 +154,9 @@ func (w *Warehouse) Finish(ctx context.Context, runID string, finished time.Time
 	if err != nil {
 		return sum, fmt.Errorf("finish run %s: %w", runID, err)
 	}
-	// The run's keys, counted and seen, are done with: their memory (some
-	// 60 MB for a run of 450,000 rows) goes back before the publish.
+	// The run's keys, counted and seen, are done with: their memory goes
+	// back before the publish (60 MB for a run of 458,566 rows, measured
+	// while they were one table for all).
 	if err := w.dropRunTables(ctx); err != nil {
 		return sum, fmt.Errorf("finish run %s: %w", runID, err)
 	}
