@@ -272,13 +272,13 @@ func (w *Warehouse) upsertTable(ctx context.Context, st *stagedTable, runID stri
 	// Remember each row under its strongest operation this run. Rows new
 	// to the run's count (most checkpoints hold only such rows) are simply
 	// added.
-	runCounted := runTable(runCounted, t.FullName())
-	remember := []string{fmt.Sprintf(`INSERT INTO %s SELECT k, op FROM %s`, runCounted, counted)}
+	keys := runTable(runCounted, t.FullName())
+	remember := []string{fmt.Sprintf(`INSERT INTO %s SELECT k, op FROM %s`, keys, counted)}
 	if countedBefore > 0 {
 		remember = []string{
-			fmt.Sprintf(`DELETE FROM %s WHERE k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, runCounted, counted),
+			fmt.Sprintf(`DELETE FROM %s WHERE k IN (SELECT k FROM %s WHERE before IS NOT NULL)`, keys, counted),
 			fmt.Sprintf(`INSERT INTO %s SELECT k, arg_max(op, %s) FROM (
-				SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, runCounted, rank("op"), counted, counted),
+				SELECT k, op FROM %s UNION ALL SELECT k, before FROM %s WHERE before IS NOT NULL) GROUP BY k`, keys, rank("op"), counted, counted),
 		}
 	}
 	for _, q := range remember {

@@ -78,6 +78,11 @@ func TestParseTimestamp(t *testing.T) {
 		{"space separated, no zone, is UTC", "2026-07-16 10:00:00", utc("2026-07-16T10:00:00Z"), false},
 		{"date only", "2026-07-16", utc("2026-07-16T00:00:00Z"), false},
 		{"unix seconds", json.Number("1784196000"), time.Unix(1784196000, 0).UTC(), false},
+		{"year 1 in UTC", "0001-01-01T00:00:00Z", utc("0001-01-01T00:00:00Z"), false},
+		{"year 9999 in UTC", "9999-12-31T22:00:00-0100", utc("9999-12-31T23:00:00Z"), false},
+		{"year 0 in UTC: out of range", "0000-01-01 0:00:00+0100", time.Time{}, true},
+		{"year 10000 in UTC: out of range", "9999-12-31T23:30:00-0100", time.Time{}, true},
+		{"unix milliseconds past year 9999: out of range", json.Number("300000000000000"), time.Time{}, true},
 		{"garbage", "yesterday", time.Time{}, true},
 		{"object", map[string]any{}, time.Time{}, true},
 	}

@@ -178,7 +178,7 @@ func parseTimestamp(v any) (time.Time, error) {
 		// share a layout), sparing the failed attempts.
 		last := int(lastLayout.Load())
 		if t, err := time.Parse(timeLayouts[last], s); err == nil {
-			return t.UTC(), nil
+			return inYears(t.UTC(), s)
 		}
 		for i, l := range timeLayouts {
 			if i == last {
@@ -186,7 +186,7 @@ func parseTimestamp(v any) (time.Time, error) {
 			}
 			if t, err := time.Parse(l, s); err == nil {
 				lastLayout.Store(int32(i))
-				return t.UTC(), nil
+				return inYears(t.UTC(), s)
 			}
 		}
 		return time.Time{}, fmt.Errorf("%q is not a recognised date-time", s)
@@ -197,11 +197,21 @@ func parseTimestamp(v any) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%s is not a Unix time", x)
 		}
 		if n > 1e11 || n < -1e11 {
-			return time.UnixMilli(n).UTC(), nil
+			return inYears(time.UnixMilli(n).UTC(), string(x))
 		}
-		return time.Unix(n, 0).UTC(), nil
+		return inYears(time.Unix(n, 0).UTC(), string(x))
 	}
 	return time.Time{}, fmt.Errorf("want a date-time, got %s", describe(v))
+}
+
+// inYears passes an instant in years 1 to 9999 (UTC), which every reader
+// of RFC 3339 can read back, and rejects any other, such as
+// "0000-01-01 00:00:00+0100": the year before year 1 in UTC.
+func inYears(t time.Time, raw string) (time.Time, error) {
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, fmt.Errorf("%q is out of range: year %d in UTC, want 1 to 9999", raw, y)
+	}
+	return t, nil
 }
 
 // parseDate reads a calendar day. An instant gives its day in its own offset:
