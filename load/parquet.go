@@ -158,20 +158,35 @@ func publishToken() string {
 
 // tempPrefix is how the file a publish writes into a partition's folder is
 // named before it is renamed to name: hidden and ending in .tmp, so that
-// readers, which read *.parquet, never see it, and matched by
-// removeStaleTemps once a killed publisher has left it.
+// readers, which read *.parquet, never see it, and taken by temps for a
+// killed publisher's once that publisher is gone.
 func tempPrefix(name, token string) string { return "." + name + "." + token + "-" }
 
-// writtenTemps are the files a publish (token) wrote for name into dir.
-func writtenTemps(dir, name, token string) []string {
+// temps are the temporary files beside name in dir: ours, those the
+// publish token wrote (none when token is ""), and the others, which a
+// killed publisher left. One reading of the folder serves both.
+func temps(dir, name, token string) (ours, others []string) {
 	entries, _ := os.ReadDir(dir)
-	var files []string
+	mine := tempPrefix(name, token)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tempPrefix(name, token)) && strings.HasSuffix(e.Name(), ".tmp") {
-			files = append(files, filepath.Join(dir, e.Name()))
+		n := e.Name()
+		if !strings.HasPrefix(n, "."+name+".") || !strings.HasSuffix(n, ".tmp") {
+			continue
+		}
+		if token != "" && strings.HasPrefix(n, mine) {
+			ours = append(ours, filepath.Join(dir, n))
+		} else {
+			others = append(others, filepath.Join(dir, n))
 		}
 	}
-	return files
+	return ours, others
+}
+
+// removeAll removes files, as far as it can.
+func removeAll(files []string) {
+	for _, f := range files {
+		os.Remove(f)
+	}
 }
 
 // publishTable writes a table's queued partitions, then its manifest, and
@@ -332,7 +347,7 @@ func (w *Warehouse) placePartition(token, dir string, rows int64) error {
 		}
 		return nil
 	}
-	files := writtenTemps(dir, PartitionFile, token)
+	files, stale := temps(dir, PartitionFile, token)
 	if len(files) != 1 {
 		return fmt.Errorf("the partitioned write left %d files for it, want 1", len(files))
 	}
@@ -348,7 +363,7 @@ func (w *Warehouse) placePartition(token, dir string, rows int64) error {
 	if err := syncFile(dir); err != nil {
 		return err
 	}
-	removeStaleTemps(dir, PartitionFile)
+	removeAll(stale)
 	return nil
 }
 
@@ -383,12 +398,8 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // removeStaleTemps deletes temporary files a killed publisher left beside
 // name in dir. The caller holds the warehouse lock: no live writer owns them.
 func removeStaleTemps(dir, name string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "."+name+".") && strings.HasSuffix(e.Name(), ".tmp") {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
+	_, stale := temps(dir, name, "")
+	removeAll(stale)
 }
 
 // accountDirs are the account=<a> folders in dir.
@@ -408,9 +419,8 @@ func accountDirs(dir string) []string {
 func removeWritten(dir, token string) {
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			for _, f := range writtenTemps(path, PartitionFile, token) {
-				os.Remove(f)
-			}
+			ours, _ := temps(path, PartitionFile, token)
+			removeAll(ours)
 		}
 		return nil
 	})

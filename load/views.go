@@ -121,7 +121,7 @@ func (w *Warehouse) queueViews(ctx context.Context, runID string) error {
 	return err
 }
 
-func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID string) ([]Published, error) {
+func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID string) (done []Published, err error) {
 	name := Quote(v.Schema) + "." + Quote(v.Name)
 	cols, err := w.viewColumns(ctx, name)
 	if err != nil {
@@ -136,11 +136,15 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	if err := os.MkdirAll(dir, 0o755); err != nil { // DuckDB makes only the accounts' folders
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			removeWritten(dir, token) // what is not in place yet; a full disk wants the room back
+		}
+	}()
 	for _, where := range chunks {
 		copySQL := fmt.Sprintf(`COPY (SELECT * FROM %s%s) TO %s (FORMAT parquet, COMPRESSION zstd, %s, PARTITION_BY (account), FILE_EXTENSION 'tmp', FILENAME_PATTERN %s, OVERWRITE_OR_IGNORE)`,
 			name, where, sqlString(dir), rowGroups(RowGroupRows, RowGroupBytes), sqlString(tempPrefix(PartitionFile, token)+"{i}"))
 		if err := w.execCopy(ctx, copySQL); err != nil {
-			removeWritten(dir, token) // a full disk wants the room back
 			return nil, fmt.Errorf("write: %w", err)
 		}
 	}
@@ -148,22 +152,22 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 	// are in the files' footers: the view runs once.
 	counts := map[string]int64{}
 	written := map[string]string{} // by account
+	stale := map[string][]string{} // by account folder: what a killed publisher left
 	var gone []string              // folders of accounts the view no longer has
 	for _, d := range accountDirs(dir) {
 		a := strings.TrimPrefix(filepath.Base(d), "account=")
-		files := writtenTemps(d, PartitionFile, token)
+		files, left := temps(d, PartitionFile, token)
+		stale[d] = left
 		switch len(files) {
 		case 0:
 			gone = append(gone, d)
 			continue
 		case 1:
 		default:
-			removeWritten(dir, token)
 			return nil, fmt.Errorf("account=%s: the partitioned write left %d files, want 1", a, len(files))
 		}
 		var n int64
 		if err := w.conn.QueryRowContext(ctx, `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)`, files[0]).Scan(&n); err != nil {
-			removeWritten(dir, token)
 			return nil, fmt.Errorf("account=%s: read the written file's row count: %w", a, err)
 		}
 		counts[a], written[a] = n, files[0]
@@ -173,24 +177,20 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		accounts = append(accounts, a)
 	}
 	sort.Strings(accounts)
-	var done []Published
 	m := Manifest{Table: v.Schema + "." + v.Name, Doc: v.Doc, HivePath: "account=<account>/" + PartitionFile, Columns: cols,
 		Partitions: []ManifestPartition{}, RunID: runID, WrittenAt: time.Now().UTC()}
 	for _, a := range accounts {
 		pdir := filepath.Join(dir, "account="+a)
 		if err := syncFile(written[a]); err != nil {
-			removeWritten(dir, token)
 			return done, err
 		}
 		if err := os.Rename(written[a], filepath.Join(pdir, PartitionFile)); err != nil {
-			removeWritten(dir, token)
 			return done, err
 		}
 		if err := syncFile(pdir); err != nil {
-			removeWritten(dir, token)
 			return done, err
 		}
-		removeStaleTemps(pdir, PartitionFile)
+		removeAll(stale[pdir])
 		done = append(done, Published{Table: m.Table, Dir: pdir, Rows: counts[a]})
 		m.Partitions = append(m.Partitions, ManifestPartition{Path: "account=" + a + "/" + PartitionFile, Account: a, Rows: counts[a], RunID: runID})
 		m.Rows += counts[a]
@@ -200,7 +200,7 @@ func (w *Warehouse) publishView(ctx context.Context, root string, v View, runID 
 		if err := os.Remove(filepath.Join(d, PartitionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return done, err
 		}
-		removeStaleTemps(d, PartitionFile)
+		removeAll(stale[d])
 		os.Remove(d)
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
