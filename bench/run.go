@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,6 +90,11 @@ type runResult struct {
 	// run's rows/s over it.
 	ServedPerSec float64 `json:"simulator_records_per_second,omitempty"`
 	ServedRatio  float64 `json:"run_over_simulator,omitempty"`
+	// Outside is the run's wall time less the span its own log gives
+	// from its start to the end of its extraction: the process's start,
+	// the warehouse's opening, the last commit and the Parquet publish.
+	// A rate floor's ratio holds it as well as the pacing.
+	Outside float64 `json:"seconds_outside_extraction,omitempty"`
 }
 
 // servedRate fetches n tickets' list pages (limit 50, offsets as the run
@@ -136,7 +142,39 @@ func exportRun(bin, dir string, env []string, account string) (runResult, error)
 		return r, fmt.Errorf("no requests in the run's summary:\n%s", out)
 	}
 	r.Requests, _ = strconv.Atoi(m[3])
+	if span, ok := extractionSpan(out); ok {
+		r.Outside = r.Seconds - span.Seconds()
+	}
 	return r, nil
+}
+
+// extractionSpan is the time from a run's "run started" log line to its
+// last "extracted" or "details fetched" line (its last request's), read
+// from its JSON log (the child's stderr is not a terminal, so it logs
+// JSON lines).
+func extractionSpan(out string) (time.Duration, bool) {
+	var started, extracted time.Time
+	for _, line := range strings.Split(out, "\n") {
+		var l struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch l.Msg {
+		case "run started":
+			if started.IsZero() {
+				started = l.Time
+			}
+		case "extracted", "details fetched": // its lists, then its details
+			extracted = l.Time
+		}
+	}
+	if started.IsZero() || extracted.Before(started) {
+		return 0, false
+	}
+	return extracted.Sub(started), true
 }
 
 func keyOf(env []string, name string) string {
