@@ -107,7 +107,8 @@ docs:
 # latest and how to read them. Not part of make test.
 # The accounts-scaling rows run 10, 50 and 200 accounts of
 # BENCH_ACCOUNT_TICKETS tickets each; issue 25 names 20000, which takes
-# hours at today's speed, so the default is 200 (about 20 minutes).
+# hours at today's speed, so the default is 200 (the whole bench then takes
+# about 8 minutes on a 2-core machine).
 BENCH_ACCOUNT_TICKETS ?= 200
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./transform ./load
