@@ -282,7 +282,7 @@ func (w *Warehouse) checkpoint(ctx context.Context, runID string, at time.Time, 
 		}
 		requests = n
 	}
-	if err := w.writeDetails(ctx, runID); err != nil {
+	if err := w.writeDetails(ctx, w.notesRun(runID)); err != nil {
 		return err
 	}
 	for _, b := range []struct {

@@ -175,7 +175,9 @@ func TestDeletes(t *testing.T) {
 // A ticket listed by one run whose detail only a later run fetched (the
 // first was capped or killed) changed once: the detail completes the
 // version the listing wrote, valid from the listing's run. A change the
-// listing sees after the detail was fetched is a version of its own.
+// listing sees after the detail was fetched is a version of its own. A
+// rebuild, replaying the same pages run by run into its shadow tables,
+// writes the same versions.
 func TestADetailLeftForTheNextRunCompletesItsVersion(t *testing.T) {
 	w, _ := openTemp(t)
 	tbl := repairops.TicketsTable
@@ -202,27 +204,67 @@ func TestADetailLeftForTheNextRunCompletesItsVersion(t *testing.T) {
 		w.NoteFetched("north", "tickets", "t1", updated, DetailOK, r.at)
 	}
 	r1, r2, r3, r4 := newRun(1), newRun(2), newRun(3), newRun(4)
-	begin(t, w, r1) // listed, then killed before the detail
-	listed(r1, "OPEN", "2026-11-01T00:00:00Z")
-	if err := w.Checkpoint(ctx, r1.id, r1.at); err != nil {
+	pages := []struct {
+		r     run
+		pages func(run)
+	}{
+		{r1, func(r run) { // listed, then killed before the detail
+			listed(r, "OPEN", "2026-11-01T00:00:00Z")
+		}},
+		{r2, func(r run) { // lists it again, unchanged, and fetches the detail
+			listed(r, "OPEN", "2026-11-01T00:00:00Z")
+			detailed(r, "OPEN", "2026-11-01T00:00:00Z", "40.00")
+		}},
+		{r3, func(r run) { // a real change, listed and detailed in one run
+			listed(r, "CLOSED", "2026-11-03T00:00:00Z")
+			detailed(r, "CLOSED", "2026-11-03T00:00:00Z", "55.00")
+		}},
+		{r4, func(r run) { // another, its detail left for later
+			listed(r, "PICKED_UP", "2026-11-04T00:00:00Z")
+		}},
+	}
+	for i, p := range pages {
+		begin(t, w, p.r)
+		p.pages(p.r)
+		if i == 0 { // killed: its checkpoint committed, the run never finished
+			if err := w.Checkpoint(ctx, p.r.id, p.r.at); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		finish(t, w, p.r)
+	}
+
+	history := `SELECT string_agg(status || ':' || coalesce(labor_cost::VARCHAR, '-') || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now'), ' ' ORDER BY valid_from) FROM repairops.tickets_history`
+	want := "OPEN:40.00:01-03 CLOSED:55.00:03-04 PICKED_UP:55.00:04-now"
+	if got := one(t, w, history); got != want {
+		t.Errorf("history:\n got %s\nwant %s", got, want)
+	}
+
+	queue := `SELECT string_agg(concat_ws('|', account, resource, id, list_fingerprint, listed_run, detail_fingerprint, fetched_run, outcome), ' ' ORDER BY account, resource, id) FROM meta.details`
+	wantQueue := one(t, w, queue)
+	rb := newRun(5)
+	if err := w.BeginRebuild(ctx, rb.id, rb.at, []*schema.Table{tbl}, []string{"north"}); err != nil {
 		t.Fatal(err)
 	}
-	begin(t, w, r2) // lists it again, unchanged, and fetches the detail
-	listed(r2, "OPEN", "2026-11-01T00:00:00Z")
-	detailed(r2, "OPEN", "2026-11-01T00:00:00Z", "40.00")
-	finish(t, w, r2)
-	begin(t, w, r3) // a real change, listed and detailed in one run
-	listed(r3, "CLOSED", "2026-11-03T00:00:00Z")
-	detailed(r3, "CLOSED", "2026-11-03T00:00:00Z", "55.00")
-	finish(t, w, r3)
-	begin(t, w, r4) // another, its detail left for later
-	listed(r4, "PICKED_UP", "2026-11-04T00:00:00Z")
-	finish(t, w, r4)
-
-	got := one(t, w, `SELECT string_agg(status || ':' || coalesce(labor_cost::VARCHAR, '-') || ':' || strftime(valid_from, '%d') || '-' || coalesce(strftime(valid_to, '%d'), 'now'), ' ' ORDER BY valid_from) FROM repairops.tickets_history`)
-	want := "OPEN:40.00:01-03 CLOSED:55.00:03-04 PICKED_UP:55.00:04-now"
-	if got != want {
-		t.Errorf("history:\n got %s\nwant %s", got, want)
+	for _, p := range pages { // one checkpoint per archived run, as pipeline.Rebuild replays them
+		w.Replaying(p.r.id)
+		p.pages(p.r)
+		if err := w.Checkpoint(ctx, rb.id, rb.at); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.ForgetSeen(ctx, p.r.id, "north"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.EndRebuild(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, w, history); got != want {
+		t.Errorf("history after a rebuild:\n got %s\nwant %s", got, want)
+	}
+	if got := one(t, w, queue); got != wantQueue {
+		t.Errorf("detail queue after a rebuild:\n got %s\nwant %s", got, wantQueue)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,31 @@ type rebuildState struct {
 	runID    string
 	tables   map[string]bool // qualified names
 	accounts string          // SQL list: ('a', 'b')
+	// replaying is the archived run whose pages the next checkpoint
+	// commits (see Replaying).
+	replaying string
+}
+
+// Replaying says which archived run the pages staged until the next
+// checkpoint come from: the detail queue records them as that run's
+// listings and fetches, as the run itself did, so that a later replayed
+// run decides what is due, and which listed version a detail completes
+// (writeVersions), as it did. Outside a rebuild it does nothing.
+func (w *Warehouse) Replaying(runID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rebuild != nil {
+		w.rebuild.replaying = runID
+	}
+}
+
+// notesRun is the run the detail queue's notes are written as: the
+// checkpoint's own, or in a rebuild the replayed run's.
+func (w *Warehouse) notesRun(runID string) string {
+	if w.rebuild != nil && w.rebuild.replaying != "" {
+		return w.rebuild.replaying
+	}
+	return runID
 }
 
 // BeginRebuild starts a rebuild run. The given tables (children included)
@@ -76,11 +102,24 @@ func (w *Warehouse) BeginRebuild(ctx context.Context, runID string, started time
 				return fmt.Errorf("rebuild %s: shadow table: %w", t.FullName(), err)
 			}
 		}
-		// The replay updates the detail queue as the runs did, from what
-		// it holds now.
+		// The replay writes the detail queue as the runs did, from none of
+		// the rebuilt records: what was due when a run listed a record, and
+		// whether its detail then completed the listing's version, depend
+		// on the queue as it was then, not as it is now. Records of other
+		// accounts and resources are kept as they are.
+		var resources []string
+		for _, t := range tables {
+			if t.Resource != "" && !slices.Contains(resources, sqlString(t.Resource)) {
+				resources = append(resources, sqlString(t.Resource))
+			}
+		}
+		kept := "SELECT * FROM meta.details"
+		if len(resources) > 0 {
+			kept += fmt.Sprintf(" WHERE NOT (account IN %s AND resource IN (%s))", in, strings.Join(resources, ", "))
+		}
 		return w.exec(ctx,
 			strings.Replace(detailsDDL, "CREATE TABLE IF NOT EXISTS meta.details", "CREATE OR REPLACE TABLE "+shadowDetails, 1),
-			"INSERT INTO "+shadowDetails+" SELECT * FROM meta.details")
+			"INSERT INTO "+shadowDetails+" "+kept)
 	})
 	if err != nil {
 		w.dropShadows(ctx)

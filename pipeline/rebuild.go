@@ -125,6 +125,7 @@ func Rebuild(ctx context.Context, cfg *config.Config, tableNames []string, allow
 	replay := func() error {
 		for i := 0; i < len(files); {
 			// One original run (all its accounts) per checkpoint, as it was loaded.
+			w.Replaying(files[i].RunID)
 			j := i
 			for j < len(files) && files[j].RunID == files[i].RunID {
 				limit := -1

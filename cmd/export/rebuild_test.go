@@ -19,8 +19,8 @@ import (
 )
 
 // fullSnapshot renders every row of every declared table, bookkeeping
-// columns included, plus what the Parquet files hold: a rebuild must
-// reproduce even the run ids and fetch times.
+// columns included, the detail queue, and what the Parquet files hold: a
+// rebuild must reproduce even the run ids and fetch times.
 func fullSnapshot(t *testing.T, dir string) string {
 	t.Helper()
 	return snapshotWithout(t, dir)
@@ -52,11 +52,23 @@ func snapshotWithout(t *testing.T, dir string, omit ...string) string {
 		}
 		fmt.Fprintf(&b, "%s %v\n", tb.FullName(), res.Rows[0])
 	}
+	// The detail queue: what each record was listed and fetched as, and by
+	// which run (the next run's due details, and a rebuild's versions,
+	// follow from it).
+	queueCols := "account, resource, id, list_fingerprint, detail_fingerprint, outcome, listed_run, fetched_run, fetched_at"
+	if len(omit) > 0 {
+		queueCols = "account, resource, id, list_fingerprint, detail_fingerprint, outcome"
+	}
+	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(coalesce(string_agg(concat_ws('|', %s), ';' ORDER BY account, resource, id), '')) FROM meta.details`, queueCols))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "meta.details %v\n", res.Rows[0])
 	pqCols := "id, run_id, extracted_at, deleted_at"
 	if len(omit) > 0 {
 		pqCols = "id, deleted_at"
 	}
-	res, err := w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', %s), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
+	res, err = w.Query(ctx, fmt.Sprintf(`SELECT count(*), md5(string_agg(concat_ws('|', %s), ';' ORDER BY account, id)) FROM read_parquet('%s', hive_partitioning = true)`,
 		pqCols, filepath.Join(dir, "pq", "*", "tickets", "*", "*", "*", "*.parquet")))
 	if err != nil {
 		t.Fatal(err)
