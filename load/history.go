@@ -109,8 +109,16 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	if stored != "" && w.keyless(t.HistoryTable) {
 		closing = fmt.Sprintf("SELECT * FROM (%s) d WHERE %s", rows, stored)
 	}
-	closeOld := fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d
-		WHERE %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, hist, closing, keyJoin(t, "h", "d"))
+	// The closed versions are deleted and inserted again, closed, rather
+	// than updated: DuckDB checkpointed the history at each commit that
+	// updated valid_to beside new versions. A checkpoint of 2,000 changed
+	// tickets spread over a million took 0.95-1.1 s with the UPDATE,
+	// 0.44-0.46 s so. rows may read hist: the closed versions are read
+	// once, before the delete.
+	closed := Quote("closing " + t.HistoryTable.FullName())
+	closeOld := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT h.* REPLACE (d._from AS valid_to) FROM %s h JOIN (%s) d
+		ON %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, closed, hist, closing, keyJoin(t, "h", "d"))
+	hcols := columnList(t.HistoryTable, "")
 	add := fmt.Sprintf(`SELECT d.* EXCLUDE (_from), d._from AS valid_from, NULL::TIMESTAMPTZ AS valid_to, d.deleted_at IS NOT NULL AS deleted FROM (%s) d`, rows)
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
@@ -118,6 +126,13 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	if stored != noneStored { // new rows have no version to close
 		if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
 			return fmt.Errorf("history: %w", err)
+		}
+		err := w.exec(ctx,
+			fmt.Sprintf(`DELETE FROM %s h USING %s c WHERE %s`, hist, closed, keyJoin(t.HistoryTable, "h", "c")),
+			fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, hist, hcols, hcols, closed))
+		w.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+closed)
+		if err != nil {
+			return fmt.Errorf("history: close versions: %w", err)
 		}
 	}
 	if err := w.replaceRows(ctx, t.HistoryTable, hist, add, args, stored); err != nil {
