@@ -27,7 +27,7 @@ func main() {
 	bin := flag.String("bin", "bin/repairshop-export", "the export binary")
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	sizes := flag.String("sizes", "250000,1000000", "tickets for the rebuild runs (memory is measured at each)")
-	only := flag.String("only", "", "run only this measurement (rebuild, publish, lake, run, details, rate, receive, accounts, nightly)")
+	only := flag.String("only", "", "run only this measurement (rebuild, updates, publish, lake, run, details, rate, receive, accounts, nightly)")
 	accounts := flag.String("accounts", "10,50,200", "accounts (half MGR, half RepairOps) for the scaling runs")
 	accountTickets := flag.Int("account-tickets", 20_000, "tickets per account in the scaling runs")
 	receiveFor := flag.Duration("receive-for", time.Minute, "how long the senders post to the webhook receiver")

@@ -34,6 +34,7 @@ type results struct {
 	Lake     *lakeRun      `json:"lake,omitempty"`
 	Run      *runResult    `json:"run_mgr_tickets,omitempty"`
 	Details  []detailRun   `json:"detail_pages,omitempty"`
+	Updates  []updatesRun  `json:"spread_updates,omitempty"`
 	RateMGR  *runResult    `json:"rate_floor_mgr,omitempty"`
 	RateRO   *runResult    `json:"rate_floor_repairops,omitempty"`
 	Receive  *receiveRun   `json:"receive,omitempty"`
@@ -55,7 +56,7 @@ func (b *bench) want(what string) bool { return b.only == "" || b.only == what }
 func (b *bench) run(ctx context.Context, sizes string) error {
 	b.results.When = time.Now().UTC()
 	b.results.Machine = fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
-	if b.want("rebuild") || b.want("publish") || b.want("lake") {
+	if b.want("rebuild") || b.want("publish") || b.want("lake") || b.want("updates") {
 		ns := strings.Split(sizes, ",")
 		for i, s := range ns {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -65,6 +66,14 @@ func (b *bench) run(ctx context.Context, sizes string) error {
 			last := i == len(ns)-1
 			fmt.Fprintf(os.Stderr, "bench: rebuild of %d tickets…\n", n)
 			r, err := b.rebuild(ctx, n, func(dir string) error {
+				if b.want("rebuild") || b.want("updates") {
+					fmt.Fprintf(os.Stderr, "bench: %d changed tickets spread over %d…\n", updatesChanged, n)
+					u, err := spreadUpdates(ctx, dir, n)
+					if err != nil {
+						return fmt.Errorf("spread updates: %w", err)
+					}
+					b.results.Updates = append(b.results.Updates, u)
+				}
 				if !last || !(b.want("publish") || b.want("lake")) {
 					return nil
 				}
@@ -246,6 +255,10 @@ func (b *bench) targets() {
 			add(fmt.Sprintf("peak RSS growth %d → %d tickets", small.Tickets, big.Tickets), growth, "≤ 0.20", growth <= 0.2)
 		}
 	}
+	if u := b.results.Updates; len(u) > 1 {
+		g := updatesGrowth(u)
+		add(fmt.Sprintf("spread changes' checkpoint, %d ÷ %d tickets", u[len(u)-1].Tickets, u[0].Tickets), g, "≤ 2.0", g <= 2)
+	}
 	if p := b.results.Publish; p != nil {
 		add("Parquet publish ÷ DuckDB COPY (speed, same memory)", p.Ratio, "≥ 0.8", p.Ratio >= 0.8)
 	}
@@ -298,6 +311,13 @@ func (b *bench) print(w io.Writer) {
 		if o := x.OneRun; o.Seconds > 0 {
 			fmt.Fprintf(tw, "  the same tickets archived as one run (a bulk fold's best case)\t%.0f rows/s (%.1f s; replay %.1f s), peak RSS %.0f MB\t\t%.3f\n", float64(x.Tickets)/o.Seconds, o.Seconds, o.LoadSeconds, float64(o.PeakRSS)/1e6, o.Ratio)
 		}
+	}
+	for i, u := range r.Updates {
+		ratio := ""
+		if i > 0 {
+			ratio = fmt.Sprintf("%.2f", updatesGrowth(r.Updates[:i+1]))
+		}
+		fmt.Fprintf(tw, "checkpoint of %d changed tickets spread over %d\t%.0f ms (median of %d runs)\t\t%s\n", u.Changed, u.Tickets, u.CheckpointMs, updatesRounds, ratio)
 	}
 	if p := r.Publish; p != nil {
 		fmt.Fprintf(tw, "Parquet publish, %d rows in %d partitions\t%.2f s\tCOPY … PARTITION_BY %.2f s\t%.2f\n", p.Rows, p.Partitions, p.SameMemorySeconds, p.CopySeconds, p.Ratio)
