@@ -33,15 +33,12 @@ type publishRun struct {
 // under dir, then writes the same rows with COPY … PARTITION_BY.
 func publish(ctx context.Context, dir string) (publishRun, error) {
 	var r publishRun
-	w, err := load.Open(ctx, filepath.Join(dir, "w.duckdb"))
+	w, err := openTickets(ctx, filepath.Join(dir, "w.duckdb"))
 	if err != nil {
 		return r, err
 	}
 	defer w.Close()
 	t := mgr.TicketsTable
-	if err := w.Ensure(ctx, t); err != nil {
-		return r, err
-	}
 	part := load.Quote(t.PartitionBy)
 	queueAll := func() error {
 		_, err := w.Query(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO meta.publish_queue SELECT DISTINCT '%s', account, year(%s), month(%s), 'bench' FROM %s.%s`,

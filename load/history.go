@@ -109,29 +109,12 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 	if stored != "" && w.keyless(t.HistoryTable) {
 		closing = fmt.Sprintf("SELECT * FROM (%s) d WHERE %s", rows, stored)
 	}
-	// The closed versions are deleted and inserted again, closed, rather
-	// than updated: DuckDB checkpointed the history at each commit that
-	// updated valid_to beside new versions. A checkpoint of 2,000 changed
-	// tickets spread over a million took 0.95-1.1 s with the UPDATE,
-	// 0.44-0.46 s so. rows may read hist: the closed versions are read
-	// once, before the delete.
-	closed := Quote("closing " + t.HistoryTable.FullName())
-	closeOld := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT h.* REPLACE (d._from AS valid_to) FROM %s h JOIN (%s) d
-		ON %s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, closed, hist, closing, keyJoin(t, "h", "d"))
-	hcols := columnList(t.HistoryTable, "")
 	add := fmt.Sprintf(`SELECT d.* EXCLUDE (_from), d._from AS valid_from, NULL::TIMESTAMPTZ AS valid_to, d.deleted_at IS NOT NULL AS deleted FROM (%s) d`, rows)
 	queue := fmt.Sprintf(`INSERT INTO meta.publish_queue
 		SELECT DISTINCT '%s', d.account, %s, ? FROM (%s) d
 		ON CONFLICT DO UPDATE SET run_id = excluded.run_id`, t.HistoryTable.FullName(), partitionExpr(t, "d"), rows)
 	if stored != noneStored { // new rows have no version to close
-		if _, err := w.execSQL(ctx, closeOld, args...); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		err := w.exec(ctx,
-			fmt.Sprintf(`DELETE FROM %s h USING %s c WHERE %s`, hist, closed, keyJoin(t.HistoryTable, "h", "c")),
-			fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, hist, hcols, hcols, closed))
-		w.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+closed)
-		if err != nil {
+		if err := w.closeVersions(ctx, t, hist, closing, args); err != nil {
 			return fmt.Errorf("history: close versions: %w", err)
 		}
 	}
@@ -142,6 +125,39 @@ func (w *Warehouse) newVersions(ctx context.Context, t *schema.Table, hist, rows
 		return fmt.Errorf("history: queue Parquet partitions: %w", err)
 	}
 	return nil
+}
+
+// closeVersions ends the current versions of the rows that rows selects
+// (with args; _from: the new version's start) at their _from. In a
+// history larger than a row group (see large), and in a rebuild's, the
+// closed versions are deleted and inserted again, closed, rather than
+// updated: DuckDB checkpointed the history at each commit that updated
+// valid_to beside new versions, and a checkpoint of 2,000 changed
+// tickets spread over a million took 0.95-1.1 s so, 0.44-0.46 s this
+// way. rows may read hist: the closed versions are read once, before the
+// delete.
+func (w *Warehouse) closeVersions(ctx context.Context, t *schema.Table, hist, rows string, args []any) error {
+	current := fmt.Sprintf(`%s AND h.valid_to IS NULL AND h.run_id <> d.run_id AND h.valid_from <> d._from`, keyJoin(t, "h", "d"))
+	big := w.keyless(t.HistoryTable)
+	if !big {
+		var err error
+		if big, err = w.large(ctx, t.HistoryTable); err != nil {
+			return err
+		}
+	}
+	if !big { // a row group at most, which its UPDATE rewrites
+		_, err := w.execSQL(ctx, fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d WHERE %s`, hist, rows, current), args...)
+		return err
+	}
+	closed := Quote("closing " + t.HistoryTable.FullName())
+	cols := columnList(t.HistoryTable, "")
+	if _, err := w.execSQL(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT h.* REPLACE (d._from AS valid_to) FROM %s h JOIN (%s) d ON %s`, closed, hist, rows, current), args...); err != nil {
+		return err
+	}
+	defer w.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+closed)
+	return w.exec(ctx,
+		fmt.Sprintf(`DELETE FROM %s h USING %s c WHERE %s`, hist, closed, keyJoin(t.HistoryTable, "h", "c")),
+		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, hist, cols, cols, closed))
 }
 
 // detailID is the quoted id column of a table keyed (account, id), whose

@@ -287,3 +287,26 @@ func TestStatusWithDriftAndNoExportRun(t *testing.T) {
 		t.Fatalf("drift = %+v, want brand_new_field, not new to an export run", st.Drift)
 	}
 }
+
+// A table larger than a row group takes other paths (replaceRows deletes
+// and inserts its changed rows, closeVersions its closed versions): the
+// tests of versions, deletes, folds, children and counts give the same
+// results on them.
+func TestLargeTablesKeepTheSameRowsAndVersions(t *testing.T) {
+	defer func(v bool) { largeTables = v }(largeTables)
+	largeTables = true
+	for name, test := range map[string]func(*testing.T){
+		"versions per run":               TestHistoryKeepsAVersionPerRun,
+		"deletes":                        TestDeletes,
+		"a detail left for the next run": TestADetailLeftForTheNextRunCompletesItsVersion,
+		"a fold's fetch time":            TestAFoldKeepsTheFetchTimeOfTheLastChange,
+		"child lines":                    TestChildLinesAreReplacedWithTheirParent,
+		"list pages and detail columns":  TestListPagesDoNotEraseDetailColumns,
+		"counts":                         TestARowCountsOncePerRun,
+		"only what changed":              TestACheckpointWritesOnlyWhatChanged,
+		"a row seen thrice":              TestARowSeenThriceInARunCountsOnce,
+		"idempotent upserts":             TestUpsertIsIdempotent,
+	} {
+		t.Run(name, test)
+	}
+}

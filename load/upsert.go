@@ -354,21 +354,32 @@ func (st *stagedTable) storedRows() string {
 // rebuild). stored = noneStored says that no key is stored: the rows are
 // inserted.
 //
-// A keyed table is written the same way, not with INSERT OR REPLACE,
-// which DuckDB runs as an update of every column of the stored row, and
-// whose commit grows with the table: 2,000 changed rows spread over a
-// table of 33 columns took 0.33 s to write and commit at 200,000 rows
-// and 3.4 s at a million (an UPDATE of the same columns as much; the
-// CHECKPOINT after either found nothing left to write). Deleted and
-// inserted, they took 0.09 and 0.13 s, and their CHECKPOINT 0.23 and
-// 0.24 s. Only when stored is "" (which rows are stored is not known,
-// and few are: a child's versions) does a keyed table resolve the
-// conflicts itself.
+// A keyed table larger than a row group (see large) is written the same
+// way, not with INSERT OR REPLACE, which DuckDB runs as an update of
+// every column of the stored row, and whose commit grows with the table:
+// 2,000 changed rows spread over a table of 33 columns took 0.33 s to
+// write and commit at 200,000 rows and 3.4 s at a million (an UPDATE of
+// the same columns as much; the CHECKPOINT after either found nothing
+// left to write). Deleted and inserted, they took 0.09 and 0.13 s, and
+// their CHECKPOINT 0.23 and 0.24 s. A smaller keyed table, or one where
+// which rows are stored is not known (stored is "": a child's versions,
+// few of them), resolves the conflicts itself: its delete and insert
+// cost more statements than its updates.
 func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows string, args []any, stored string) error {
 	cols, from := columnList(t, ""), columnList(t, "d.")
-	if stored == "" && !w.keyless(t) {
-		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
-		return err
+	if !w.keyless(t) && stored != noneStored {
+		inPlace := stored == ""
+		if !inPlace {
+			big, err := w.large(ctx, t)
+			if err != nil {
+				return err
+			}
+			inPlace = !big
+		}
+		if inPlace {
+			_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT OR REPLACE INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
+			return err
+		}
 	}
 	insert := func(rows string, args []any) error {
 		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
@@ -403,3 +414,23 @@ func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows 
 	}
 	return insert("SELECT * FROM "+kept, nil)
 }
+
+// rowGroupRows is DuckDB's row group: a change to a table of at most one
+// rewrites at most one.
+const rowGroupRows = 122_880
+
+// large says whether the warehouse table t holds more than a row group
+// (DuckDB's estimate), where a changed row is better deleted and
+// inserted than updated in place (see replaceRows, newVersions).
+func (w *Warehouse) large(ctx context.Context, t *schema.Table) (bool, error) {
+	var n int64
+	err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?`, t.Source, t.Name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("size of %s: %w", t.FullName(), err)
+	}
+	return n > rowGroupRows || largeTables, nil
+}
+
+// largeTables makes every table large (tests of the delete-and-insert
+// paths on small tables).
+var largeTables = false
