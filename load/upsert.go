@@ -421,7 +421,7 @@ const rowGroupRows = 122_880
 
 // large says whether the warehouse table t holds more than a row group
 // (DuckDB's estimate), where a changed row is better deleted and
-// inserted than updated in place (see replaceRows, newVersions).
+// inserted than updated in place (see replaceRows, closeVersions).
 func (w *Warehouse) large(ctx context.Context, t *schema.Table) (bool, error) {
 	var n int64
 	err := w.conn.QueryRowContext(ctx, `SELECT coalesce(max(estimated_size), 0) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?`, t.Source, t.Name).Scan(&n)
