@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/repairshop/export/extract/mgr"
+	"github.com/repairshop/export/internal/atomicfile"
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/transform"
 )
@@ -119,19 +120,15 @@ func openTickets(ctx context.Context, path string) (*load.Warehouse, error) {
 	return w, nil
 }
 
+// copyFile copies a warehouse file, through the project's atomic writer.
 func copyFile(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
+	return atomicfile.Write(to, 0o644, func(out io.Writer) error {
+		_, err := io.Copy(out, in)
 		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	})
 }
