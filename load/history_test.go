@@ -279,7 +279,7 @@ func TestStatusWithDriftAndNoExportRun(t *testing.T) {
 	}
 	stagePage(t, w, tiny.JobsTable, r, `[{"id":"1","title":"N-1","created_at":"2026-07-16T10:00:00-0600","status":"New","brand_new_field":7}]`, nil)
 	finish(t, w, r)
-	st, err := w.Status(ctx, 10)
+	st, err := w.Status(ctx, 10, "")
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}

@@ -93,7 +93,10 @@ type DriftInfo struct {
 }
 
 // Status reads the warehouse's meta tables; limit bounds each list.
-func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
+// unmapped is the query of the unmapped status labels (source, account,
+// status, tickets: see model.UnmappedStatuses), run when the warehouse
+// has the conformed model.
+func (w *Warehouse) Status(ctx context.Context, limit int, unmapped string) (Status, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st := Status{Runs: []RunInfo{}, Cursors: []CursorInfo{}, Rejects: []RejectInfo{}, Drift: []DriftInfo{}}
@@ -177,7 +180,7 @@ func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
 		err = w.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'accounts')
 			+ (SELECT count(*) FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'tickets') = 2`).Scan(&modelled)
 	}
-	if err == nil && modelled {
+	if err == nil && modelled && unmapped != "" {
 		err = w.scan(ctx, `SELECT account, source, coalesce(timezone, 'UTC'), timezone_basis FROM meta.accounts ORDER BY account`, nil, func(rs *sql.Rows) error {
 			var a AccountZone
 			if err := rs.Scan(&a.Account, &a.Source, &a.Timezone, &a.Basis); err != nil {
@@ -187,7 +190,7 @@ func (w *Warehouse) Status(ctx context.Context, limit int) (Status, error) {
 			return nil
 		})
 		if err == nil {
-			err = w.scan(ctx, `SELECT source, account, status, count(*) FROM main.tickets WHERE NOT status_mapped AND status IS NOT NULL GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
+			err = w.scan(ctx, `SELECT * FROM (`+unmapped+`) ORDER BY 4 DESC, 1, 2, 3 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
 				var u UnmappedStatus
 				if err := rs.Scan(&u.Source, &u.Account, &u.Status, &u.Tickets); err != nil {
 					return err

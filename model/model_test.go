@@ -112,7 +112,7 @@ func TestAViewReadsThePartsItNamesFromEverySourcesFragment(t *testing.T) {
 		{Source: "b", Part: "inventory", SQL: "-- b's stock\nWITH x AS (SELECT 1)\nSELECT 'b' AS source, account, id, sku FROM b.stock"},
 		{Source: "b", Part: "customers", SQL: "SELECT 'b' AS source FROM b.people"},
 	}
-	sql, err := compose("-- doc\nSELECT * FROM part_inventory", fragments)
+	sql, err := Compose("-- doc\nSELECT * FROM part_inventory", fragments)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestAViewReadsThePartsItNamesFromEverySourcesFragment(t *testing.T) {
 	if strings.Contains(sql, "b.people") {
 		t.Errorf("the composed view reads a part it does not name:\n%s", sql)
 	}
-	if _, err := compose("SELECT * FROM part_gadgets", nil); err == nil || !strings.Contains(err.Error(), "part_gadgets: no such part") {
+	if _, err := Compose("SELECT * FROM part_gadgets", nil); err == nil || !strings.Contains(err.Error(), "part_gadgets: no such part") {
 		t.Errorf("a view naming no declared part: %v", err)
 	}
 	if v := Views(fragments); !strings.HasSuffix(v[slices.IndexFunc(v, func(v View) bool { return v.Name == "inventory" })].Doc, "From a, b.") {

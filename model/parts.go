@@ -100,10 +100,12 @@ type Fragment struct {
 // partRef finds the parts a view reads.
 var partRef = regexp.MustCompile(`\bpart_([a-z_]+)\b`)
 
-// compose is a view's SQL with the parts it reads: each the union by name
-// of the sources' fragments, cast to the part's columns (no fragment: no
-// rows, the columns typed all the same).
-func compose(view string, fragments []Fragment) (string, error) {
+// Compose is a view's SQL, or a query's, with the parts it reads: each
+// the union by name of the sources' fragments, cast to the part's columns
+// (no fragment: no rows, the columns typed all the same). A query that
+// needs a part's rows and not a view's work on them reads the part: DuckDB
+// computes a view's every join, even for columns the query leaves out.
+func Compose(view string, fragments []Fragment) (string, error) {
 	var ctes []string
 	seen := map[string]bool{}
 	for _, m := range partRef.FindAllStringSubmatch(view, -1) {

@@ -415,6 +415,18 @@ func ConformedViews() []load.View {
 	return out
 }
 
+// OverParts is query with the conformed model's parts it reads
+// (part_tickets, …) made of every registered source's fragments: for a
+// query that needs a part's rows and not a view's work on them (see
+// model.Compose).
+func OverParts(query string) (string, error) {
+	fragments, err := sources.Fragments()
+	if err != nil {
+		return "", err
+	}
+	return model.Compose(query, fragments)
+}
+
 // publish writes the warehouse file, then the queued Parquet partitions,
 // and marks the run published. The file is written first, not after: the
 // CHECKPOINT's own memory would add to what the publish's queries leave in

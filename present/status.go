@@ -14,6 +14,7 @@ import (
 	"github.com/repairshop/export/config"
 	"github.com/repairshop/export/internal/oneline"
 	"github.com/repairshop/export/load"
+	"github.com/repairshop/export/model"
 	"github.com/repairshop/export/pipeline"
 )
 
@@ -54,7 +55,11 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 		return err
 	default:
 		defer w.Close()
-		if rep.Status, err = w.Status(ctx, limit); err != nil {
+		unmapped, err := pipeline.OverParts(model.UnmappedStatuses)
+		if err != nil {
+			return err
+		}
+		if rep.Status, err = w.Status(ctx, limit, unmapped); err != nil {
 			return err
 		}
 		changed = lastReportedChanges(ctx, w)
@@ -288,8 +293,16 @@ func firstLineOf(s string) string {
 
 // lastReportedChanges is, per account, the newest status change the
 // source's own timelines report (none when the model is not there yet).
+// It reads the part main.status_changes is made of, not the view, which
+// orders every change of every ticket: at a million MGR tickets 2 ms
+// instead of 430 (the MGR fragment's changes are all 'observed', and the
+// filter skips it).
 func lastReportedChanges(ctx context.Context, w *load.Warehouse) map[string]time.Time {
-	res, err := w.Query(ctx, `SELECT account, max(changed_at) FROM main.status_changes WHERE basis = 'timeline' GROUP BY ALL`)
+	q, err := pipeline.OverParts(`SELECT account, max(changed_at) FROM part_status_changes WHERE basis = 'timeline' GROUP BY ALL`)
+	if err != nil {
+		return nil
+	}
+	res, err := w.Query(ctx, q)
 	if err != nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/repairshop/export/load"
 	"github.com/repairshop/export/model"
 	"github.com/repairshop/export/pipeline"
+	"github.com/repairshop/export/present"
 	"github.com/repairshop/export/schema"
 	"github.com/repairshop/export/transform"
 )
@@ -187,6 +189,44 @@ func TestConformedModelAndKPIQueries(t *testing.T) {
 	if code != exitOK || !strings.Contains(status, "UNMAPPED STATUSES") || !regexp.MustCompile(`mgr\s+north\s+Sent to Apple\s+1`).MatchString(status) ||
 		!regexp.MustCompile(`north\s+mgr\s+America/Chicago\s+config`).MatchString(status) {
 		t.Errorf("status (exit %d %s) does not list the unmapped label and the zones:\n%s", code, stderr, status)
+	}
+	// status counts the unmapped labels from the part, not the view:
+	// both must give what main.tickets calls unmapped.
+	code, out, stderr := runCLI(t, "status", "--warehouse", path, "--json")
+	var rep present.StatusReport
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil {
+		t.Fatalf("status --json: exit %d %v %s", code, err, stderr)
+	}
+	var unmapped []string
+	for _, u := range rep.Unmapped {
+		unmapped = append(unmapped, fmt.Sprintf("%s,%s,%s,%d", u.Source, u.Account, u.Status, u.Tickets))
+	}
+	want := strings.Split(strings.TrimSpace(q("--sql", `SELECT source, account, status, count(*) AS n FROM main.tickets
+		WHERE NOT status_mapped AND status IS NOT NULL GROUP BY ALL ORDER BY n DESC, 1, 2, 3`)), "\n")[1:]
+	if len(want) == 0 || !slices.Equal(unmapped, want) {
+		t.Errorf("status's unmapped labels %q, main.tickets' %q", unmapped, want)
+	}
+	// The receiver's warning names the newest change the source's own
+	// timelines report (status reads it from the part, not the view): the
+	// same instant as main.status_changes gives.
+	dir := t.TempDir()
+	setEnv(t, []string{"TEST_MODEL_RO_KEY=k", "TEST_MODEL_RO_SECRET=s"})
+	cfg := writeConfig(t, dir, fmt.Sprintf(`warehouse: %s
+state_dir: ./state
+accounts:
+  - name: metro
+    source: repairops
+    api_key_env: TEST_MODEL_RO_KEY
+    webhook: {path: /hooks/metro, secret_env: TEST_MODEL_RO_SECRET}
+`, path))
+	code, out, stderr = runCLI(t, "status", "--config", cfg, "--json")
+	rep = present.StatusReport{}
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Webhooks) != 1 {
+		t.Fatalf("status --json with a webhook: exit %d %v %s%s", code, err, out, stderr)
+	}
+	newest := strings.Split(strings.TrimSpace(q("--sql", `SELECT strftime(max(changed_at) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') FROM main.status_changes WHERE account = 'metro' AND basis = 'timeline'`)), "\n")[1]
+	if w := rep.Webhooks[0].Warning; newest == "" || !strings.Contains(w, "reports status changes up to "+newest+", yet no event came") {
+		t.Errorf("the receiver's warning %q does not name the newest timeline change %s", w, newest)
 	}
 	money := q("--sql", `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_schema = 'main' AND column_name IN ('total', 'revenue', 'amount', 'unit_price', 'unit_cost', 'cost', 'subtotal', 'tax', 'paid', 'due', 'price') AND data_type <> 'DECIMAL(18,2)'`)
