@@ -32,6 +32,15 @@ type rebuildRun struct {
 	Floor floor `json:"duckdb_alone"`
 	// OneRun is the rebuild of the same tickets archived as one run.
 	OneRun oneRun `json:"one_run"`
+	// Status is `repairshop-export status` on the rebuilt warehouse, what
+	// whoever runs the nightly job reads first.
+	Status command `json:"status"`
+}
+
+// command is one run of a short command.
+type command struct {
+	Seconds float64 `json:"seconds"`
+	PeakRSS int64   `json:"peak_rss_bytes"`
 }
 
 // oneRun is the rebuild of the same tickets archived as a single run:
@@ -88,6 +97,11 @@ func (b *bench) rebuild(ctx context.Context, n int, then func(dir string) error)
 	}
 	r.Seconds, r.PeakRSS, r.LoadSeconds = took.Seconds(), rss, load
 	r.RowsPerSec = float64(n) / took.Seconds()
+	took, rss, _, err = child(b.bin, nil, "status", "--config", filepath.Join(dir, "export.yaml"))
+	if err != nil {
+		return r, err
+	}
+	r.Status = command{Seconds: took.Seconds(), PeakRSS: rss}
 	if r.JSONSeconds, r.Floor, err = readJSON(ctx, dir, ndjson); err != nil {
 		return r, err
 	}
