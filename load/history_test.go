@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,34 @@ func TestStatusWithDriftAndNoExportRun(t *testing.T) {
 	}
 	if len(st.Drift) != 1 || st.Drift[0].Field != "brand_new_field" || st.Drift[0].New {
 		t.Fatalf("drift = %+v, want brand_new_field, not new to an export run", st.Drift)
+	}
+}
+
+// Status lists the unmapped status labels its query gives; when that
+// query fails (a warehouse an older version wrote may lack a table this
+// version's parts read), main.tickets' own, as the warehouse has it.
+func TestStatusReadsUnmappedLabelsFromItsQueryElseFromTheView(t *testing.T) {
+	w, _ := openTemp(t)
+	if err := w.exec(ctx, `CREATE VIEW main.tickets AS SELECT * FROM (VALUES
+		('mgr', 'north', 'Sent to Apple', false), ('mgr', 'north', 'Sent to Apple', false),
+		('mgr', 'north', 'New', true), ('mgr', 'south', 'Hold', false), ('mgr', 'south', NULL, false)) v(source, account, status, status_mapped)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, query string
+		want        []UnmappedStatus
+	}{
+		{"the query", `SELECT 'repairops', 'metro', 'LIMBO', 3`, []UnmappedStatus{{"repairops", "metro", "LIMBO", 3}}},
+		{"a query that fails", `SELECT * FROM mgr.no_such_table`, []UnmappedStatus{{"mgr", "north", "Sent to Apple", 2}, {"mgr", "south", "Hold", 1}}},
+		{"no query", "", []UnmappedStatus{{"mgr", "north", "Sent to Apple", 2}, {"mgr", "south", "Hold", 1}}},
+	} {
+		st, err := w.Status(ctx, 10, tc.query)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !slices.Equal(st.Unmapped, tc.want) {
+			t.Errorf("%s: unmapped %+v, want %+v", tc.name, st.Unmapped, tc.want)
+		}
 	}
 }
 

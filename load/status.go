@@ -95,7 +95,7 @@ type DriftInfo struct {
 // Status reads the warehouse's meta tables; limit bounds each list.
 // unmapped is the query of the unmapped status labels (source, account,
 // status, tickets: see model.UnmappedStatuses), run when the warehouse
-// has the conformed model.
+// has the conformed model; "" reads them from main.tickets.
 func (w *Warehouse) Status(ctx context.Context, limit int, unmapped string) (Status, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -180,7 +180,7 @@ func (w *Warehouse) Status(ctx context.Context, limit int, unmapped string) (Sta
 		err = w.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' AND table_name = 'accounts')
 			+ (SELECT count(*) FROM duckdb_views() WHERE schema_name = 'main' AND view_name = 'tickets') = 2`).Scan(&modelled)
 	}
-	if err == nil && modelled && unmapped != "" {
+	if err == nil && modelled {
 		err = w.scan(ctx, `SELECT account, source, coalesce(timezone, 'UTC'), timezone_basis FROM meta.accounts ORDER BY account`, nil, func(rs *sql.Rows) error {
 			var a AccountZone
 			if err := rs.Scan(&a.Account, &a.Source, &a.Timezone, &a.Basis); err != nil {
@@ -190,20 +190,36 @@ func (w *Warehouse) Status(ctx context.Context, limit int, unmapped string) (Sta
 			return nil
 		})
 		if err == nil {
-			err = w.scan(ctx, `SELECT * FROM (`+unmapped+`) ORDER BY 4 DESC, 1, 2, 3 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
-				var u UnmappedStatus
-				if err := rs.Scan(&u.Source, &u.Account, &u.Status, &u.Tickets); err != nil {
-					return err
-				}
-				st.Unmapped = append(st.Unmapped, u)
-				return nil
-			})
+			st.Unmapped, err = w.unmappedStatuses(ctx, limit, unmapped)
 		}
 	}
 	if err != nil {
 		return st, fmt.Errorf("read status: %w", err)
 	}
 	return st, nil
+}
+
+// unmappedStatuses runs the query of the unmapped status labels. A
+// warehouse that an older version wrote may lack a table this version's
+// parts read, until the next run makes it: the labels then come from the
+// warehouse's own main.tickets, as that version created it.
+func (w *Warehouse) unmappedStatuses(ctx context.Context, limit int, query string) ([]UnmappedStatus, error) {
+	var out []UnmappedStatus
+	read := func(query string) error {
+		out = nil
+		return w.scan(ctx, `SELECT * FROM (`+query+`) ORDER BY 4 DESC, 1, 2, 3 LIMIT ?`, []any{limit}, func(rs *sql.Rows) error {
+			var u UnmappedStatus
+			if err := rs.Scan(&u.Source, &u.Account, &u.Status, &u.Tickets); err != nil {
+				return err
+			}
+			out = append(out, u)
+			return nil
+		})
+	}
+	if query != "" && read(query) == nil {
+		return out, nil
+	}
+	return out, read(`SELECT source, account, status, count(*) FROM main.tickets WHERE NOT status_mapped AND status IS NOT NULL GROUP BY ALL`)
 }
 
 func (w *Warehouse) scan(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {

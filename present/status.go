@@ -57,7 +57,7 @@ func Status(ctx context.Context, out io.Writer, path string, cfg *config.Config,
 		defer w.Close()
 		unmapped, err := pipeline.OverParts(model.UnmappedStatuses)
 		if err != nil {
-			return err
+			unmapped = "" // main.tickets, then
 		}
 		if rep.Status, err = w.Status(ctx, limit, unmapped); err != nil {
 			return err
@@ -296,15 +296,19 @@ func firstLineOf(s string) string {
 // It reads the part main.status_changes is made of, not the view, which
 // orders every change of every ticket: at a million MGR tickets 2 ms
 // instead of 430 (the MGR fragment's changes are all 'observed', and the
-// filter skips it).
+// filter skips it). A warehouse an older version wrote may lack a table
+// the parts read: then the view, as that version created it.
 func lastReportedChanges(ctx context.Context, w *load.Warehouse) map[string]time.Time {
-	q, err := pipeline.OverParts(`SELECT account, max(changed_at) FROM part_status_changes WHERE basis = 'timeline' GROUP BY ALL`)
+	const view = `SELECT account, max(changed_at) FROM main.status_changes WHERE basis = 'timeline' GROUP BY ALL`
+	parts, err := pipeline.OverParts(strings.Replace(view, "main.status_changes", "part_status_changes", 1))
 	if err != nil {
-		return nil
+		parts = view
 	}
-	res, err := w.Query(ctx, q)
+	res, err := w.Query(ctx, parts)
 	if err != nil {
-		return nil
+		if res, err = w.Query(ctx, view); err != nil {
+			return nil
+		}
 	}
 	out := map[string]time.Time{}
 	for _, r := range res.Rows {
