@@ -149,15 +149,8 @@ func (w *Warehouse) closeVersions(ctx context.Context, t *schema.Table, hist, ro
 		_, err := w.execSQL(ctx, fmt.Sprintf(`UPDATE %s h SET valid_to = d._from FROM (%s) d WHERE %s`, hist, rows, current), args...)
 		return err
 	}
-	closed := Quote("closing " + t.HistoryTable.FullName())
-	cols := columnList(t.HistoryTable, "")
-	if _, err := w.execSQL(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT h.* REPLACE (d._from AS valid_to) FROM %s h JOIN (%s) d ON %s`, closed, hist, rows, current), args...); err != nil {
-		return err
-	}
-	defer w.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+closed)
-	return w.exec(ctx,
-		fmt.Sprintf(`DELETE FROM %s h USING %s c WHERE %s`, hist, closed, keyJoin(t.HistoryTable, "h", "c")),
-		fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, hist, cols, cols, closed))
+	closed := fmt.Sprintf(`SELECT h.* REPLACE (d._from AS valid_to) FROM %s h JOIN (%s) d ON %s`, hist, rows, current)
+	return w.deleteAndInsert(ctx, t.HistoryTable, hist, closed, args, "")
 }
 
 // detailID is the quoted id column of a table keyed (account, id), whose

@@ -381,12 +381,12 @@ func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows 
 			return err
 		}
 	}
-	insert := func(rows string, args []any) error {
+	insert := func() error {
 		_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM (%s) d`, tgt, cols, from, rows), args...)
 		return err
 	}
 	if stored == noneStored {
-		return insert(rows, args)
+		return insert()
 	}
 	if stored != "" {
 		var some bool
@@ -394,12 +394,19 @@ func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows 
 			return err
 		}
 		if !some {
-			return insert(rows, args)
+			return insert()
 		}
 	}
-	// rows may read tgt (a version completed in place reads the one it
-	// replaces): it is read once, before the delete, as INSERT OR REPLACE
-	// would.
+	return w.deleteAndInsert(ctx, t, tgt, rows, args, stored)
+}
+
+// deleteAndInsert writes the rows that rows selects (with args) into tgt
+// as replaceRows does past its choices: the stored rows of their keys
+// (of those that stored, if not "", selects) are deleted, then the rows
+// inserted. rows may read tgt (a version completed in place reads the one
+// it replaces, a closed version the one it closes): it is read once,
+// into a temporary table, before the delete, as INSERT OR REPLACE would.
+func (w *Warehouse) deleteAndInsert(ctx context.Context, t *schema.Table, tgt, rows string, args []any, stored string) error {
 	kept := Quote("replacing " + t.FullName())
 	if _, err := w.execSQL(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM (%s) d`, kept, rows), args...); err != nil {
 		return err
@@ -412,7 +419,9 @@ func (w *Warehouse) replaceRows(ctx context.Context, t *schema.Table, tgt, rows 
 	if _, err := w.execSQL(ctx, fmt.Sprintf(`DELETE FROM %s t USING (%s) d WHERE %s`, tgt, replaced, keyJoin(t, "t", "d"))); err != nil {
 		return err
 	}
-	return insert("SELECT * FROM "+kept, nil)
+	cols := columnList(t, "")
+	_, err := w.execSQL(ctx, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s`, tgt, cols, cols, kept))
+	return err
 }
 
 // rowGroupRows is DuckDB's row group: a change to a table of at most one
